@@ -1,0 +1,20 @@
+// apps/ternd/run.hpp: the one call from ternd's command-line handling into the
+// broker: run with this configuration until told to stop.
+//
+//   tern::log::logger log{tern::log::make_stderr_sink(), "ternd", config.log_level};
+//   return ternd::run_broker(config, log);
+//
+// run_stub.cpp defines it until the broker engine is linked; the real one
+// replaces that file.
+#pragma once
+
+#include "tern/log/log.hpp"
+#include "tern/server/config.hpp"
+
+namespace ternd {
+
+// Runs a broker with `config`, logging through `log`, until it is stopped
+// (SIGINT, SIGTERM). Returns the process's exit code: 0 after a clean stop.
+int run_broker(const tern::server::broker_config& config, tern::log::logger& log);
+
+}  // namespace ternd

@@ -1,0 +1,237 @@
+// tern/broker/engine.hpp: the broker engine, without I/O. Sessions, takeover,
+// routing, retained messages, wills, session expiry, shared subscriptions,
+// limits and $SYS, driven by a network layer that feeds it bytes and time.
+//
+//   tern::broker::engine eng(opts, hooks, store, /*workers=*/2, now);
+//   // on io thread i, for a new socket:
+//   auto ep = eng.worker(i).open("127.0.0.1:50000", link, now);
+//   ep->receive(bytes, now);          // output: ep->output(), ep->next_timeout(), ep->closing()
+//   if (ep->connect_pending()) {      // its CONNECT arrived: hand it to the owning thread
+//     auto w = eng.owner_of(*ep);     // move ep (and the socket) to io thread w, then there:
+//     eng.worker(w).admit(*ep, now);
+//   }
+//   // after every event, on each io thread:
+//   for (auto& [target, batch] : eng.worker(i).take_outbox()) post_to(target, batch);  // -> deliver()
+//   eng.worker(i).tick(now) when eng.worker(i).next_tick() passes.
+//
+// Threading: one engine, one worker per io thread. A client id belongs to
+// one worker (owner_of): its session, its connection after CONNECT, its
+// offline queue and its will live there, so takeover and resume never cross
+// threads. Messages routed to clients of other workers leave in per-worker
+// batches (take_outbox), one post per target thread per loop turn. The
+// subscription index is shared: read under a shared lock on every publish,
+// written under an exclusive lock on (un)subscribe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tern/broker/hooks.hpp"
+#include "tern/session/connection.hpp"
+#include "tern/storage/storage.hpp"
+#include "tern/topic/trie.hpp"
+
+namespace tern::broker {
+
+using session::time_point;
+
+struct options {
+  // Per connection: Maximum Packet Size, Receive Maximum, Topic Alias
+  // Maximum, Maximum QoS, Retain Available, connect timeout. auto_acknowledge
+  // is ignored: the engine acknowledges.
+  session::options connection;
+  // Largest keep alive a client may use, announced as Server Keep Alive (0: any).
+  std::uint16_t max_keep_alive = 0;
+  // Largest Session Expiry Interval granted (seconds).
+  std::uint32_t max_session_expiry_interval = 0xFFFFFFFF;
+  bool allow_zero_length_client_id = true;
+  // Per session: queued messages (count, payload bytes).
+  session::queue_limits queue;
+  // Topic filters no client may subscribe to (matched as filters: a
+  // subscription is refused when it equals or is covered by one).
+  std::vector<std::string> denied_filters;
+  // How often to publish $SYS/broker/... (0: never).
+  std::chrono::seconds sys_interval{10};
+  std::string version = "tern 0.1.0";
+};
+
+// Counters, read by $SYS and tests.
+struct statistics {
+  std::atomic<std::uint64_t> clients_connected{0};
+  std::atomic<std::uint64_t> clients_total{0};  // sessions, connected or not
+  std::atomic<std::uint64_t> messages_received{0};
+  std::atomic<std::uint64_t> messages_sent{0};
+  std::atomic<std::uint64_t> bytes_received{0};
+  std::atomic<std::uint64_t> bytes_sent{0};
+  std::atomic<std::uint64_t> messages_dropped{0};
+  std::atomic<std::uint64_t> subscriptions{0};
+};
+
+// The I/O side of one connection, implemented by the network layer.
+class link {
+ public:
+  virtual ~link() = default;
+  // The endpoint has output to write, a new deadline or is closing: act on
+  // it soon, on the endpoint's thread (coalescing many wakes into one write).
+  virtual void wake() = 0;
+};
+
+class engine;
+class worker;
+struct client_session;
+
+// One network connection as the engine sees it: the protocol state machine
+// plus the engine's handling of what it reports. Owned by the network layer.
+class endpoint final : private session::handler {
+ public:
+  endpoint(worker& w, std::string peer, link& l, time_point now);
+  ~endpoint() override;
+
+  // ---- inputs (on the endpoint's current thread) ----
+  void receive(bytes_view in, time_point now);
+  void on_timeout(time_point now);
+  void transport_closed(const error& why, time_point now);
+  // The network layer moved the endpoint to another thread's worker.
+  void rebind(link& l) { link_ = &l; }
+
+  // ---- outputs ----
+  write_buffer& output() { return conn_.output(); }
+  std::optional<time_point> next_timeout() const { return conn_.next_timeout(); }
+  bool closing() const { return conn_.closing(); }
+  // Its CONNECT arrived and waits for worker::admit on the owning thread.
+  bool connect_pending() const { return pending_.has_value(); }
+  const std::string& peer() const { return peer_; }
+  const session::connection& connection() const { return conn_; }
+
+ private:
+  friend class worker;
+  friend class engine;
+  void on_connect(connect_packet&& c) override;
+  void on_publish(publish_packet&& m) override;
+  void on_delivered(const publish_packet& m, reason code) override;
+  void on_dropped(const publish_packet& m, reason why) override;
+  void on_subscribe(subscribe_packet&& s) override;
+  void on_unsubscribe(unsubscribe_packet&& u) override;
+  void on_disconnect(const disconnect_packet& d) override;
+  void on_closed(const error& why) override;
+  void wake() { link_->wake(); }
+
+  worker* worker_;
+  std::string peer_;
+  link* link_;
+  session::connection conn_;
+  std::optional<connect_packet> pending_;
+  client_session* client_ = nullptr;  // set by admit
+  time_point now_{};                  // the time of the current input
+  bool normal_disconnect_ = false;
+};
+
+// A message for a client of another worker.
+struct delivery {
+  std::string client_id;
+  publish_packet message;  // as routed; retain flag as published
+  subscribe_options options;
+  std::vector<std::uint32_t> identifiers;
+};
+using batch = std::vector<delivery>;
+
+class worker {
+ public:
+  worker(engine& e, std::size_t index);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  std::size_t index() const { return index_; }
+
+  // A new network connection on this worker's thread.
+  std::unique_ptr<endpoint> open(std::string peer, link& l, time_point now);
+  // Takes over an endpoint whose CONNECT is pending and whose client id this
+  // worker owns (call on this worker's thread; the endpoint may come from
+  // another worker). Accepts or refuses it.
+  void admit(endpoint& ep, time_point now);
+  // Messages other workers routed to this worker's clients.
+  void deliver(batch&& b, time_point now);
+  // Periodic work: wills and sessions that expire, $SYS (worker 0).
+  void tick(time_point now);
+  std::optional<time_point> next_tick() const;
+  // Batches for other workers, produced since the last call; post each to
+  // its worker's thread and call deliver() there.
+  std::vector<std::pair<std::size_t, batch>> take_outbox();
+
+  // The broker is stopping: every connected client of this worker gets
+  // DISCONNECT 0x8B (5.0) and its connection closes; sessions persist.
+  void shutdown(time_point now);
+
+  std::size_t sessions() const { return sessions_.size(); }
+
+ private:
+  friend class endpoint;
+  friend class engine;
+  // Routes `m` to every matching subscription; returns how many clients it went to.
+  std::size_t route(const client_info& from, publish_packet m, time_point now);
+  void deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
+                     const std::vector<std::uint32_t>& ids, time_point now);
+  void closed(endpoint& ep, const error& why, time_point now);
+  void subscribe(endpoint& ep, subscribe_packet&& s);
+  void unsubscribe(endpoint& ep, unsubscribe_packet&& u);
+  void publish_will(client_session& s, time_point now);
+  void end_session(client_session& s);
+  void save(const client_session& s);
+  void publish_sys(time_point now);
+
+  engine& engine_;
+  std::size_t index_;
+  std::unordered_map<std::string, std::unique_ptr<client_session>> sessions_;
+  std::vector<batch> outbox_;  // per target worker
+  time_point last_sys_{};
+  std::uint64_t assigned_ids_ = 0;
+};
+
+class engine {
+ public:
+  engine(options o, hooks& h, storage::store& store, std::size_t workers, time_point now);
+  ~engine();
+
+  worker& worker_at(std::size_t i) { return *workers_[i]; }
+  std::size_t workers() const { return workers_.size(); }
+  // The worker that owns a client id (its CONNECT's, or one assigned by the
+  // accepting worker when empty).
+  std::size_t owner_of(const endpoint& ep) const;
+  std::size_t owner_of(std::string_view client_id) const;
+
+  const options& config() const { return options_; }
+  statistics& stats() { return stats_; }
+  storage::store& store() { return store_; }
+  time_point started() const { return started_; }
+
+ private:
+  friend class worker;
+  friend class endpoint;
+
+  struct subscriber {
+    subscribe_options options;
+    std::uint32_t identifier = 0;
+  };
+  struct share_group;
+
+  options options_;
+  hooks& hooks_;
+  storage::store& store_;
+  time_point started_;
+  statistics stats_;
+  std::vector<std::unique_ptr<worker>> workers_;
+
+  mutable std::shared_mutex index_mutex_;
+  topic::subscription_trie<std::string, subscriber> subscriptions_;               // key: client id
+  topic::subscription_trie<std::string, std::shared_ptr<share_group>> shared_;  // key: share name
+};
+
+}  // namespace tern::broker

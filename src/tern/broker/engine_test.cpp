@@ -1,0 +1,563 @@
+// Engine tests: raw packets in, decoded packets out, on a manual clock, with
+// one and two workers. No sockets: the network layer has its own tests.
+#include "tern/broker/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace tern::broker {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto v311 = protocol_version::v3_1_1;
+constexpr auto v5 = protocol_version::v5;
+
+struct counting_link : link {
+  int wakes = 0;
+  void wake() override { ++wakes; }
+};
+
+struct test_hooks : hooks {
+  reason connect_answer = reason::success;
+  std::string redirect_from, redirect_to;
+  std::string discard_topic;
+  qos subscribe_cap = qos::exactly_once;
+  std::vector<std::string> disconnected;
+  reason on_connect(const connect_request& r) override {
+    if (r.username && *r.username == "bad") return reason::bad_user_name_or_password;
+    return connect_answer;
+  }
+  publish_verdict on_publish(const client_info&, publish_packet& m) override {
+    if (!redirect_from.empty() && m.topic() == redirect_from) m.set_topic(redirect_to);
+    if (!discard_topic.empty() && m.topic() == discard_topic) return {publish_action::discard};
+    return {};
+  }
+  reason on_subscribe(const client_info&, subscription& s) override {
+    if (s.filter == "forbidden") return reason::not_authorized;
+    s.options.max_qos = std::min(s.options.max_qos, subscribe_cap);
+    return reason::success;
+  }
+  void on_disconnect(const client_info& c, const error&) override { disconnected.emplace_back(c.client_id); }
+};
+
+class Engine : public ::testing::Test {
+ protected:
+  struct client {
+    Engine* t;
+    protocol_version v;
+    std::unique_ptr<endpoint> ep;
+    std::deque<packet> in;  // packets the broker sent, not yet looked at
+    decoder dec;
+
+    void send(const packet& p) {
+      auto b = encode(p, v);
+      ep->receive(b, t->now);
+      t->pump();
+    }
+    // Packets the broker wrote so far.
+    void collect() {
+      for (auto b : ep->output().buffers()) {
+        bytes_view in_bytes = b;
+        while (!in_bytes.empty()) {
+          auto r = dec.next(in_bytes);
+          ASSERT_TRUE(r) << r.error().message();
+          if (*r) in.push_back(std::move(**r));
+        }
+      }
+      ep->output().clear();
+    }
+    template <class P>
+    P expect() {
+      collect();
+      if (in.empty()) {
+        ADD_FAILURE() << "no packet; expected " << name(P::type);
+        return P{};
+      }
+      auto p = std::move(in.front());
+      in.pop_front();
+      if (!std::holds_alternative<P>(p)) {
+        ADD_FAILURE() << "got " << name(type_of(p)) << ", expected " << name(P::type);
+        return P{};
+      }
+      return std::get<P>(std::move(p));
+    }
+    bool quiet() {
+      collect();
+      return in.empty();
+    }
+    void subscribe(std::string filter, qos q = qos::at_most_once, std::uint32_t id = 0, subscribe_options o = {}) {
+      subscribe_packet s;
+      s.packet_id = 1;
+      o.max_qos = q;
+      s.entries.push_back({std::move(filter), o});
+      if (id) s.props = properties::builder{}.add<property_id::subscription_identifier>(id).build();
+      send(s);
+      (void)expect<suback_packet>();
+    }
+    void publish(std::string topic, std::string payload, qos q = qos::at_most_once, bool retain = false,
+                 std::uint16_t id = 1) {
+      publish_packet p(topic, shared_bytes::copy(payload), q, retain);
+      if (q != qos::at_most_once) p.packet_id = id;
+      send(p);
+    }
+    void close() {
+      ep->transport_closed(error{reason::unspecified_error, "test closed"}, t->now);
+      t->pump();
+    }
+  };
+
+  void make(std::size_t workers = 1, options o = {}) {
+    o.sys_interval = std::chrono::seconds(0);
+    eng = std::make_unique<engine>(o, hooks_, *store, workers, now);
+  }
+
+  // Connects a client; returns it with the CONNACK still unread.
+  std::unique_ptr<client> open(connect_packet c, std::size_t on_worker = 0) {
+    auto cl = std::make_unique<client>(client{this, c.version, nullptr, {}, decoder({c.version})});
+    cl->ep = eng->worker_at(on_worker).open("127.0.0.1:" + std::to_string(++port), link_, now);
+    clients.push_back(cl.get());
+    cl->send(c);
+    return cl;
+  }
+  std::unique_ptr<client> connect(std::string id, protocol_version v = v5, bool clean = true,
+                                  std::uint32_t expiry = 0) {
+    connect_packet c;
+    c.version = v;
+    c.client_id = std::move(id);
+    c.clean_start = clean;
+    if (expiry && v == v5) c.props = properties::builder{}.add<property_id::session_expiry_interval>(expiry).build();
+    auto cl = open(std::move(c));
+    auto ack = cl->expect<connack_packet>();
+    EXPECT_EQ(ack.reason_code, reason::success);
+    return cl;
+  }
+
+  // Admits pending connects on their owners and carries batches between
+  // workers, as the network layer does, until nothing moves.
+  void pump() {
+    for (int round = 0; round < 10; ++round) {
+      bool moved = false;
+      for (auto* c : clients) {
+        if (c->ep && c->ep->connect_pending()) {
+          eng->worker_at(eng->owner_of(*c->ep)).admit(*c->ep, now);
+          moved = true;
+        }
+      }
+      for (std::size_t w = 0; w < eng->workers(); ++w) {
+        for (auto& [target, b] : eng->worker_at(w).take_outbox()) {
+          eng->worker_at(target).deliver(std::move(b), now);
+          moved = true;
+        }
+      }
+      if (!moved) return;
+    }
+  }
+
+  void advance(std::chrono::seconds d) {
+    now += d;
+    for (std::size_t w = 0; w < eng->workers(); ++w) eng->worker_at(w).tick(now);
+    pump();
+  }
+
+  time_point now{std::chrono::hours(1)};
+  test_hooks hooks_;
+  std::unique_ptr<storage::store> store = storage::make_memory_store();
+  std::unique_ptr<engine> eng;
+  counting_link link_;
+  int port = 40000;
+  std::vector<client*> clients;
+};
+
+TEST_F(Engine, ConnectAcceptsBothVersions) {
+  make();
+  auto a = connect("a", v311);
+  auto b = connect("b", v5);
+  EXPECT_EQ(eng->stats().clients_connected.load(), 2u);
+}
+
+TEST_F(Engine, RoutesEveryQosBetweenVersions) {
+  make();
+  auto sub = connect("sub", v311);
+  sub->subscribe("s/#", qos::exactly_once);
+  auto pub = connect("pub", v5);
+  pub->publish("s/0", "zero");
+  pub->publish("s/1", "one", qos::at_least_once, false, 7);
+  EXPECT_EQ(pub->expect<puback_packet>().packet_id, 7);
+  pub->publish("s/2", "two", qos::exactly_once, false, 8);
+  EXPECT_EQ(pub->expect<pubrec_packet>().packet_id, 8);
+  pubrel_packet rel;
+  rel.packet_id = 8;
+  pub->send(rel);
+  EXPECT_EQ(pub->expect<pubcomp_packet>().packet_id, 8);
+
+  auto m0 = sub->expect<publish_packet>();
+  EXPECT_EQ(m0.payload().view(), "zero");
+  EXPECT_EQ(m0.qos, qos::at_most_once);
+  auto m1 = sub->expect<publish_packet>();
+  EXPECT_EQ(m1.qos, qos::at_least_once);
+  auto m2 = sub->expect<publish_packet>();
+  EXPECT_EQ(m2.topic(), "s/2");
+  EXPECT_EQ(m2.qos, qos::exactly_once);
+}
+
+TEST_F(Engine, PubackSaysNoMatchingSubscribersOn5) {
+  make();
+  auto pub = connect("pub", v5);
+  pub->publish("nobody/listens", "x", qos::at_least_once);
+  EXPECT_EQ(pub->expect<puback_packet>().reason_code, reason::no_matching_subscribers);
+}
+
+TEST_F(Engine, GrantedQosIsTheMinimum) {
+  make();
+  auto sub = connect("sub", v5);
+  sub->subscribe("t", qos::at_least_once);
+  auto pub = connect("pub", v5);
+  pub->publish("t", "x", qos::exactly_once);
+  (void)pub->expect<pubrec_packet>();
+  EXPECT_EQ(sub->expect<publish_packet>().qos, qos::at_least_once);
+}
+
+TEST_F(Engine, RetainedMessagesAreStoredSentOnSubscribeAndCleared) {
+  make();
+  auto pub = connect("pub", v311);
+  pub->publish("r/1", "kept", qos::at_most_once, true);
+  auto sub = connect("sub", v5);
+  sub->subscribe("r/#");
+  auto m = sub->expect<publish_packet>();
+  EXPECT_EQ(m.payload().view(), "kept");
+  EXPECT_TRUE(m.retain);
+  pub->publish("r/1", "", qos::at_most_once, true);  // clears it
+  auto cleared = sub->expect<publish_packet>();       // forwarded live, retain off
+  EXPECT_FALSE(cleared.retain);
+  auto sub2 = connect("sub2", v5);
+  sub2->subscribe("r/#");
+  EXPECT_TRUE(sub2->quiet());
+}
+
+TEST_F(Engine, RetainHandlingAndRetainAsPublished) {
+  make();
+  auto pub = connect("pub");
+  pub->publish("h", "x", qos::at_most_once, true);
+  auto sub = connect("sub");
+  subscribe_options never;
+  never.retain_handling = retain_handling::dont_send;
+  sub->subscribe("h", qos::at_most_once, 0, never);
+  EXPECT_TRUE(sub->quiet());
+  subscribe_options if_new;
+  if_new.retain_handling = retain_handling::send_if_new;
+  if_new.retain_as_published = true;
+  sub->subscribe("h/#", qos::at_most_once, 0, if_new);
+  EXPECT_TRUE(sub->expect<publish_packet>().retain);  // "h/#" matches "h"
+  sub->subscribe("h/#", qos::at_most_once, 0, if_new);  // not new: nothing
+  EXPECT_TRUE(sub->quiet());
+  pub->publish("h", "live", qos::at_most_once, true);
+  // Two subscriptions match: one message, retain kept by the RAP subscription.
+  auto m = sub->expect<publish_packet>();
+  EXPECT_TRUE(m.retain);
+  EXPECT_TRUE(sub->quiet());
+}
+
+TEST_F(Engine, NoLocalSkipsTheClientsOwnMessages) {
+  make();
+  auto c = connect("c");
+  subscribe_options nl;
+  nl.no_local = true;
+  c->subscribe("loop", qos::at_most_once, 0, nl);
+  c->publish("loop", "mine");
+  EXPECT_TRUE(c->quiet());
+}
+
+TEST_F(Engine, SubscriptionIdentifiersAreForwarded) {
+  make();
+  auto sub = connect("sub");
+  sub->subscribe("a/+", qos::at_most_once, 11);
+  sub->subscribe("a/#", qos::at_most_once, 22);
+  auto pub = connect("pub");
+  pub->publish("a/b", "x");
+  auto m = sub->expect<publish_packet>();
+  auto ids = m.props().subscription_identifiers();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::uint32_t>{11, 22}));
+  EXPECT_TRUE(sub->quiet());
+}
+
+TEST_F(Engine, WillIsPublishedOnAbnormalCloseOnly) {
+  make();
+  auto watcher = connect("w");
+  watcher->subscribe("wills/#");
+  connect_packet c;
+  c.client_id = "dies";
+  c.will = will_message{"wills/dies", shared_bytes::copy("gone"), qos::at_most_once, false, {}};
+  auto dying = open(c);
+  (void)dying->expect<connack_packet>();
+  dying->close();
+  EXPECT_EQ(watcher->expect<publish_packet>().payload().view(), "gone");
+
+  c.client_id = "leaves";
+  auto leaving = open(c);
+  (void)leaving->expect<connack_packet>();
+  leaving->send(disconnect_packet{});
+  leaving->close();
+  EXPECT_TRUE(watcher->quiet());
+
+  c.client_id = "asks";
+  auto asking = open(c);
+  (void)asking->expect<connack_packet>();
+  disconnect_packet with_will;
+  with_will.reason_code = reason::disconnect_with_will_message;
+  asking->send(with_will);
+  asking->close();
+  EXPECT_EQ(watcher->expect<publish_packet>().topic(), "wills/dies");
+}
+
+TEST_F(Engine, WillDelayWaitsAndIsCancelledByAReconnect) {
+  make();
+  auto watcher = connect("w");
+  watcher->subscribe("wills/#");
+  connect_packet c;
+  c.client_id = "slow";
+  c.clean_start = false;
+  c.props = properties::builder{}.add<property_id::session_expiry_interval>(60).build();
+  c.will = will_message{"wills/slow", shared_bytes::copy("late"), qos::at_most_once, false,
+                        properties::builder{}.add<property_id::will_delay_interval>(5).build()};
+  auto a = open(c);
+  (void)a->expect<connack_packet>();
+  a->close();
+  advance(3s);
+  EXPECT_TRUE(watcher->quiet());
+  advance(3s);
+  auto m = watcher->expect<publish_packet>();
+  EXPECT_EQ(m.payload().view(), "late");
+  EXPECT_FALSE(m.props().find(property_id::will_delay_interval));
+
+  auto b = open(c);  // will again, delayed
+  (void)b->expect<connack_packet>();
+  b->close();
+  advance(2s);
+  auto back = open(c);  // reconnects in time: no will
+  EXPECT_TRUE(back->expect<connack_packet>().session_present);
+  advance(10s);
+  EXPECT_TRUE(watcher->quiet());
+}
+
+TEST_F(Engine, SessionTakeoverDisconnectsTheOldConnection) {
+  make();
+  auto first = connect("same", v5);
+  auto second = connect("same", v5);
+  auto d = first->expect<disconnect_packet>();
+  EXPECT_EQ(d.reason_code, reason::session_taken_over);
+  EXPECT_TRUE(first->ep->closing());
+  EXPECT_EQ(eng->stats().clients_connected.load(), 1u);
+  // The new connection works.
+  second->subscribe("x");
+  second->publish("x", "hi");
+  EXPECT_EQ(second->expect<publish_packet>().payload().view(), "hi");
+}
+
+TEST_F(Engine, PersistentSessionQueuesWhileOfflineAndResumes) {
+  make();
+  auto sub = connect("keep", v5, false, 300);
+  sub->subscribe("q", qos::at_least_once);
+  sub->close();
+  auto pub = connect("pub");
+  pub->publish("q", "while away", qos::at_least_once);
+  (void)pub->expect<puback_packet>();
+  connect_packet again;
+  again.client_id = "keep";
+  again.clean_start = false;
+  again.props = properties::builder{}.add<property_id::session_expiry_interval>(300).build();
+  auto back = open(again);
+  EXPECT_TRUE(back->expect<connack_packet>().session_present);
+  auto m = back->expect<publish_packet>();
+  EXPECT_EQ(m.payload().view(), "while away");
+  EXPECT_EQ(m.qos, qos::at_least_once);
+}
+
+TEST_F(Engine, V311PersistentSessionWithCleanSessionFalse) {
+  make();
+  auto sub = connect("old", v311, false);
+  sub->subscribe("q", qos::at_least_once);
+  sub->close();
+  auto pub = connect("pub", v311);
+  pub->publish("q", "m", qos::at_least_once);
+  connect_packet again;
+  again.version = v311;
+  again.client_id = "old";
+  again.clean_start = false;
+  auto back = open(again);
+  EXPECT_TRUE(back->expect<connack_packet>().session_present);
+  EXPECT_EQ(back->expect<publish_packet>().payload().view(), "m");
+}
+
+TEST_F(Engine, SessionExpires) {
+  make();
+  auto sub = connect("brief", v5, false, 10);
+  sub->subscribe("q", qos::at_least_once);
+  sub->close();
+  EXPECT_EQ(eng->worker_at(0).sessions(), 1u);
+  advance(11s);
+  EXPECT_EQ(eng->worker_at(0).sessions(), 0u);
+  connect_packet again;
+  again.client_id = "brief";
+  again.clean_start = false;
+  auto back = open(again);
+  EXPECT_FALSE(back->expect<connack_packet>().session_present);
+}
+
+TEST_F(Engine, CleanStartDiscardsTheOldSession) {
+  make();
+  auto sub = connect("c", v5, false, 300);
+  sub->subscribe("q", qos::at_least_once);
+  sub->close();
+  auto again = connect("c", v5, true);
+  auto pub = connect("pub");
+  pub->publish("q", "x", qos::at_least_once);
+  EXPECT_TRUE(again->quiet());
+}
+
+TEST_F(Engine, SharedSubscriptionDeliversToOneMemberInTurn) {
+  make();
+  auto a = connect("a");
+  auto b = connect("b");
+  a->subscribe("$share/g/jobs/#", qos::at_least_once);
+  b->subscribe("$share/g/jobs/#", qos::at_least_once);
+  auto pub = connect("pub");
+  for (int i = 0; i < 4; ++i) {
+    pub->publish("jobs/" + std::to_string(i), "x", qos::at_least_once, false, static_cast<std::uint16_t>(i + 1));
+    (void)pub->expect<puback_packet>();
+  }
+  int got_a = 0, got_b = 0;
+  a->collect();
+  b->collect();
+  got_a = static_cast<int>(a->in.size());
+  got_b = static_cast<int>(b->in.size());
+  EXPECT_EQ(got_a, 2);
+  EXPECT_EQ(got_b, 2);
+}
+
+TEST_F(Engine, HooksRefuseConnect) {
+  make();
+  connect_packet c;
+  c.client_id = "x";
+  c.username = "bad";
+  auto cl = open(c);
+  EXPECT_EQ(cl->expect<connack_packet>().reason_code, reason::bad_user_name_or_password);
+  EXPECT_TRUE(cl->ep->closing());
+  c.version = v311;
+  auto old = open(c);
+  // 3.1.1 return code 4, mapped back to 0x86 by the decoder.
+  EXPECT_EQ(old->expect<connack_packet>().reason_code, reason::bad_user_name_or_password);
+}
+
+TEST_F(Engine, HooksRedirectAndDiscardPublishes) {
+  make();
+  hooks_.redirect_from = "raw";
+  hooks_.redirect_to = "clean";
+  hooks_.discard_topic = "spam";
+  auto sub = connect("sub");
+  sub->subscribe("#");
+  auto pub = connect("pub");
+  pub->publish("raw", "x");
+  EXPECT_EQ(sub->expect<publish_packet>().topic(), "clean");
+  pub->publish("spam", "x", qos::at_least_once);
+  EXPECT_EQ(pub->expect<puback_packet>().reason_code, reason::success);
+  EXPECT_TRUE(sub->quiet());
+}
+
+TEST_F(Engine, HooksAndConfigJudgeSubscriptions) {
+  options o;
+  o.denied_filters = {"secret/#"};
+  make(1, o);
+  hooks_.subscribe_cap = qos::at_least_once;
+  auto c = connect("c");
+  subscribe_packet s;
+  s.packet_id = 3;
+  s.entries = {{"forbidden", {qos::at_most_once}}, {"ok", {qos::exactly_once}}, {"secret/x", {qos::at_most_once}},
+               {"bad/#/filter", {qos::at_most_once}}};
+  c->send(s);
+  auto ack = c->expect<suback_packet>();
+  EXPECT_EQ(ack.reason_codes, (std::vector<reason>{reason::not_authorized, reason::granted_qos_1,
+                                                   reason::not_authorized, reason::topic_filter_invalid}));
+  auto old = connect("old", v311);
+  old->send(s);
+  EXPECT_EQ(old->expect<suback_packet>().reason_codes,
+            (std::vector<reason>{reason::unspecified_error, reason::granted_qos_1, reason::unspecified_error,
+                                 reason::unspecified_error}));
+}
+
+TEST_F(Engine, UnsubscribeStopsDeliveryAndReportsUnknownFilters) {
+  make();
+  auto c = connect("c");
+  c->subscribe("u");
+  unsubscribe_packet u;
+  u.packet_id = 4;
+  u.filters = {"u", "never"};
+  c->send(u);
+  EXPECT_EQ(c->expect<unsuback_packet>().reason_codes,
+            (std::vector<reason>{reason::success, reason::no_subscription_existed}));
+  c->publish("u", "x");
+  EXPECT_TRUE(c->quiet());
+}
+
+TEST_F(Engine, MaximumKeepAliveIsAnnounced) {
+  options o;
+  o.max_keep_alive = 30;
+  make(1, o);
+  connect_packet c;
+  c.client_id = "k";
+  c.keep_alive = 600;
+  auto cl = open(c);
+  auto ack = cl->expect<connack_packet>();
+  EXPECT_EQ(ack.props.get<property_id::server_keep_alive>(), 30u);
+}
+
+TEST_F(Engine, EmptyClientIdIsAssigned) {
+  make(2);
+  connect_packet c;
+  c.client_id = "";
+  auto cl = open(c, 1);
+  auto ack = cl->expect<connack_packet>();
+  auto id = ack.props.get<property_id::assigned_client_identifier>();
+  ASSERT_TRUE(id);
+  EXPECT_EQ(eng->owner_of(*id), 1u);  // the session stays on the accepting worker
+  c.version = v311;
+  c.clean_start = false;
+  auto refused = open(c);
+  EXPECT_EQ(refused->expect<connack_packet>().reason_code, reason::client_identifier_not_valid);
+}
+
+TEST_F(Engine, TwoWorkersRouteThroughBatches) {
+  make(2);
+  std::vector<std::unique_ptr<client>> subs;
+  for (int i = 0; i < 8; ++i) {
+    subs.push_back(connect("sub-" + std::to_string(i)));
+    subs.back()->subscribe("fan/out", qos::at_least_once);
+  }
+  auto pub = connect("pub");
+  pub->publish("fan/out", "all", qos::at_least_once);
+  (void)pub->expect<puback_packet>();
+  std::set<std::size_t> owners;
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(subs[static_cast<std::size_t>(i)]->expect<publish_packet>().payload().view(), "all");
+    owners.insert(eng->owner_of("sub-" + std::to_string(i)));
+  }
+  EXPECT_EQ(owners.size(), 2u);  // both workers took part
+}
+
+TEST_F(Engine, SysTopicsArePublished) {
+  options o;
+  make(1, o);
+  eng.reset();
+  o.sys_interval = 5s;
+  eng = std::make_unique<engine>(o, hooks_, *store, 1, now);
+  auto c = connect("c");
+  c->subscribe("$SYS/broker/clients/connected");
+  now += 6s;
+  eng->worker_at(0).tick(now);
+  auto m = c->expect<publish_packet>();
+  EXPECT_EQ(m.payload().view(), "1");
+}
+
+}  // namespace
+}  // namespace tern::broker

@@ -1,0 +1,71 @@
+// tern/broker/hooks.hpp: the embedding program's say in what the broker
+// does: accept or refuse a CONNECT, allow, discard, refuse, redirect or
+// rewrite a PUBLISH, grant, downgrade or refuse a subscription, and learn of
+// disconnections.
+//
+//   struct my_hooks : tern::broker::hooks {
+//     tern::reason on_connect(const tern::broker::connect_request& r) override {
+//       return r.username == "admin" ? tern::reason::success : tern::reason::not_authorized;
+//     }
+//     tern::broker::publish_verdict on_publish(const tern::broker::client_info&, tern::publish_packet& m) override {
+//       if (m.topic().starts_with("raw/")) m.set_topic("clean/" + std::string(m.topic().substr(4)));  // redirect
+//       return {};
+//     }
+//   };
+//
+// Hooks run on the broker's io threads, several at once: they must be
+// thread-safe and must not block.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tern/codec/packet.hpp"
+#include "tern/core/error.hpp"
+
+namespace tern::broker {
+
+struct connect_request {
+  std::string_view client_id;
+  const std::optional<std::string>& username;
+  const std::optional<std::string>& password;
+  const properties& props;
+  protocol_version version;
+  bool clean_start;
+  std::string_view peer;  // "address:port" of the network peer
+};
+
+// Who did something: the client of a connection.
+struct client_info {
+  std::string_view client_id;
+  const std::optional<std::string>& username;
+  std::string_view peer;
+  protocol_version version;
+};
+
+enum class publish_action : std::uint8_t {
+  allow,    // route the message (as the hook may have changed it)
+  discard,  // acknowledge it, route nothing
+  refuse,   // acknowledge it with `code` (5.0), route nothing
+};
+
+struct publish_verdict {
+  publish_action action = publish_action::allow;
+  reason code = reason::not_authorized;
+};
+
+class hooks {
+ public:
+  virtual ~hooks() = default;
+  // reason::success accepts; a failure code refuses the connection with it.
+  virtual reason on_connect(const connect_request&) { return reason::success; }
+  // May change the message's topic (redirect), payload or properties.
+  virtual publish_verdict on_publish(const client_info&, publish_packet&) { return {}; }
+  // May lower s.options.max_qos; a failure code refuses the subscription.
+  virtual reason on_subscribe(const client_info&, subscription&) { return reason::success; }
+  // The connection ended; `why` is success for a normal DISCONNECT.
+  virtual void on_disconnect(const client_info&, const error& /*why*/) {}
+};
+
+}  // namespace tern::broker

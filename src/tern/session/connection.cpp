@@ -1,0 +1,683 @@
+#include "tern/session/connection.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+namespace tern::session {
+namespace {
+
+constexpr std::uint32_t protocol_maximum_packet_size = 268'435'460;
+
+bool valid_in_connack(reason r) noexcept {
+  switch (static_cast<std::uint8_t>(r)) {
+    case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87: case 0x88:
+    case 0x89: case 0x8A: case 0x8C: case 0x90: case 0x95: case 0x97: case 0x99: case 0x9A: case 0x9B:
+    case 0x9C: case 0x9D: case 0x9F: return true;
+    default: return false;
+  }
+}
+
+bool valid_in_disconnect(reason r) noexcept {
+  switch (static_cast<std::uint8_t>(r)) {
+    case 0x00: case 0x04: case 0x80: case 0x81: case 0x82: case 0x83: case 0x87: case 0x89: case 0x8B:
+    case 0x8D: case 0x8E: case 0x8F: case 0x90: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+    case 0x98: case 0x99: case 0x9A: case 0x9B: case 0x9C: case 0x9D: case 0x9E: case 0x9F: case 0xA0:
+    case 0xA1: case 0xA2: return true;
+    default: return false;
+  }
+}
+
+// The reason code of an error, if it is an MQTT 5 one.
+reason reason_of(const error& e) noexcept {
+  if (e.code.category() == reason_category()) return static_cast<reason>(e.code.value());
+  if (e.code.category() == connect_return_code_category())
+    return to_reason(static_cast<connect_return_code>(e.code.value()));
+  return reason::unspecified_error;
+}
+
+// `props` without any property `id` (the same block when there is none).
+properties without(const properties& props, property_id id) {
+  if (!props.find(id)) return props;
+  properties::builder b;
+  props.for_each([&](const property& p) {
+    if (p.id != id) (void)b.add(p);
+  });
+  return b.build();
+}
+
+// The Protocol Name and Level of a CONNECT from its first bytes, when they
+// are all there.
+struct connect_head {
+  std::string_view name;
+  std::uint8_t level = 0;
+};
+std::optional<connect_head> peek_connect(bytes_view b) noexcept {
+  if (b.size() < 2 || static_cast<std::uint8_t>(b[0]) != 0x10) return std::nullopt;
+  std::size_t i = 1;
+  while (i < b.size() && i < 5 && (static_cast<std::uint8_t>(b[i]) & 0x80u)) ++i;
+  ++i;  // the last byte of the remaining length
+  if (i + 2 > b.size()) return std::nullopt;
+  const std::size_t len = (static_cast<std::size_t>(b[i]) << 8) | static_cast<std::size_t>(b[i + 1]);
+  i += 2;
+  if (i + len + 1 > b.size()) return std::nullopt;
+  return connect_head{as_chars(b.subspan(i, len)), static_cast<std::uint8_t>(b[i + len])};
+}
+
+std::chrono::milliseconds seconds_ms(std::uint32_t s) { return std::chrono::milliseconds(std::int64_t{s} * 1000); }
+
+constexpr std::string_view second_connect = "MQTT-3.1.0-2: a second CONNECT";
+constexpr std::string_view wrong_direction = "MQTT 5.0 2.1.2: a packet this side never receives";
+
+}  // namespace
+
+connection::connection(role r, handler& h, options o)
+    : role_(r), handler_(&h), options_(o), decoder_({protocol_version::unknown, o.maximum_packet_size}) {}
+
+connection::connection(role r, handler& h, options o, time_point now) : connection(r, h, o) {
+  opened_ = now;
+  now_ = now;
+}
+
+// ---------------------------------------------------------------- inputs
+
+void connection::receive(bytes_view in, time_point now) {
+  now_ = now;
+  if (closing_) return;
+  if (!opened_) opened_ = now;
+  if (role_ == role::server && version_ == protocol_version::unknown && first_size_ < first_bytes_.size()) {
+    const auto n = std::min(first_bytes_.size() - first_size_, in.size());
+    std::copy_n(in.begin(), n, first_bytes_.begin() + static_cast<std::ptrdiff_t>(first_size_));
+    first_size_ += n;
+  }
+  packet p;
+  while (!in.empty() && !closing_) {
+    const auto before = in.size();
+    auto r = decoder_.next(in, p);
+    if (!r) return on_decode_error(r.error());
+    if (!*r) break;
+    last_received_ = now;
+    if (awaiting_accept_ && !std::holds_alternative<auth_packet>(p)) {
+      held_bytes_ += before - in.size();
+      if (held_bytes_ > options_.maximum_packet_size)
+        return fail({reason::quota_exceeded, "too many bytes received while the CONNECT awaits its answer"});
+      held_.push_back(std::move(p));
+      continue;
+    }
+    dispatch(p);
+  }
+}
+
+void connection::on_timeout(time_point now) {
+  now_ = now;
+  auto t = next_timeout();
+  if (!t || now < *t) return;
+  if (role_ == role::server) {
+    if (version_ == protocol_version::unknown)
+      return close({std::make_error_code(std::errc::timed_out), "no CONNECT within options::connect_timeout"});
+    if (connected_ && v5()) write(disconnect_packet{reason::keep_alive_timeout, {}, {}});
+    return close({reason::keep_alive_timeout, "MQTT-3.1.2-22 (5.0: 3.1.2.10): no packet within 1.5 x Keep Alive"});
+  }
+  if (!connected_)
+    return close({std::make_error_code(std::errc::timed_out), "no CONNACK within options::connect_timeout"});
+  if (ping_sent_) return close({reason::keep_alive_timeout, "MQTT 5.0 3.1.2.10: no PINGRESP in time"});
+  write(pingreq_packet{});
+  ping_sent_ = now;
+}
+
+void connection::transport_closed(const error& why) { close(why); }
+
+std::optional<time_point> connection::next_timeout() const {
+  if (closing_) return std::nullopt;
+  const auto keep_alive = seconds_ms(peer_.keep_alive);
+  if (role_ == role::server) {
+    if (version_ == protocol_version::unknown) {
+      if (!opened_ || options_.connect_timeout.count() <= 0) return std::nullopt;
+      return *opened_ + options_.connect_timeout;
+    }
+    if (peer_.keep_alive == 0) return std::nullopt;
+    return last_received_ + keep_alive + keep_alive / 2;
+  }
+  if (version_ == protocol_version::unknown) return std::nullopt;  // connect() not called yet
+  if (!connected_) {
+    if (!opened_ || options_.connect_timeout.count() <= 0) return std::nullopt;
+    return *opened_ + options_.connect_timeout;
+  }
+  if (peer_.keep_alive == 0) return std::nullopt;
+  if (ping_sent_) return *ping_sent_ + (options_.ping_timeout.count() > 0 ? options_.ping_timeout : keep_alive);
+  return last_sent_ + keep_alive;
+}
+
+void connection::on_decode_error(error e) {
+  if (role_ == role::server && version_ == protocol_version::unknown) {
+    // The CONNECT itself failed: the version comes from its first bytes.
+    auto head = peek_connect({first_bytes_.data(), first_size_});
+    if (head && (head->name == "MQTT" || head->name == "MQIsdp")) {
+      if (e.code == reason::unsupported_protocol_version) {
+        // 3.1.1 MQTT-3.1.2-2: return code 0x01; 5.0 3.1.2.2: reason code 0x84.
+        output_.append(packet{connack_packet{false, reason::unsupported_protocol_version, {}}},
+                       head->level < 5 ? protocol_version::v3_1_1 : protocol_version::v5);
+      } else if (head->name == "MQTT" && head->level == 5) {
+        const auto r = reason_of(e);
+        output_.append(packet{connack_packet{false, valid_in_connack(r) ? r : reason::unspecified_error, {}}},
+                       protocol_version::v5);
+      }
+    }
+    return close(e);
+  }
+  // MQTT 5.0 3.3.2.3.4: a Topic Alias of 0 is "Topic Alias invalid"; the
+  // codec reports it as a protocol error.
+  if (e.code == reason::protocol_error && e.detail.starts_with("MQTT-3.3.2-8"))
+    e = error{reason::topic_alias_invalid, e.detail};
+  fail(e);
+}
+
+void connection::dispatch(packet& p) {
+  const bool server = role_ == role::server;
+  const auto t = type_of(p);
+  // A client hears nothing but CONNACK, AUTH and DISCONNECT before CONNACK
+  // (MQTT 5.0 MQTT-3.2.0-1).
+  if (!server && !connected_ && t != packet_type::connack && t != packet_type::auth &&
+      t != packet_type::disconnect)
+    return fail({reason::protocol_error, "MQTT-3.2.0-1: a packet before CONNACK"});
+  switch (t) {
+    case packet_type::connect:
+      if (!server) return fail({reason::protocol_error, wrong_direction});
+      return on_connect_packet(std::get<connect_packet>(p));
+    case packet_type::connack:
+      if (server) return fail({reason::protocol_error, wrong_direction});
+      return on_connack_packet(std::get<connack_packet>(p));
+    case packet_type::publish: return on_publish_packet(std::get<publish_packet>(p));
+    case packet_type::puback: return on_puback(std::get<puback_packet>(p));
+    case packet_type::pubrec: return on_pubrec(std::get<pubrec_packet>(p));
+    case packet_type::pubrel: return on_pubrel(std::get<pubrel_packet>(p));
+    case packet_type::pubcomp: return on_pubcomp(std::get<pubcomp_packet>(p));
+    case packet_type::subscribe:
+      if (!server) return fail({reason::protocol_error, wrong_direction});
+      return handler_->on_subscribe(std::move(std::get<subscribe_packet>(p)));
+    case packet_type::unsubscribe:
+      if (!server) return fail({reason::protocol_error, wrong_direction});
+      return handler_->on_unsubscribe(std::move(std::get<unsubscribe_packet>(p)));
+    case packet_type::suback:
+    case packet_type::unsuback: {
+      if (server) return fail({reason::protocol_error, wrong_direction});
+      const auto id = t == packet_type::suback ? std::get<suback_packet>(p).packet_id
+                                               : std::get<unsuback_packet>(p).packet_id;
+      if (subscribe_ids_.erase(id) != 0 && state_ && !state_->find_outgoing(id)) state_->release_packet_id(id);
+      if (t == packet_type::suback) return handler_->on_suback(std::move(std::get<suback_packet>(p)));
+      return handler_->on_unsuback(std::move(std::get<unsuback_packet>(p)));
+    }
+    case packet_type::pingreq:
+      if (!server) return fail({reason::protocol_error, wrong_direction});
+      return write(pingresp_packet{});
+    case packet_type::pingresp:
+      if (server) return fail({reason::protocol_error, wrong_direction});
+      ping_sent_.reset();
+      return;
+    case packet_type::disconnect:
+      handler_->on_disconnect(std::get<disconnect_packet>(p));
+      return close({reason::success, "the peer sent DISCONNECT"});
+    case packet_type::auth: return handler_->on_auth(std::move(std::get<auth_packet>(p)));
+  }
+}
+
+// ---------------------------------------------------------------- server role
+
+void connection::on_connect_packet(connect_packet& c) {
+  if (version_ != protocol_version::unknown) return fail({reason::protocol_error, second_connect});
+  version_ = c.version;
+  peer_.keep_alive = c.keep_alive;
+  if (v5()) {
+    if (auto v = c.props.get<property_id::receive_maximum>()) peer_.receive_maximum = static_cast<std::uint16_t>(*v);
+    if (auto v = c.props.get<property_id::maximum_packet_size>()) peer_.maximum_packet_size = *v;
+    if (auto v = c.props.get<property_id::topic_alias_maximum>())
+      peer_.topic_alias_maximum = static_cast<std::uint16_t>(*v);
+  }
+  awaiting_accept_ = true;
+  handler_->on_connect(std::move(c));
+}
+
+void connection::accept(state& s, const accept_options& a, time_point now) {
+  now_ = now;
+  if (role_ != role::server || !awaiting_accept_ || closing_) return;
+  awaiting_accept_ = false;
+  state_ = &s;
+  connected_ = true;
+  if (a.server_keep_alive) {
+    if (v5() || peer_.keep_alive == 0 || peer_.keep_alive > *a.server_keep_alive)
+      peer_.keep_alive = *a.server_keep_alive;
+  }
+  connack_packet ack;
+  ack.session_present = a.session_present;
+  if (v5()) {
+    properties::builder b;
+    if (options_.receive_maximum != 65'535) b.add<property_id::receive_maximum>(options_.receive_maximum);
+    if (options_.maximum_packet_size < protocol_maximum_packet_size)
+      b.add<property_id::maximum_packet_size>(options_.maximum_packet_size);
+    if (options_.topic_alias_maximum > 0) b.add<property_id::topic_alias_maximum>(options_.topic_alias_maximum);
+    if (options_.maximum_qos < qos::exactly_once)
+      b.add<property_id::maximum_qos>(static_cast<std::uint32_t>(options_.maximum_qos));
+    if (!options_.retain_available) b.add<property_id::retain_available>(0);
+    if (a.server_keep_alive) b.add<property_id::server_keep_alive>(*a.server_keep_alive);
+    b.append(a.props);
+    if (!b.empty()) ack.props = b.build();
+  }
+  write(ack);
+  outbound_window_.clear();
+  resume(true);
+  pump();
+  auto held = std::move(held_);
+  held_.clear();
+  held_bytes_ = 0;
+  for (auto& p : held) {
+    if (closing_) break;
+    dispatch(p);
+  }
+}
+
+void connection::refuse(reason code, properties props) {
+  if (role_ != role::server || !awaiting_accept_ || closing_) return;
+  if (!is_failure(code)) code = reason::unspecified_error;
+  awaiting_accept_ = false;
+  write(connack_packet{false, code, v5() ? std::move(props) : properties{}});
+  close({code, "the CONNECT was refused"});
+}
+
+// ---------------------------------------------------------------- client role
+
+void connection::connect(connect_packet c, state& s, time_point now) {
+  now_ = now;
+  if (role_ != role::client || version_ != protocol_version::unknown || closing_) return;
+  state_ = &s;
+  if (c.clean_start) s.clear();
+  clean_start_ = c.clean_start;
+  version_ = c.version;
+  decoder_.set_version(version_);
+  peer_.keep_alive = c.keep_alive;
+  opened_ = now;
+  if (v5()) {
+    // Announce what this side enforces; a value the caller put in the
+    // CONNECT wins and becomes the one enforced.
+    properties::builder b;
+    b.append(c.props);
+    bool added = false;
+    if (auto v = c.props.get<property_id::receive_maximum>()) {
+      options_.receive_maximum = static_cast<std::uint16_t>(*v);
+    } else if (options_.receive_maximum != 65'535) {
+      b.add<property_id::receive_maximum>(options_.receive_maximum);
+      added = true;
+    }
+    if (auto v = c.props.get<property_id::maximum_packet_size>()) {
+      options_.maximum_packet_size = *v;
+    } else if (options_.maximum_packet_size < protocol_maximum_packet_size) {
+      b.add<property_id::maximum_packet_size>(options_.maximum_packet_size);
+      added = true;
+    }
+    if (auto v = c.props.get<property_id::topic_alias_maximum>()) {
+      options_.topic_alias_maximum = static_cast<std::uint16_t>(*v);
+    } else if (options_.topic_alias_maximum > 0) {
+      b.add<property_id::topic_alias_maximum>(options_.topic_alias_maximum);
+      added = true;
+    }
+    if (added) c.props = b.build();
+    decoder_.set_maximum_packet_size(options_.maximum_packet_size);
+  }
+  write(c);
+}
+
+void connection::on_connack_packet(connack_packet& a) {
+  if (connected_) return fail({reason::protocol_error, "MQTT 5.0 3.2: a second CONNACK"});
+  if (is_failure(a.reason_code)) {
+    handler_->on_connack(a);
+    return close({a.reason_code, "the server refused the CONNECT"});
+  }
+  if (clean_start_ && a.session_present)
+    return fail({reason::protocol_error, "MQTT-3.2.2-2: Session Present with Clean Start"});
+  connected_ = true;
+  if (v5()) {
+    const auto& p = a.props;
+    if (auto v = p.get<property_id::receive_maximum>()) peer_.receive_maximum = static_cast<std::uint16_t>(*v);
+    if (auto v = p.get<property_id::maximum_packet_size>()) peer_.maximum_packet_size = *v;
+    if (auto v = p.get<property_id::topic_alias_maximum>()) peer_.topic_alias_maximum = static_cast<std::uint16_t>(*v);
+    if (auto v = p.get<property_id::server_keep_alive>()) peer_.keep_alive = static_cast<std::uint16_t>(*v);
+    if (auto v = p.get<property_id::maximum_qos>()) peer_.maximum_qos = static_cast<qos>(*v);
+    if (auto v = p.get<property_id::retain_available>()) peer_.retain_available = *v != 0;
+  }
+  outbound_window_.clear();
+  if (!a.session_present) {
+    // The server has no session: it remembers none of our QoS 2 PUBRECs.
+    const auto ids = state_->incoming_qos2_ids();
+    for (auto id : ids) state_->remove_incoming_qos2(id);
+  }
+  // In-flight and queued messages go before anything on_connack publishes.
+  resume(a.session_present);
+  pump();
+  if (!closing_) handler_->on_connack(a);
+}
+
+// ---------------------------------------------------------------- inbound PUBLISH
+
+void connection::on_publish_packet(publish_packet& m) {
+  if (role_ == role::server) {
+    if (m.qos > options_.maximum_qos)
+      return fail({reason::qos_not_supported, "MQTT-3.2.2-11: PUBLISH with a QoS above the Maximum QoS"});
+    if (m.retain && !options_.retain_available)
+      return fail({reason::retain_not_supported, "MQTT-3.2.2-14: RETAIN set when Retain Available is 0"});
+    if (v5() && m.props().find(property_id::subscription_identifier))
+      return fail({reason::protocol_error, "MQTT-3.3.4-6: a Subscription Identifier from a client"});
+  }
+  if (v5()) {
+    if (auto alias = m.props().get<property_id::topic_alias>()) {
+      if (*alias == 0 || *alias > options_.topic_alias_maximum)
+        return fail({reason::topic_alias_invalid, "MQTT-3.3.2-9/-10: Topic Alias above the Topic Alias Maximum"});
+      const auto key = static_cast<std::uint16_t>(*alias);
+      if (m.topic().empty()) {
+        auto it = inbound_aliases_.find(key);
+        if (it == inbound_aliases_.end())
+          return fail({reason::protocol_error, "MQTT 5.0 3.3.2.3.4: Topic Alias not set on this connection"});
+        m.set_topic(it->second);
+      } else {
+        inbound_aliases_.insert_or_assign(key, shared_bytes::copy(m.topic()));
+      }
+      m.set_props(without(m.props(), property_id::topic_alias));
+    }
+  }
+  const auto id = m.packet_id;
+  switch (m.qos) {
+    case qos::at_most_once: return handler_->on_publish(std::move(m));
+    case qos::at_least_once:
+      if (pending_ack_.count(id) != 0) return;  // resent before we answered: delivered already
+      break;
+    case qos::exactly_once:
+      if (state_->incoming_qos2(id)) return write(pubrec_packet{id, reason::success, {}, {}});
+      if (pending_ack_.count(id) != 0) return;  // the PUBREC goes when acknowledged
+      break;
+  }
+  if (!admit(id)) return;
+  pending_ack_.emplace(id, m.qos);
+  handler_->on_publish(std::move(m));
+  if (options_.auto_acknowledge) acknowledge(id);
+}
+
+bool connection::admit(std::uint16_t id) {
+  // Receive Maximum is a 5.0 notion; a 3.x peer was never told one.
+  if (v5() && inbound_window_.count(id) == 0 && inbound_window_.size() >= options_.receive_maximum) {
+    fail({reason::receive_maximum_exceeded, "MQTT-3.3.4-9: more QoS 1/2 PUBLISH than Receive Maximum"});
+    return false;
+  }
+  inbound_window_.insert(id);
+  return true;
+}
+
+void connection::acknowledge(std::uint16_t packet_id, reason code, properties props) {
+  auto it = pending_ack_.find(packet_id);
+  if (it == pending_ack_.end()) return;
+  const auto q = it->second;
+  pending_ack_.erase(it);
+  if (q == qos::at_least_once) {
+    inbound_window_.erase(packet_id);
+    if (!closing_) write(puback_packet{packet_id, code, std::move(props), {}});
+    return;
+  }
+  // A 3.x PUBREC cannot refuse: the flow goes on to PUBREL.
+  if (!v5() || !is_failure(code)) {
+    if (state_) state_->add_incoming_qos2(packet_id);
+  } else {
+    inbound_window_.erase(packet_id);
+  }
+  if (!closing_) write(pubrec_packet{packet_id, code, std::move(props), {}});
+}
+
+void connection::on_pubrel(const pubrel_packet& a) {
+  const auto id = a.packet_id;
+  if (pending_ack_.count(id) != 0)
+    return fail({reason::protocol_error, "MQTT 5.0 4.3.3: PUBREL before PUBREC"});
+  inbound_window_.erase(id);
+  if (state_->incoming_qos2(id)) {
+    state_->remove_incoming_qos2(id);
+    return write(pubcomp_packet{id, reason::success, {}, {}});
+  }
+  write(pubcomp_packet{id, v5() ? reason::packet_identifier_not_found : reason::success, {}, {}});
+}
+
+// ---------------------------------------------------------------- outbound acknowledgements
+
+void connection::on_puback(const puback_packet& a) {
+  auto* o = state_->find_outgoing(a.packet_id);
+  if (!o || o->message.qos != qos::at_least_once) return;  // unknown: ignored
+  finish_outgoing(a.packet_id, a.reason_code);
+}
+
+void connection::on_pubrec(const pubrec_packet& a) {
+  const auto id = a.packet_id;
+  auto* o = state_->find_outgoing(id);
+  if (!o || o->message.qos != qos::exactly_once)
+    return write(pubrel_packet{id, v5() ? reason::packet_identifier_not_found : reason::success, {}, {}});
+  if (o->phase == outgoing::phase::awaiting_comp) return write(pubrel_packet{id, reason::success, {}, {}});
+  if (v5() && is_failure(a.reason_code)) return finish_outgoing(id, a.reason_code);
+  o->phase = outgoing::phase::awaiting_comp;
+  if (auto r = std::find(resend_.begin(), resend_.end(), id); r != resend_.end()) resend_.erase(r);
+  write(pubrel_packet{id, reason::success, {}, {}});
+}
+
+void connection::on_pubcomp(const pubcomp_packet& a) {
+  auto* o = state_->find_outgoing(a.packet_id);
+  if (!o || o->message.qos != qos::exactly_once || o->phase != outgoing::phase::awaiting_comp) return;
+  finish_outgoing(a.packet_id, a.reason_code);
+}
+
+void connection::finish_outgoing(std::uint16_t id, reason code) {
+  auto m = state_->remove_outgoing(id);
+  if (auto r = std::find(resend_.begin(), resend_.end(), id); r != resend_.end()) resend_.erase(r);
+  outbound_window_.erase(id);
+  handler_->on_delivered(*m, code);
+  pump();
+}
+
+// ---------------------------------------------------------------- outbound PUBLISH
+
+void connection::resume(bool dup) {
+  resend_.clear();
+  resend_dup_ = dup;
+  const auto order = state_->outgoing_order();  // a copy: resend() may remove entries
+  for (auto id : order) {
+    auto* o = state_->find_outgoing(id);
+    if (!o) continue;
+    if (o->phase == outgoing::phase::awaiting_comp) write(pubrel_packet{id, reason::success, {}, {}});
+    else if (window_open()) resend(id);
+    else resend_.push_back(id);
+    if (closing_) return;
+  }
+}
+
+void connection::resend(std::uint16_t id) {
+  auto* o = state_->find_outgoing(id);
+  if (!o || o->phase != outgoing::phase::awaiting_ack) return;
+  auto m = o->message;
+  m.dup = resend_dup_;
+  if (!write_publish(m)) {
+    auto gone = state_->remove_outgoing(id);
+    return handler_->on_dropped(*gone, reason::packet_too_large);
+  }
+  outbound_window_.insert(id);
+}
+
+void connection::pump() {
+  if (!connected_ || closing_ || !state_) return;
+  while (window_open() && !resend_.empty()) {
+    const auto id = resend_.front();
+    resend_.pop_front();
+    resend(id);
+    if (closing_) return;
+  }
+  if (!resend_.empty()) return;
+  while (!state_->queue().empty() && !closing_) {
+    // Message Expiry Interval (MQTT 5.0 3.3.2.3.3): dropped when it ran out
+    // while queued, else sent with the time left.
+    const auto& front = state_->queue().front();
+    const auto expiry = front.message.props().get<property_id::message_expiry_interval>();
+    const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now_ - front.enqueued_at).count();
+    if (expiry && waited >= std::int64_t{*expiry}) {
+      auto q = *state_->dequeue();
+      handler_->on_dropped(q.message, reason::success);
+      continue;
+    }
+    std::optional<std::uint16_t> id;
+    if (front.message.qos != qos::at_most_once) {
+      if (!window_open()) return;
+      id = state_->allocate_packet_id();
+      if (!id) return;
+    }
+    auto q = *state_->dequeue();
+    if (expiry) {
+      if (waited > 0) {
+        const auto left = static_cast<std::uint32_t>(*expiry - static_cast<std::uint32_t>(waited));
+        properties::builder b;
+        q.message.props().for_each([&](const property& p) {
+          if (p.id == property_id::message_expiry_interval) b.add<property_id::message_expiry_interval>(left);
+          else (void)b.add(p);
+        });
+        q.message.set_props(b.build());
+      }
+    }
+    if (id) send_message(std::move(q.message), *id);
+    else if (!write_publish(q.message)) handler_->on_dropped(q.message, reason::packet_too_large);
+  }
+}
+
+bool connection::send_message(publish_packet m, std::uint16_t id) {
+  m.packet_id = id;
+  m.dup = false;
+  if (!write_publish(m)) {
+    state_->release_packet_id(id);
+    handler_->on_dropped(m, reason::packet_too_large);
+    return false;
+  }
+  outbound_window_.insert(id);
+  state_->add_outgoing(std::move(m));
+  return true;
+}
+
+bool connection::write_publish(const publish_packet& m) {
+  const publish_packet* wire = &m;
+  publish_packet changed;
+  std::optional<std::uint16_t> new_alias;
+  if (v5()) {
+    // Topic aliases are this connection's: any the message carries is dropped.
+    std::optional<std::uint16_t> alias;
+    bool established = false;
+    if (peer_.topic_alias_maximum > 0) {
+      if (auto it = outbound_aliases_.find(m.topic()); it != outbound_aliases_.end()) {
+        alias = it->second;
+        established = true;
+      } else if (outbound_aliases_.size() < peer_.topic_alias_maximum) {
+        alias = new_alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
+      }
+    }
+    const bool carries = m.props().find(property_id::topic_alias).has_value();
+    if (alias || carries) {
+      changed = m;
+      properties::builder b;
+      b.append(without(m.props(), property_id::topic_alias));
+      if (alias) b.add<property_id::topic_alias>(*alias);
+      changed.set_props(b.empty() ? properties{} : b.build());
+      if (established) changed.set_topic(shared_bytes{});
+      wire = &changed;
+    }
+  }
+  if (encoded_size(*wire, version_) > peer_.maximum_packet_size) return false;
+  if (new_alias) outbound_aliases_.emplace(std::string(m.topic()), *new_alias);
+  output_.append(*wire, version_);
+  last_sent_ = now_;
+  return true;
+}
+
+enqueue_result connection::publish(publish_packet m, time_point now) {
+  now_ = now;
+  const bool qos0 = m.qos == qos::at_most_once;
+  if (!state_) return qos0 ? enqueue_result::dropped : enqueue_result::refused;
+  m.dup = false;
+  if (qos0) m.packet_id = 0;
+  const bool live = connected_ && !closing_;
+  if (qos0) {
+    if (!live) return state_->enqueue(std::move(m), now);
+    if (write_publish(m)) return enqueue_result::queued;
+    handler_->on_dropped(m, reason::packet_too_large);
+    return enqueue_result::dropped;
+  }
+  if (live && resend_.empty() && state_->queue().empty() && window_open()) {
+    if (auto id = state_->allocate_packet_id())
+      return send_message(std::move(m), *id) ? enqueue_result::queued : enqueue_result::dropped;
+  }
+  auto r = state_->enqueue(std::move(m), now);
+  pump();
+  return r;
+}
+
+// ---------------------------------------------------------------- other commands
+
+void connection::send(packet p) {
+  if (closing_) return;
+  if (auto* m = std::get_if<publish_packet>(&p)) {
+    (void)publish(std::move(*m), now_);
+    return;
+  }
+  const bool may_write = role_ == role::server
+                             ? connected_ || (awaiting_accept_ && std::holds_alternative<auth_packet>(p))
+                             : version_ != protocol_version::unknown;
+  if (!may_write) return;
+  std::uint16_t* id = nullptr;
+  if (auto* s = std::get_if<subscribe_packet>(&p)) id = &s->packet_id;
+  if (auto* u = std::get_if<unsubscribe_packet>(&p)) id = &u->packet_id;
+  if (id && *id == 0 && role_ == role::client) {
+    auto got = state_->allocate_packet_id();
+    if (!got) return;  // every id is in use: nothing sensible to send
+    *id = *got;
+    subscribe_ids_.insert(*got);
+  }
+  write(p);
+}
+
+void connection::disconnect(reason code, properties props) {
+  if (closing_) return;
+  const bool may_send = role_ == role::server ? connected_ && v5() : version_ != protocol_version::unknown;
+  if (may_send) write(disconnect_packet{code, std::move(props), {}});
+  close({code, "disconnect() was called"});
+}
+
+// ---------------------------------------------------------------- plumbing
+
+void connection::write(const packet& p) {
+  output_.append(p, version_);
+  last_sent_ = now_;
+}
+
+void connection::fail(const error& e) {
+  if (closing_) return;
+  if (v5()) {
+    const auto r = reason_of(e);
+    if (role_ == role::server && awaiting_accept_) {
+      write(connack_packet{false, valid_in_connack(r) ? r : reason::unspecified_error, {}});
+    } else if (connected_ || role_ == role::client) {
+      write(disconnect_packet{valid_in_disconnect(r) && is_failure(r) ? r : reason::unspecified_error, {}, {}});
+    }
+  }
+  close(e);
+}
+
+void connection::close(const error& e) {
+  closing_ = true;
+  awaiting_accept_ = false;
+  held_.clear();
+  held_bytes_ = 0;
+  ping_sent_.reset();
+  if (closed_) return;
+  closed_ = true;
+  if (state_) {
+    for (auto id : subscribe_ids_)
+      if (!state_->find_outgoing(id)) state_->release_packet_id(id);
+  }
+  subscribe_ids_.clear();
+  handler_->on_closed(e);
+}
+
+}  // namespace tern::session

@@ -1,0 +1,298 @@
+// tern/session/connection.hpp: the MQTT protocol state machine of one network
+// connection, for either role, with no I/O, clock or thread inside.
+//
+// Inputs: bytes received, the time, commands (publish, subscribe, ...).
+// Outputs: bytes to send (output()), the next deadline (next_timeout()),
+// whether to close (closing()), and calls on a handler for what the
+// application must decide or learn (a CONNECT arrived, a message arrived, a
+// QoS flow completed...).
+//
+//   struct app : tern::session::handler { ... };
+//   app h;
+//   tern::session::state st;
+//   tern::session::connection c(tern::session::role::server, h, {}, now);  // connect timer from `now`
+//   c.receive(bytes, now);              // may call h.on_connect(), h.on_publish()...
+//   write(c.output().buffers()); c.output().clear();
+//   if (auto t = c.next_timeout()) arm_timer(*t);   // then c.on_timeout(now)
+//   if (c.closing()) close_socket_after_flush();
+//
+// What it handles itself: decoding and the codec's validation; the first
+// packet being CONNECT and no second CONNECT (MQTT-3.1.0-1/-2); PINGREQ ->
+// PINGRESP; keep alive (the server closes after 1.5 x Keep Alive without a
+// packet, 0x8D; the client sends PINGREQ and closes when no PINGRESP comes);
+// QoS 1/2 handshakes in both directions (PUBREC -> PUBREL -> PUBCOMP, a QoS 2
+// message delivered once even when resent); packet identifiers; Receive
+// Maximum both ways (inbound excess: DISCONNECT 0x93; outbound: messages wait
+// in the state's queue); topic aliases both ways (inbound resolution and
+// limits, 0x94; outbound assignment up to the peer's Topic Alias Maximum);
+// Maximum Packet Size both ways (inbound: the decoder refuses, 0x95;
+// outbound: a message too large for the peer is dropped and reported);
+// resending in-flight messages with DUP on a resumed session; Message Expiry
+// of queued messages (dropped when expired, the interval decremented by the
+// time waited); DISCONNECT with a reason code on 5.0 before closing for a
+// protocol error.
+//
+// What it leaves to the handler: accepting or refusing a CONNECT (server),
+// routing messages, subscriptions, authentication, session expiry, wills.
+//
+// Thread safety: none. A connection object may be moved to another thread
+// between calls (the broker hands a connection to the thread that owns its
+// client id after CONNECT).
+//
+// Handlers may call the connection's commands (accept, publish, acknowledge,
+// disconnect...) from inside a callback, but must not destroy it there: close
+// the socket and destroy the connection after the input call returns.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "tern/codec/codec.hpp"
+#include "tern/session/state.hpp"
+
+namespace tern::session {
+
+enum class role : std::uint8_t { client, server };
+
+// What this side announces and enforces.
+struct options {
+  // Largest packet this side accepts (announced as Maximum Packet Size).
+  std::uint32_t maximum_packet_size = 268'435'460;
+  // Inbound QoS 1/2 messages this side accepts at once (Receive Maximum).
+  std::uint16_t receive_maximum = 65'535;
+  // Inbound topic aliases this side accepts (Topic Alias Maximum).
+  std::uint16_t topic_alias_maximum = 0;
+  // Server: announced in CONNACK and enforced on inbound PUBLISH (0x9B, 0x9A).
+  tern::qos maximum_qos = qos::exactly_once;
+  bool retain_available = true;
+  // Server: close a connection whose CONNECT has not arrived after this long.
+  // Client: close when the CONNACK has not arrived this long after connect().
+  // 0: no limit.
+  std::chrono::milliseconds connect_timeout{10'000};
+  // Client: how long to wait for PINGRESP (0: the keep alive interval).
+  std::chrono::milliseconds ping_timeout{0};
+  // Send PUBACK/PUBREC as soon as the handler's on_publish returns. When
+  // false, the application calls acknowledge() (a broker does, once the
+  // message is durable).
+  bool auto_acknowledge = true;
+};
+
+// What the peer announced, and the limits in force after CONNECT/CONNACK.
+struct peer_limits {
+  std::uint16_t receive_maximum = 65'535;      // outbound QoS 1/2 in flight at once
+  std::uint32_t maximum_packet_size = 268'435'460;  // largest packet we may send
+  std::uint16_t topic_alias_maximum = 0;       // outbound aliases we may use
+  std::uint16_t keep_alive = 0;                // seconds, in force (server: possibly the Server Keep Alive)
+  tern::qos maximum_qos = qos::exactly_once;   // client: the server's Maximum QoS
+  bool retain_available = true;                // client: the server's Retain Available
+};
+
+// The server's answer to a CONNECT (see connection::accept).
+struct accept_options {
+  bool session_present = false;
+  // The Server Keep Alive to impose (5.0: sent in CONNACK and in force); for
+  // 3.x clients, which cannot be told, it is enforced silently when the
+  // client asked for a larger one or for none (0).
+  std::optional<std::uint16_t> server_keep_alive{};
+  // Extra CONNACK properties (Assigned Client Identifier, limits, ...). The
+  // connection adds Receive Maximum, Maximum Packet Size, Topic Alias Maximum
+  // and Server Keep Alive from its options itself.
+  properties props{};
+};
+
+class handler {
+ public:
+  virtual ~handler() = default;
+
+  // Server: a CONNECT arrived. Answer with connection::accept() or refuse(),
+  // now or later; packets the client sends meanwhile are held.
+  virtual void on_connect(connect_packet&& /*c*/) {}
+  // Client: the CONNACK arrived (accepted or not).
+  virtual void on_connack(const connack_packet& /*a*/) {}
+
+  // A new application message. QoS 2 messages arrive once even when the peer
+  // resends. Topic aliases are resolved: topic() is never empty. Unless
+  // options::auto_acknowledge, call acknowledge(packet_id) for QoS 1/2.
+  virtual void on_publish(publish_packet&& /*m*/) {}
+  // An outgoing QoS 1/2 message's flow ended: PUBACK or PUBCOMP arrived
+  // (`code` < 0x80), or the peer refused it in PUBACK/PUBREC (`code` >= 0x80).
+  // QoS 0 messages are not reported. The packet id is free again.
+  virtual void on_delivered(const publish_packet& /*m*/, reason /*code*/) {}
+  // An outgoing message was not sent: expired in the queue (`why` is
+  // reason::success: the message ran its course, nobody failed), or larger
+  // than the peer's Maximum Packet Size (reason::packet_too_large). A QoS 1/2
+  // message's packet id is free again.
+  virtual void on_dropped(const publish_packet& /*m*/, reason /*why*/) {}
+
+  virtual void on_subscribe(subscribe_packet&& /*s*/) {}
+  virtual void on_suback(suback_packet&& /*a*/) {}
+  virtual void on_unsubscribe(unsubscribe_packet&& /*u*/) {}
+  virtual void on_unsuback(unsuback_packet&& /*a*/) {}
+  virtual void on_auth(auth_packet&& /*a*/) {}
+  // The peer sent DISCONNECT (5.0 carries a reason, e.g. 0x04: send the will).
+  virtual void on_disconnect(const disconnect_packet& /*d*/) {}
+  // The connection is over: `why` is success after a DISCONNECT, else the
+  // error (protocol violation, keep alive timeout, transport closed...).
+  // Called once; output() may still hold a final DISCONNECT to flush.
+  virtual void on_closed(const error& /*why*/) {}
+};
+
+class connection {
+ public:
+  // A connection whose connect timer (server) starts at the first receive().
+  connection(role r, handler& h, options o = {});
+  // A connection opened at `now`: a server's connect timer starts then, so
+  // a peer that never sends a byte is closed too. Prefer this one.
+  connection(role r, handler& h, options o, time_point now);
+
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // ---- inputs ----
+  // Bytes from the peer. Handler calls happen inside. While a CONNECT awaits
+  // accept()/refuse(), later packets are decoded and held (AUTH excepted,
+  // which reaches on_auth at once, for enhanced authentication).
+  void receive(bytes_view in, time_point now);
+  // The deadline of next_timeout() has passed.
+  void on_timeout(time_point now);
+  // The transport closed (read error, EOF). Calls on_closed if not yet.
+  void transport_closed(const error& why);
+
+  // ---- server role ----
+  // Accepts the CONNECT: sends CONNACK (success) with this side's limits,
+  // works on `s` from now on (resending its in-flight messages in order,
+  // PUBLISH with DUP or PUBREL, within the client's Receive Maximum, then its
+  // queue), and processes held packets. The broker clears `s` itself when
+  // the session is new.
+  void accept(state& s, const accept_options& a, time_point now);
+  // Refuses the CONNECT with `code` (mapped to a 3.1.1 return code for 3.x
+  // clients), then closes (on_closed(code)).
+  void refuse(reason code, properties props = {});
+
+  // ---- client role ----
+  // Sends CONNECT; `s` is the session state to resume (cleared when
+  // c.clean_start). For 5.0 the CONNECT announces options' Receive Maximum,
+  // Maximum Packet Size and Topic Alias Maximum unless c.props has them (a
+  // value in c.props then replaces the option). The CONNACK arrives through
+  // on_connack; on success the in-flight messages are resent (DUP when the
+  // session was present; without, the server knows none of them: PUBLISH
+  // goes again as new) and the queue drained; on failure the connection closes.
+  void connect(connect_packet c, state& s, time_point now);
+
+  // ---- both roles ----
+  // Sends a message. QoS 0 goes out at once (if connected). QoS 1/2 get a
+  // packet id and go out while the peer's Receive Maximum allows, else wait
+  // in the state's queue (enqueue_result says what happened: `queued` also
+  // when it was written at once; `dropped` when it was too large for the
+  // peer, reported through on_dropped too). Without a state (before
+  // accept()/connect()) nothing can be sent or queued: dropped/refused. A
+  // retained or QoS flag the peer does not support is the caller's business.
+  enqueue_result publish(publish_packet m, time_point now);
+  // Acknowledges an inbound QoS 1/2 message (PUBACK or PUBREC with `code`)
+  // when !options::auto_acknowledge (either role; also allowed inside
+  // on_publish). A QoS 2 message acknowledged with a code below 0x80 is
+  // recorded in the state even when the connection has closed meanwhile, so
+  // that the peer's resend is not delivered again. Unknown ids are ignored.
+  void acknowledge(std::uint16_t packet_id, reason code = reason::success, properties props = {});
+  // Sends SUBSCRIBE/UNSUBSCRIBE (client; a packet id is assigned when 0 and
+  // released when the SUBACK/UNSUBACK arrives) or SUBACK/UNSUBACK/AUTH
+  // (either; a server may send AUTH before accept()). A PUBLISH goes through
+  // publish(); other packets are written as given. Nothing is written before
+  // connect()/accept() or once closing.
+  void send(packet p);
+  // Sends DISCONNECT (5.0: with `code`; 3.x: a plain DISCONNECT from a
+  // client, nothing from a server; nothing before CONNACK) and closes
+  // (on_closed(code)).
+  void disconnect(reason code = reason::normal_disconnection, properties props = {});
+
+  // ---- outputs ----
+  // Bytes to write, in order. The driver writes them and calls clear().
+  write_buffer& output() { return output_; }
+  // When on_timeout must be called next, if ever.
+  std::optional<time_point> next_timeout() const;
+  // True once the connection is over: flush output() and close the socket.
+  bool closing() const { return closing_; }
+
+  // ---- what is known ----
+  role side() const { return role_; }
+  protocol_version version() const { return version_; }
+  bool connected() const { return connected_; }  // CONNECT accepted / CONNACK success
+  const peer_limits& peer() const { return peer_; }
+  const options& local() const { return options_; }
+  state* session() const { return state_; }
+
+ private:
+  // Helpers; see connection.cpp.
+  bool v5() const { return version_ == protocol_version::v5; }
+  bool window_open() const { return outbound_window_.size() < peer_.receive_maximum; }
+  void on_decode_error(error e);
+  void dispatch(packet& p);
+  void on_connect_packet(connect_packet& c);
+  void on_connack_packet(connack_packet& a);
+  void on_publish_packet(publish_packet& m);
+  bool admit(std::uint16_t id);
+  void on_puback(const puback_packet& a);
+  void on_pubrec(const pubrec_packet& a);
+  void on_pubrel(const pubrel_packet& a);
+  void on_pubcomp(const pubcomp_packet& a);
+  void finish_outgoing(std::uint16_t id, reason code);
+  void resume(bool dup);
+  void resend(std::uint16_t id);
+  void pump();
+  bool send_message(publish_packet m, std::uint16_t id);
+  bool write_publish(const publish_packet& m);
+  void write(const packet& p);
+  void fail(const error& e);
+  void close(const error& e);
+
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+
+  role role_;
+  handler* handler_;
+  options options_;
+  decoder decoder_;
+  write_buffer output_;
+  state* state_ = nullptr;
+  protocol_version version_ = protocol_version::unknown;
+  peer_limits peer_;
+  bool connected_ = false;
+  bool closing_ = false;
+  bool closed_ = false;          // on_closed was called
+  bool awaiting_accept_ = false;
+  bool clean_start_ = false;     // client: the CONNECT's Clean Start
+  bool resend_dup_ = true;       // DUP on the in-flight messages still to resend
+  std::vector<packet> held_;     // packets received while a CONNECT awaits its answer
+  std::size_t held_bytes_ = 0;
+  std::array<std::byte, 16> first_bytes_{};  // server: the start of the CONNECT, to answer an unsupported level
+  std::size_t first_size_ = 0;
+  time_point now_{};             // the latest time given to any input
+  time_point last_received_{};
+  time_point last_sent_{};
+  std::optional<time_point> opened_;
+  std::optional<time_point> ping_sent_;
+  // Outbound QoS 1/2 PUBLISH sent on this connection and not yet acknowledged:
+  // what counts against the peer's Receive Maximum (a flow resumed from an
+  // earlier connection at PUBREL takes no room).
+  std::unordered_set<std::uint16_t> outbound_window_;
+  std::deque<std::uint16_t> resend_;      // in-flight ids to resend when the quota allows
+  std::unordered_map<std::uint16_t, qos> pending_ack_;  // inbound QoS 1/2 delivered, PUBACK/PUBREC not sent
+  std::unordered_set<std::uint16_t> inbound_window_;    // inbound QoS 1/2 counted against our Receive Maximum
+  std::unordered_map<std::uint16_t, shared_bytes> inbound_aliases_;
+  std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>> outbound_aliases_;
+  std::set<std::uint16_t> subscribe_ids_;  // client: ids this connection allocated for SUBSCRIBE/UNSUBSCRIBE
+};
+
+}  // namespace tern::session
