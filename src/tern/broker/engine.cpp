@@ -79,10 +79,8 @@ endpoint::endpoint(worker& w, std::string peer, link& l, time_point now)
         auto o = w.engine_.config().connection;
         o.auto_acknowledge = false;
         return o;
-      }()),
-      now_(now) {
-  (void)now;
-}
+      }(), now),
+      now_(now) {}
 
 endpoint::~endpoint() {
   if (client_) worker_->closed(*this, error{reason::unspecified_error, "connection destroyed"}, now_);

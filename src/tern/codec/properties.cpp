@@ -153,7 +153,8 @@ std::optional<error> check_value(const property& p) noexcept {
       if (p.integer == 0) return protocol("MQTT 5.0 3.1.2.11.4: Maximum Packet Size of 0");
       break;
     case property_id::topic_alias:
-      if (p.integer == 0) return protocol("MQTT-3.3.2-8: Topic Alias of 0");
+      // MQTT 5.0 3.3.2.3.4: "Topic Alias invalid", not a plain protocol error.
+      if (p.integer == 0) return error{reason::topic_alias_invalid, "MQTT-3.3.2-8: Topic Alias of 0"};
       break;
     default: break;
   }

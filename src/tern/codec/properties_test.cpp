@@ -123,7 +123,6 @@ TEST(Properties, ValueRangesAreChecked) {
       {properties::builder{}.add<pid::subscription_identifier>(0).build(), ctx::subscribe},
       {properties::builder{}.add<pid::receive_maximum>(0).build(), ctx::connect},
       {properties::builder{}.add<pid::maximum_packet_size>(0).build(), ctx::connack},
-      {properties::builder{}.add<pid::topic_alias>(0).build(), ctx::publish},
       {properties::builder{}.add<pid::authentication_data>(as_bytes("x")).build(), ctx::connect},
   };
   for (const auto& b : bad) {
@@ -131,6 +130,13 @@ TEST(Properties, ValueRangesAreChecked) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, reason::protocol_error) << r.error().message();
   }
+}
+
+TEST(Properties, TopicAliasZeroIsTopicAliasInvalid) {
+  auto p = properties::builder{}.add<pid::topic_alias>(0).build();
+  auto r = properties::parse(shared_bytes::copy(p.raw()), ctx::publish);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, reason::topic_alias_invalid);
 }
 
 TEST(Properties, TruncatedValueIsMalformed) {

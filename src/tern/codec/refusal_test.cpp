@@ -111,7 +111,8 @@ std::vector<refusal> refusals() {
   add("PublishUnknownProperty", packet_bytes(0x30, "00 01 61 02 05 00"), v5, mal, "unknown property");
   add("PublishPropertyLengthPastEnd", packet_bytes(0x30, "00 01 61 05 01"), v5, mal, "Property Length");
   add("PublishPropertyTwice", packet_bytes(0x30, "00 01 61 04 01 00 01 01"), v5, pro, "more than once");
-  add("PublishTopicAliasZero", packet_bytes(0x30, "00 01 61 03 23 00 00"), v5, pro, "MQTT-3.3.2-8");
+  add("PublishTopicAliasZero", packet_bytes(0x30, "00 01 61 03 23 00 00"), v5, reason::topic_alias_invalid,
+      "MQTT-3.3.2-8");
   add("PublishPayloadFormatInvalid", packet_bytes(0x30, "00 01 61 02 01 02"), v5, pro, "Payload Format Indicator");
   add("PublishSubscriptionIdentifierZero", packet_bytes(0x30, "00 01 61 02 0b 00"), v5, pro,
       "Subscription Identifier of 0");

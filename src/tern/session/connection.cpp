@@ -164,10 +164,6 @@ void connection::on_decode_error(error e) {
     }
     return close(e);
   }
-  // MQTT 5.0 3.3.2.3.4: a Topic Alias of 0 is "Topic Alias invalid"; the
-  // codec reports it as a protocol error.
-  if (e.code == reason::protocol_error && e.detail.starts_with("MQTT-3.3.2-8"))
-    e = error{reason::topic_alias_invalid, e.detail};
   fail(e);
 }
 
