@@ -36,6 +36,7 @@ struct engine::share_group {
   };
   std::vector<member> members;  // changed under the exclusive index lock
   std::atomic<std::size_t> next{0};
+  std::uint32_t origin = 0;  // tags the messages it delivers (session::connection::publish)
 };
 
 namespace {
@@ -207,7 +208,7 @@ void worker::admit(endpoint& ep, time_point now) {
     s.will_at.reset();
     s.expires_at.reset();
     if (c.clean_start) {
-      end_session(s);
+      end_session(s, now);
     } else {
       present = true;
     }
@@ -252,6 +253,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     std::string_view client_id;
     subscribe_options options;
     std::uint32_t identifier;
+    std::uint32_t origin = 0;
   };
   std::vector<match> matches;
   std::vector<std::string> picked;  // shared-subscription picks (own the ids)
@@ -259,14 +261,14 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     std::shared_lock lock(engine_.index_mutex_);
     engine_.subscriptions_.match(m.topic(), [&](const std::string& id, const engine::subscriber& sub, std::string_view) {
       if (sub.options.no_local && id == from.client_id) return;
-      matches.push_back({id, sub.options, sub.identifier});
+      matches.push_back({id, sub.options, sub.identifier, 0});
     });
     engine_.shared_.match(m.topic(), [&](const std::string&, const std::shared_ptr<engine::share_group>& g,
                                          std::string_view) {
       if (g->members.empty()) return;
       const auto& member = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % g->members.size()];
       picked.push_back(member.client_id);
-      matches.push_back({{}, member.options, member.identifier});
+      matches.push_back({{}, member.options, member.identifier, g->origin});
     });
     // Point the shared picks at their owned ids (picked no longer grows).
     std::size_t k = 0;
@@ -277,9 +279,11 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     std::vector<std::uint32_t> ids;
     for (std::size_t i = 0; i < matches.size();) {
       subscribe_options o = matches[i].options;
+      std::uint32_t origin = 0;
       ids.clear();
       std::size_t j = i;
       for (; j < matches.size() && matches[j].client_id == matches[i].client_id; ++j) {
+        origin = std::max(origin, matches[j].origin);
         o.max_qos = std::max(o.max_qos, matches[j].options.max_qos);
         o.retain_as_published = o.retain_as_published || matches[j].options.retain_as_published;
         if (matches[j].identifier) ids.push_back(matches[j].identifier);
@@ -287,9 +291,9 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
       const auto owner = engine_.owner_of(matches[i].client_id);
       if (owner == index_) {
         auto it = sessions_.find(std::string(matches[i].client_id));
-        if (it != sessions_.end()) deliver_local(*it->second, m, o, ids, now);
+        if (it != sessions_.end()) deliver_local(*it->second, m, o, ids, now, origin);
       } else {
-        outbox_[owner].push_back({std::string(matches[i].client_id), m, o, ids});
+        outbox_[owner].push_back({std::string(matches[i].client_id), m, o, ids, origin});
       }
       i = j;
     }
@@ -298,7 +302,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
 }
 
 void worker::deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
-                           const std::vector<std::uint32_t>& ids, time_point now) {
+                           const std::vector<std::uint32_t>& ids, time_point now, std::uint32_t origin) {
   publish_packet out = m;
   out.qos = std::min(m.qos, o.max_qos);
   out.retain = o.retain_as_published && m.retain;
@@ -307,7 +311,7 @@ void worker::deliver_local(client_session& s, const publish_packet& m, const sub
   if (!ids.empty()) out.set_props(with_identifiers(m.props(), ids));
   auto& stats = engine_.stats_;
   if (s.connection && s.connection->conn_.connected()) {
-    const auto r = s.connection->conn_.publish(std::move(out), now);
+    const auto r = s.connection->conn_.publish(std::move(out), now, origin);
     if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
       stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -316,15 +320,50 @@ void worker::deliver_local(client_session& s, const publish_packet& m, const sub
     }
     s.connection->wake();
   } else if (s.persistent() && out.qos != qos::at_most_once) {
-    const auto r = s.state.enqueue(std::move(out), now);
+    const auto r = s.state.enqueue(std::move(out), now, origin);
     if (r == session::enqueue_result::refused) stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m,
+                              time_point now) {
+  std::string target;
+  subscribe_options options;
+  std::uint32_t identifier = 0;
+  {
+    std::shared_lock lock(engine_.index_mutex_);
+    auto it = engine_.share_origins_.find(origin);
+    if (it == engine_.share_origins_.end()) return false;
+    auto g = it->second.lock();
+    if (!g) return false;
+    const auto n = g->members.size();
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto& member = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % n];
+      if (member.client_id == leaving) continue;
+      target = member.client_id;
+      options = member.options;
+      identifier = member.identifier;
+      break;
+    }
+  }
+  if (target.empty()) return false;
+  std::vector<std::uint32_t> ids;
+  if (identifier) ids.push_back(identifier);
+  const auto owner = engine_.owner_of(target);
+  if (owner == index_) {
+    auto it = sessions_.find(target);
+    if (it == sessions_.end()) return false;
+    deliver_local(*it->second, m, options, ids, now, origin);
+  } else {
+    outbox_[owner].push_back({std::move(target), m, options, std::move(ids), origin});
+  }
+  return true;
 }
 
 void worker::deliver(batch&& b, time_point now) {
   for (auto& d : b) {
     auto it = sessions_.find(d.client_id);
-    if (it != sessions_.end()) deliver_local(*it->second, d.message, d.options, d.identifiers, now);
+    if (it != sessions_.end()) deliver_local(*it->second, d.message, d.options, d.identifiers, now, d.origin);
   }
 }
 
@@ -372,6 +411,8 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
               grp = *g;
             } else {
               grp = std::make_shared<engine::share_group>();
+              grp->origin = ++engine_.next_origin_;
+              engine_.share_origins_.emplace(grp->origin, grp);
               engine_.shared_.insert((*shared)->filter, group, grp);
             }
             auto m = std::find_if(grp->members.begin(), grp->members.end(),
@@ -431,7 +472,10 @@ void worker::unsubscribe(endpoint& ep, unsubscribe_packet&& u) {
         if (auto* g = engine_.shared_.find((*shared)->filter, group)) {
           auto grp = *g;
           std::erase_if(grp->members, [&](const auto& x) { return x.client_id == s.client_id; });
-          if (grp->members.empty()) engine_.shared_.erase((*shared)->filter, group);
+          if (grp->members.empty()) {
+            engine_.share_origins_.erase(grp->origin);
+            engine_.shared_.erase((*shared)->filter, group);
+          }
         }
       } else {
         engine_.subscriptions_.erase(f, s.client_id);
@@ -465,7 +509,7 @@ void worker::closed(endpoint& ep, const error& why, time_point now) {
     s->will.reset();
   }
   if (!s->persistent()) {
-    end_session(*s);
+    end_session(*s, now);
     return;
   }
   if (s->expiry_interval != never_expires) s->expires_at = now + seconds(s->expiry_interval);
@@ -484,7 +528,7 @@ void worker::publish_will(client_session& s, time_point now) {
   route(info, std::move(m), now);
 }
 
-void worker::end_session(client_session& s) {
+void worker::end_session(client_session& s, time_point now) {
   {
     std::unique_lock lock(engine_.index_mutex_);
     for (const auto& [filter, rec] : s.subscriptions) {
@@ -494,7 +538,10 @@ void worker::end_session(client_session& s) {
         if (auto* g = engine_.shared_.find((*shared)->filter, group)) {
           auto grp = *g;
           std::erase_if(grp->members, [&](const auto& x) { return x.client_id == s.client_id; });
-          if (grp->members.empty()) engine_.shared_.erase((*shared)->filter, group);
+          if (grp->members.empty()) {
+            engine_.share_origins_.erase(grp->origin);
+            engine_.shared_.erase((*shared)->filter, group);
+          }
         }
       } else {
         engine_.subscriptions_.erase(filter, s.client_id);
@@ -503,6 +550,14 @@ void worker::end_session(client_session& s) {
   }
   engine_.stats_.subscriptions.fetch_sub(s.subscriptions.size(), std::memory_order_relaxed);
   s.subscriptions.clear();
+  // Messages a shared subscription gave this session and it never received
+  // go to another member (MQTT 5.0 4.8.2). A QoS 2 message whose PUBREC
+  // arrived was received: it stays delivered.
+  for (const auto& [id, out] : s.state.outgoing_messages())
+    if (out.origin && out.phase == session::outgoing::phase::awaiting_ack)
+      redeliver_shared(out.origin, s.client_id, out.message, now);
+  for (const auto& q : s.state.queue())
+    if (q.origin) redeliver_shared(q.origin, s.client_id, q.message, now);
   s.state.clear();
   engine_.store_.sessions().erase(s.client_id);
   if (s.connection) return;  // a clean start reuses the entry
@@ -527,7 +582,7 @@ void worker::tick(time_point now) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) continue;
     publish_will(*it->second, now);  // the session ends: a will still waiting goes now
-    end_session(*it->second);
+    end_session(*it->second, now);
   }
   const auto every = engine_.options_.sys_interval;
   if (index_ == 0 && every.count() > 0 && now - last_sys_ >= every) {

@@ -139,6 +139,7 @@ struct delivery {
   publish_packet message;  // as routed; retain flag as published
   subscribe_options options;
   std::vector<std::uint32_t> identifiers;
+  std::uint32_t origin = 0;  // the shared subscription it came through, if any
 };
 using batch = std::vector<delivery>;
 
@@ -178,12 +179,15 @@ class worker {
   // Routes `m` to every matching subscription; returns how many clients it went to.
   std::size_t route(const client_info& from, publish_packet m, time_point now);
   void deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
-                     const std::vector<std::uint32_t>& ids, time_point now);
+                     const std::vector<std::uint32_t>& ids, time_point now, std::uint32_t origin = 0);
+  // Sends `m` to one member of the shared subscription `origin` other than
+  // `leaving` (here or through the outbox); false when none is left.
+  bool redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m, time_point now);
   void closed(endpoint& ep, const error& why, time_point now);
   void subscribe(endpoint& ep, subscribe_packet&& s);
   void unsubscribe(endpoint& ep, unsubscribe_packet&& u);
   void publish_will(client_session& s, time_point now);
-  void end_session(client_session& s);
+  void end_session(client_session& s, time_point now);
   void save(const client_session& s);
   void publish_sys(time_point now);
 
@@ -232,6 +236,8 @@ class engine {
   mutable std::shared_mutex index_mutex_;
   topic::subscription_trie<std::string, subscriber> subscriptions_;               // key: client id
   topic::subscription_trie<std::string, std::shared_ptr<share_group>> shared_;  // key: share name
+  std::unordered_map<std::uint32_t, std::weak_ptr<share_group>> share_origins_;  // by share_group::origin
+  std::uint32_t next_origin_ = 0;
 };
 
 }  // namespace tern::broker

@@ -436,6 +436,30 @@ TEST_F(Engine, SharedSubscriptionDeliversToOneMemberInTurn) {
   EXPECT_EQ(got_b, 2);
 }
 
+TEST_F(Engine, SharedMessagesGoToAnotherMemberWhenOneLeaves) {
+  make(2);
+  auto a = connect("member-a");
+  auto b = connect("member-b");
+  a->subscribe("$share/g/work", qos::at_least_once);
+  b->subscribe("$share/g/work", qos::at_least_once);
+  auto pub = connect("pub");
+  for (std::uint16_t i = 1; i <= 4; ++i) {
+    pub->publish("work", "job " + std::to_string(i), qos::at_least_once, false, i);
+    (void)pub->expect<puback_packet>();
+  }
+  a->collect();
+  b->collect();
+  ASSERT_EQ(a->in.size(), 2u);
+  ASSERT_EQ(b->in.size(), 2u);
+  // a acknowledges nothing and its session ends: its two jobs go to b.
+  a->close();
+  b->collect();
+  ASSERT_EQ(b->in.size(), 4u);
+  std::set<std::string> jobs;
+  for (auto& p : b->in) jobs.insert(std::string(std::get<publish_packet>(p).payload().view()));
+  EXPECT_EQ(jobs.size(), 4u);
+}
+
 TEST_F(Engine, HooksRefuseConnect) {
   make();
   connect_packet c;

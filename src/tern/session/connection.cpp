@@ -535,12 +535,12 @@ void connection::pump() {
         q.message.set_props(b.build());
       }
     }
-    if (id) send_message(std::move(q.message), *id);
+    if (id) send_message(std::move(q.message), *id, q.origin);
     else if (!write_publish(q.message)) handler_->on_dropped(q.message, reason::packet_too_large);
   }
 }
 
-bool connection::send_message(publish_packet m, std::uint16_t id) {
+bool connection::send_message(publish_packet m, std::uint16_t id, std::uint32_t origin) {
   m.packet_id = id;
   m.dup = false;
   if (!write_publish(m)) {
@@ -549,7 +549,7 @@ bool connection::send_message(publish_packet m, std::uint16_t id) {
     return false;
   }
   outbound_window_.insert(id);
-  state_->add_outgoing(std::move(m));
+  state_->add_outgoing(std::move(m), origin);
   return true;
 }
 
@@ -587,7 +587,7 @@ bool connection::write_publish(const publish_packet& m) {
   return true;
 }
 
-enqueue_result connection::publish(publish_packet m, time_point now) {
+enqueue_result connection::publish(publish_packet m, time_point now, std::uint32_t origin) {
   now_ = now;
   const bool qos0 = m.qos == qos::at_most_once;
   if (!state_) return qos0 ? enqueue_result::dropped : enqueue_result::refused;
@@ -595,16 +595,16 @@ enqueue_result connection::publish(publish_packet m, time_point now) {
   if (qos0) m.packet_id = 0;
   const bool live = connected_ && !closing_;
   if (qos0) {
-    if (!live) return state_->enqueue(std::move(m), now);
+    if (!live) return state_->enqueue(std::move(m), now, origin);
     if (write_publish(m)) return enqueue_result::queued;
     handler_->on_dropped(m, reason::packet_too_large);
     return enqueue_result::dropped;
   }
   if (live && resend_.empty() && state_->queue().empty() && window_open()) {
     if (auto id = state_->allocate_packet_id())
-      return send_message(std::move(m), *id) ? enqueue_result::queued : enqueue_result::dropped;
+      return send_message(std::move(m), *id, origin) ? enqueue_result::queued : enqueue_result::dropped;
   }
-  auto r = state_->enqueue(std::move(m), now);
+  auto r = state_->enqueue(std::move(m), now, origin);
   pump();
   return r;
 }

@@ -197,7 +197,10 @@ class connection {
   // peer, reported through on_dropped too). Without a state (before
   // accept()/connect()) nothing can be sent or queued: dropped/refused. A
   // retained or QoS flag the peer does not support is the caller's business.
-  enqueue_result publish(publish_packet m, time_point now);
+  // `origin` is an opaque tag kept with the message in the state (a broker
+  // marks messages sent through a shared subscription, to hand them to
+  // another member if this session ends before they are acknowledged).
+  enqueue_result publish(publish_packet m, time_point now, std::uint32_t origin = 0);
   // Acknowledges an inbound QoS 1/2 message (PUBACK or PUBREC with `code`)
   // when !options::auto_acknowledge (either role; also allowed inside
   // on_publish). A QoS 2 message acknowledged with a code below 0x80 is
@@ -249,7 +252,7 @@ class connection {
   void resume(bool dup);
   void resend(std::uint16_t id);
   void pump();
-  bool send_message(publish_packet m, std::uint16_t id);
+  bool send_message(publish_packet m, std::uint16_t id, std::uint32_t origin = 0);
   bool write_publish(const publish_packet& m);
   void write(const packet& p);
   void fail(const error& e);

@@ -19,10 +19,10 @@ void state::release_packet_id(std::uint16_t id) { ids_in_use_.erase(id); }
 
 bool state::packet_id_in_use(std::uint16_t id) const { return ids_in_use_.count(id) != 0; }
 
-void state::add_outgoing(publish_packet m) {
+void state::add_outgoing(publish_packet m, std::uint32_t origin) {
   const auto id = m.packet_id;
   ids_in_use_.insert(id);
-  auto [it, inserted] = outgoing_.insert_or_assign(id, outgoing{std::move(m), outgoing::phase::awaiting_ack});
+  auto [it, inserted] = outgoing_.insert_or_assign(id, outgoing{std::move(m), outgoing::phase::awaiting_ack, origin});
   (void)it;
   if (inserted) order_.push_back(id);
 }
@@ -43,14 +43,14 @@ std::optional<publish_packet> state::remove_outgoing(std::uint16_t id) {
   return m;
 }
 
-enqueue_result state::enqueue(publish_packet m, time_point now) {
+enqueue_result state::enqueue(publish_packet m, time_point now, std::uint32_t origin) {
   const auto size = m.payload().size();
   auto fits = [&](std::size_t count, std::size_t bytes) {
     return count + 1 <= limits_.max_messages && bytes + size <= limits_.max_bytes;
   };
   auto push = [&] {
     queued_bytes_ += size;
-    queue_.push_back(queued{std::move(m), now});
+    queue_.push_back(queued{std::move(m), now, origin});
   };
   if (fits(queue_.size(), queued_bytes_)) {
     push();

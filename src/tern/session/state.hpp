@@ -35,12 +35,14 @@ struct outgoing {
   };
   publish_packet message;  // packet_id set
   enum phase phase = phase::awaiting_ack;
+  std::uint32_t origin = 0;  // the caller's tag, from connection::publish
 };
 
 // A message waiting for room in the in-flight window (or for a connection).
 struct queued {
   publish_packet message;  // packet_id not yet assigned
   time_point enqueued_at;  // for Message Expiry Interval
+  std::uint32_t origin = 0;  // the caller's tag, from connection::publish
 };
 
 struct queue_limits {
@@ -67,8 +69,8 @@ class state {
   bool packet_id_in_use(std::uint16_t id) const;
 
   // ---- outgoing QoS 1/2 in flight, in the order they were sent ----
-  // Records `m` (its packet_id set) as sent.
-  void add_outgoing(publish_packet m);
+  // Records `m` (its packet_id set) as sent, with the caller's tag.
+  void add_outgoing(publish_packet m, std::uint32_t origin = 0);
   outgoing* find_outgoing(std::uint16_t id);
   // Removes the entry and releases its packet id; returns the message.
   std::optional<publish_packet> remove_outgoing(std::uint16_t id);
@@ -87,7 +89,7 @@ class state {
   // Adds `m` at the back. When the queue is full, queued QoS 0 messages are
   // dropped first (oldest first); a QoS 0 message that still does not fit is
   // dropped, a QoS 1/2 message refused. Counts every drop in dropped().
-  enqueue_result enqueue(publish_packet m, time_point now);
+  enqueue_result enqueue(publish_packet m, time_point now, std::uint32_t origin = 0);
   std::optional<queued> dequeue();
   const std::deque<queued>& queue() const { return queue_; }
   std::size_t queued_bytes() const { return queued_bytes_; }
