@@ -390,6 +390,57 @@ TEST_F(Engine, V311PersistentSessionWithCleanSessionFalse) {
   EXPECT_EQ(back->expect<publish_packet>().payload().view(), "m");
 }
 
+TEST_F(Engine, OfflineQueueIsBoundedAndCountsDrops) {
+  options o;
+  o.queue.max_messages = 2;
+  make(1, o);
+  auto sub = connect("slow", v5, false, 300);
+  sub->subscribe("q", qos::at_least_once);
+  sub->close();
+  auto pub = connect("pub");
+  for (std::uint16_t i = 1; i <= 3; ++i) {
+    pub->publish("q", "m" + std::to_string(i), qos::at_least_once, false, i);
+    (void)pub->expect<puback_packet>();
+  }
+  EXPECT_EQ(eng->stats().messages_dropped.load(), 1u);
+  connect_packet again;
+  again.client_id = "slow";
+  again.clean_start = false;
+  again.props = properties::builder{}.add<property_id::session_expiry_interval>(300).build();
+  auto back = open(again);
+  (void)back->expect<connack_packet>();
+  EXPECT_EQ(back->expect<publish_packet>().payload().view(), "m1");
+  EXPECT_EQ(back->expect<publish_packet>().payload().view(), "m2");
+  EXPECT_TRUE(back->quiet());
+}
+
+TEST_F(Engine, MessageExpiryCountsDownWhileQueued) {
+  make();
+  auto sub = connect("away", v5, false, 300);
+  sub->subscribe("e", qos::at_least_once);
+  sub->close();
+  auto pub = connect("pub");
+  publish_packet p("e", shared_bytes::copy("soon stale"), qos::at_least_once);
+  p.packet_id = 1;
+  p.set_props(properties::builder{}.add<property_id::message_expiry_interval>(10).build());
+  pub->send(p);
+  p.packet_id = 2;
+  p.set_props(properties::builder{}.add<property_id::message_expiry_interval>(2).build());
+  p.set_payload(shared_bytes::copy("stale"));
+  pub->send(p);
+  advance(4s);
+  connect_packet again;
+  again.client_id = "away";
+  again.clean_start = false;
+  again.props = properties::builder{}.add<property_id::session_expiry_interval>(300).build();
+  auto back = open(again);
+  (void)back->expect<connack_packet>();
+  auto m = back->expect<publish_packet>();
+  EXPECT_EQ(m.payload().view(), "soon stale");
+  EXPECT_EQ(m.props().get<property_id::message_expiry_interval>(), 6u);
+  EXPECT_TRUE(back->quiet());  // the 2 s message expired in the queue
+}
+
 TEST_F(Engine, SessionExpires) {
   make();
   auto sub = connect("brief", v5, false, 10);
