@@ -103,8 +103,9 @@ void report(const broker_config& config, const tern::log::logger& log) {
   if (config.auth.allow_anonymous) {
     for (const auto& l : config.listeners)
       if (!is_loopback(l.address))
-        log.warn("{}:{} accepts clients without a user name from other machines (auth.allow_anonymous = true)",
-                 l.address, l.port);
+        log.warn("{}{}{}:{} accepts clients without a user name from other machines (auth.allow_anonymous = true)",
+                 l.address.find(':') != std::string::npos ? "[" : "", l.address,
+                 l.address.find(':') != std::string::npos ? "]" : "", l.port);
   }
 }
 

@@ -4,8 +4,8 @@
 //   tern::log::logger log{tern::log::make_stderr_sink(), "ternd", config.log_level};
 //   return ternd::run_broker(config, log);
 //
-// run_stub.cpp defines it until the broker engine is linked; the real one
-// replaces that file.
+// run.cpp defines it: start a tern::Broker, wait for SIGINT/SIGTERM, stop
+// it gracefully.
 #pragma once
 
 #include "tern/log/log.hpp"

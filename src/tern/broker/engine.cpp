@@ -140,10 +140,14 @@ void endpoint::on_disconnect(const disconnect_packet& d) {
   normal_disconnect_ = d.reason_code != reason::disconnect_with_will_message;
   if (!client_) return;
   if (auto e = d.props.get<property_id::session_expiry_interval>()) {
-    // A session that was to end on disconnect cannot be made to persist by
-    // DISCONNECT (MQTT-3.14.2-2); otherwise the new interval applies.
-    if (client_->expiry_interval != 0)
-      client_->expiry_interval = std::min(*e, worker_->engine_.options_.max_session_expiry_interval);
+    if (client_->expiry_interval == 0 && *e != 0) {
+      // A session that was to end on disconnect cannot be made to persist by
+      // DISCONNECT: not a valid DISCONNECT, so the will goes out (MQTT-3.14.2-2).
+      normal_disconnect_ = false;
+      conn_.disconnect(reason::protocol_error);
+      return;
+    }
+    client_->expiry_interval = std::min(*e, worker_->engine_.options_.max_session_expiry_interval);
   }
 }
 
@@ -250,14 +254,22 @@ void worker::admit(endpoint& ep, time_point now) {
 
 std::size_t worker::route(const client_info& from, publish_packet m, time_point now) {
   struct match {
-    std::string_view client_id;
+    std::string_view client_id;  // valid while the index lock is held
     subscribe_options options;
     std::uint32_t identifier;
     std::uint32_t origin = 0;
   };
-  std::vector<match> matches;
-  std::vector<std::string> picked;  // shared-subscription picks (own the ids)
+  struct target {
+    std::string client_id;
+    subscribe_options options;
+    std::vector<std::uint32_t> identifiers;
+    std::uint32_t origin;
+  };
+  std::vector<target> targets;
   {
+    // Only the lookup holds the shared lock; delivery happens after it, so a
+    // large fan-out never makes (un)subscribes on other threads wait.
+    std::vector<match> matches;
     std::shared_lock lock(engine_.index_mutex_);
     engine_.subscriptions_.match(m.topic(), [&](const std::string& id, const engine::subscriber& sub, std::string_view) {
       if (sub.options.no_local && id == from.client_id) return;
@@ -267,38 +279,33 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
                                          std::string_view) {
       if (g->members.empty()) return;
       const auto& member = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % g->members.size()];
-      picked.push_back(member.client_id);
-      matches.push_back({{}, member.options, member.identifier, g->origin});
+      matches.push_back({member.client_id, member.options, member.identifier, g->origin});
     });
-    // Point the shared picks at their owned ids (picked no longer grows).
-    std::size_t k = 0;
-    for (auto& x : matches)
-      if (x.client_id.empty()) x.client_id = picked[k++];
     // Deliver once per client: the highest QoS, every identifier.
     std::sort(matches.begin(), matches.end(), [](const match& a, const match& b) { return a.client_id < b.client_id; });
-    std::vector<std::uint32_t> ids;
     for (std::size_t i = 0; i < matches.size();) {
-      subscribe_options o = matches[i].options;
-      std::uint32_t origin = 0;
-      ids.clear();
+      target t{std::string(matches[i].client_id), matches[i].options, {}, 0};
       std::size_t j = i;
       for (; j < matches.size() && matches[j].client_id == matches[i].client_id; ++j) {
-        origin = std::max(origin, matches[j].origin);
-        o.max_qos = std::max(o.max_qos, matches[j].options.max_qos);
-        o.retain_as_published = o.retain_as_published || matches[j].options.retain_as_published;
-        if (matches[j].identifier) ids.push_back(matches[j].identifier);
+        t.origin = std::max(t.origin, matches[j].origin);
+        t.options.max_qos = std::max(t.options.max_qos, matches[j].options.max_qos);
+        t.options.retain_as_published = t.options.retain_as_published || matches[j].options.retain_as_published;
+        if (matches[j].identifier) t.identifiers.push_back(matches[j].identifier);
       }
-      const auto owner = engine_.owner_of(matches[i].client_id);
-      if (owner == index_) {
-        auto it = sessions_.find(std::string(matches[i].client_id));
-        if (it != sessions_.end()) deliver_local(*it->second, m, o, ids, now, origin);
-      } else {
-        outbox_[owner].push_back({std::string(matches[i].client_id), m, o, ids, origin});
-      }
+      targets.push_back(std::move(t));
       i = j;
     }
   }
-  return matches.size();
+  for (auto& t : targets) {
+    const auto owner = engine_.owner_of(t.client_id);
+    if (owner == index_) {
+      auto it = sessions_.find(t.client_id);
+      if (it != sessions_.end()) deliver_local(*it->second, m, t.options, t.identifiers, now, t.origin);
+    } else {
+      outbox_[owner].push_back({std::move(t.client_id), m, t.options, std::move(t.identifiers), t.origin});
+    }
+  }
+  return targets.size();
 }
 
 void worker::deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
@@ -311,6 +318,10 @@ void worker::deliver_local(client_session& s, const publish_packet& m, const sub
   if (!ids.empty()) out.set_props(with_identifiers(m.props(), ids));
   auto& stats = engine_.stats_;
   if (s.connection && s.connection->conn_.connected()) {
+    if (out.qos == qos::at_most_once && s.connection->output().size() > engine_.options_.max_output_backlog) {
+      stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);  // a subscriber that does not read
+      return;
+    }
     const auto r = s.connection->conn_.publish(std::move(out), now, origin);
     if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
       stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);

@@ -4,15 +4,15 @@
 //
 //   tern::broker::engine eng(opts, hooks, store, /*workers=*/2, now);
 //   // on io thread i, for a new socket:
-//   auto ep = eng.worker(i).open("127.0.0.1:50000", link, now);
+//   auto ep = eng.worker_at(i).open("127.0.0.1:50000", link, now);
 //   ep->receive(bytes, now);          // output: ep->output(), ep->next_timeout(), ep->closing()
 //   if (ep->connect_pending()) {      // its CONNECT arrived: hand it to the owning thread
 //     auto w = eng.owner_of(*ep);     // move ep (and the socket) to io thread w, then there:
-//     eng.worker(w).admit(*ep, now);
+//     eng.worker_at(w).admit(*ep, now);
 //   }
 //   // after every event, on each io thread:
-//   for (auto& [target, batch] : eng.worker(i).take_outbox()) post_to(target, batch);  // -> deliver()
-//   eng.worker(i).tick(now) when eng.worker(i).next_tick() passes.
+//   for (auto& [target, batch] : eng.worker_at(i).take_outbox()) post_to(target, batch);  // -> deliver()
+//   eng.worker_at(i).tick(now) when eng.worker_at(i).next_tick() passes.
 //
 // Threading: one engine, one worker per io thread. A client id belongs to
 // one worker (owner_of): its session, its connection after CONNECT, its
@@ -54,6 +54,9 @@ struct options {
   bool allow_zero_length_client_id = true;
   // Per session: queued messages (count, payload bytes).
   session::queue_limits queue;
+  // A connection with more unwritten output than this is congested: QoS 0
+  // messages to it are dropped (and counted); QoS 1/2 wait in its queue.
+  std::size_t max_output_backlog = 1 << 20;
   // Topic filters no client may subscribe to (matched as filters: a
   // subscription is refused when it equals or is covered by one).
   std::vector<std::string> denied_filters;

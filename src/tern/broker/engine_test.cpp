@@ -511,6 +511,34 @@ TEST_F(Engine, SharedMessagesGoToAnotherMemberWhenOneLeaves) {
   EXPECT_EQ(jobs.size(), 4u);
 }
 
+TEST_F(Engine, QosZeroToACongestedSubscriberIsDroppedAndCounted) {
+  options o;
+  o.max_output_backlog = 1000;
+  make(1, o);
+  auto slow = connect("slow");
+  slow->subscribe("flood", qos::at_least_once);
+  auto pub = connect("pub");
+  for (int i = 0; i < 20; ++i) pub->publish("flood", std::string(100, 'x'));  // slow never reads
+  EXPECT_LE(slow->ep->output().size(), 1000u + 200u);
+  EXPECT_GT(eng->stats().messages_dropped.load(), 0u);
+}
+
+TEST_F(Engine, DisconnectCannotMakeAnEndingSessionPersist) {
+  make();
+  auto watcher = connect("w");
+  watcher->subscribe("wills/#");
+  connect_packet c;
+  c.client_id = "sly";
+  c.will = will_message{"wills/sly", shared_bytes::copy("gone"), qos::at_most_once, false, {}};
+  auto cl = open(c);
+  (void)cl->expect<connack_packet>();
+  disconnect_packet d;
+  d.props = properties::builder{}.add<property_id::session_expiry_interval>(60).build();
+  cl->send(d);
+  EXPECT_EQ(cl->expect<disconnect_packet>().reason_code, reason::protocol_error);
+  EXPECT_EQ(watcher->expect<publish_packet>().topic(), "wills/sly");  // not a valid DISCONNECT
+}
+
 TEST_F(Engine, HooksRefuseConnect) {
   make();
   connect_packet c;

@@ -221,7 +221,8 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
       socket_->shutdown(tcp::socket::shutdown_send, ec);
       // What the peer sent and nobody read would make close() send RST, which
       // may destroy our last bytes (a DISCONNECT) before the peer reads them.
-      for (int i = 0; i < 4 && !ec; ++i) (void)socket_->read_some(asio::buffer(here.read_buffer.get(), read_buffer_size), ec);
+      for (int i = 0; i < 4 && !ec; ++i)
+        (void)socket_->read_some(asio::buffer(here.read_buffer.get(), read_buffer_size), ec);
       socket_->close(ec);
       if (!writing_) socket_.reset();  // else when the aborted write completes
     }
@@ -340,9 +341,9 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
     iov_.clear();
     for (auto b : sending_.buffers()) iov_.emplace_back(b.data(), b.size());
     writing_ = true;
-    asio::async_write(*socket_, std::span<const asio::const_buffer>(iov_), [self = shared_from_this()](const error_code& ec, std::size_t) {
-      self->on_written(ec);
-    });
+    // A span, not the vector: the composed write copies its buffer sequence.
+    asio::async_write(*socket_, std::span<const asio::const_buffer>(iov_),
+                      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_written(ec); });
   }
 
   void on_written(const error_code& ec) {
@@ -378,7 +379,8 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
     if (!t || (armed_ && *armed_ <= *t)) return;
     armed_ = *t;
     timer_->expires_at(*t);
-    timer_->async_wait([weak = weak_from_this(), epoch = epoch_.load(std::memory_order_relaxed)](const error_code& ec) {
+    const auto epoch = epoch_.load(std::memory_order_relaxed);
+    timer_->async_wait([weak = weak_from_this(), epoch](const error_code& ec) {
       if (ec) return;
       if (auto self = weak.lock()) self->on_timer(epoch);
     });
@@ -629,7 +631,8 @@ std::error_code broker_runtime::start() {
       auto& home = *rt.threads[n++ % rt.threads.size()];
       auto l = std::make_unique<detail::listener>(home.ctx);
       auto& a = l->acceptor;
-      if (a.open(at.protocol(), ec)) return fail("open", at);
+      a.open(at.protocol(), ec);
+      if (ec) return fail("open", at);
       if (at.address().is_v6()) {
         bool v4_on_port = false;
         for (const auto& eps : endpoints)
@@ -637,8 +640,10 @@ std::error_code broker_runtime::start() {
         a.set_option(asio::ip::v6_only(v4_on_port), ec);
       }
       a.set_option(tcp::acceptor::reuse_address(true), ec);
-      if (a.bind(at, ec)) return fail("bind", at);
-      if (a.listen(asio::socket_base::max_listen_connections, ec)) return fail("listen", at);
+      a.bind(at, ec);
+      if (ec) return fail("bind", at);
+      a.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) return fail("listen", at);
       const auto local = a.local_endpoint(ec);
       if (ec) return fail("listen", at);
       if (port == 0) port = local.port();
@@ -704,7 +709,14 @@ void broker_runtime::adopt(int native_socket) {
   if (!rt.running.load() || rt.stopping.load()) return;  // closed by `fd`
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (::getsockname(fd.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+  int type = 0;
+  socklen_t type_len = sizeof type;
+  if (::getsockname(fd.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) ||
+      ::getsockopt(fd.fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM) {
+    rt.options.log.warn("closing an adopted socket that is not a TCP connection");
+    return;
+  }
   const auto protocol = addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
   rt.live.fetch_add(1);
   auto& t = rt.pick_thread();

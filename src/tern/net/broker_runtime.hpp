@@ -84,7 +84,8 @@ class broker_runtime {
   std::size_t connections() const;
 
   // Hands the runtime a connected TCP socket accepted elsewhere; the runtime
-  // owns (and eventually closes) it from now on, also when it is not running.
+  // owns (and eventually closes) it from now on. Closed at once when the
+  // runtime is not running or the descriptor is not a TCP socket.
   void adopt(int native_socket);
 
  private:

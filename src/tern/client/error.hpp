@@ -1,0 +1,37 @@
+// tern/client/error.hpp: the client library's own error codes, for what goes
+// wrong on this side of the wire (the broker's answers are tern::reason codes,
+// tern/core/error.hpp). A std::error_code category like tern's others:
+//
+//   c.async_publish(m, [](boost::system::error_code ec, tern::reason rc) {
+//     if (ec == tern::client_error::queue_full) ...   // refused: the offline queue is full
+//     else if (ec == tern::reason::quota_exceeded) ... // refused by the broker (rc too)
+//   });
+#pragma once
+
+#include <cstdint>
+#include <system_error>
+
+namespace tern {
+
+enum class client_error : std::uint8_t {
+  not_connected = 1,      // no connection and none being made (async_connect not called, or stopped)
+  already_connected,      // async_connect while connecting or connected
+  queue_full,             // publish refused: the offline queue is at its bound (overflow::refuse)
+  dropped,                // publish dropped from the offline queue for a newer one (overflow::drop_oldest)
+  message_expired,        // its Message Expiry Interval ran out while it waited in the offline queue
+  invalid_uri,            // not scheme://host[:port][/path]
+  unsupported_scheme,     // a scheme this build cannot connect with (today: only mqtt:// and tcp://)
+  connection_lost,        // the connection ended and the client will not reconnect
+};
+
+// The category of client_error; name "tern.client".
+const std::error_category& client_error_category() noexcept;
+
+inline std::error_code make_error_code(client_error e) noexcept {
+  return {static_cast<int>(e), client_error_category()};
+}
+
+}  // namespace tern
+
+template <>
+struct std::is_error_code_enum<tern::client_error> : std::true_type {};

@@ -1,0 +1,93 @@
+// tern/client/options.hpp: what a client is configured with: the CONNECT it
+// sends (connect_options, per async_connect), and how it behaves
+// (client_options, per client): reconnect backoff, the offline queue, the
+// queue of received messages, the session's limits, logging.
+//
+//   tern::client_options o;
+//   o.reconnect = {.min_delay = 200ms, .max_delay = 10s};
+//   o.offline_queue = {.max_messages = 500, .on_full = tern::offline_queue_options::overflow::drop_oldest};
+//   tern::AsyncClient c(io.get_executor(), o);
+//   c.async_connect("mqtt://127.0.0.1:1883", {.client_id = "sensor-7", .keep_alive = 30}, token);
+//
+// No Asio here: the threaded facade and the command-line tools share it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "tern/codec/packet.hpp"
+#include "tern/log/log.hpp"
+#include "tern/session/connection.hpp"
+
+namespace tern {
+
+// The CONNECT a client sends (again on every reconnect).
+struct connect_options {
+  protocol_version version = protocol_version::v5;  // v3_1_1 or v5 (v3_1 works too)
+  // Empty: 5.0 lets the server assign one (the client keeps it for its
+  // reconnects); 3.1.1 requires clean_start then.
+  std::string client_id{};
+  // The first connection's Clean Start / Clean Session. Reconnects: 5.0 sends
+  // Clean Start 0 so that a session the server kept (session_expiry > 0)
+  // resumes; 3.x sends this flag again (Clean Session 0 asks the server to
+  // keep the session forever, which a reconnect must not start doing).
+  bool clean_start = true;
+  std::uint16_t keep_alive = 60;  // seconds; 0: no keep alive
+  std::optional<std::string> username{};
+  std::optional<std::string> password{};  // never logged
+  std::optional<will_message> will{};
+  // 5.0 Session Expiry Interval, seconds (absent: 0, the session ends with the
+  // connection; 0xFFFFFFFF: never).
+  std::optional<std::uint32_t> session_expiry{};
+  // More CONNECT properties (5.0): user properties, authentication method,
+  // Receive Maximum, Maximum Packet Size, Topic Alias Maximum (these three
+  // override client_options::session's values), Request Problem Information...
+  properties props{};
+};
+
+// Automatic reconnection after a connection that had been accepted is lost.
+// Delays grow from min_delay, doubling per failed attempt, up to max_delay;
+// each is shortened by a random part of up to `jitter` of itself, so clients
+// that lost the same broker do not all come back at the same instant.
+struct reconnect_options {
+  bool enabled = true;
+  std::chrono::milliseconds min_delay{500};
+  std::chrono::milliseconds max_delay{30'000};
+  double jitter = 0.5;     // 0: none; 0.5: each delay is drawn from [d/2, d]
+  std::uint64_t seed = 0;  // of the jitter's random generator; 0: std::random_device
+};
+
+// Publishes the client holds until it can send them: while disconnected
+// (made before the first CONNACK or between connections) and while the
+// broker's Receive Maximum window is full. Both bounds apply at once.
+struct offline_queue_options {
+  enum class overflow : std::uint8_t {
+    refuse,       // a new publish that does not fit completes with client_error::queue_full
+    drop_oldest,  // the oldest queued publishes complete with client_error::dropped to make room
+  };
+  std::size_t max_messages = 1000;
+  std::size_t max_bytes = 16 * 1024 * 1024;  // topic + payload + properties bytes
+  overflow on_full = overflow::refuse;
+};
+
+struct client_options {
+  reconnect_options reconnect{};
+  offline_queue_options offline_queue{};
+  // Received messages that no on_message() handler takes wait for
+  // async_receive() in a queue of at most this many; past it the oldest is
+  // dropped (counted in AsyncClient::received_dropped()).
+  std::size_t receive_queue = 1000;
+  // What this side announces and enforces (Receive Maximum, Maximum Packet
+  // Size, Topic Alias Maximum), the CONNACK timeout (connect_timeout) and the
+  // PINGRESP timeout. auto_acknowledge is always on for the client.
+  session::options session{};
+  // How long async_disconnect() waits for the DISCONNECT to be written.
+  std::chrono::milliseconds close_timeout{2'000};
+  // Channel "client" is a good choice; a default logger logs nothing.
+  log::logger log{};
+};
+
+}  // namespace tern

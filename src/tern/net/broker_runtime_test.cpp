@@ -1,0 +1,92 @@
+// broker_runtime on its own (an engine, no tern::Broker): listener errors,
+// connection accounting, adopted sockets, stop. The protocol flows over real
+// sockets are in tests/integration.
+#include "tern/net/broker_runtime.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "integration/test_client.hpp"
+
+namespace tern::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::test_client;
+
+struct Runtime : ::testing::Test {
+  broker::hooks hooks;
+  std::unique_ptr<storage::store> store = storage::make_memory_store();
+  broker::engine engine{{}, hooks, *store, 2, std::chrono::steady_clock::now()};
+
+  runtime_options on(std::string address, std::uint16_t port = 0) {
+    runtime_options o;
+    o.listeners.push_back({std::move(address), port});
+    o.stop_grace = 300ms;
+    return o;
+  }
+  // Waits (bounded) until `rt` has `n` connections.
+  static bool settles_at(const broker_runtime& rt, std::size_t n) {
+    for (int i = 0; i < 200 && rt.connections() != n; ++i) std::this_thread::sleep_for(5ms);
+    return rt.connections() == n;
+  }
+};
+
+TEST_F(Runtime, StartNamesTheListenerThatCannotBeBound) {
+  broker_runtime first(engine, on("127.0.0.1"));
+  ASSERT_FALSE(first.start());
+  const auto port = first.bound().at(0).port;
+  broker_runtime second(engine, on("127.0.0.1", port));
+  EXPECT_TRUE(second.start());
+  EXPECT_EQ(second.start_error().rfind("bind 127.0.0.1:" + std::to_string(port) + ": ", 0), 0u)
+      << second.start_error();
+  EXPECT_FALSE(second.running());
+  EXPECT_TRUE(second.bound().empty());
+  EXPECT_TRUE(first.start());  // once only
+  EXPECT_TRUE(first.running());
+}
+
+TEST_F(Runtime, StartNamesAnAddressThatDoesNotResolve) {
+  broker_runtime rt(engine, on("no-such-host.invalid"));
+  EXPECT_TRUE(rt.start());
+  EXPECT_EQ(rt.start_error().rfind("resolve no-such-host.invalid: ", 0), 0u) << rt.start_error();
+}
+
+TEST_F(Runtime, CountsConnectionsAndClosesThemOnStop) {
+  broker_runtime rt(engine, on("127.0.0.1"));
+  ASSERT_FALSE(rt.start());
+  const auto port = rt.bound().at(0).port;
+  EXPECT_EQ(rt.bound()[0].to_string(), "127.0.0.1:" + std::to_string(port));
+  test_client silent(port, protocol_version::v3_1_1);  // never sends CONNECT
+  test_client connected(port, protocol_version::v5);
+  ASSERT_EQ(connected.connect("c").reason_code, reason::success);
+  EXPECT_TRUE(settles_at(rt, 2));
+  const auto start = std::chrono::steady_clock::now();
+  rt.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_EQ(rt.connections(), 0u);
+  EXPECT_TRUE(silent.closed_by_broker());
+  std::vector<packet> got;
+  EXPECT_TRUE(connected.closed_by_broker(&got));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<disconnect_packet>(got[0]).reason_code, reason::server_shutting_down);
+}
+
+TEST_F(Runtime, AdoptedSocketsThatAreNotTcpAreClosed) {
+  broker_runtime rt(engine, runtime_options{});  // no listener at all
+  ASSERT_FALSE(rt.start());
+  EXPECT_TRUE(rt.bound().empty());
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  rt.adopt(pair[0]);
+  timeval tv{5, 0};
+  ::setsockopt(pair[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char c;
+  EXPECT_EQ(::recv(pair[1], &c, 1, 0), 0);
+  ::close(pair[1]);
+  EXPECT_TRUE(settles_at(rt, 0));
+}
+
+}  // namespace
+}  // namespace tern::net

@@ -1,0 +1,165 @@
+#include "tern/server/broker.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include "tern/net/broker_runtime.hpp"
+
+namespace tern {
+namespace {
+
+std::size_t thread_count(const server::broker_config& c) {
+  if (c.io_threads != 0) return c.io_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// The program's hooks, behind what the configuration itself enforces.
+class config_hooks final : public broker::hooks {
+ public:
+  config_hooks(broker::hooks& next, const server::auth_config& auth) : next_(next), anonymous_(auth.allow_anonymous) {}
+
+  reason on_connect(const broker::connect_request& r) override {
+    if (!anonymous_ && !r.username) return reason::not_authorized;
+    return next_.on_connect(r);
+  }
+  broker::publish_verdict on_publish(const broker::client_info& c, publish_packet& m) override {
+    return next_.on_publish(c, m);
+  }
+  reason on_subscribe(const broker::client_info& c, subscription& s) override { return next_.on_subscribe(c, s); }
+  void on_disconnect(const broker::client_info& c, const error& why) override { next_.on_disconnect(c, why); }
+
+ private:
+  broker::hooks& next_;
+  bool anonymous_;
+};
+
+}  // namespace
+
+broker::options Broker::engine_options(const server::broker_config& config) {
+  const auto& l = config.limits;
+  broker::options o;
+  o.connection.maximum_packet_size = l.maximum_packet_size;
+  o.connection.receive_maximum = l.receive_maximum;
+  o.connection.topic_alias_maximum = l.topic_alias_maximum;
+  o.connection.maximum_qos = static_cast<qos>(std::min<std::uint8_t>(l.maximum_qos, 2));
+  o.connection.retain_available = l.retain_available;
+  o.max_keep_alive = l.max_keep_alive;
+  o.max_session_expiry_interval = l.max_session_expiry_interval;
+  o.allow_zero_length_client_id = l.allow_zero_length_client_id;
+  o.queue.max_messages = l.max_queued_messages;
+  o.queue.max_bytes = static_cast<std::size_t>(l.max_queued_bytes);
+  o.denied_filters = l.denied_subscriptions;
+  o.sys_interval = std::chrono::seconds(config.sys_interval);
+  return o;
+}
+
+struct Broker::impl {
+  impl(server::broker_config c, broker::hooks* user_hooks, storage::store* user_store, log::logger l)
+      : config(std::move(c)),
+        log(l.with_channel("broker")),
+        own_store(user_store ? nullptr : storage::make_memory_store()),
+        store(user_store ? *user_store : *own_store),
+        hooks(user_hooks ? *user_hooks : no_hooks, config.auth),
+        engine(engine_options(config), hooks, store, thread_count(config), std::chrono::steady_clock::now()),
+        runtime(engine, [&] {
+          net::runtime_options o;
+          for (const auto& x : config.listeners) o.listeners.push_back({x.address, x.port});
+          o.max_connections = config.limits.max_connections;
+          o.log = l.with_channel("net");
+          return o;
+        }()) {
+    if (!user_store && config.storage.backend == server::storage_backend::rocksdb)
+      log.warn("storage backend rocksdb is not built yet: sessions and retained messages are kept in memory");
+  }
+
+  // What the configuration asks for and this broker cannot do yet.
+  std::string unsupported() const {
+    for (const auto& x : config.listeners)
+      if (x.protocol != server::listener_protocol::mqtt)
+        return "listener " + x.address + ":" + std::to_string(x.port) + ": protocol " +
+               std::string(server::to_string(x.protocol)) + " is not served yet";
+    if (!config.auth.password_file.empty()) return "auth.password_file is not supported yet";
+    if (!config.auth.acl_file.empty()) return "auth.acl_file is not supported yet";
+    return {};
+  }
+
+  server::broker_config config;
+  log::logger log;
+  broker::hooks no_hooks;
+  std::unique_ptr<storage::store> own_store;
+  storage::store& store;
+  config_hooks hooks;
+  broker::engine engine;
+  net::broker_runtime runtime;  // last: stopped and destroyed before the engine
+};
+
+Broker::Broker(server::broker_config config, log::logger log)
+    : impl_(std::make_unique<impl>(std::move(config), nullptr, nullptr, std::move(log))) {}
+
+Broker::Broker(server::broker_config config, broker::hooks& hooks, log::logger log)
+    : impl_(std::make_unique<impl>(std::move(config), &hooks, nullptr, std::move(log))) {}
+
+Broker::Broker(server::broker_config config, broker::hooks& hooks, storage::store& store, log::logger log)
+    : impl_(std::make_unique<impl>(std::move(config), &hooks, &store, std::move(log))) {}
+
+Broker::~Broker() = default;  // the runtime's destructor stops it
+
+void Broker::start(std::error_code& ec) {
+  auto& b = *impl_;
+  if (auto what = b.unsupported(); !what.empty()) {
+    b.log.error("cannot start: {}", what);
+    ec = std::make_error_code(std::errc::operation_not_supported);
+    return;
+  }
+  ec = b.runtime.start();
+  if (ec) {
+    b.log.error("cannot start: {}", b.runtime.start_error());
+    return;
+  }
+  for (const auto& a : b.runtime.bound()) b.log.info("listening on {}", a.to_string());
+  b.log.info("{} io thread{}", b.engine.workers(), b.engine.workers() == 1 ? "" : "s");
+}
+
+void Broker::start() {
+  auto& b = *impl_;
+  if (auto what = b.unsupported(); !what.empty())
+    throw std::system_error(std::make_error_code(std::errc::operation_not_supported), what);
+  std::error_code ec;
+  start(ec);
+  if (ec) throw std::system_error(ec, b.runtime.start_error());
+}
+
+void Broker::stop() {
+  auto& b = *impl_;
+  if (!b.runtime.running()) return;
+  b.log.info("stopping");
+  b.runtime.stop();
+  b.log.info("stopped");
+}
+
+bool Broker::running() const { return impl_->runtime.running(); }
+
+std::vector<std::uint16_t> Broker::ports() const {
+  std::vector<std::uint16_t> out;
+  for (const auto& a : impl_->runtime.bound()) out.push_back(a.port);
+  return out;
+}
+
+std::vector<std::string> Broker::addresses() const {
+  std::vector<std::string> out;
+  for (const auto& a : impl_->runtime.bound()) out.push_back(a.to_string());
+  return out;
+}
+
+std::size_t Broker::connections() const { return impl_->runtime.connections(); }
+
+std::size_t Broker::io_threads() const { return impl_->engine.workers(); }
+
+const broker::statistics& Broker::stats() const { return impl_->engine.stats(); }
+
+void Broker::external_connected(int native_socket) { impl_->runtime.adopt(native_socket); }
+
+}  // namespace tern

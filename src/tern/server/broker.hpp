@@ -1,0 +1,119 @@
+// tern/server/broker.hpp: tern::Broker, the MQTT broker as an object a program
+// embeds: the engine (sessions, routing, retained messages, wills, expiry),
+// listeners and io threads, configured by a tern::server::broker_config, with
+// the program's hooks and store.
+//
+//   struct gate : tern::broker::hooks {               // optional: accept, refuse, filter
+//     tern::reason on_connect(const tern::broker::connect_request& r) override {
+//       return r.username == "alice" ? tern::reason::success : tern::reason::not_authorized;
+//     }
+//   } hooks;
+//   tern::server::broker_config config;
+//   config.listeners[0].port = 0;                     // 127.0.0.1, any free port
+//   tern::Broker broker(config, hooks);
+//   broker.start();                                   // throws std::system_error naming the listener
+//   std::uint16_t port = broker.ports()[0];
+//   ...
+//   broker.stop();                                    // graceful; also done by the destructor
+//
+// Several brokers may live in one process: a Broker holds no global state.
+//
+// What the configuration means here: listeners (only protocol "mqtt"; an IPv6
+// wildcard is made IPv6-only when an IPv4 listener has the same port),
+// io_threads (0: one per core), sys_interval, the limits (max_inflight is not
+// enforced yet: the outbound window is the client's Receive Maximum),
+// auth.allow_anonymous. A listener of another protocol, a password_file or
+// an acl_file makes start() fail (not implemented yet) rather than run
+// without them. Storage: the store given to the constructor, else one in
+// memory (the RocksDB backend does not exist yet; a warning says so).
+//
+// Thread safety (each method says it too): construction, start(), stop() and
+// destruction from one controlling thread, never from a hook (hooks run on the
+// io threads); ports(), addresses(), running(), connections(), stats(), io_threads() and
+// external_connected() from any thread, at any time.
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "tern/broker/engine.hpp"
+#include "tern/broker/hooks.hpp"
+#include "tern/log/log.hpp"
+#include "tern/server/config.hpp"
+#include "tern/storage/storage.hpp"
+
+namespace tern {
+
+class Broker {
+ public:
+  // A broker with no hooks (everything allowed) and an in-memory store.
+  // `log` gets the broker's records (channels "broker" and "net"); a default
+  // logger logs nothing.
+  explicit Broker(server::broker_config config = {}, log::logger log = {});
+  // With the program's hooks, which must outlive the broker.
+  Broker(server::broker_config config, broker::hooks& hooks, log::logger log = {});
+  // With the program's hooks and store, which must outlive the broker.
+  Broker(server::broker_config config, broker::hooks& hooks, storage::store& store, log::logger log = {});
+  // Stops the broker (as stop()) if it runs. Not on an io thread.
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Binds every listener and starts the io threads. Throws std::system_error
+  // whose what() names the listener ("bind 127.0.0.1:1883: Address already in
+  // use") when a listener cannot be bound or the configuration asks for what
+  // is not implemented; then nothing runs. A Broker starts once.
+  void start();
+  // The same, reporting failure in `ec` (the listener in the log).
+  void start(std::error_code& ec);
+
+  // Graceful stop: stops accepting, sends every connected MQTT 5 client
+  // DISCONNECT 0x8B (Server shutting down; 3.x clients are just closed),
+  // lets connections write their last bytes for up to a second, closes them,
+  // joins the io threads. Sessions stay in the store. Idempotent. Blocks; not
+  // from an io thread (a hook): that throws std::logic_error.
+  void stop();
+
+  // True between a successful start() and stop(). Any thread.
+  bool running() const;
+  // The ports listened on, one per bound socket, in the order of the
+  // configuration's listeners (a host name may bind several). Any thread.
+  std::vector<std::uint16_t> ports() const;
+  // The same as text: "127.0.0.1:1883", "[::1]:1883". Any thread.
+  std::vector<std::string> addresses() const;
+  // Network connections open now (before and after CONNECT). Any thread.
+  std::size_t connections() const;
+  // The number of io threads (and engine workers). Any thread.
+  std::size_t io_threads() const;
+  // The engine's counters ($SYS reads the same). Any thread.
+  const broker::statistics& stats() const;
+
+  // Hands the broker a connected TCP socket the program accepted itself; the
+  // broker owns it from now on and closes it when done (at once when it is not
+  // running or not a TCP socket). Any thread, hooks included.
+  void external_connected(int native_socket);
+  // The same for a socket object that can give up its descriptor, such as
+  // boost::asio::ip::tcp::socket (which must have no pending operation):
+  //   broker.external_connected(std::move(socket));
+  template <class Socket>
+    requires requires(Socket& s) {
+      { s.release() } -> std::convertible_to<int>;
+    }
+  void external_connected(Socket&& socket) {
+    external_connected(static_cast<int>(socket.release()));
+  }
+
+  // The engine options a configuration stands for (the limits, $SYS interval).
+  static broker::options engine_options(const server::broker_config& config);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace tern
