@@ -238,6 +238,7 @@ void worker::admit(endpoint& ep, time_point now) {
 
   session::accept_options a;
   a.session_present = present;
+  a.max_inflight = o.max_inflight;
   if (o.max_keep_alive != 0 && (c.keep_alive == 0 || c.keep_alive > o.max_keep_alive))
     a.server_keep_alive = o.max_keep_alive;
   if (v5) {

@@ -52,8 +52,11 @@ struct options {
   // Largest Session Expiry Interval granted (seconds).
   std::uint32_t max_session_expiry_interval = 0xFFFFFFFF;
   bool allow_zero_length_client_id = true;
-  // Per session: queued messages (count, payload bytes).
+  // Per session: queued messages (count, payload bytes), and QoS 1/2
+  // messages in flight to the client at once (also bounded by its Receive
+  // Maximum).
   session::queue_limits queue;
+  std::uint16_t max_inflight = 65'535;
   // A connection with more unwritten output than this is congested: QoS 0
   // messages to it are dropped (and counted); QoS 1/2 wait in its queue.
   std::size_t max_output_backlog = 1 << 20;

@@ -539,6 +539,28 @@ TEST_F(Engine, DisconnectCannotMakeAnEndingSessionPersist) {
   EXPECT_EQ(watcher->expect<publish_packet>().topic(), "wills/sly");  // not a valid DISCONNECT
 }
 
+TEST_F(Engine, InflightWindowIsTheSmallerOfConfigAndReceiveMaximum) {
+  options o;
+  o.max_inflight = 2;
+  make(1, o);
+  auto sub = connect("sub");  // Receive Maximum 65535
+  sub->subscribe("w", qos::at_least_once);
+  auto pub = connect("pub");
+  for (std::uint16_t i = 1; i <= 5; ++i) {
+    pub->publish("w", "m", qos::at_least_once, false, i);
+    (void)pub->expect<puback_packet>();
+  }
+  sub->collect();
+  EXPECT_EQ(sub->in.size(), 2u);  // the rest wait in the session's queue
+  auto first = std::get<publish_packet>(sub->in.front());
+  sub->in.clear();
+  puback_packet ack;
+  ack.packet_id = first.packet_id;
+  sub->send(ack);
+  sub->collect();
+  EXPECT_EQ(sub->in.size(), 1u);  // one acknowledged, one more goes out
+}
+
 TEST_F(Engine, HooksRefuseConnect) {
   make();
   connect_packet c;

@@ -601,8 +601,7 @@ TEST_F(AsyncClientTest, MessagesInFlightWhenTheBrokerDiesAreSentAgain) {
       c.async_publish(msg(prefix + std::to_string(i), "x", i % 2 ? qos::exactly_once : qos::at_least_once, true),
                       [&, i](error_code ec, reason rc) { done[i] = {ec, rc}; });
     ASSERT_TRUE(run_until(io, [&] { return inflight_at_loss.has_value(); }));
-    EXPECT_GT(*inflight_at_loss + c.queued(), 0u);
-    std::fprintf(stderr, "DEBUG inflight %zu queued %zu\n", *inflight_at_loss, c.queued());
+    EXPECT_GT(*inflight_at_loss, 0u);  // sent on the dead connection, not acknowledged
     EXPECT_TRUE(done.empty());
     ASSERT_TRUE(broker.start());
     ASSERT_TRUE(run_until(io, [&] { return connacks == 2 && done.size() == 6; }));

@@ -242,6 +242,7 @@ void connection::accept(state& s, const accept_options& a, time_point now) {
     if (v5() || peer_.keep_alive == 0 || peer_.keep_alive > *a.server_keep_alive)
       peer_.keep_alive = *a.server_keep_alive;
   }
+  peer_.receive_maximum = std::min(peer_.receive_maximum, std::max<std::uint16_t>(a.max_inflight, 1));
   connack_packet ack;
   ack.session_present = a.session_present;
   if (v5()) {

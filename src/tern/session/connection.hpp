@@ -108,6 +108,10 @@ struct accept_options {
   // connection adds Receive Maximum, Maximum Packet Size, Topic Alias Maximum
   // and Server Keep Alive from its options itself.
   properties props{};
+  // The most QoS 1/2 messages this side keeps in flight to the client: the
+  // smaller of this and the client's Receive Maximum (a broker's per-session
+  // in-flight window).
+  std::uint16_t max_inflight = 65'535;
 };
 
 class handler {
