@@ -23,11 +23,11 @@ int main(int argc, char** argv) {
   options.log = tern::log::logger{tern::log::make_stderr_sink(), "client", tern::log::level::info};
   tern::AsyncClient client(io.get_executor(), options);
 
-  int arrived = 0;
+  int arrived = 0, published = 0;  // done when both reach 3
   auto bye = [&] { client.async_disconnect(tern::reason::normal_disconnection, [](error_code) {}); };
   client.on_message("tern/example/#", [&](const tern::publish_packet& m) {
     std::cout << m.topic() << " (QoS " << static_cast<int>(m.qos) << "): " << m.payload().view() << "\n";
-    if (++arrived == 3) bye();
+    if (++arrived == 3 && published == 3) bye();
   });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -50,8 +50,9 @@ int main(int argc, char** argv) {
           for (int q = 0; q <= 2; ++q) {
             tern::publish_packet m("tern/example/q" + std::to_string(q), tern::shared_bytes::copy("hello"),
                                    static_cast<tern::qos>(q));
-            client.async_publish(std::move(m), [q](error_code ec, tern::reason rc) {
+            client.async_publish(std::move(m), [&, q](error_code ec, tern::reason rc) {
               std::cout << "published QoS " << q << ": " << (ec ? ec.message() : std::string(tern::name(rc))) << "\n";
+              if (++published == 3 && arrived == 3) bye();
             });
           }
         });

@@ -530,6 +530,7 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
 
   // Opening the transport failed (unreachable, refused, timed out).
   void attempt_failed(error_code ec) {
+    cancel_timer();
     log_.info("cannot reach {}: {}", uri_.to_string(), ec.message());
     if (!ever_connected_) return stop(ec);
     schedule_retry();
@@ -554,7 +555,7 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
     ping_ops_.clear();
     requeue_control();
     if (was_connected) {
-      log_.info("connection to {} ended: {}", uri_.to_string(), why.message());
+      log_.info("connection to {} ended: {}", uri_.to_string(), why ? why.message() : "normal disconnection");
       if (on_disconnect_) notify([h = on_disconnect_, why] { h(why); });
     }
     if (stopping_) return stop(asio::error::operation_aborted);

@@ -51,8 +51,10 @@
 //   sent. on_connect() runs on every accepted CONNACK, on_disconnect() on
 //   every loss of an accepted connection.
 // - Publishes go out at once while the broker's Receive Maximum allows; the
-//   rest, and every publish made while disconnected, wait in the bounded
-//   offline queue (client_options::offline_queue). QoS 1/2 messages in flight
+//   rest, and every publish made while disconnected (once async_connect() was
+//   called; before it, or after the client stopped, a publish completes with
+//   client_error::not_connected), wait in the bounded offline queue
+//   (client_options::offline_queue). QoS 1/2 messages in flight
 //   when a connection drops are sent again right after the reconnect's
 //   CONNACK (DUP when the session resumed), before the subscriptions are
 //   restored and before the offline queue. QoS 0 messages not yet written when it drops are lost
@@ -85,7 +87,8 @@
 // coroutine co_spawned on it), or before the executor runs. Starting an
 // async operation from another thread is also safe when the executor is a
 // strand, or an io_context run by one thread (the operation is dispatched to
-// it); with several threads running one io_context, give the client a strand.
+// it); with several threads running one io_context, give the client a strand
+// (asio::make_strand(io)). Destroy it on the executor too, or once it stopped.
 // Completion handlers and on_*() callbacks run through the executor (posted,
 // never inside the call that started the operation), on each handler's
 // associated executor.

@@ -18,10 +18,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "tern/client/test_mosquitto.hpp"
+#include "tern/log/capture_sink.hpp"
 
 namespace tern {
 namespace {
@@ -258,6 +260,33 @@ TEST_F(AsyncClientTest, PublishesWithFuturesFromAnotherThread) {
   bye.get();
   work.reset();
   runner.join();
+}
+
+TEST_F(AsyncClientTest, WorksOnAStrandWithTwoIoThreadsAndCallsFromAThird) {
+  AsyncClient c(asio::make_strand(io));
+  auto work = asio::make_work_guard(io);
+  std::thread t1([&] { io.run(); }), t2([&] { io.run(); });
+  std::atomic<int> received{0}, published{0}, failed{0};
+  c.on_message("st/#", [&](const publish_packet&) { ++received; });
+  auto ack = c.async_connect(broker.uri(), {.client_id = "strand"}, asio::use_future);
+  ASSERT_EQ(ack.wait_for(5s), std::future_status::ready);
+  auto granted = c.async_subscribe({{"st/#", {.max_qos = qos::at_least_once}}}, asio::use_future);
+  ASSERT_EQ(granted.wait_for(5s), std::future_status::ready);
+  constexpr int n = 300;
+  for (int i = 0; i < n; ++i)
+    c.async_publish(msg("st/" + std::to_string(i % 3), "x", static_cast<qos>(i % 3)),
+                    [&](error_code ec, reason) { ec ? ++failed : ++published; });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((published + failed < n || received < n) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(published.load(), n);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(received.load(), n);
+  auto bye = c.async_disconnect(reason::normal_disconnection, asio::use_future);
+  ASSERT_EQ(bye.wait_for(5s), std::future_status::ready);
+  work.reset();
+  t1.join();
+  t2.join();
 }
 
 TEST_F(AsyncClientTest, PublishesWithCoroutines) {
@@ -530,7 +559,10 @@ TEST_F(AsyncClientTest, DestroyingTheClientAbortsItsOperations) {
 
 TEST_F(AsyncClientTest, ReconnectsAfterABrokerRestartAndSendsWhatWasQueued) {
   for (auto v : {v311, v5}) {
-    AsyncClient c(io.get_executor(), fast_options());
+    auto o = fast_options();
+    auto logged = std::make_shared<log::capture_sink>();
+    o.log = log::logger{logged, "client", log::level::info};
+    AsyncClient c(io.get_executor(), o);
     std::vector<connack_packet> connacks;
     std::vector<error_code> ends;
     c.on_connect([&](const connack_packet& a) { connacks.push_back(a); });
@@ -581,6 +613,9 @@ TEST_F(AsyncClientTest, ReconnectsAfterABrokerRestartAndSendsWhatWasQueued) {
     EXPECT_EQ(text(*m), "new");
     disconnect(c);
     EXPECT_EQ(ends.size(), 2u);
+    const auto lines = logged->text();
+    EXPECT_NE(lines.find("info client: reconnecting to " + broker.uri() + " in "), std::string::npos) << lines;
+    EXPECT_NE(lines.find("info client: restoring 1 subscription(s) on " + broker.uri()), std::string::npos) << lines;
   }
 }
 

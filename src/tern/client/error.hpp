@@ -21,7 +21,8 @@ enum class client_error : std::uint8_t {
   message_expired,        // its Message Expiry Interval ran out while it waited in the offline queue
   invalid_uri,            // not scheme://host[:port][/path]
   unsupported_scheme,     // a scheme this build cannot connect with (today: only mqtt:// and tcp://)
-  connection_lost,        // the connection ended and the client will not reconnect
+  connection_lost,        // the connection ended with no error of its own to report (e.g. the
+                          // server's DISCONNECT 0x00) before the operation could complete
 };
 
 // The category of client_error; name "tern.client".
