@@ -1,111 +1,68 @@
+// The memory backend: every interface over maps under one mutex. Lost when
+// the process ends; the reference the RocksDB backend is tested against.
+#include <algorithm>
 #include <map>
 #include <mutex>
-#include <unordered_map>
+#include <set>
 
+#include "tern/storage/facades.hpp"
+#include "tern/storage/retained_index.hpp"
 #include "tern/storage/storage.hpp"
-#include "tern/topic/topic.hpp"
 
 namespace tern::storage {
 namespace {
 
-// The remaining Message Expiry Interval of a message stored at `stored`, or
-// nullopt when it has expired. Messages without the property never expire.
-std::optional<properties> remaining_expiry(const publish_packet& m, time_point stored, time_point now,
-                                           bool& expired) {
-  expired = false;
-  auto interval = m.props().get<property_id::message_expiry_interval>();
-  if (!interval) return std::nullopt;
-  auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - stored).count();
-  if (waited >= static_cast<long long>(*interval)) {
-    expired = true;
-    return std::nullopt;
-  }
-  if (waited == 0) return std::nullopt;
-  properties::builder b;
-  m.props().for_each([&](const property& p) {
-    if (p.id == property_id::message_expiry_interval) {
-      b.add<property_id::message_expiry_interval>(*interval - static_cast<std::uint32_t>(waited));
-    } else {
-      (void)b.add(p);
-    }
-  });
-  return b.build();
+template <class Map>
+void erase_key(Map& m, std::string_view key) {
+  auto it = m.find(key);
+  if (it != m.end()) m.erase(it);
 }
 
-class memory_retain_store final : public retain_store {
+class memory_store final : public store {
  public:
-  void put(const publish_packet& m, time_point now) override {
+  retain_store& retained() override { return retained_facade_; }
+  session_store& sessions() override { return session_facade_; }
+  message_store& messages() override { return message_facade_; }
+  will_store& wills() override { return will_facade_; }
+
+  storage_result<void> commit(const write_batch& b, wait_for) override {
+    if (b.empty()) return {};
     std::lock_guard lock(mutex_);
-    if (m.payload().empty()) {
-      messages_.erase(std::string(m.topic()));
-      return;
-    }
-    publish_packet copy = m;
-    copy.dup = false;
-    copy.packet_id = 0;
-    messages_.insert_or_assign(std::string(m.topic()), entry{std::move(copy), now});
+    for (const auto& op : b.ops()) std::visit([this](const auto& o) { apply(o); }, op);
+    ++stats_.commits;
+    stats_.operations += b.size();
+    return {};
+  }
+  storage_result<void> sync() override { return {}; }
+  store_stats stats() const override {
+    std::lock_guard lock(mutex_);
+    return stats_;
   }
 
-  void match(std::string_view filter, time_point now, const std::function<void(const publish_packet&)>& f) override {
+  // ---- for the facades ----
+  void write_one(const write_batch& b) { (void)commit(b, wait_for::durable); }
+
+  void match_retained(std::string_view filter, time_point now, const std::function<void(const publish_packet&)>& f) {
     std::vector<publish_packet> found;
     {
       std::lock_guard lock(mutex_);
-      auto visit = [&](auto it) {
-        bool expired = false;
-        auto props = remaining_expiry(it->second.message, it->second.stored, now, expired);
-        if (expired) return true;
-        found.push_back(it->second.message);
-        if (props) found.back().set_props(std::move(*props));
-        return false;
-      };
-      if (!topic::has_wildcard(filter)) {
-        auto it = messages_.find(std::string(filter));
-        if (it != messages_.end() && visit(it)) messages_.erase(it);
-      } else {
-        for (auto it = messages_.begin(); it != messages_.end();) {
-          if (topic::matches(filter, it->first) && visit(it)) {
-            it = messages_.erase(it);
-          } else {
-            ++it;
-          }
-        }
-      }
+      std::vector<std::string> expired;
+      found = retained_.match(filter, now, expired);
     }
     for (const auto& m : found) f(m);  // outside the lock: f may publish
   }
-
-  std::size_t size() const override {
+  std::size_t retained_size() const {
     std::lock_guard lock(mutex_);
-    return messages_.size();
+    return retained_.size();
   }
 
- private:
-  struct entry {
-    publish_packet message;
-    time_point stored;
-  };
-  mutable std::mutex mutex_;
-  std::map<std::string, entry, std::less<>> messages_;
-};
-
-class memory_session_store final : public session_store {
- public:
-  void save(const session_record& s) override {
-    std::lock_guard lock(mutex_);
-    sessions_.insert_or_assign(s.client_id, s);
-  }
-  std::optional<session_record> load(std::string_view client_id) override {
+  std::optional<session_record> load_session(std::string_view client_id) {
     std::lock_guard lock(mutex_);
     auto it = sessions_.find(client_id);
     if (it == sessions_.end()) return std::nullopt;
     return it->second;
   }
-  void erase(std::string_view client_id) override {
-    std::lock_guard lock(mutex_);
-    auto it = sessions_.find(client_id);
-    if (it != sessions_.end()) sessions_.erase(it);
-  }
-  void for_each(const std::function<void(const session_record&)>& f) override {
+  void for_each_session(const std::function<void(const session_record&)>& f) {
     std::vector<session_record> all;
     {
       std::lock_guard lock(mutex_);
@@ -114,19 +71,112 @@ class memory_session_store final : public session_store {
     for (const auto& s : all) f(s);
   }
 
+  void for_each_message(std::string_view client_id, const std::function<void(const message_record&)>& f) {
+    std::vector<message_record> all;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = messages_.find(client_id);
+      if (it == messages_.end()) return;
+      const auto& c = it->second;
+      for (const auto& [id, r] : c.outgoing) all.push_back(r);
+      std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+      for (const auto& [seq, r] : c.queued) all.push_back(r);
+      for (auto id : c.incoming) all.push_back(message_record{record_kind::incoming_qos2, 0, id, {}, {}, {}});
+    }
+    for (const auto& r : all) f(r);
+  }
+  void for_each_queued(std::string_view client_id, std::uint64_t from_seq, std::size_t max,
+                       const std::function<void(const message_record&)>& f) {
+    std::vector<message_record> some;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = messages_.find(client_id);
+      if (it == messages_.end()) return;
+      const auto& q = it->second.queued;
+      for (auto i = q.lower_bound(from_seq); i != q.end() && some.size() < max; ++i) some.push_back(i->second);
+    }
+    for (const auto& r : some) f(r);
+  }
+  std::optional<std::uint64_t> last_seq(std::string_view client_id) {
+    std::lock_guard lock(mutex_);
+    auto it = messages_.find(client_id);
+    if (it == messages_.end()) return std::nullopt;
+    std::optional<std::uint64_t> last;
+    if (!it->second.queued.empty()) last = it->second.queued.rbegin()->first;
+    for (const auto& [id, r] : it->second.outgoing)
+      if (!last || r.seq > *last) last = r.seq;
+    return last;
+  }
+
+  void for_each_will(const std::function<void(const will_record&)>& f) {
+    std::vector<will_record> all;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [k, v] : wills_) all.push_back(v);
+    }
+    for (const auto& w : all) f(w);
+  }
+
  private:
-  std::mutex mutex_;
+  struct client_messages {
+    std::map<std::uint64_t, message_record> queued;
+    std::map<std::uint16_t, message_record> outgoing;
+    std::set<std::uint16_t> incoming;
+    bool empty() const { return queued.empty() && outgoing.empty() && incoming.empty(); }
+  };
+
+  // Forgets the client's entry once it holds nothing.
+  void tidy(std::string_view client_id) {
+    auto it = messages_.find(client_id);
+    if (it != messages_.end() && it->second.empty()) messages_.erase(it);
+  }
+
+  void apply(const write_batch::put_retained_op& o) { retained_.put(o.message, o.now); }
+  void apply(const write_batch::save_session_op& o) { sessions_.insert_or_assign(o.session.client_id, o.session); }
+  void apply(const write_batch::erase_session_op& o) { erase_key(sessions_, o.client_id); }
+  void apply(const write_batch::append_op& o) {
+    messages_[o.client_id].queued.insert_or_assign(o.seq,
+                                                   message_record{record_kind::queued, o.seq, 0, {}, o.message, o.now});
+  }
+  void apply(const write_batch::erase_queued_op& o) {
+    auto it = messages_.find(o.client_id);
+    if (it == messages_.end()) return;
+    it->second.queued.erase(o.seq);
+    tidy(o.client_id);
+  }
+  void apply(const write_batch::set_inflight_op& o) {
+    messages_[o.client_id].outgoing.insert_or_assign(
+        o.packet_id, message_record{record_kind::outgoing, o.seq, o.packet_id, o.phase, o.message, {}});
+  }
+  void apply(const write_batch::erase_inflight_op& o) {
+    auto it = messages_.find(o.client_id);
+    if (it == messages_.end()) return;
+    it->second.outgoing.erase(o.packet_id);
+    tidy(o.client_id);
+  }
+  void apply(const write_batch::add_incoming_op& o) { messages_[o.client_id].incoming.insert(o.packet_id); }
+  void apply(const write_batch::erase_incoming_op& o) {
+    auto it = messages_.find(o.client_id);
+    if (it == messages_.end()) return;
+    it->second.incoming.erase(o.packet_id);
+    tidy(o.client_id);
+  }
+  void apply(const write_batch::erase_messages_op& o) { erase_key(messages_, o.client_id); }
+  void apply(const write_batch::put_will_op& o) {
+    wills_.insert_or_assign(o.client_id, will_record{o.client_id, o.will, o.due});
+  }
+  void apply(const write_batch::erase_will_op& o) { erase_key(wills_, o.client_id); }
+
+  mutable std::mutex mutex_;
+  detail::retained_index retained_;
   std::map<std::string, session_record, std::less<>> sessions_;
-};
-
-class memory_store final : public store {
- public:
-  retain_store& retained() override { return retained_; }
-  session_store& sessions() override { return sessions_; }
-
- private:
-  memory_retain_store retained_;
-  memory_session_store sessions_;
+  std::map<std::string, client_messages, std::less<>> messages_;
+  std::map<std::string, will_record, std::less<>> wills_;
+  store_stats stats_;
+  detail::retained_facade<memory_store> retained_facade_{*this};
+  detail::session_facade<memory_store> session_facade_{*this};
+  detail::message_facade<memory_store> message_facade_{*this};
+  detail::will_facade<memory_store> will_facade_{*this};
 };
 
 }  // namespace
