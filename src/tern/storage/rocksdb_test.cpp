@@ -142,12 +142,16 @@ TEST_F(Rocks, ConcurrentCommitsAllLand) {
       b.clear();
     }
   };
+  // RocksDB counts its own log syncs too (at open, on a log switch): compare
+  // what happened during the commits only.
+  const auto before = s->stats();
   std::thread a(work, "a"), c(work, "c");
   a.join();
   c.join();
   const auto st = s->stats();
-  EXPECT_EQ(st.synced_commits, 40u);
-  EXPECT_LE(st.disk_syncs, st.synced_commits);  // RocksDB may merge the two threads' syncs
+  EXPECT_EQ(st.synced_commits - before.synced_commits, 40u);
+  // RocksDB may merge the two threads' syncs, never need more than one each.
+  EXPECT_LE(st.disk_syncs - before.disk_syncs, st.synced_commits - before.synced_commits);
   s.reset();
   s = open(options(durability::fsync));
   EXPECT_EQ(queued(*s, "a"), 200u);
