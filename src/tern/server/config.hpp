@@ -80,7 +80,7 @@ struct limits_config {
   std::uint16_t topic_alias_maximum = 64;         // 0: topic aliases refused
   std::uint32_t max_queued_messages = 1000;       // per session, waiting for a connection or room
   std::uint64_t max_queued_bytes = 16'777'216;    // per session, payload bytes
-  std::uint16_t max_inflight = 20;                // per session, QoS 1/2 sent and unacknowledged
+  std::uint16_t max_inflight = 1000;              // per session, QoS 1/2 sent and unacknowledged
   std::uint8_t maximum_qos = 2;                   // 0..2
   bool retain_available = true;
   std::uint16_t max_keep_alive = 0;                    // seconds; 0: none. Enforced, announced as

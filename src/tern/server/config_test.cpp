@@ -57,7 +57,7 @@ TEST(Config, Defaults) {
   EXPECT_EQ(c.limits.topic_alias_maximum, 64);
   EXPECT_EQ(c.limits.max_queued_messages, 1000u);
   EXPECT_EQ(c.limits.max_queued_bytes, 16'777'216u);
-  EXPECT_EQ(c.limits.max_inflight, 20);
+  EXPECT_EQ(c.limits.max_inflight, 1000);
   EXPECT_EQ(c.limits.maximum_qos, 2);
   EXPECT_TRUE(c.limits.retain_available);
   EXPECT_EQ(c.limits.max_keep_alive, 0);

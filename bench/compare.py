@@ -1,0 +1,343 @@
+#!/usr/bin/python3
+"""ternd against Debian's mosquitto, side by side, measured by `tern bench`.
+
+For each round, each scenario runs against ternd with 1 io thread, ternd with
+2 io threads and mosquitto, in turn (A, B, C, A, B, C, ...), each on a fresh
+broker process started by this script on a free port and stopped by its pid
+afterwards. Prints the date, the command line and a table of medians with the
+ternd/mosquitto ratios; --out keeps every run's JSON line.
+
+    cmake --preset release && cmake --build --preset release --target tern ternd
+    /usr/bin/python3 bench/compare.py                       # 3 rounds, 5 s per run
+    /usr/bin/python3 bench/compare.py --quick               # smoke: well under a minute
+    /usr/bin/python3 bench/compare.py --only fan-in --rounds 5 --duration 10
+
+ternd runs with --storage memory and its defaults but io_threads (and any
+--ternd-set KEY=VALUE). mosquitto runs with the settings PEERS.md asks for
+in throughput comparisons: max_inflight_messages 0, max_queued_messages
+100000 (its config sits in a world-readable temporary directory, since as
+root it drops to the user mosquitto).
+
+Both cores are shared by the broker, the generator and anything else running:
+every row shows the generator's and the broker's cores, and what other
+programs used meanwhile. Before each run the script waits (--quiet-wait) for
+the machine to be quiet, and repeats a run that others disturbed (--retries).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (key, title, tern bench arguments, metrics). A metric is (JSON path, label,
+# "higher" or "lower" is better).
+THROUGHPUT = [("msgs_per_s", "msg/s", "higher")]
+LATENCY = [("latency_us.p50", "p50 us", "lower"), ("latency_us.p99", "p99 us", "lower")]
+MEMORY = [("broker_process.kib_per_connection", "KiB/conn", "lower")]
+
+
+def scenarios(a):
+    d, w = str(a.duration), str(a.window)
+    return [
+        ("fan-in-q0", "fan-in 8->1 QoS 0", ["fan-in", "--publishers", "8", "--qos", "0", "-d", d, "-w", w], THROUGHPUT),
+        ("fan-in-q1", "fan-in 8->1 QoS 1", ["fan-in", "--publishers", "8", "--qos", "1", "-d", d, "-w", w], THROUGHPUT),
+        ("fan-in-q2", "fan-in 8->1 QoS 2", ["fan-in", "--publishers", "8", "--qos", "2", "-d", d, "-w", w], THROUGHPUT),
+        ("fan-out-q0", "fan-out 1->50 QoS 0",
+         ["fan-out", "--subscribers", "50", "--qos", "0", "-d", d, "-w", w], THROUGHPUT),
+        ("fan-out-q1", "fan-out 1->50 QoS 1",
+         ["fan-out", "--subscribers", "50", "--qos", "1", "-d", d, "-w", w], THROUGHPUT),
+        ("latency", "1 pair, QoS 1, 2,000 msg/s",
+         ["pairs", "--pairs", "1", "--qos", "1", "--rate", "2000", "-d", str(a.latency_duration)], LATENCY),
+        ("idle", "idle %s connections" % format(a.idle_connections, ","),
+         ["idle", "--connections", str(a.idle_connections), "-d", str(a.idle_hold),
+          "--source-addresses", "4", "--connect-concurrency", "100"], MEMORY),
+    ]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, limit=10.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+class Broker:
+    """One kind of broker: starts a fresh process per run, stops it by pid."""
+
+    def __init__(self, name, workdir):
+        self.name = name
+        self.workdir = workdir
+        self.proc = None
+        self.port = None
+
+    def command(self, port):
+        raise NotImplementedError
+
+    def start(self):
+        self.port = free_port()
+        log = open(os.path.join(self.workdir, self.name + ".log"), "ab")
+        self.proc = subprocess.Popen(self.command(self.port), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir)
+        log.close()
+        if not wait_listening(self.port, self.proc):
+            self.stop()
+            raise RuntimeError("%s did not start; see %s" % (self.name, os.path.join(self.workdir, self.name + ".log")))
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+
+class Ternd(Broker):
+    def __init__(self, binary, io_threads, settings, workdir):
+        super().__init__("ternd-io%d" % io_threads, workdir)
+        self.binary = binary
+        self.config = os.path.join(workdir, self.name + ".toml")
+        sections = {"": ["io_threads = %d" % io_threads, 'log_level = "warn"']}
+        for kv in settings:
+            key, value = kv.split("=", 1)
+            section, _, name = key.rpartition(".")
+            sections.setdefault(section, []).append("%s = %s" % (name, value))
+        with open(self.config, "w") as f:
+            for section, lines in sections.items():
+                if section:
+                    f.write("\n[%s]\n" % section)
+                f.write("\n".join(lines) + "\n")
+
+    def command(self, port):
+        return [self.binary, "-c", self.config, "-p", str(port), "--storage", "memory"]
+
+
+class Mosquitto(Broker):
+    def __init__(self, binary, workdir):
+        super().__init__("mosquitto", workdir)
+        self.binary = binary
+
+    def command(self, port):
+        conf = os.path.join(self.workdir, "mosquitto-%d.conf" % port)
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 0\n"
+                    "max_queued_messages 100000\npersistence false\nlog_dest stderr\n"
+                    "log_type error\nlog_type warning\n" % port)
+        os.chmod(conf, 0o644)
+        return [self.binary, "-c", conf]
+
+
+def busy_cores(interval=0.3):
+    """Cores the whole machine kept busy over `interval` seconds (/proc/stat)."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return sum(v) - v[3] - v[4], time.monotonic()  # all but idle and iowait
+    (b0, t0), _ = sample(), time.sleep(interval)
+    b1, t1 = sample()
+    return (b1 - b0) / os.sysconf("SC_CLK_TCK") / (t1 - t0)
+
+
+def wait_quiet(a):
+    """Waits (up to --quiet-wait s) until other programs leave the machine idle."""
+    deadline = time.monotonic() + a.quiet_wait
+    while time.monotonic() < deadline:
+        if busy_cores() <= a.quiet:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def field(result, path):
+    v = result
+    for part in path.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return None
+        v = v[part]
+    return v
+
+
+def run_one(a, broker, args):
+    """Runs one scenario on a fresh broker; repeats it (--retries) when other
+    programs used more than --quiet cores meanwhile, keeping the least disturbed."""
+    best = None
+    for attempt in range(a.retries + 1):
+        wait_quiet(a)
+        r, cmd = run_once(a, broker, args)
+        other = field(r, "machine.other_cores")
+        r["attempt"] = attempt + 1
+        if best is None or (r.get("ok") and (not best[0].get("ok") or
+                                            (other or 0) < (field(best[0], "machine.other_cores") or 0))):
+            best = (r, cmd)
+        if not r.get("ok") or other is None or other <= a.quiet:
+            break
+    return best
+
+
+def run_once(a, broker, args):
+    broker.start()
+    try:
+        cmd = [a.tern, "bench"] + args + ["-p", str(broker.port), "-V", a.mqtt, "-t", str(a.bench_threads),
+                                          "--broker-pid", str(broker.proc.pid), "--progress", "never"]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+    finally:
+        broker.stop()
+    line = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+    try:
+        return json.loads(line), " ".join(shlex.quote(x) for x in cmd)
+    except json.JSONDecodeError:
+        return {"ok": False, "error": (p.stderr or "no output").strip()}, " ".join(cmd)
+
+
+def fmt(v, label):
+    if v is None:
+        return "-"
+    if label == "msg/s":
+        return format(int(round(v)), ",")
+    if label == "KiB/conn":
+        return "%.3f" % v
+    if label == "cores":
+        return "%.2f" % v
+    return "%.1f" % v
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tern", default=os.path.join(ROOT, "build/release/bin/tern"))
+    ap.add_argument("--ternd", default=os.path.join(ROOT, "build/release/bin/ternd"))
+    ap.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per throughput run")
+    ap.add_argument("--latency-duration", type=float, default=10.0, help="seconds of the 2,000 msg/s run")
+    ap.add_argument("--idle-connections", type=int, default=10000)
+    ap.add_argument("--idle-hold", type=float, default=2.0, help="seconds the idle connections are held")
+    ap.add_argument("--window", type=int, default=100, help="tern bench --window for throughput runs")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 0.5 s runs, 1 s latency run, 2,000 idle connections (results are rough)")
+    ap.add_argument("--io-threads", default="1,2", help="ternd io_threads values to compare, e.g. 1,2")
+    ap.add_argument("--ternd-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra ternd setting, TOML syntax, e.g. limits.max_inflight=100 (repeatable)")
+    ap.add_argument("--mqtt", default="3.1.1", help="MQTT version for tern bench: 3.1.1 or 5")
+    ap.add_argument("--bench-threads", type=int, default=1, help="tern bench --threads")
+    ap.add_argument("--only", default="",
+                    help="comma-separated scenario keys or prefixes: fan-in-q0 .. fan-out-q1, fan-in, latency, idle")
+    ap.add_argument("--out", help="append every run's JSON line (with broker and round) to this file")
+    ap.add_argument("--quiet", type=float, default=0.3,
+                    help="cores other programs may use: before a run, wait for the machine to be this quiet; "
+                         "a run they disturbed more is repeated (default 0.3)")
+    ap.add_argument("--quiet-wait", type=float, default=20.0, help="most seconds to wait for quiet before a run")
+    ap.add_argument("--retries", type=int, default=2, help="repeats of a disturbed run (the least disturbed is kept)")
+    a = ap.parse_args()
+    if a.quick:
+        a.duration, a.latency_duration, a.idle_connections, a.idle_hold = 0.5, 1.0, 2000, 0.5
+        a.retries, a.quiet_wait = 0, 0.0
+    for path in (a.tern, a.ternd, a.mosquitto):
+        if not os.access(path, os.X_OK):
+            sys.exit("compare.py: %s is not an executable (build with: cmake --build --preset release "
+                     "--target tern ternd; apt-get install mosquitto)" % path)
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    workdir = tempfile.mkdtemp(prefix="tern-compare-")
+    os.chmod(workdir, 0o755)  # mosquitto, started as root, reads its config as the user mosquitto
+    brokers = [Ternd(a.ternd, int(n), a.ternd_set, workdir) for n in a.io_threads.split(",")]
+    brokers.append(Mosquitto(a.mosquitto, workdir))
+    chosen = [s for s in scenarios(a) if not a.only or any(s[0].startswith(k) for k in a.only.split(","))]
+    results = {(s[0], b.name): [] for s in chosen for b in brokers}
+    out = open(a.out, "a") if a.out else None
+    failures = []
+    try:
+        for rnd in range(1, a.rounds + 1):
+            for key, title, args, _ in chosen:
+                for b in brokers:
+                    r, cmd = run_one(a, b, args)
+                    r["round"], r["broker_name"], r["scenario_key"] = rnd, b.name, key
+                    if out:
+                        out.write(json.dumps(r) + "\n")
+                        out.flush()
+                    if not r.get("ok"):
+                        failures.append("%s on %s, round %d: %s" % (key, b.name, rnd, r.get("error")))
+                    else:
+                        results[(key, b.name)].append(r)
+                    sys.stderr.write("round %d/%d  %-11s %-12s others %-5s %s\n" % (
+                        rnd, a.rounds, key, b.name, fmt(field(r, "machine.other_cores"), "cores"),
+                        " ".join("%s=%s" % (label, fmt(field(r, path), label)) for path, label, _ in
+                                 next(s[3] for s in chosen if s[0] == key)) if r.get("ok") else "FAILED"))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: the table has the runs done so far\n")
+    finally:
+        for b in brokers:
+            b.stop()
+        if out:
+            out.close()
+
+    def med(key, broker, path):
+        vals = [field(r, path) for r in results[(key, broker)]]
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
+
+    mosq = brokers[-1].name
+    ternds = [b.name for b in brokers[:-1]]
+    print("tern bench: ternd vs mosquitto, %s" % started.strftime("%Y-%m-%d %H:%M UTC"))
+    print("command: %s" % " ".join(shlex.quote(x) for x in [sys.executable] + sys.argv))
+    print("machine: %s, %d cores, Linux %s; MQTT %s; tern bench threads %d; medians of %d rounds" % (
+        platform.node(), os.cpu_count() or 0, platform.release(), a.mqtt, a.bench_threads, a.rounds))
+    head = ["scenario", "metric"] + ternds + [mosq] + ["%s/mosq" % t.replace("ternd-", "") for t in ternds] + \
+        ["lost (each)", "generator cores (each)", "broker cores (each)", "others' cores"]
+    rows = []
+    for key, title, _, metrics in chosen:
+        for path, label, _better in metrics:
+            vals = [med(key, b.name, path) for b in brokers]
+            ratios = ["%.2fx" % (v / vals[-1]) if v is not None and vals[-1] else "-" for v in vals[:-1]]
+            lost = "/".join(str(int(sum(field(r, "lost") or 0 for r in results[(key, b.name)]))) for b in brokers) \
+                if key != "idle" else "-"
+            gen = "/".join(fmt(med(key, b.name, "generator.cores"), "cores") for b in brokers)
+            brk = "/".join(fmt(med(key, b.name, "broker_process.cores"), "cores") for b in brokers)
+            other = fmt(statistics.median([field(r, "machine.other_cores") or 0.0 for b in brokers
+                                           for r in results[(key, b.name)]] or [0.0]), "cores")
+            rows.append([title, label] + [fmt(v, label) for v in vals] + ratios + [lost, gen, brk, other])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    print(line(head))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print(line(r))
+    print("ratios: ternd/mosquitto (throughput: higher is better; latency and KiB/conn: lower is better). "
+          "Cores: CPU seconds / run seconds, %s order; others' cores: what other programs used "
+          "meanwhile (median; above 0.1 the figures are disturbed)." % "/".join(b.name for b in brokers))
+    if failures:
+        print("failed runs:")
+        for f in failures:
+            print("  " + f)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
