@@ -478,20 +478,7 @@ void worker::unsubscribe(endpoint& ep, unsubscribe_packet&& u) {
     }
     {
       std::unique_lock lock(engine_.index_mutex_);
-      auto shared = topic::parse_shared(f);
-      if (shared && *shared) {
-        const std::string group((*shared)->group);
-        if (auto* g = engine_.shared_.find((*shared)->filter, group)) {
-          auto grp = *g;
-          std::erase_if(grp->members, [&](const auto& x) { return x.client_id == s.client_id; });
-          if (grp->members.empty()) {
-            engine_.share_origins_.erase(grp->origin);
-            engine_.shared_.erase((*shared)->filter, group);
-          }
-        }
-      } else {
-        engine_.subscriptions_.erase(f, s.client_id);
-      }
+      engine_.unindex(f, s.client_id);
     }
     s.subscriptions.erase(it);
     engine_.stats_.subscriptions.fetch_sub(1, std::memory_order_relaxed);
@@ -543,22 +530,7 @@ void worker::publish_will(client_session& s, time_point now) {
 void worker::end_session(client_session& s, time_point now) {
   {
     std::unique_lock lock(engine_.index_mutex_);
-    for (const auto& [filter, rec] : s.subscriptions) {
-      auto shared = topic::parse_shared(filter);
-      if (shared && *shared) {
-        const std::string group((*shared)->group);
-        if (auto* g = engine_.shared_.find((*shared)->filter, group)) {
-          auto grp = *g;
-          std::erase_if(grp->members, [&](const auto& x) { return x.client_id == s.client_id; });
-          if (grp->members.empty()) {
-            engine_.share_origins_.erase(grp->origin);
-            engine_.shared_.erase((*shared)->filter, group);
-          }
-        }
-      } else {
-        engine_.subscriptions_.erase(filter, s.client_id);
-      }
-    }
+    for (const auto& [filter, rec] : s.subscriptions) engine_.unindex(filter, s.client_id);
   }
   engine_.stats_.subscriptions.fetch_sub(s.subscriptions.size(), std::memory_order_relaxed);
   s.subscriptions.clear();
@@ -665,6 +637,23 @@ engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, 
 }
 
 engine::~engine() = default;
+
+void engine::unindex(std::string_view filter, const std::string& client_id) {
+  auto shared = topic::parse_shared(filter);
+  if (!shared || !*shared) {
+    subscriptions_.erase(filter, client_id);
+    return;
+  }
+  const std::string group((*shared)->group);
+  auto* g = shared_.find((*shared)->filter, group);
+  if (!g) return;
+  auto grp = *g;  // keep the group alive while its entry goes
+  std::erase_if(grp->members, [&](const auto& x) { return x.client_id == client_id; });
+  if (grp->members.empty()) {
+    share_origins_.erase(grp->origin);
+    shared_.erase((*shared)->filter, group);
+  }
+}
 
 std::size_t engine::owner_of(std::string_view client_id) const {
   return std::hash<std::string_view>{}(client_id) % workers_.size();

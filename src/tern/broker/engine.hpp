@@ -232,6 +232,10 @@ class engine {
   };
   struct share_group;
 
+  // Removes `client_id`'s subscription `filter` ("$share/..." included) from
+  // the index. Call with index_mutex_ held exclusively.
+  void unindex(std::string_view filter, const std::string& client_id);
+
   options options_;
   hooks& hooks_;
   storage::store& store_;
