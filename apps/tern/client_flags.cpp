@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -65,21 +68,24 @@ std::optional<std::uint64_t> parse_uint(std::string_view s) {
 
 failure usage(std::string message) { return {exit_status::usage, std::move(message)}; }
 
-std::string tls_refusal(std::string_view flag) {
-  return fmt::format("TLS is not supported yet ({}): tern pub and tern sub speak plain TCP (mqtt://) for now", flag);
-}
+// What -L says about the broker.
+struct url_parts {
+  bool tls = false;  // mqtts://
+  std::string host;
+  std::optional<std::uint16_t> port;
+};
 
-// -L mqtt://[user[:password]@]host[:port]/topic
-std::optional<failure> parse_url(std::string_view url, client_setup& out, std::optional<std::string>& user,
-                                 std::optional<std::string>& password) {
+// -L mqtt[s]://[user[:password]@]host[:port]/topic
+std::optional<failure> parse_url(std::string_view url, url_parts& parts, client_setup& out,
+                                 std::optional<std::string>& user, std::optional<std::string>& password) {
   std::string_view rest;
-  std::uint16_t port = 1883;
   if (url.starts_with("mqtt://")) {
     rest = url.substr(7);
   } else if (url.starts_with("mqtts://")) {
-    return failure{exit_status::failure, tls_refusal("-L mqtts://")};
+    rest = url.substr(8);
+    parts.tls = true;
   } else {
-    return usage(fmt::format("-L: unsupported URL scheme in '{}' (expected mqtt://)", url));
+    return usage(fmt::format("-L: unsupported URL scheme in '{}' (expected mqtt:// or mqtts://)", url));
   }
   const auto slash = rest.find('/');
   if (slash == std::string_view::npos) return usage("-L: the URL has no topic (mqtt://host[:port]/topic)");
@@ -103,18 +109,38 @@ std::optional<failure> parse_url(std::string_view url, client_setup& out, std::o
     authority = authority.substr(close + 1);
     if (authority.starts_with(':')) {
       auto p = parse_uint(authority.substr(1));
-      if (!p || *p > 65535) return usage("-L: invalid port");
-      port = static_cast<std::uint16_t>(*p);
+      if (!p || *p == 0 || *p > 65535) return usage("-L: invalid port");
+      parts.port = static_cast<std::uint16_t>(*p);
     }
   } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
     host = authority.substr(0, colon);
     auto p = parse_uint(authority.substr(colon + 1));
-    if (!p || *p > 65535) return usage("-L: invalid port");
-    port = static_cast<std::uint16_t>(*p);
+    if (!p || *p == 0 || *p > 65535) return usage("-L: invalid port");
+    parts.port = static_cast<std::uint16_t>(*p);
   }
   if (host.empty()) return usage("-L: the URL has no host");
-  const bool v6 = host.find(':') != std::string_view::npos;
-  out.uri = fmt::format("mqtt://{}{}{}:{}", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  parts.host = std::string(host);
+  return std::nullopt;
+}
+
+// The TLS flags as client options; a file that cannot be read is a failure
+// (status 1) named here, where the library would only say "No such file".
+std::optional<failure> resolve_tls(const client_flags& f, tls_options& tls) {
+  if (!f.unsupported_tls.empty())
+    return failure{exit_status::failure,
+                   fmt::format("{} is not supported yet (tern uses TLS 1.2 or 1.3 with OpenSSL's default ciphers)",
+                               f.unsupported_tls.front())};
+  if (f.cert.empty() != f.key.empty()) return usage("--cert and --key go together: give both or neither");
+  for (auto [flag, path] : {std::pair<std::string_view, const std::string*>{"--cafile", &f.cafile},
+                            {"--capath", &f.capath}, {"--cert", &f.cert}, {"--key", &f.key}}) {
+    if (!path->empty() && ::access(path->c_str(), R_OK) != 0)
+      return failure{exit_status::failure, fmt::format("{} '{}': {}", flag, *path, std::strerror(errno))};
+  }
+  tls.ca_file = f.cafile;
+  tls.ca_path = f.capath;
+  tls.cert_file = f.cert;
+  tls.key_file = f.key;
+  tls.verify_host_name = !f.insecure;  // mosquitto_pub's --insecure: the chain is still verified
   return std::nullopt;
 }
 
@@ -125,8 +151,8 @@ std::string_view tool_name(tool t) noexcept { return t == tool::pub ? "tern pub"
 void add_client_flags(CLI::App& cmd, client_flags& f, tool t) {
   cmd.set_help_flag("--help", "Print this help and exit");
   cmd.add_option("-h,--host", f.host, "Broker host")->capture_default_str();
-  cmd.add_option("-p,--port", f.port, "Broker port")->capture_default_str();
-  cmd.add_option("-L,--url", f.url, "mqtt://[user[:password]@]host[:port]/topic instead of -h -p -u -P -t");
+  cmd.add_option("-p,--port", f.port, "Broker port (default: 1883; 8883 with TLS)");
+  cmd.add_option("-L,--url", f.url, "mqtt[s]://[user[:password]@]host[:port]/topic instead of -h -p -u -P -t");
   cmd.add_option("-i,--id", f.id, fmt::format("Client id (default: tern_{}_<pid>)", t == tool::pub ? "pub" : "sub"));
   cmd.add_option("-I,--id-prefix", f.id_prefix, "Client id: this prefix and the process id");
   cmd.add_option("-u,--username", f.username, "User name");
@@ -148,14 +174,25 @@ void add_client_flags(CLI::App& cmd, client_flags& f, tool t) {
   cmd.add_option("--will-payload", f.will_payload, "Will: payload (default: empty)");
   cmd.add_option("--will-qos", f.will_qos, "Will: QoS")->check(CLI::Range(0, 2));
   cmd.add_flag("--will-retain", f.will_retain, "Will: retained");
-  for (const char* flag : {"--cafile", "--capath", "--cert", "--key", "--tls-version", "--ciphers"}) {
+  const char* tls_group = "TLS (any of these, or -L mqtts://, connects with TLS; -p then defaults to 8883)";
+  cmd.add_option("--cafile", f.cafile, "TLS: file of trusted CA certificates (PEM)")->group(tls_group);
+  cmd.add_option("--capath", f.capath, "TLS: folder of trusted CA certificates, hashed (openssl rehash)")
+      ->group(tls_group);
+  cmd.add_option("--cert", f.cert, "TLS: client certificate (PEM), for brokers that ask for one; needs --key")
+      ->group(tls_group);
+  cmd.add_option("--key", f.key, "TLS: the client certificate's private key (PEM, unencrypted)")->group(tls_group);
+  cmd.add_flag("--insecure", f.insecure,
+               "TLS: do not check that the broker's certificate names the host (its chain is still verified)")
+      ->group(tls_group);
+  cmd.add_flag("--tls-use-os-certs", f.tls_use_os_certs,
+               "TLS: trust the system's CAs (the default when neither --cafile nor --capath is given)")
+      ->group(tls_group);
+  for (const char* flag : {"--tls-version", "--ciphers"}) {
     cmd.add_option_function<std::string>(
-           flag, [&f, flag](const std::string&) { f.tls_flags.emplace_back(flag); }, "TLS: not supported yet (exit 1)")
-        ->group("TLS (not supported yet: these exit with status 1)");
+           flag, [&f, flag](const std::string&) { f.unsupported_tls.emplace_back(flag); },
+           "TLS: not supported yet (exit 1)")
+        ->group(tls_group);
   }
-  cmd.add_flag_function(
-         "--insecure", [&f](std::int64_t) { f.tls_flags.emplace_back("--insecure"); }, "TLS: not supported yet")
-      ->group("TLS (not supported yet: these exit with status 1)");
   cmd.add_flag("-d,--debug", f.debug, "Log the client's events on stderr");
   cmd.add_flag("--quiet", f.quiet, "Print no error messages");
 }
@@ -239,7 +276,6 @@ std::optional<failure> parse_properties(const std::vector<std::string>& words, t
 }
 
 std::optional<failure> resolve(const client_flags& f, tool t, client_setup& out) {
-  if (!f.tls_flags.empty()) return failure{exit_status::failure, tls_refusal(f.tls_flags.front())};
   auto& c = out.connect;
   if (f.version == "5" || f.version == "mqttv5") c.version = protocol_version::v5;
   else if (f.version == "311" || f.version == "mqttv311") c.version = protocol_version::v3_1_1;
@@ -249,14 +285,23 @@ std::optional<failure> resolve(const client_flags& f, tool t, client_setup& out)
 
   c.username = f.username;
   c.password = f.password;
+  url_parts broker{.tls = false, .host = f.host, .port = f.port};
   if (!f.url.empty()) {
-    if (auto bad = parse_url(f.url, out, c.username, c.password)) return bad;
+    broker = {};
+    if (auto bad = parse_url(f.url, broker, out, c.username, c.password)) return bad;
     if (f.username) c.username = f.username;
     if (f.password) c.password = f.password;
-  } else {
-    const bool v6 = f.host.find(':') != std::string::npos;
-    out.uri = fmt::format("mqtt://{}{}{}:{}", v6 ? "[" : "", f.host, v6 ? "]" : "", f.port);
   }
+  // TLS when -L says mqtts:// or any TLS flag is given (as mosquitto_pub);
+  // the port then defaults to 8883 (with -L mqtt:// too: the flags win).
+  const bool tls = broker.tls || !f.cafile.empty() || !f.capath.empty() || !f.cert.empty() || !f.key.empty() ||
+                   f.insecure || f.tls_use_os_certs || !f.unsupported_tls.empty();
+  if (tls) {
+    if (auto bad = resolve_tls(f, out.client.tls)) return bad;
+  }
+  const bool v6 = broker.host.find(':') != std::string::npos;
+  out.uri = fmt::format("{}://{}{}{}:{}", tls ? "mqtts" : "mqtt", v6 ? "[" : "", broker.host, v6 ? "]" : "",
+                        broker.port.value_or(tls ? 8883 : 1883));
   if (c.password && !c.username) return usage("-P needs -u (MQTT sends no password without a user name)");
 
   if (!f.id.empty() && !f.id_prefix.empty()) return usage("-i and -I cannot be used together");

@@ -34,7 +34,7 @@ namespace tern::cli {
 // Exit statuses of `tern pub` and `tern sub` (mosquitto_pub/sub's where they have one).
 namespace exit_status {
 constexpr int ok = 0;
-constexpr int failure = 1;     // unreachable broker, lost connection, refused publish or subscription, TLS asked
+constexpr int failure = 1;     // unreachable broker, TLS refused, lost connection, refused publish or subscription
 constexpr int usage = 2;       // bad flags (mosquitto uses 1)
 constexpr int timed_out = 27;  // tern sub -W ran out (mosquitto_sub's MOSQ_ERR_TIMEOUT)
 // A CONNECT the broker refuses exits with the CONNACK's code, like
@@ -46,8 +46,8 @@ std::string_view tool_name(tool t) noexcept;  // "tern pub", "tern sub"
 
 struct client_flags {
   std::string host = "localhost";
-  std::uint16_t port = 1883;
-  std::string url;  // -L mqtt://[user[:password]@]host[:port]/topic
+  std::optional<std::uint16_t> port;  // -p; absent: 1883, or 8883 with TLS
+  std::string url;  // -L mqtt[s]://[user[:password]@]host[:port]/topic
   std::string id;
   std::string id_prefix;
   std::optional<std::string> username;
@@ -61,7 +61,14 @@ struct client_flags {
   std::optional<std::string> will_payload;
   int will_qos = 0;
   bool will_retain = false;
-  std::vector<std::string> tls_flags;  // the TLS flags given (refused until TLS lands)
+  // TLS (mqtts://): any of these asks for it, as in mosquitto_pub.
+  std::string cafile;
+  std::string capath;
+  std::string cert;
+  std::string key;
+  bool insecure = false;          // no host name check (the chain is still verified)
+  bool tls_use_os_certs = false;  // the system's CAs (also the default without --cafile/--capath)
+  std::vector<std::string> unsupported_tls;  // --tls-version, --ciphers given (refused: exit 1)
   bool debug = false;
   bool quiet = false;
 };
@@ -87,8 +94,9 @@ struct failure {
   std::string message;
 };
 
-// Checks the flags and builds the setup; a usage error (status 2) or TLS
-// asked for (status 1) otherwise.
+// Checks the flags and builds the setup (TLS: client.tls and an mqtts://
+// uri); a usage error (status 2), or status 1 for a TLS file that cannot be
+// read or a TLS flag not supported yet.
 [[nodiscard]] std::optional<failure> resolve(const client_flags& f, tool t, client_setup& out);
 
 // The -D words as properties per packet. `allowed`: the commands this tool

@@ -4,11 +4,13 @@
 //   tern pub -t sensors/t1 -m 21.5 -q 1
 //   tern pub -h broker -p 1884 -V 5 -t a/b -f data.bin -r -D publish user-property site north
 //   read_meter | tern pub -t meter -l -q 1
+//   tern pub -h broker.example --cafile ca.pem -t a -m x            # TLS, port 8883
 //
 // Exit status: 0 when every message went out (QoS 1: PUBACK, QoS 2: PUBCOMP);
-// 1 when the broker cannot be reached, the connection is lost, a publish is
-// refused, or TLS is asked for; 2 for a usage error; a refused CONNECT exits
-// with the CONNACK's code (as mosquitto_pub does).
+// 1 when the broker cannot be reached (or its TLS certificate does not
+// verify), the connection is lost, a publish is refused; 2 for a usage
+// error; a refused CONNECT exits with the CONNACK's code (as mosquitto_pub
+// does).
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -154,7 +156,8 @@ void add_pub(CLI::App& app, int& status) {
       "Exit status: 0 when every message went out (QoS 1/2: acknowledged); 1 when the broker cannot be\n"
       "reached, the connection is lost or a publish is refused; 2 for a usage error; a refused CONNECT\n"
       "exits with the CONNACK's code, as mosquitto_pub does (3.x: 1-5; 5.0: 128-162).\n"
-      "TLS (--cafile, --capath, --cert, --key, --insecure, mqtts://) is not supported yet: exit 1.\n"
+      "TLS: --cafile, --capath, --cert/--key, --insecure, --tls-use-os-certs or -L mqtts:// (port 8883\n"
+      "unless -p); the broker's certificate is verified against the CAs (default: the system's) and host.\n"
       "Differences from mosquitto_pub: usage errors exit 2 (not 1); -D needs -V 5 and is refused\n"
       "for packets tern pub does not send.");
   cmd->callback([s, &status] { status = run_pub(*s); });

@@ -5,8 +5,10 @@ Runs the binaries against ternd (started on a free port, memory storage)
 and against Debian's mosquitto: pub to sub, -C, -W and its exit status 27,
 -v, -F, -N, -D user properties, -l line mode, -f file, -n null message,
 retained messages with -r, -R, -T, -E with -c persistent sessions, -V 31/311/5,
-usage errors (2), TLS flags (1), unreachable and refusing brokers, SIGINT,
-and interop: tern sub fed by mosquitto_pub, tern pub read by mosquitto_sub.
+usage errors (2), unreachable and refusing brokers, SIGINT, interop: tern sub
+fed by mosquitto_pub, tern pub read by mosquitto_sub; and TLS against
+mosquitto with certificates made by the openssl command: --cafile, --capath,
+-L mqtts://, --cert/--key, refusals (unknown CA, host name) and --insecure.
 
   /usr/bin/python3 apps/tern/pubsub_test.py --tern build/asan/bin/tern --ternd build/asan/bin/ternd
 
@@ -230,9 +232,11 @@ def usage_scenarios(s, port):
         (["sub", "-t", "a/#/b"], 2, "invalid topic filter"),
         (["sub", "-t", "a", "-F", "%i"], 2, "invalid format specifier 'i'"),
         (["sub", "-t", "a", "--bogus"], 2, "bogus"),
-        (["pub", "-t", "a", "-m", "x", "--cafile", "/etc/ssl/ca.pem"], 1, "TLS is not supported yet (--cafile)"),
-        (["sub", "-t", "a", "--insecure"], 1, "TLS is not supported yet (--insecure)"),
-        (["pub", "-L", "mqtts://127.0.0.1/a", "-m", "x"], 1, "TLS is not supported yet"),
+        (["pub", "-t", "a", "-m", "x", "--cafile", "/nonexistent/ca.pem"], 1,
+         "--cafile '/nonexistent/ca.pem': No such file or directory"),
+        (["sub", "-t", "a", "--cert", "/etc/hostname"], 2, "--cert and --key go together"),
+        (["pub", "-t", "a", "-m", "x", "--tls-version", "tlsv1.2"], 1, "--tls-version is not supported yet"),
+        (["pub", "-L", "http://127.0.0.1/a", "-m", "x"], 2, "expected mqtt:// or mqtts://"),
         (["pub", "-t", "a", "-m", "x", "-p", str(free_port())], 1, "cannot connect"),
         (["sub", "-t", "a", "-p", str(free_port()), "-W", "1"], 1, "cannot connect"),
     ]
@@ -300,6 +304,117 @@ def interop_scenarios(s, tmp):
         closed.stop()
 
 
+OPENSSL_CNF = """[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+[server]
+basicConstraints = CA:FALSE
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+[other]
+basicConstraints = CA:FALSE
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:other.example
+[client]
+basicConstraints = CA:FALSE
+extendedKeyUsage = clientAuth
+"""
+
+
+def make_pki(d):
+    """A CA, an unknown CA, server certificates for localhost/127.0.0.1 and
+    for other.example, a client certificate (EC keys: fast), and a hashed
+    CA folder, in `d`."""
+    os.makedirs(d)
+    with open(os.path.join(d, "openssl.cnf"), "w") as f:
+        f.write(OPENSSL_CNF)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+    def run(*argv):
+        subprocess.run(["openssl"] + list(argv), cwd=d, check=True, capture_output=True, timeout=TIMEOUT)
+
+    for ca, cn in (("ca", "tern test CA"), ("unknown_ca", "tern unknown CA")):
+        run("req", "-x509", *key, "-keyout", ca + ".key", "-out", ca + ".crt", "-days", "2", "-subj", "/CN=" + cn,
+            "-config", "openssl.cnf", "-extensions", "ca")
+    for name, ext, cn in (("server", "server", "localhost"), ("other", "other", "other.example"),
+                          ("client", "client", "tern-test-client")):
+        run("req", "-new", *key, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn,
+            "-config", "openssl.cnf")
+        run("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", name + ".crt", "-days", "2", "-extfile", "openssl.cnf", "-extensions", ext)
+    os.makedirs(os.path.join(d, "capath"))
+    subprocess.run(["cp", os.path.join(d, "ca.crt"), os.path.join(d, "capath")], check=True)
+    run("rehash", "capath")
+    subprocess.run(["chmod", "-R", "a+rX", d], check=True)  # mosquitto started as root reads as user mosquitto
+    return lambda name: os.path.join(d, name)
+
+
+def tls_scenarios(s, tmp):
+    pki = make_pki(os.path.join(tmp, "pki"))
+    tls_port, mutual_port, other_port = free_port(), free_port(), free_port()
+
+    def tls_listener(port, cert, mutual=False):
+        return "listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n%s" % (
+            port, pki("ca.crt"), pki(cert + ".crt"), pki(cert + ".key"), "require_certificate true\n" if mutual else "")
+
+    m = mosquitto(tmp, "tls", "allow_anonymous true\n" + tls_listener(tls_port, "server") +
+                  tls_listener(mutual_port, "server", True) + tls_listener(other_port, "other"))
+    try:
+        for port in (tls_port, mutual_port, other_port):
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+        ca = ["--cafile", pki("ca.crt")]
+
+        # pub -> sub over TLS: --cafile (sub), --capath (pub), -L mqtts:// with a host name
+        p, first = s.sub(tls_port, "tls/ready", "-t", "tls/#", "-v", "-C", "3", "-q", "1", *ca,
+                         pub=lambda port, *a: s.pub(port, *a, *ca))
+        r1 = s.pub(tls_port, "-t", "tls/a", "-m", "capath", "-q", "1", "--capath", pki("capath"))
+        r2 = Run([s.tern, "pub", "-L", "mqtts://localhost:%d/tls/b" % tls_port, "-m", "url", "-q", "2", *ca])
+        code, out, err = s.finish(p)
+        s.check("TLS: pub --capath and -L mqtts://localhost reach sub --cafile",
+                first == b"tls/ready ready\n" and r1.code == 0 and r2.code == 0 and code == 0 and
+                out == b"tls/a capath\ntls/b url\n", "%r %r %s %s %s" % (first, out, err, r1.err, r2.err))
+
+        # client certificate
+        r = s.pub(mutual_port, "-t", "tls/c", "-m", "x", "-q", "1", *ca, "--cert", pki("client.crt"),
+                  "--key", pki("client.key"))
+        s.check("TLS: --cert/--key accepted where mosquitto requires a client certificate", r.code == 0, r.err)
+        r = s.pub(mutual_port, "-t", "tls/c", "-m", "x", "-q", "1", *ca)
+        s.check("TLS: no client certificate where one is required: exit 1", r.code == 1 and "certificate" in r.err,
+                "%d %s" % (r.code, r.err))
+
+        # refusals, --insecure
+        r = s.pub(tls_port, "-t", "tls/d", "-m", "x", "--cafile", pki("unknown_ca.crt"))
+        s.check("TLS: a broker certificate from an unknown CA is refused (exit 1)",
+                r.code == 1 and "certificate verify failed: self-signed certificate in certificate chain" in r.err,
+                "%d %s" % (r.code, r.err))
+        r = Run([s.tern, "pub", "-h", "localhost", "-p", str(other_port), "-t", "tls/e", "-m", "x", *ca])
+        s.check("TLS: a certificate for another host name is refused (exit 1)",
+                r.code == 1 and "certificate verify failed: hostname mismatch" in r.err, "%d %s" % (r.code, r.err))
+        r = Run([s.tern, "pub", "-h", "localhost", "-p", str(other_port), "-t", "tls/e", "-m", "x", *ca,
+                 "--insecure"])
+        s.check("TLS: --insecure accepts it", r.code == 0, "%d %s" % (r.code, r.err))
+        r = Run([s.tern, "pub", "-h", "127.0.0.1", "-p", str(tls_port), "-t", "tls/f", "-m", "x", "--insecure",
+                 "--cafile", pki("unknown_ca.crt")])
+        s.check("TLS: --insecure still verifies the chain", r.code == 1 and "certificate verify failed" in r.err,
+                "%d %s" % (r.code, r.err))
+
+        # -p defaults to 8883 with TLS flags (nothing of ours listens there: the message names the URI)
+        r = Run([s.tern, "pub", "-h", "127.0.0.1", "-t", "tls/g", "-m", "x", *ca])
+        s.check("TLS: -p defaults to 8883", r.code != 0 and "mqtts://127.0.0.1:8883" in r.err,
+                "%d %s" % (r.code, r.err))
+    finally:
+        m.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tern", required=True)
@@ -317,6 +432,7 @@ def main():
         finally:
             ternd.stop()
         interop_scenarios(s, tmp)
+        tls_scenarios(s, tmp)
     print("%d checks, %d failed, %.1f s" % (s.count, s.failures, time.time() - start))
     return 1 if s.failures else 0
 

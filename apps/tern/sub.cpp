@@ -3,14 +3,15 @@
 //   tern sub -t 'sensors/#' -v
 //   tern sub -t a/b -C 1 -W 5 -F '%t %p %P'          # one message within 5 s, or exit 27
 //   tern sub -V 5 -t jobs -q 1 -c -i worker-1 -D subscribe user-property team blue
+//   tern sub -L mqtts://broker.example/alerts/# --cafile ca.pem --cert me.crt --key me.key
 //
 // Messages go to stdout (one write and flush per message), everything else
 // to stderr. Runs until -C messages arrived, -W seconds passed, SIGINT or
 // SIGTERM; reconnects by itself when the connection is lost.
 //
 // Exit status: 0 after -C messages, -E, or a signal; 27 when -W ran out
-// first (as mosquitto_sub); 1 when the broker cannot be reached or refuses
-// every subscription, or TLS is asked for; 2 for a usage error; a refused
+// first (as mosquitto_sub); 1 when the broker cannot be reached (or its TLS
+// certificate does not verify) or refuses every subscription; 2 for a usage error; a refused
 // CONNECT exits with the CONNACK's code (as mosquitto_sub does).
 #include <pthread.h>
 #include <signal.h>
@@ -207,7 +208,8 @@ void add_sub(CLI::App& app, int& status) {
       "Exit status: 0 after -C messages, -E or SIGINT/SIGTERM; 27 when -W runs out first (as mosquitto_sub);\n"
       "1 when the broker cannot be reached or refuses every subscription; 2 for a usage error; a refused\n"
       "CONNECT exits with the CONNACK's code, as mosquitto_sub does (3.x: 1-5; 5.0: 128-162).\n"
-      "TLS (--cafile, --capath, --cert, --key, --insecure, mqtts://) is not supported yet: exit 1.\n"
+      "TLS: --cafile, --capath, --cert/--key, --insecure, --tls-use-os-certs or -L mqtts:// (port 8883\n"
+      "unless -p); the broker's certificate is verified against the CAs (default: the system's) and host.\n"
       "Messages go to stdout, everything else to stderr. A lost connection is re-established.");
   cmd->callback([s, &status] { status = run_sub(*s); });
 }

@@ -387,7 +387,7 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
     const auto t = now();
     open_deadline_.reset();
     if (opts_.session.connect_timeout.count() > 0) open_deadline_ = t + opts_.session.connect_timeout;
-    auto tr = client_detail::make_transport(ex_, uri_);
+    auto tr = client_detail::make_transport(ex_, uri_, opts_.tls, log_);
     if (!tr) return attempt_failed(ec_of(tr.error().code));
     auto l = std::make_shared<link>();
     l->tr = std::move(*tr);

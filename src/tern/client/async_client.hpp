@@ -147,9 +147,14 @@ class AsyncClient {
 
   executor_type get_executor() const noexcept;
 
-  // Connects to `uri` (mqtt://host[:port], tcp://...; mqtts://, ws://, wss://
-  // are parsed but not built yet: client_error::unsupported_scheme) and sends
-  // the CONNECT `options` describes. Completes with the first CONNACK.
+  // Connects to `uri` (mqtt://host[:port] or tcp://, port 1883; TLS:
+  // mqtts://host[:port] or ssl://, tls://, port 8883, configured by
+  // client_options::tls; ws:// and wss:// are parsed but not built yet:
+  // client_error::unsupported_scheme) and sends the CONNECT `options`
+  // describes. Completes with the first CONNACK, or with why the connection
+  // could not be made: the transport's error, a TLS handshake that failed
+  // (tls_verify_category(): "certificate verify failed: hostname mismatch"...;
+  // retried like any failed attempt on a reconnect).
   template <boost::asio::completion_token_for<connect_signature> Token = default_token>
   auto async_connect(std::string uri, connect_options options, Token&& token = {}) {
     return boost::asio::async_initiate<Token, connect_signature>(

@@ -16,7 +16,8 @@ class client_category final : public std::error_category {
       case client_error::dropped: return "dropped from the offline queue for a newer message";
       case client_error::message_expired: return "the message expired in the offline queue";
       case client_error::invalid_uri: return "invalid broker URI";
-      case client_error::unsupported_scheme: return "unsupported URI scheme";
+      case client_error::unsupported_scheme:
+        return "unsupported URI scheme (this build: mqtt, tcp, mqtts, ssl, tls; not yet ws, wss)";
       case client_error::connection_lost: return "the connection was lost";
     }
     return "unknown client error " + std::to_string(v);

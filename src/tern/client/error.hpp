@@ -20,7 +20,7 @@ enum class client_error : std::uint8_t {
   dropped,                // publish dropped from the offline queue for a newer one (overflow::drop_oldest)
   message_expired,        // its Message Expiry Interval ran out while it waited in the offline queue
   invalid_uri,            // not scheme://host[:port][/path]
-  unsupported_scheme,     // a scheme this build cannot connect with (today: only mqtt:// and tcp://)
+  unsupported_scheme,     // a scheme this build cannot connect with (today: ws:// and wss://)
   connection_lost,        // the connection ended with no error of its own to report (e.g. the
                           // server's DISCONNECT 0x00) before the operation could complete
 };
@@ -31,6 +31,18 @@ const std::error_category& client_error_category() noexcept;
 inline std::error_code make_error_code(client_error e) noexcept {
   return {static_cast<int>(e), client_error_category()};
 }
+
+// The category of a TLS handshake that failed because the server's
+// certificate did not verify (mqtts://). The value is OpenSSL's verify result
+// (X509_V_ERR_*: 20 unknown issuer, 10 expired, 62 hostname mismatch, 64 IP
+// address mismatch...); the message is "certificate verify failed: " and
+// OpenSSL's reason. Name "tern.tls.verify".
+//
+//   if (ec.category() == tern::tls_verify_category()) ...   // the broker's certificate is not trusted
+//
+// Other handshake failures (an alert from the server, no common protocol
+// version) carry OpenSSL's error (boost::asio::error::get_ssl_category()).
+const std::error_category& tls_verify_category() noexcept;
 
 }  // namespace tern
 

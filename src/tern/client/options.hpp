@@ -1,13 +1,18 @@
 // tern/client/options.hpp: what a client is configured with: the CONNECT it
 // sends (connect_options, per async_connect), and how it behaves
 // (client_options, per client): reconnect backoff, the offline queue, the
-// queue of received messages, the session's limits, logging.
+// queue of received messages, the session's limits, TLS, logging.
 //
 //   tern::client_options o;
 //   o.reconnect = {.min_delay = 200ms, .max_delay = 10s};
 //   o.offline_queue = {.max_messages = 500, .on_full = tern::offline_queue_options::overflow::drop_oldest};
 //   tern::AsyncClient c(io.get_executor(), o);
 //   c.async_connect("mqtt://127.0.0.1:1883", {.client_id = "sensor-7", .keep_alive = 30}, token);
+//
+//   // TLS (mqtts://): the server is verified against ca_file, by default
+//   // against the system's CAs, and its certificate must name the URI's host.
+//   o.tls = {.ca_file = "/etc/tern/ca.pem", .cert_file = "me.crt", .key_file = "me.key"};
+//   c.async_connect("mqtts://broker.example", {}, token);   // port 8883
 //
 // No Asio here: the threaded facade and the command-line tools share it.
 #pragma once
@@ -73,6 +78,46 @@ struct offline_queue_options {
   overflow on_full = overflow::refuse;
 };
 
+// TLS for mqtts:// (and, later, wss://); unused for mqtt://. Files and
+// in-memory texts are PEM; they are read on every connection attempt, so a
+// renewed certificate is picked up by the next reconnect. A TLS setting that
+// cannot be used (missing file, bad PEM, a key that does not match its
+// certificate) fails the connection attempt with OpenSSL's error
+// (boost::asio::error::get_ssl_category(), or std::errc for a missing file)
+// and a log line naming the setting.
+//
+// Verification failures complete async_connect() with an error of
+// tls_verify_category() (tern/client/error.hpp): "certificate verify failed:
+// <OpenSSL's reason>", e.g. "unable to get local issuer certificate" (an
+// unknown CA) or "hostname mismatch".
+struct tls_options {
+  // The CAs the server's certificate must chain to: any of a PEM file (one
+  // or more certificates), a directory prepared with `openssl rehash`
+  // (c_rehash), and PEM text. All given are used; with none of them, the
+  // system's default CAs (OpenSSL's default verify paths).
+  std::string ca_file{};
+  std::string ca_path{};
+  std::string ca_pem{};
+  // This client's certificate (a chain: the certificate first) and its
+  // private key (unencrypted), for brokers that ask for one: as files or as
+  // PEM text (the text wins when both are given). Never logged.
+  std::string cert_file{};
+  std::string key_file{};
+  std::string cert_pem{};
+  std::string key_pem{};
+  // The name the server's certificate must carry (a DNS name, or an IP
+  // address matched against its IP SANs) and the SNI sent (not for an IP
+  // address); empty: the URI's host.
+  std::string server_name{};
+  // Check that the server's certificate names server_name (or the URI's
+  // host). false: only its chain is verified (mosquitto_pub --insecure).
+  bool verify_host_name = true;
+  // No verification at all: any certificate is accepted, chain and name.
+  // For tests against self-signed brokers only: anyone on the path can
+  // impersonate the broker.
+  bool insecure = false;
+};
+
 struct client_options {
   reconnect_options reconnect{};
   offline_queue_options offline_queue{};
@@ -86,6 +131,8 @@ struct client_options {
   session::options session{};
   // How long async_disconnect() waits for the DISCONNECT to be written.
   std::chrono::milliseconds close_timeout{2'000};
+  // For mqtts:// URIs (TLS 1.2 or newer).
+  tls_options tls{};
   // Channel "client" is a good choice; a default logger logs nothing.
   log::logger log{};
 };

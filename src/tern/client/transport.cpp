@@ -1,5 +1,5 @@
-// The transports of tern::client: TCP today (see transport.hpp for how TLS
-// and WebSocket slot in).
+// The transports of tern::client: TCP here, TLS in tls_transport.cpp (see
+// transport.hpp for how WebSocket slots in).
 #include "tern/client/transport.hpp"
 
 #include <string>
@@ -66,15 +66,16 @@ class tcp_transport final : public transport, public std::enable_shared_from_thi
 
 }  // namespace
 
-result<std::shared_ptr<transport>> make_transport(const asio::any_io_executor& ex, const broker_uri& uri) {
+result<std::shared_ptr<transport>> make_transport(const asio::any_io_executor& ex, const broker_uri& uri,
+                                                  const tls_options& tls, const log::logger& log) {
   switch (uri.transport) {
     case broker_uri::kind::tcp: return std::shared_ptr<transport>(std::make_shared<tcp_transport>(ex));
-    // The extension point: tls (mqtts://), ws, wss. See transport.hpp.
-    case broker_uri::kind::tls:
-      return error{make_error_code(client_error::unsupported_scheme), "mqtts:// (TLS) is not built yet"};
+    case broker_uri::kind::tls: return make_tls_transport(ex, tls, log);
+    // The extension point: ws, wss. See transport.hpp.
     case broker_uri::kind::ws:
     case broker_uri::kind::wss:
-      return error{make_error_code(client_error::unsupported_scheme), "ws:// and wss:// are not built yet"};
+      log.warn("{}: WebSocket (ws://, wss://) is not supported yet", uri.to_string());
+      return error{make_error_code(client_error::unsupported_scheme), "ws:// and wss:// are not supported yet"};
   }
   return error{make_error_code(client_error::unsupported_scheme), "unknown transport"};
 }

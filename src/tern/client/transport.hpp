@@ -2,20 +2,20 @@
 // client runs MQTT over, behind a small virtual interface so that the client
 // core (async_client.cpp) does not know which transport it drives.
 //
-// EXTENSION POINT for TLS and WebSocket: today make_transport() builds the
-// TCP transport for mqtt:// and tcp://. To add one:
-//   - mqtts:// (broker_uri::kind::tls): a class holding
-//     asio::ssl::stream<tcp::socket> (client_options will carry an
-//     asio::ssl::context or the paths to build one); open() = resolve,
-//     connect, set SNI (SSL_set_tlsext_host_name), async_handshake(client);
-//     close() = shut the socket down (no TLS close_notify wait).
-//   - ws:// and wss:// (kind::ws, kind::wss): a class holding
-//     beast::websocket::stream<tcp::socket or ssl::stream<...>>; open() adds
-//     the WebSocket handshake on uri.path with subprotocol "mqtt" and binary
-//     frames; read_some() reads frame payload bytes (MQTT packets may span
-//     frames); write() writes one binary message per gathered write.
-//   - a case in make_transport(), and OpenSSL / Boost.Beast in
-//     src/tern/client/CMakeLists.txt.
+// Transports: TCP for mqtt:// and tcp:// (transport.cpp), TLS for mqtts://
+// (tls_transport.cpp: asio::ssl::stream over TCP, context built from
+// tls_options on every attempt, SNI, OpenSSL's host name check).
+//
+// EXTENSION POINT for WebSocket: make_transport() refuses ws:// and wss://
+// with client_error::unsupported_scheme today. To add them:
+//   - a class holding beast::websocket::stream<tcp::socket> (ws://) or
+//     beast::websocket::stream<ssl::stream<tcp::socket>> (wss://: reuse
+//     tls_transport.cpp's make_context(), prepare() and handshake_error(),
+//     then handshake TLS before WebSocket); open() adds the WebSocket
+//     handshake on uri.path with subprotocol "mqtt" and binary frames;
+//     read_some() reads frame payload bytes (MQTT packets may span frames);
+//     write() writes one binary message per gathered write.
+//   - its case in make_transport(), and Boost.Beast in CMakeLists.txt.
 // Nothing else changes: the client core only calls these four functions.
 //
 // Lifetime: operations keep their transport alive (they hold a shared_ptr),
@@ -32,8 +32,10 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "tern/client/options.hpp"
 #include "tern/client/uri.hpp"
 #include "tern/core/result.hpp"
+#include "tern/log/log.hpp"
 
 namespace tern::client_detail {
 
@@ -58,9 +60,16 @@ class transport {
   virtual void close() noexcept = 0;
 };
 
-// A transport for `uri` whose I/O objects run on `ex`, or
-// client_error::unsupported_scheme for a scheme this build cannot serve.
+// A transport for `uri` whose I/O objects run on `ex` (`tls` serves mqtts://;
+// `log` gets a line naming a TLS setting that cannot be used), or:
+// client_error::unsupported_scheme for a scheme this build cannot serve; the
+// error of a TLS setting that cannot be used (see tls_options).
 [[nodiscard]] result<std::shared_ptr<transport>> make_transport(const boost::asio::any_io_executor& ex,
-                                                                const broker_uri& uri);
+                                                                const broker_uri& uri, const tls_options& tls,
+                                                                const log::logger& log);
+
+// The TLS transport (tls_transport.cpp), for make_transport().
+[[nodiscard]] result<std::shared_ptr<transport>> make_tls_transport(const boost::asio::any_io_executor& ex,
+                                                                    const tls_options& tls, const log::logger& log);
 
 }  // namespace tern::client_detail
