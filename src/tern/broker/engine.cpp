@@ -1,6 +1,7 @@
 #include "tern/broker/engine.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <mutex>
 
@@ -11,7 +12,10 @@ namespace tern::broker {
 // A session as the broker keeps it: MQTT session state, subscriptions, will
 // and expiry, and the connection it is attached to, if any. Lives on the
 // worker that owns its client id.
-struct client_session {
+struct client_session final : session::journal {
+  client_session(worker& w, std::string id) : home(&w), client_id(std::move(id)) {}
+
+  worker* home;
   std::string client_id;
   std::optional<std::string> username;
   std::string peer;
@@ -23,9 +27,31 @@ struct client_session {
   endpoint* connection = nullptr;
   std::optional<time_point> will_at;     // a delayed will is due
   std::optional<time_point> expires_at;  // the session ends, if still disconnected
+  // Journaling to the store (persistent): its QoS 1/2 messages, subscriptions and will are there.
+  bool journaled = false;
+  // The seqs of queued messages kept in the store only (offline, or behind),
+  // ascending: 8 bytes in memory per message, the message itself on disk.
+  // Only these are read back: the store may also hold messages other
+  // workers stored for this session that have not arrived here yet.
+  std::deque<std::uint64_t> stored;
+
+  void add_stored(std::uint64_t seq) {
+    if (stored.empty() || stored.back() < seq) stored.push_back(seq);
+    else stored.insert(std::lower_bound(stored.begin(), stored.end(), seq), seq);
+  }
 
   client_info info() const { return {client_id, username, peer, version}; }
   bool persistent() const { return expiry_interval != 0; }
+
+  // session::journal: the state's changes go to the worker's batch.
+  std::uint64_t next_seq() override;
+  void queued(const session::queued& q) override;
+  void unqueued(std::uint64_t seq) override;
+  void sent(const session::outgoing& o, bool was_queued) override;
+  void released(const session::outgoing& o) override;
+  void completed(std::uint16_t packet_id) override;
+  void incoming_added(std::uint16_t packet_id) override;
+  void incoming_removed(std::uint16_t packet_id) override;
 };
 
 struct engine::share_group {
@@ -33,6 +59,7 @@ struct engine::share_group {
     std::string client_id;
     subscribe_options options;
     std::uint32_t identifier = 0;
+    bool persistent = false;
   };
   std::vector<member> members;  // changed under the exclusive index lock
   std::atomic<std::size_t> next{0};
@@ -65,6 +92,35 @@ properties publish_properties_of_will(const properties& p) {
   return b.build();
 }
 
+// A message as one subscriber receives it.
+publish_packet prepare(const publish_packet& m, const subscribe_options& o, const std::vector<std::uint32_t>& ids) {
+  publish_packet out = m;
+  out.qos = std::min(m.qos, o.max_qos);
+  out.retain = o.retain_as_published && m.retain;
+  out.dup = false;
+  out.packet_id = 0;
+  if (!ids.empty()) out.set_props(with_identifiers(m.props(), ids));
+  return out;
+}
+
+// A message read back from the store: false when its Message Expiry
+// Interval ran out since `queued_at`; else the interval left is set.
+bool still_valid(publish_packet& m, time_point queued_at, time_point now) {
+  const auto expiry = m.props().get<property_id::message_expiry_interval>();
+  if (!expiry) return true;
+  const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - queued_at).count();
+  if (waited >= std::int64_t{*expiry}) return false;
+  if (waited <= 0) return true;
+  const auto left = static_cast<std::uint32_t>(*expiry - static_cast<std::uint32_t>(waited));
+  properties::builder b;
+  m.props().for_each([&](const property& p) {
+    if (p.id == property_id::message_expiry_interval) b.add<property_id::message_expiry_interval>(left);
+    else (void)b.add(p);
+  });
+  m.set_props(b.build());
+  return true;
+}
+
 bool covered_by(std::string_view denied, std::string_view filter) {
   if (denied == filter) return true;
   // A filter without wildcards is covered when the denied filter matches it.
@@ -72,6 +128,36 @@ bool covered_by(std::string_view denied, std::string_view filter) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- client_session: journal
+
+std::uint64_t client_session::next_seq() { return home->engine_.next_seq(); }
+
+void client_session::queued(const session::queued& q) {
+  home->batch_.append(client_id, q.seq, q.message, q.enqueued_at);
+}
+
+void client_session::unqueued(std::uint64_t seq) { home->batch_.erase_queued(client_id, seq); }
+
+void client_session::sent(const session::outgoing& o, bool was_queued) {
+  if (was_queued) home->batch_.erase_queued(client_id, o.seq);
+  home->batch_.set_inflight(client_id, o.seq, o.message.packet_id, storage::inflight_phase::awaiting_ack, o.message);
+}
+
+void client_session::released(const session::outgoing& o) {
+  // The message itself is no longer needed: only PUBREL is ever resent.
+  home->batch_.set_inflight(client_id, o.seq, o.message.packet_id, storage::inflight_phase::awaiting_comp, {});
+}
+
+void client_session::completed(std::uint16_t packet_id) { home->batch_.erase_inflight(client_id, packet_id); }
+
+void client_session::incoming_added(std::uint16_t packet_id) {
+  home->batch_.add_incoming_qos2(client_id, packet_id);
+}
+
+void client_session::incoming_removed(std::uint16_t packet_id) {
+  home->batch_.erase_incoming_qos2(client_id, packet_id);
+}
 
 // ---------------------------------------------------------------- endpoint
 
@@ -84,7 +170,14 @@ endpoint::endpoint(worker& w, std::string peer, link& l, time_point now)
       now_(now) {}
 
 endpoint::~endpoint() {
+  if (unsynced_) std::erase(worker_->unsynced_, this);
   if (client_) worker_->closed(*this, error{reason::unspecified_error, "connection destroyed"}, now_);
+}
+
+void endpoint::track_unsynced() {
+  if (unsynced_) return;
+  unsynced_ = true;
+  worker_->unsynced_.push_back(this);
 }
 
 void endpoint::receive(bytes_view in, time_point now) {
@@ -113,16 +206,22 @@ void endpoint::on_publish(publish_packet&& m) {
   const auto verdict = eng.hooks_.on_publish(info, m);
   reason code = reason::success;
   if (verdict.action == publish_action::allow) {
-    if (m.retain) eng.store_.retained().put(m, now_);
+    if (m.retain) worker_->batch_.put_retained(m, now_);
     const auto matched = worker_->route(info, m, now_);
     if (matched == 0 && conn_.version() == protocol_version::v5) code = reason::no_matching_subscribers;
   } else if (verdict.action == publish_action::refuse) {
     code = verdict.code;
   }
-  if (m.qos != qos::at_most_once) conn_.acknowledge(m.packet_id, code);
+  if (m.qos != qos::at_most_once) {
+    // Into the output now; written after the worker's commit() of this turn.
+    conn_.acknowledge(m.packet_id, code);
+    track_unsynced();
+  }
 }
 
-void endpoint::on_delivered(const publish_packet&, reason) {}
+void endpoint::on_delivered(const publish_packet&, reason) {
+  if (client_ && !client_->stored.empty()) worker_->refill(*client_, now_);
+}
 
 void endpoint::on_dropped(const publish_packet&, reason) {
   worker_->engine_.stats_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -148,6 +247,7 @@ void endpoint::on_disconnect(const disconnect_packet& d) {
       return;
     }
     client_->expiry_interval = std::min(*e, worker_->engine_.options_.max_session_expiry_interval);
+    if (client_->persistent() && !client_->journaled) worker_->journal(*client_);
   }
 }
 
@@ -209,6 +309,7 @@ void worker::admit(endpoint& ep, time_point now) {
     } else if (s.will_at && c.clean_start) {
       publish_will(s, now);  // the old session ends now: its delayed will goes out
     }
+    if (s.will_at && s.journaled) batch_.erase_will(s.client_id);  // cancelled by the reconnect
     s.will_at.reset();
     s.expires_at.reset();
     if (c.clean_start) {
@@ -219,8 +320,7 @@ void worker::admit(endpoint& ep, time_point now) {
   }
   it = sessions_.find(c.client_id);
   if (it == sessions_.end()) {
-    it = sessions_.emplace(c.client_id, std::make_unique<client_session>()).first;
-    it->second->client_id = c.client_id;
+    it = sessions_.emplace(c.client_id, std::make_unique<client_session>(*this, c.client_id)).first;
     it->second->state.set_limits(o.queue);
     engine_.stats_.clients_total.fetch_add(1, std::memory_order_relaxed);
   }
@@ -248,9 +348,20 @@ void worker::admit(endpoint& ep, time_point now) {
     if (!b.empty()) a.props = b.build();
   }
   engine_.stats_.clients_connected.fetch_add(1, std::memory_order_relaxed);
+  if (s.persistent() && !s.journaled) journal(s);
   ep.conn_.accept(s.state, a, now);
   save(s);
+  refill(s, now);
   ep.wake();
+}
+
+void worker::journal(client_session& s) {
+  // Its state so far (a session taken over and made persistent) goes first.
+  s.state.attach_journal(&s);
+  s.journaled = true;
+  if (s.subscriptions.empty()) return;
+  std::unique_lock lock(engine_.index_mutex_);
+  for (const auto& [f, rec] : s.subscriptions) engine_.index(s.client_id, rec, true);
 }
 
 std::size_t worker::route(const client_info& from, publish_packet m, time_point now) {
@@ -259,12 +370,14 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     subscribe_options options;
     std::uint32_t identifier;
     std::uint32_t origin = 0;
+    bool persistent = false;
   };
   struct target {
     std::string client_id;
     subscribe_options options;
     std::vector<std::uint32_t> identifiers;
     std::uint32_t origin;
+    bool persistent;
   };
   std::vector<target> targets;
   {
@@ -274,18 +387,18 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     std::shared_lock lock(engine_.index_mutex_);
     engine_.subscriptions_.match(m.topic(), [&](const std::string& id, const engine::subscriber& sub, std::string_view) {
       if (sub.options.no_local && id == from.client_id) return;
-      matches.push_back({id, sub.options, sub.identifier, 0});
+      matches.push_back({id, sub.options, sub.identifier, 0, sub.persistent});
     });
     engine_.shared_.match(m.topic(), [&](const std::string&, const std::shared_ptr<engine::share_group>& g,
                                          std::string_view) {
       if (g->members.empty()) return;
       const auto& member = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % g->members.size()];
-      matches.push_back({member.client_id, member.options, member.identifier, g->origin});
+      matches.push_back({member.client_id, member.options, member.identifier, g->origin, member.persistent});
     });
     // Deliver once per client: the highest QoS, every identifier.
     std::sort(matches.begin(), matches.end(), [](const match& a, const match& b) { return a.client_id < b.client_id; });
     for (std::size_t i = 0; i < matches.size();) {
-      target t{std::string(matches[i].client_id), matches[i].options, {}, 0};
+      target t{std::string(matches[i].client_id), matches[i].options, {}, 0, matches[i].persistent};
       std::size_t j = i;
       for (; j < matches.size() && matches[j].client_id == matches[i].client_id; ++j) {
         t.origin = std::max(t.origin, matches[j].origin);
@@ -302,6 +415,13 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     if (owner == index_) {
       auto it = sessions_.find(t.client_id);
       if (it != sessions_.end()) deliver_local(*it->second, m, t.options, t.identifiers, now, t.origin);
+    } else if (t.persistent && std::min(m.qos, t.options.max_qos) != qos::at_most_once) {
+      // Stored here, committed before the batch is posted: the publisher's
+      // acknowledgement waits for this worker's commit only.
+      auto out = prepare(m, t.options, t.identifiers);
+      const auto seq = engine_.next_seq();
+      batch_.append(t.client_id, seq, out, now);
+      outbox_[owner].push_back({std::move(t.client_id), std::move(out), t.options, {}, t.origin, seq});
     } else {
       outbox_[owner].push_back({std::move(t.client_id), m, t.options, std::move(t.identifiers), t.origin});
     }
@@ -311,14 +431,48 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
 
 void worker::deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
                            const std::vector<std::uint32_t>& ids, time_point now, std::uint32_t origin) {
-  publish_packet out = m;
-  out.qos = std::min(m.qos, o.max_qos);
-  out.retain = o.retain_as_published && m.retain;
-  out.dup = false;
-  out.packet_id = 0;
-  if (!ids.empty()) out.set_props(with_identifiers(m.props(), ids));
+  place(s, prepare(m, o, ids), now, origin, 0);
+}
+
+void worker::place(client_session& s, publish_packet out, time_point now, std::uint32_t origin,
+                   std::uint64_t stored_seq) {
   auto& stats = engine_.stats_;
-  if (s.connection && s.connection->conn_.connected()) {
+  const bool live = s.connection && s.connection->conn_.connected();
+  const auto size = out.payload().size();
+  auto sent = [&] {
+    stats.messages_sent.fetch_add(1, std::memory_order_relaxed);
+    stats.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+  };
+  if (s.journaled && out.qos != qos::at_most_once) {
+    const auto& o = engine_.options_;
+    // In memory while the client reads and nothing waits in the store; else
+    // in the store only.
+    const bool memory = live && s.stored.empty() && s.state.queue().size() < o.queue.max_messages;
+    if (!memory) {
+      if (s.stored.size() >= o.max_stored_messages) {
+        stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+        if (stored_seq) batch_.erase_queued(s.client_id, stored_seq);
+        return;
+      }
+      const auto seq = stored_seq ? stored_seq : engine_.next_seq();
+      if (!stored_seq) batch_.append(s.client_id, seq, out, now);
+      s.add_stored(seq);
+      return;
+    }
+    const auto seq = stored_seq ? stored_seq : engine_.next_seq();
+    const auto r = live ? s.connection->conn_.publish(std::move(out), now, origin, seq, stored_seq != 0)
+                        : s.state.enqueue(std::move(out), now, origin, seq, stored_seq != 0);
+    if (r == session::enqueue_result::refused || r == session::enqueue_result::dropped) {
+      stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      if (r == session::enqueue_result::refused && stored_seq) batch_.erase_queued(s.client_id, stored_seq);
+    } else if (live) {
+      sent();
+    }
+    if (live) s.connection->wake();
+    return;
+  }
+  if (stored_seq) batch_.erase_queued(s.client_id, stored_seq);  // no longer persistent
+  if (live) {
     if (out.qos == qos::at_most_once && s.connection->output().size() > engine_.options_.max_output_backlog) {
       stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);  // a subscriber that does not read
       return;
@@ -327,14 +481,59 @@ void worker::deliver_local(client_session& s, const publish_packet& m, const sub
     if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
       stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
     } else {
-      stats.messages_sent.fetch_add(1, std::memory_order_relaxed);
-      stats.bytes_sent.fetch_add(m.payload().size(), std::memory_order_relaxed);
+      sent();
     }
     s.connection->wake();
-  } else if (s.persistent() && out.qos != qos::at_most_once) {
-    const auto r = s.state.enqueue(std::move(out), now, origin);
-    if (r == session::enqueue_result::refused) stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void worker::refill(client_session& s, time_point now) {
+  if (s.stored.empty() || !s.connection || !s.connection->conn_.connected()) return;
+  const auto max = engine_.options_.queue.max_messages;
+  const auto have = s.state.queue().size();
+  if (have > max / 2) return;
+  write_through();  // the store must hold this turn's appends before it is read
+  const auto want = std::min(s.stored.size(), max - have);
+  std::vector<storage::message_record> page;
+  page.reserve(want);
+  // The store's queue of this session also holds messages queued in memory
+  // and ones still on their way from other workers: take only the seqs of
+  // `stored`, in order.
+  while (page.size() < want && !s.stored.empty()) {
+    std::size_t seen = 0;
+    const auto ask = want - page.size() + 16;
+    engine_.store_.messages().for_each_queued(s.client_id, s.stored.front(), ask,
+                                              [&](const storage::message_record& r) {
+                                                ++seen;
+                                                if (page.size() >= want) return;
+                                                while (!s.stored.empty() && s.stored.front() < r.seq)
+                                                  s.stored.pop_front();  // gone from the store: nothing to send
+                                                if (!s.stored.empty() && s.stored.front() == r.seq) {
+                                                  s.stored.pop_front();
+                                                  page.push_back(r);
+                                                }
+                                              });
+    if (seen < ask) {  // the store has nothing more: what is left in `stored` is gone
+      if (page.size() < want) s.stored.clear();
+      break;
+    }
+  }
+  auto& conn = s.connection->conn_;
+  for (auto& r : page) {
+    if (!still_valid(r.message, r.queued_at, now)) {
+      batch_.erase_queued(s.client_id, r.seq);  // expired while stored
+      continue;
+    }
+    r.message.packet_id = 0;
+    const auto res = conn.publish(std::move(r.message), now, 0, r.seq, true);
+    if (res == session::enqueue_result::refused) {
+      batch_.erase_queued(s.client_id, r.seq);
+      engine_.stats_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+    } else if (res != session::enqueue_result::dropped) {
+      engine_.stats_.messages_sent.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  s.connection->wake();
 }
 
 bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m,
@@ -375,7 +574,13 @@ bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, co
 void worker::deliver(batch&& b, time_point now) {
   for (auto& d : b) {
     auto it = sessions_.find(d.client_id);
-    if (it != sessions_.end()) deliver_local(*it->second, d.message, d.options, d.identifiers, now, d.origin);
+    if (it == sessions_.end()) {
+      if (d.seq) batch_.erase_queued(d.client_id, d.seq);  // the session ended meanwhile
+    } else if (d.seq) {
+      place(*it->second, std::move(d.message), now, d.origin, d.seq);
+    } else {
+      deliver_local(*it->second, d.message, d.options, d.identifiers, now, d.origin);
+    }
   }
 }
 
@@ -415,29 +620,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
         const bool existed = s.subscriptions.count(sub.filter) != 0;
         {
           std::unique_lock lock(engine_.index_mutex_);
-          if (shared && *shared) {
-            const std::string group((*shared)->group);
-            auto* g = engine_.shared_.find((*shared)->filter, group);
-            std::shared_ptr<engine::share_group> grp;
-            if (g) {
-              grp = *g;
-            } else {
-              grp = std::make_shared<engine::share_group>();
-              grp->origin = ++engine_.next_origin_;
-              engine_.share_origins_.emplace(grp->origin, grp);
-              engine_.shared_.insert((*shared)->filter, group, grp);
-            }
-            auto m = std::find_if(grp->members.begin(), grp->members.end(),
-                                  [&](const auto& x) { return x.client_id == s.client_id; });
-            if (m != grp->members.end()) {
-              m->options = sub.options;
-              m->identifier = identifier;
-            } else {
-              grp->members.push_back({s.client_id, sub.options, identifier});
-            }
-          } else {
-            engine_.subscriptions_.insert(sub.filter, s.client_id, engine::subscriber{sub.options, identifier});
-          }
+          engine_.index(s.client_id, storage::subscription_record{sub.filter, sub.options, identifier}, s.journaled);
         }
         if (!existed) engine_.stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
         s.subscriptions[sub.filter] = storage::subscription_record{sub.filter, sub.options, identifier};
@@ -454,6 +637,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
   }
   ep.conn_.send(std::move(ack));
   save(s);
+  if (!retained.empty()) write_through();  // retained messages stored this turn are matched too
   for (auto& r : retained) {
     auto opts = r.options;
     opts.retain_as_published = true;  // retained messages sent on subscribe keep RETAIN=1
@@ -503,6 +687,7 @@ void worker::closed(endpoint& ep, const error& why, time_point now) {
       publish_will(*s, now);
     } else {
       s->will_at = now + seconds(std::min(delay, s->expiry_interval));
+      if (s->journaled) batch_.put_will(s->client_id, *s->will, *s->will_at);
     }
   } else {
     s->will.reset();
@@ -519,11 +704,12 @@ void worker::publish_will(client_session& s, time_point now) {
   if (!s.will) return;
   will_message w = std::move(*s.will);
   s.will.reset();
+  if (s.will_at && s.journaled) batch_.erase_will(s.client_id);
   s.will_at.reset();
   publish_packet m(w.topic, w.payload, w.qos, w.retain, publish_properties_of_will(w.props));
   const auto info = s.info();
   if (engine_.hooks_.on_publish(info, m).action != publish_action::allow) return;
-  if (m.retain) engine_.store_.retained().put(m, now);
+  if (m.retain) batch_.put_retained(m, now);
   route(info, std::move(m), now);
 }
 
@@ -543,17 +729,49 @@ void worker::end_session(client_session& s, time_point now) {
   for (const auto& q : s.state.queue())
     if (q.origin) redeliver_shared(q.origin, s.client_id, q.message, now);
   s.state.clear();
-  engine_.store_.sessions().erase(s.client_id);
+  if (s.journaled) {
+    batch_.forget_client(s.client_id);
+    s.state.set_journal(nullptr);
+    s.journaled = false;
+  }
+  s.stored.clear();
   if (s.connection) return;  // a clean start reuses the entry
   engine_.stats_.clients_total.fetch_sub(1, std::memory_order_relaxed);
   sessions_.erase(s.client_id);  // `s` is gone after this
 }
 
 void worker::save(const client_session& s) {
-  if (!s.persistent()) return;
-  storage::session_record r{s.client_id, s.version, s.expiry_interval, {}};
+  if (!s.journaled) return;
+  storage::session_record r{s.client_id, s.version, s.expiry_interval, {}, s.connection ? std::nullopt : s.expires_at};
   for (const auto& [f, rec] : s.subscriptions) r.subscriptions.push_back(rec);
-  engine_.store_.sessions().save(r);
+  batch_.save_session(std::move(r));
+}
+
+void worker::write_through() {
+  if (batch_.empty()) return;
+  if (auto r = engine_.store_.commit(batch_, storage::wait_for::written); !r && !write_error_)
+    write_error_ = r.error();
+  batch_.clear();
+  written_ = true;
+}
+
+storage::storage_result<void> worker::commit() {
+  storage::storage_result<void> r;
+  if (!batch_.empty() || written_) r = engine_.store_.commit(batch_, storage::wait_for::durable);
+  batch_.clear();
+  written_ = false;
+  if (r && write_error_) r = *std::exchange(write_error_, std::nullopt);
+  auto endpoints = std::exchange(unsynced_, {});
+  for (auto* ep : endpoints) ep->unsynced_ = false;
+  if (!r) {
+    // Nothing of this turn may be acknowledged: the clients send it again.
+    for (auto* ep : endpoints) {
+      ep->output().clear();
+      ep->conn_.disconnect(reason::unspecified_error);
+      ep->wake();
+    }
+  }
+  return r;
 }
 
 void worker::tick(time_point now) {
@@ -572,6 +790,11 @@ void worker::tick(time_point now) {
   if (index_ == 0 && every.count() > 0 && now - last_sys_ >= every) {
     last_sys_ = now;
     publish_sys(now);
+  }
+  const auto sync_every = engine_.options_.store_sync_interval;
+  if (index_ == 0 && sync_every.count() > 0 && now - last_sync_ >= sync_every) {
+    last_sync_ = now;
+    if (auto r = engine_.store_.sync(); !r && !write_error_) write_error_ = r.error();
   }
 }
 
@@ -598,11 +821,14 @@ std::optional<time_point> worker::next_tick() const {
   }
   const auto every = engine_.options_.sys_interval;
   if (index_ == 0 && every.count() > 0) earliest(last_sys_ + every);
+  const auto sync_every = engine_.options_.store_sync_interval;
+  if (index_ == 0 && sync_every.count() > 0) earliest(last_sync_ + sync_every);
   return t;
 }
 
 void worker::publish_sys(time_point now) {
   auto& st = engine_.stats_;
+  const auto store = engine_.store_.stats();
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - engine_.started_).count();
   const std::pair<std::string_view, std::string> values[] = {
       {"$SYS/broker/version", engine_.options_.version},
@@ -616,12 +842,16 @@ void worker::publish_sys(time_point now) {
       {"$SYS/broker/bytes/sent", std::to_string(st.bytes_sent.load())},
       {"$SYS/broker/subscriptions/count", std::to_string(st.subscriptions.load())},
       {"$SYS/broker/retained messages/count", std::to_string(engine_.store_.retained().size())},
+      {"$SYS/broker/store/commits", std::to_string(store.commits)},
+      {"$SYS/broker/store/syncs", std::to_string(store.synced_commits)},
+      {"$SYS/broker/store/disk syncs", std::to_string(store.disk_syncs)},
+      {"$SYS/broker/store/operations", std::to_string(store.operations)},
   };
   static const std::optional<std::string> no_user;
   const client_info sys{"$SYS", no_user, "", protocol_version::v5};
   for (const auto& [t, v] : values) {
     publish_packet m(t, shared_bytes::copy(v), qos::at_most_once, true);
-    engine_.store_.retained().put(m, now);
+    batch_.put_retained(m, now);
     route(sys, std::move(m), now);
   }
 }
@@ -633,7 +863,7 @@ engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, 
   if (workers == 0) workers = 1;
   for (std::size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
   for (auto& w : workers_) w->outbox_.resize(workers);
-  for (auto& w : workers_) w->last_sys_ = now;
+  for (auto& w : workers_) w->last_sys_ = w->last_sync_ = now;
 }
 
 engine::~engine() = default;
@@ -653,6 +883,116 @@ void engine::unindex(std::string_view filter, const std::string& client_id) {
     share_origins_.erase(grp->origin);
     shared_.erase((*shared)->filter, group);
   }
+}
+
+void engine::index(const std::string& client_id, const storage::subscription_record& r, bool persistent) {
+  auto shared = topic::parse_shared(r.filter);
+  if (!shared || !*shared) {
+    subscriptions_.insert(r.filter, client_id, subscriber{r.options, r.identifier, persistent});
+    return;
+  }
+  const std::string group((*shared)->group);
+  std::shared_ptr<share_group> grp;
+  if (auto* g = shared_.find((*shared)->filter, group)) {
+    grp = *g;
+  } else {
+    grp = std::make_shared<share_group>();
+    grp->origin = ++next_origin_;
+    share_origins_.emplace(grp->origin, grp);
+    shared_.insert((*shared)->filter, group, grp);
+  }
+  auto m = std::find_if(grp->members.begin(), grp->members.end(), [&](const auto& x) { return x.client_id == client_id; });
+  if (m != grp->members.end()) {
+    m->options = r.options;
+    m->identifier = r.identifier;
+    m->persistent = persistent;
+  } else {
+    grp->members.push_back({client_id, r.options, r.identifier, persistent});
+  }
+}
+
+storage::storage_result<recovery> engine::recover(time_point now) {
+  recovery out;
+  std::vector<storage::session_record> records;
+  store_.sessions().for_each([&](const storage::session_record& r) { records.push_back(r); });
+  std::uint64_t last_seq = 0;
+  for (auto& rec : records) {
+    auto& w = *workers_[owner_of(rec.client_id)];
+    if (rec.expiry_interval == 0 ||
+        (rec.expires_at && *rec.expires_at <= now && rec.expiry_interval != never_expires)) {
+      ++out.discarded;  // ended while the broker was down (its will, if any, goes out below)
+      continue;
+    }
+    auto sp = std::make_unique<client_session>(w, rec.client_id);
+    auto& s = *sp;
+    s.version = rec.version;
+    s.expiry_interval = rec.expiry_interval;
+    s.state.set_limits(options_.queue);
+    if (rec.expiry_interval != never_expires)
+      s.expires_at = rec.expires_at.value_or(now + seconds(rec.expiry_interval));
+    {
+      std::unique_lock lock(index_mutex_);
+      for (auto& sub : rec.subscriptions) {
+        index(s.client_id, sub, true);
+        s.subscriptions[sub.filter] = sub;
+      }
+    }
+    out.subscriptions += rec.subscriptions.size();
+    stats_.subscriptions.fetch_add(rec.subscriptions.size(), std::memory_order_relaxed);
+    store_.messages().for_each(s.client_id, [&](const storage::message_record& m) {
+      last_seq = std::max(last_seq, m.seq);
+      switch (m.kind) {
+        case storage::record_kind::outgoing: {
+          session::outgoing o{m.message, static_cast<enum session::outgoing::phase>(m.phase), 0, m.seq};
+          o.message.packet_id = m.packet_id;
+          if (o.phase == session::outgoing::phase::awaiting_comp) o.message.qos = qos::exactly_once;
+          s.state.restore_outgoing(std::move(o));
+          ++out.inflight;
+          break;
+        }
+        case storage::record_kind::queued:
+          s.stored.push_back(m.seq);
+          ++out.queued;
+          break;
+        case storage::record_kind::incoming_qos2:
+          s.state.restore_incoming_qos2(m.packet_id);
+          ++out.incoming;
+          break;
+      }
+    });
+    s.state.set_journal(&s);
+    s.journaled = true;
+    stats_.clients_total.fetch_add(1, std::memory_order_relaxed);
+    w.sessions_.emplace(s.client_id, std::move(sp));
+    ++out.sessions;
+  }
+  next_seq_.store(last_seq + 1, std::memory_order_relaxed);
+  store_.wills().for_each([&](const storage::will_record& r) {
+    auto& w = *workers_[owner_of(r.client_id)];
+    auto it = w.sessions_.find(r.client_id);
+    if (it != w.sessions_.end()) {
+      it->second->will = r.will;
+      it->second->will_at = r.due;
+      ++out.wills;
+      return;
+    }
+    // Its session ended while the broker was down: the will goes now.
+    client_session gone(w, r.client_id);
+    gone.will = r.will;
+    gone.will_at = r.due;
+    gone.journaled = true;  // so that publishing it erases it
+    w.publish_will(gone, now);
+  });
+  for (auto& rec : records) {
+    auto& w = *workers_[owner_of(rec.client_id)];
+    if (!w.sessions_.count(rec.client_id)) w.batch_.forget_client(rec.client_id);
+  }
+  // Wills routed to other workers' sessions (stored, not yet counted there).
+  for (auto& w : workers_)
+    for (auto& [target, b] : w->take_outbox()) workers_[target]->deliver(std::move(b), now);
+  for (auto& w : workers_)
+    if (auto r = w->commit(); !r) return r.error();
+  return out;
 }
 
 std::size_t engine::owner_of(std::string_view client_id) const {

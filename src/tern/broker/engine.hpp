@@ -13,6 +13,20 @@
 //   // after every event, on each io thread:
 //   for (auto& [target, batch] : eng.worker_at(i).take_outbox()) post_to(target, batch);  // -> deliver()
 //   eng.worker_at(i).tick(now) when eng.worker_at(i).next_tick() passes.
+//   // at the end of every loop turn, before writing any output:
+//   if (auto r = eng.worker_at(i).commit(); !r) log(r.error().message);
+//
+// Durability: what must outlive a connection goes to the store, through one
+// write_batch per worker that commit() writes with one disk sync per loop
+// turn (group commit). PUBACK/PUBREC are put in a connection's output when
+// the PUBLISH is read, and the network layer writes outputs only after
+// commit(): an acknowledgement never leaves before its message is durable.
+// Persistent sessions (Session Expiry Interval > 0) journal their QoS 1/2
+// messages (queued, in flight, incoming QoS 2 ids), subscriptions and
+// delayed wills; retained messages are stored. Clean sessions cost no disk
+// write. A persistent session's offline queue lives in the store only, and
+// is read back in pages when its client returns. engine::recover() rebuilds
+// sessions, subscriptions, in-flight state and wills at start.
 //
 // Threading: one engine, one worker per io thread. A client id belongs to
 // one worker (owner_of): its session, its connection after CONNECT, its
@@ -57,6 +71,12 @@ struct options {
   // Maximum).
   session::queue_limits queue;
   std::uint16_t max_inflight = 65'535;
+  // Per persistent session: QoS 1/2 messages kept in the store beyond the
+  // queue above (offline, or a slow reader); past it they are dropped.
+  std::uint64_t max_stored_messages = 1'000'000;
+  // With a store that does not sync every commit (durability batch): how
+  // often worker 0 makes everything durable (0: never).
+  std::chrono::milliseconds store_sync_interval{0};
   // A connection with more unwritten output than this is congested: QoS 0
   // messages to it are dropped (and counted); QoS 1/2 wait in its queue.
   std::size_t max_output_backlog = 1 << 20;
@@ -78,6 +98,17 @@ struct statistics {
   std::atomic<std::uint64_t> bytes_sent{0};
   std::atomic<std::uint64_t> messages_dropped{0};
   std::atomic<std::uint64_t> subscriptions{0};
+};
+
+// What engine::recover() found in the store.
+struct recovery {
+  std::size_t sessions = 0;
+  std::size_t subscriptions = 0;
+  std::size_t queued = 0;     // messages waiting in offline queues (left on disk)
+  std::size_t inflight = 0;   // outgoing QoS 1/2 messages in flight
+  std::size_t incoming = 0;   // incoming QoS 2 packet ids not yet released
+  std::size_t wills = 0;      // delayed wills
+  std::size_t discarded = 0;  // sessions that had ended (expired while down)
 };
 
 // The I/O side of one connection, implemented by the network layer.
@@ -128,6 +159,7 @@ class endpoint final : private session::handler {
   void on_disconnect(const disconnect_packet& d) override;
   void on_closed(const error& why) override;
   void wake() { link_->wake(); }
+  void track_unsynced();
 
   worker* worker_;
   std::string peer_;
@@ -137,6 +169,7 @@ class endpoint final : private session::handler {
   client_session* client_ = nullptr;  // set by admit
   time_point now_{};                  // the time of the current input
   bool normal_disconnect_ = false;
+  bool unsynced_ = false;  // acknowledged a QoS 1/2 message this loop turn
 };
 
 // A message for a client of another worker.
@@ -146,6 +179,10 @@ struct delivery {
   subscribe_options options;
   std::vector<std::uint32_t> identifiers;
   std::uint32_t origin = 0;  // the shared subscription it came through, if any
+  // Non-zero: the routing worker stored `message` (already prepared for this
+  // subscriber: QoS, RETAIN, identifiers) as queued message `seq` of a
+  // persistent session, and committed it before posting the batch.
+  std::uint64_t seq = 0;
 };
 using batch = std::vector<delivery>;
 
@@ -179,9 +216,19 @@ class worker {
 
   std::size_t sessions() const { return sessions_.size(); }
 
+  // Commits this turn's changes to the store (with durability fsync: one
+  // disk sync). Call at the end of every loop turn, before writing any
+  // connection's output. On an error the connections that sent QoS 1/2
+  // messages this turn lose their unsent output (their acknowledgements)
+  // and are disconnected (0x80): their clients send those messages again.
+  storage::storage_result<void> commit();
+  // Changes waiting for commit().
+  bool uncommitted() const { return !batch_.empty() || written_; }
+
  private:
   friend class endpoint;
   friend class engine;
+  friend struct client_session;
   // Routes `m` to every matching subscription; returns how many clients it went to.
   std::size_t route(const client_info& from, publish_packet m, time_point now);
   void deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
@@ -196,12 +243,26 @@ class worker {
   void end_session(client_session& s, time_point now);
   void save(const client_session& s);
   void publish_sys(time_point now);
+  // Places a prepared message for session `s`: in flight, in the memory
+  // queue, or (persistent session, offline or behind) in the store.
+  void place(client_session& s, publish_packet out, time_point now, std::uint32_t origin, std::uint64_t stored_seq);
+  // Reads the next page of a persistent session's stored queue back.
+  void refill(client_session& s, time_point now);
+  // Starts journaling a session that became persistent (writes its state).
+  void journal(client_session& s);
+  // Writes the batch without waiting for a sync, so reads see it.
+  void write_through();
 
   engine& engine_;
   std::size_t index_;
   std::unordered_map<std::string, std::unique_ptr<client_session>> sessions_;
   std::vector<batch> outbox_;  // per target worker
+  storage::write_batch batch_;  // this turn's changes, committed by commit()
+  bool written_ = false;        // write_through() wrote changes commit() must make durable
+  std::optional<storage::storage_error> write_error_;
+  std::vector<endpoint*> unsynced_;  // endpoints that acknowledged QoS 1/2 this turn
   time_point last_sys_{};
+  time_point last_sync_{};
   std::uint64_t assigned_ids_ = 0;
 };
 
@@ -222,19 +283,31 @@ class engine {
   storage::store& store() { return store_; }
   time_point started() const { return started_; }
 
+  // Rebuilds the persistent sessions of the store (subscriptions, in-flight
+  // messages, incoming QoS 2 ids, offline queues left on disk, delayed
+  // wills) on the workers that own them. Call once, before any connection.
+  // Fails only when the store cannot be written.
+  storage::storage_result<recovery> recover(time_point now);
+
  private:
   friend class worker;
   friend class endpoint;
+  friend struct client_session;
 
   struct subscriber {
     subscribe_options options;
     std::uint32_t identifier = 0;
+    bool persistent = false;  // the session journals: a router stores QoS 1/2 for it
   };
   struct share_group;
 
   // Removes `client_id`'s subscription `filter` ("$share/..." included) from
   // the index. Call with index_mutex_ held exclusively.
   void unindex(std::string_view filter, const std::string& client_id);
+  // Adds (or updates) `client_id`'s subscription `r`. Call with index_mutex_
+  // held exclusively.
+  void index(const std::string& client_id, const storage::subscription_record& r, bool persistent);
+  std::uint64_t next_seq() { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
 
   options options_;
   hooks& hooks_;
@@ -248,6 +321,9 @@ class engine {
   topic::subscription_trie<std::string, std::shared_ptr<share_group>> shared_;  // key: share name
   std::unordered_map<std::uint32_t, std::weak_ptr<share_group>> share_origins_;  // by share_group::origin
   std::uint32_t next_origin_ = 0;
+  // Numbers the QoS 1/2 messages of persistent sessions (one sequence for
+  // all, so any worker can store a message for any session).
+  std::atomic<std::uint64_t> next_seq_{1};
 };
 
 }  // namespace tern::broker

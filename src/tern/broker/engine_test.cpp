@@ -150,8 +150,22 @@ class Engine : public ::testing::Test {
           moved = true;
         }
       }
-      if (!moved) return;
+      if (!moved) break;
     }
+    // The end of a loop turn, as the network layer does it.
+    for (std::size_t w = 0; w < eng->workers(); ++w) EXPECT_TRUE(eng->worker_at(w).commit());
+  }
+
+  // The broker dies: the engine is abandoned as it is (it commits nothing
+  // more; its clients are dead) and a new one recovers from the store.
+  void crash_and_restart(std::size_t workers = 1, options o = {}) {
+    pump();
+    graveyard.push_back(std::move(eng));
+    clients.clear();
+    make(workers, o);
+    auto r = eng->recover(now);
+    ASSERT_TRUE(r) << r.error().message;
+    recovered = *r;
   }
 
   void advance(std::chrono::seconds d) {
@@ -167,6 +181,8 @@ class Engine : public ::testing::Test {
   counting_link link_;
   int port = 40000;
   std::vector<client*> clients;
+  std::vector<std::unique_ptr<engine>> graveyard;  // crashed engines (their endpoints still point at them)
+  recovery recovered;
 };
 
 TEST_F(Engine, ConnectAcceptsBothVersions) {
@@ -393,6 +409,7 @@ TEST_F(Engine, V311PersistentSessionWithCleanSessionFalse) {
 TEST_F(Engine, OfflineQueueIsBoundedAndCountsDrops) {
   options o;
   o.queue.max_messages = 2;
+  o.max_stored_messages = 2;
   make(1, o);
   auto sub = connect("slow", v5, false, 300);
   sub->subscribe("q", qos::at_least_once);
@@ -683,6 +700,207 @@ TEST_F(Engine, SysTopicsArePublished) {
   auto m = c->expect<publish_packet>();
   EXPECT_EQ(m.payload().view(), "1");
 }
+
+}  // namespace
+}  // namespace tern::broker
+
+namespace tern::broker {
+namespace {
+
+class Durability : public Engine, public ::testing::WithParamInterface<std::size_t> {};
+
+connect_packet resume(std::string id, std::uint32_t expiry = 300) {
+  connect_packet c;
+  c.client_id = std::move(id);
+  c.clean_start = false;
+  c.props = properties::builder{}.add<property_id::session_expiry_interval>(expiry).build();
+  return c;
+}
+
+TEST_P(Durability, SessionsQueuesInflightAndWillsSurviveACrash) {
+  const auto workers = GetParam();
+  make(workers);
+  auto away = connect("away", v5, false, 300);
+  away->subscribe("d/#", qos::at_least_once);
+  away->close();
+  auto slow = connect("slow", v311, false);  // 3.1.1 persistent: never acknowledges
+  slow->subscribe("d/#", qos::exactly_once);
+  connect_packet wc = resume("willing");
+  wc.clean_start = true;
+  wc.will = will_message{"wills/willing", shared_bytes::copy("gone"), qos::at_least_once, false,
+                         properties::builder{}.add<property_id::will_delay_interval>(100).build()};
+  auto willing = open(wc);
+  (void)willing->expect<connack_packet>();
+  willing->close();  // abnormal: the will waits 100 s
+  auto pub = connect("pub");
+  for (std::uint16_t i = 1; i <= 3; ++i) {
+    pub->publish("d/" + std::to_string(i), "m" + std::to_string(i), qos::at_least_once, false, i);
+    (void)pub->expect<puback_packet>();
+  }
+  std::vector<std::uint16_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(slow->expect<publish_packet>().packet_id);
+  const auto writes = store->stats().operations;
+  EXPECT_GT(writes, 0u);
+
+  crash_and_restart(workers);
+  EXPECT_EQ(recovered.sessions, 3u);
+  EXPECT_EQ(recovered.subscriptions, 2u);
+  EXPECT_EQ(recovered.queued, 3u);
+  EXPECT_EQ(recovered.inflight, 3u);
+  EXPECT_EQ(recovered.wills, 1u);
+
+  auto watcher = connect("watcher");
+  watcher->subscribe("wills/#", qos::at_least_once);
+  auto back = open(resume("away"));
+  EXPECT_TRUE(back->expect<connack_packet>().session_present);
+  for (int i = 1; i <= 3; ++i) {
+    auto m = back->expect<publish_packet>();
+    EXPECT_EQ(m.payload().view(), "m" + std::to_string(i));
+    EXPECT_FALSE(m.dup);
+  }
+  connect_packet sc;
+  sc.version = v311;
+  sc.client_id = "slow";
+  sc.clean_start = false;
+  auto slow_back = open(sc);
+  EXPECT_TRUE(slow_back->expect<connack_packet>().session_present);
+  for (int i = 0; i < 3; ++i) {
+    auto m = slow_back->expect<publish_packet>();
+    EXPECT_TRUE(m.dup);
+    EXPECT_EQ(m.packet_id, ids[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(m.payload().view(), "m" + std::to_string(i + 1));
+  }
+  // The subscription came back too: a new message reaches both.
+  auto pub2 = connect("pub");
+  pub2->publish("d/4", "m4", qos::at_least_once, false, 1);
+  (void)pub2->expect<puback_packet>();
+  EXPECT_EQ(back->expect<publish_packet>().payload().view(), "m4");
+  EXPECT_EQ(slow_back->expect<publish_packet>().payload().view(), "m4");
+  // The delayed will still goes out when its time comes.
+  EXPECT_TRUE(watcher->quiet());
+  advance(100s);
+  EXPECT_EQ(watcher->expect<publish_packet>().payload().view(), "gone");
+}
+
+TEST_P(Durability, IncomingQos2IsDeliveredOnceAcrossACrash) {
+  const auto workers = GetParam();
+  make(workers);
+  auto sub = connect("sub2", v5, false, 300);
+  sub->subscribe("x", qos::exactly_once);
+  sub->close();
+  auto pub = open(resume("pub2"));
+  (void)pub->expect<connack_packet>();
+  pub->publish("x", "once", qos::exactly_once, false, 9);
+  EXPECT_EQ(pub->expect<pubrec_packet>().packet_id, 9);
+
+  crash_and_restart(workers);
+  EXPECT_EQ(recovered.incoming, 1u);
+  auto again = open(resume("pub2"));
+  EXPECT_TRUE(again->expect<connack_packet>().session_present);
+  publish_packet dup("x", shared_bytes::copy("once"), qos::exactly_once);
+  dup.packet_id = 9;
+  dup.dup = true;
+  again->send(dup);
+  EXPECT_EQ(again->expect<pubrec_packet>().packet_id, 9);
+  pubrel_packet rel;
+  rel.packet_id = 9;
+  again->send(rel);
+  EXPECT_EQ(again->expect<pubcomp_packet>().reason_code, reason::success);
+
+  auto back = open(resume("sub2"));
+  EXPECT_TRUE(back->expect<connack_packet>().session_present);
+  EXPECT_EQ(back->expect<publish_packet>().payload().view(), "once");
+  EXPECT_TRUE(back->quiet());
+}
+
+TEST_P(Durability, ReleasedQos2ResumesWithPubrel) {
+  const auto workers = GetParam();
+  make(workers);
+  auto sub = connect("sub3", v5, false, 300);
+  sub->subscribe("y", qos::exactly_once);
+  auto pub = connect("pub3");
+  pub->publish("y", "two", qos::exactly_once, false, 1);
+  auto m = sub->expect<publish_packet>();
+  sub->send(pubrec_packet{m.packet_id, reason::success, {}, {}});
+  EXPECT_EQ(sub->expect<pubrel_packet>().packet_id, m.packet_id);
+
+  crash_and_restart(workers);
+  auto back = open(resume("sub3"));
+  EXPECT_TRUE(back->expect<connack_packet>().session_present);
+  EXPECT_EQ(back->expect<pubrel_packet>().packet_id, m.packet_id);
+  back->send(pubcomp_packet{m.packet_id, reason::success, {}, {}});
+  EXPECT_TRUE(back->quiet());
+}
+
+TEST_P(Durability, LongOfflineQueuesArePagedFromTheStore) {
+  const auto workers = GetParam();
+  options o;
+  o.queue.max_messages = 4;  // in memory; the rest stays in the store
+  o.max_inflight = 2;
+  make(workers, o);
+  auto sub = connect("pager", v5, false, 300);
+  sub->subscribe("p", qos::at_least_once);
+  sub->close();
+  auto pub = connect("pub");
+  for (std::uint16_t i = 1; i <= 25; ++i) {
+    pub->publish("p", std::to_string(i), qos::at_least_once, false, i);
+    (void)pub->expect<puback_packet>();
+  }
+  EXPECT_EQ(eng->stats().messages_dropped.load(), 0u);
+  auto back = open(resume("pager"));
+  EXPECT_TRUE(back->expect<connack_packet>().session_present);
+  for (int i = 1; i <= 25; ++i) {
+    auto m = back->expect<publish_packet>();
+    ASSERT_EQ(m.payload().view(), std::to_string(i));
+    back->send(puback_packet{m.packet_id, reason::success, {}, {}});
+  }
+  EXPECT_TRUE(back->quiet());
+  crash_and_restart(workers, o);  // everything was acknowledged: nothing comes back
+  EXPECT_EQ(recovered.queued, 0u);
+  EXPECT_EQ(recovered.inflight, 0u);
+}
+
+TEST_P(Durability, CleanSessionsCostNoDiskWrite) {
+  make(GetParam());
+  auto sub = connect("clean-sub");
+  sub->subscribe("c", qos::exactly_once);
+  auto pub = connect("clean-pub");
+  for (std::uint16_t i = 1; i <= 10; ++i) {
+    pub->publish("c", "v", qos::at_least_once, false, i);
+    (void)pub->expect<puback_packet>();
+    auto m = sub->expect<publish_packet>();
+    sub->send(puback_packet{m.packet_id, reason::success, {}, {}});
+  }
+  sub->close();
+  pub->close();
+  EXPECT_EQ(store->stats().commits, 0u);
+  EXPECT_EQ(store->stats().operations, 0u);
+}
+
+TEST_P(Durability, ExpiredSessionsAreForgottenAtRecoveryAndTheirWillsSent) {
+  const auto workers = GetParam();
+  make(workers);
+  connect_packet wc = resume("brief", 10);
+  wc.clean_start = true;
+  wc.will = will_message{"wills/brief", shared_bytes::copy("bye"), qos::at_most_once, true,
+                         properties::builder{}.add<property_id::will_delay_interval>(60).build()};
+  auto c = open(wc);
+  (void)c->expect<connack_packet>();
+  c->close();  // session ends in 10 s, will in min(60, 10) s
+  crash_and_restart(workers);
+  now += 30s;  // the broker was down longer than the session lasts
+  crash_and_restart(workers);
+  EXPECT_EQ(recovered.sessions, 0u);
+  EXPECT_EQ(recovered.discarded, 1u);
+  auto watcher = connect("watcher");
+  watcher->subscribe("wills/#");
+  auto m = watcher->expect<publish_packet>();  // retained by the will
+  EXPECT_EQ(m.payload().view(), "bye");
+  crash_and_restart(workers);
+  EXPECT_EQ(recovered.discarded, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, Durability, ::testing::Values(1, 2));
 
 }  // namespace
 }  // namespace tern::broker

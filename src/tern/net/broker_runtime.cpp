@@ -8,7 +8,10 @@
 //   connection of the thread shares it; an idle connection holds no read
 //   buffer) until a short read, feeding each piece to the endpoint.
 // - Anything that may have produced output (input, link::wake) marks the
-//   connection dirty; one flush per loop turn per thread then writes each
+//   connection dirty; one flush per loop turn per thread first commits the
+//   worker's changes to the store (one disk sync for the turn: group
+//   commit, so acknowledgements leave only after their messages are
+//   durable), then writes each
 //   dirty connection's output with one gathered async_write (the endpoint's
 //   write_buffer is swapped out, so the engine keeps appending to an empty one
 //   while the write is in flight), re-arms its timer and closes it when it is
@@ -367,6 +370,8 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
       move_to(*here.rt.threads[to]);
       return here.touched();
     }
+    // Output added since holds acknowledgements only the next commit covers.
+    if (home_->worker.uncommitted()) return home_->mark(*this);
     service(now);
   }
 
@@ -444,6 +449,9 @@ void thread_state::mark(tcp_link& l) {
 
 void thread_state::flush() {
   flush_posted = false;
+  // This turn's changes reach the store first (one disk sync): only then
+  // may the acknowledgements in the outputs below be written.
+  if (auto r = worker.commit(); !r) rt.options.log.error("storage: {}", r.error().message);
   const auto now = clock::now();
   std::swap(dirty, spare);
   for (auto& l : spare) {
@@ -691,6 +699,9 @@ void broker_runtime::stop() {
     t->thread.join();
     t->guard.reset();
   }
+  // What the last turns changed (sessions of closed connections) is kept.
+  for (auto& t : rt.threads)
+    if (auto r = t->worker.commit(); !r) rt.options.log.error("storage: {}", r.error().message);
   rt.running = false;
 }
 

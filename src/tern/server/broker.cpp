@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "tern/net/broker_runtime.hpp"
+#include "tern/storage/rocksdb_store.hpp"
 
 namespace tern {
 namespace {
@@ -54,14 +55,53 @@ broker::options Broker::engine_options(const server::broker_config& config) {
   o.max_inflight = l.max_inflight;
   o.denied_filters = l.denied_subscriptions;
   o.sys_interval = std::chrono::seconds(config.sys_interval);
+  // durability batch: acknowledged once written; made durable every second.
+  if (config.storage.durability == server::durability_mode::batch) o.store_sync_interval = std::chrono::seconds(1);
   return o;
 }
+
+namespace {
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The store the configuration asks for. On failure: a memory store (so the
+// engine has one) and the reason, which makes start() fail.
+std::unique_ptr<storage::store> open_store(const server::storage_config& c, const log::logger& log,
+                                           std::string& error) {
+  if (c.backend == server::storage_backend::memory) return storage::make_memory_store();
+  storage::rocksdb_options o;
+  o.dir = c.data_dir;
+  o.durability = c.durability == server::durability_mode::fsync   ? storage::durability::fsync
+                 : c.durability == server::durability_mode::batch ? storage::durability::batch
+                                                                  : storage::durability::none;
+  o.on_corruption = c.on_corruption == server::corruption_policy::refuse ? storage::corruption_policy::refuse
+                                                                        : storage::corruption_policy::move_aside;
+  o.clock = {std::chrono::steady_clock::now(), unix_ms_now()};
+  o.log = [log](storage::log_level l, std::string_view m) {
+    switch (l) {
+      case storage::log_level::info: log.info("{}", m); break;
+      case storage::log_level::warning: log.warn("{}", m); break;
+      case storage::log_level::error: log.error("{}", m); break;
+    }
+  };
+  auto store = storage::make_rocksdb_store(o);
+  if (!store) {
+    error = "store " + c.data_dir.string() + ": " + store.error().message;
+    return storage::make_memory_store();
+  }
+  return std::move(*store);
+}
+
+}  // namespace
 
 struct Broker::impl {
   impl(server::broker_config c, broker::hooks* user_hooks, storage::store* user_store, log::logger l)
       : config(std::move(c)),
         log(l.with_channel("broker")),
-        own_store(user_store ? nullptr : storage::make_memory_store()),
+        own_store(user_store ? nullptr : open_store(config.storage, l.with_channel("storage"), store_error)),
         store(user_store ? *user_store : *own_store),
         hooks(user_hooks ? *user_hooks : no_hooks, config.auth),
         engine(engine_options(config), hooks, store, thread_count(config), std::chrono::steady_clock::now()),
@@ -71,10 +111,7 @@ struct Broker::impl {
           o.max_connections = config.limits.max_connections;
           o.log = l.with_channel("net");
           return o;
-        }()) {
-    if (!user_store && config.storage.backend == server::storage_backend::rocksdb)
-      log.warn("storage backend rocksdb is not built yet: sessions and retained messages are kept in memory");
-  }
+        }()) {}
 
   // What the configuration asks for and this broker cannot do yet.
   std::string unsupported() const {
@@ -87,8 +124,33 @@ struct Broker::impl {
     return {};
   }
 
+  // Rebuilds the sessions the store holds; once, before listening.
+  bool recover(std::string& error) {
+    if (!store_error.empty()) {
+      error = store_error;
+      return false;
+    }
+    if (recovered) return true;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = engine.recover(t0);
+    if (!r) {
+      error = "store: " + r.error().message;
+      return false;
+    }
+    recovered = true;
+    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (r->sessions || r->discarded || store.retained().size())
+      log.info("recovered {} sessions ({} subscriptions, {} queued and {} in-flight messages, {} wills), {} "
+               "retained messages in {:.0f} ms; {} expired sessions forgotten",
+               r->sessions, r->subscriptions, r->queued, r->inflight, r->wills, store.retained().size(), ms,
+               r->discarded);
+    return true;
+  }
+
   server::broker_config config;
   log::logger log;
+  std::string store_error;  // opening the configured store failed: start() fails
+  bool recovered = false;
   broker::hooks no_hooks;
   std::unique_ptr<storage::store> own_store;
   storage::store& store;
@@ -115,6 +177,11 @@ void Broker::start(std::error_code& ec) {
     ec = std::make_error_code(std::errc::operation_not_supported);
     return;
   }
+  if (std::string why; !b.recover(why)) {
+    b.log.error("cannot start: {}", why);
+    ec = std::make_error_code(std::errc::io_error);
+    return;
+  }
   ec = b.runtime.start();
   if (ec) {
     b.log.error("cannot start: {}", b.runtime.start_error());
@@ -128,6 +195,7 @@ void Broker::start() {
   auto& b = *impl_;
   if (auto what = b.unsupported(); !what.empty())
     throw std::system_error(std::make_error_code(std::errc::operation_not_supported), what);
+  if (std::string why; !b.recover(why)) throw std::system_error(std::make_error_code(std::errc::io_error), why);
   std::error_code ec;
   start(ec);
   if (ec) throw std::system_error(ec, b.runtime.start_error());

@@ -24,8 +24,14 @@
 // enforced yet: the outbound window is the client's Receive Maximum),
 // auth.allow_anonymous. A listener of another protocol, a password_file or
 // an acl_file makes start() fail (not implemented yet) rather than run
-// without them. Storage: the store given to the constructor, else one in
-// memory (the RocksDB backend does not exist yet; a warning says so).
+// without them. Storage: the store given to the constructor, else the one
+// `storage` configures: by default RocksDB in storage.data_dir
+// ("./ternd-data"), opened by the constructor (a damaged store is moved
+// aside, or with on_corruption = refuse makes start() fail, as does a store
+// another process holds); storage.backend = memory keeps everything in
+// memory (tests, throwaway brokers). start() first recovers the sessions,
+// subscriptions, queued and in-flight messages and wills the store holds.
+// With durability fsync a QoS 1/2 PUBLISH is acknowledged once it is on disk.
 //
 // Thread safety (each method says it too): construction, start(), stop() and
 // destruction from one controlling thread, never from a hook (hooks run on the

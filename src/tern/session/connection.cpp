@@ -451,7 +451,7 @@ void connection::on_pubrec(const pubrec_packet& a) {
     return write(pubrel_packet{id, v5() ? reason::packet_identifier_not_found : reason::success, {}, {}});
   if (o->phase == outgoing::phase::awaiting_comp) return write(pubrel_packet{id, reason::success, {}, {}});
   if (v5() && is_failure(a.reason_code)) return finish_outgoing(id, a.reason_code);
-  o->phase = outgoing::phase::awaiting_comp;
+  state_->set_released(*o);
   if (auto r = std::find(resend_.begin(), resend_.end(), id); r != resend_.end()) resend_.erase(r);
   write(pubrel_packet{id, reason::success, {}, {}});
 }
@@ -515,6 +515,7 @@ void connection::pump() {
     const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now_ - front.enqueued_at).count();
     if (expiry && waited >= std::int64_t{*expiry}) {
       auto q = *state_->dequeue();
+      state_->discard(q);
       handler_->on_dropped(q.message, reason::success);
       continue;
     }
@@ -536,12 +537,15 @@ void connection::pump() {
         q.message.set_props(b.build());
       }
     }
-    if (id) send_message(std::move(q.message), *id, q.origin);
-    else if (!write_publish(q.message)) handler_->on_dropped(q.message, reason::packet_too_large);
+    if (id) {
+      const auto seq = q.seq;
+      if (!send_message(std::move(q.message), *id, q.origin, seq, true)) state_->discard_seq(seq);
+    } else if (!write_publish(q.message)) handler_->on_dropped(q.message, reason::packet_too_large);
   }
 }
 
-bool connection::send_message(publish_packet m, std::uint16_t id, std::uint32_t origin) {
+bool connection::send_message(publish_packet m, std::uint16_t id, std::uint32_t origin, std::uint64_t seq,
+                              bool was_queued) {
   m.packet_id = id;
   m.dup = false;
   if (!write_publish(m)) {
@@ -550,7 +554,7 @@ bool connection::send_message(publish_packet m, std::uint16_t id, std::uint32_t 
     return false;
   }
   outbound_window_.insert(id);
-  state_->add_outgoing(std::move(m), origin);
+  state_->add_outgoing(std::move(m), origin, seq, was_queued);
   return true;
 }
 
@@ -588,7 +592,8 @@ bool connection::write_publish(const publish_packet& m) {
   return true;
 }
 
-enqueue_result connection::publish(publish_packet m, time_point now, std::uint32_t origin) {
+enqueue_result connection::publish(publish_packet m, time_point now, std::uint32_t origin, std::uint64_t seq,
+                                   bool stored) {
   now_ = now;
   const bool qos0 = m.qos == qos::at_most_once;
   if (!state_) return qos0 ? enqueue_result::dropped : enqueue_result::refused;
@@ -596,16 +601,19 @@ enqueue_result connection::publish(publish_packet m, time_point now, std::uint32
   if (qos0) m.packet_id = 0;
   const bool live = connected_ && !closing_;
   if (qos0) {
-    if (!live) return state_->enqueue(std::move(m), now, origin);
+    if (!live) return state_->enqueue(std::move(m), now, origin);  // QoS 0: never journaled
     if (write_publish(m)) return enqueue_result::queued;
     handler_->on_dropped(m, reason::packet_too_large);
     return enqueue_result::dropped;
   }
   if (live && resend_.empty() && state_->queue().empty() && window_open()) {
-    if (auto id = state_->allocate_packet_id())
-      return send_message(std::move(m), *id, origin) ? enqueue_result::queued : enqueue_result::dropped;
+    if (auto id = state_->allocate_packet_id()) {
+      if (send_message(std::move(m), *id, origin, seq, stored)) return enqueue_result::queued;
+      if (stored) state_->discard_seq(seq);
+      return enqueue_result::dropped;
+    }
   }
-  auto r = state_->enqueue(std::move(m), now, origin);
+  auto r = state_->enqueue(std::move(m), now, origin, seq, stored);
   pump();
   return r;
 }

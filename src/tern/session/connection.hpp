@@ -204,7 +204,10 @@ class connection {
   // `origin` is an opaque tag kept with the message in the state (a broker
   // marks messages sent through a shared subscription, to hand them to
   // another member if this session ends before they are acknowledged).
-  enqueue_result publish(publish_packet m, time_point now, std::uint32_t origin = 0);
+  // With a journal on the state: `seq` is the message's number (0: a new
+  // one), `stored` says the journal's copy holds it queued already.
+  enqueue_result publish(publish_packet m, time_point now, std::uint32_t origin = 0, std::uint64_t seq = 0,
+                         bool stored = false);
   // Acknowledges an inbound QoS 1/2 message (PUBACK or PUBREC with `code`)
   // when !options::auto_acknowledge (either role; also allowed inside
   // on_publish). A QoS 2 message acknowledged with a code below 0x80 is
@@ -256,7 +259,8 @@ class connection {
   void resume(bool dup);
   void resend(std::uint16_t id);
   void pump();
-  bool send_message(publish_packet m, std::uint16_t id, std::uint32_t origin = 0);
+  bool send_message(publish_packet m, std::uint16_t id, std::uint32_t origin = 0, std::uint64_t seq = 0,
+                    bool was_queued = false);
   bool write_publish(const publish_packet& m);
   void write(const packet& p);
   void fail(const error& e);

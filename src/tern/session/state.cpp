@@ -19,12 +19,27 @@ void state::release_packet_id(std::uint16_t id) { ids_in_use_.erase(id); }
 
 bool state::packet_id_in_use(std::uint16_t id) const { return ids_in_use_.count(id) != 0; }
 
-void state::add_outgoing(publish_packet m, std::uint32_t origin) {
+void state::add_outgoing(publish_packet m, std::uint32_t origin, std::uint64_t seq, bool was_queued) {
   const auto id = m.packet_id;
   ids_in_use_.insert(id);
-  auto [it, inserted] = outgoing_.insert_or_assign(id, outgoing{std::move(m), outgoing::phase::awaiting_ack, origin});
+  if (journal_ && seq == 0) seq = journal_->next_seq();
+  auto [it, inserted] =
+      outgoing_.insert_or_assign(id, outgoing{std::move(m), outgoing::phase::awaiting_ack, origin, seq});
+  if (inserted) order_.push_back(id);
+  if (journal_) journal_->sent(it->second, was_queued);
+}
+
+void state::restore_outgoing(outgoing o) {
+  const auto id = o.message.packet_id;
+  ids_in_use_.insert(id);
+  auto [it, inserted] = outgoing_.insert_or_assign(id, std::move(o));
   (void)it;
   if (inserted) order_.push_back(id);
+}
+
+void state::set_released(outgoing& o) {
+  o.phase = outgoing::phase::awaiting_comp;
+  if (journal_) journal_->released(o);
 }
 
 outgoing* state::find_outgoing(std::uint16_t id) {
@@ -40,17 +55,22 @@ std::optional<publish_packet> state::remove_outgoing(std::uint16_t id) {
   // Acknowledgements usually come in order: the id is most often at the front.
   if (auto o = std::find(order_.begin(), order_.end(), id); o != order_.end()) order_.erase(o);
   ids_in_use_.erase(id);
+  if (journal_) journal_->completed(id);
   return m;
 }
 
-enqueue_result state::enqueue(publish_packet m, time_point now, std::uint32_t origin) {
+enqueue_result state::enqueue(publish_packet m, time_point now, std::uint32_t origin, std::uint64_t seq,
+                              bool stored) {
   const auto size = m.payload().size();
+  const bool journaled = journal_ && m.qos != qos::at_most_once;
+  if (journaled && seq == 0) seq = journal_->next_seq();
   auto fits = [&](std::size_t count, std::size_t bytes) {
     return count + 1 <= limits_.max_messages && bytes + size <= limits_.max_bytes;
   };
   auto push = [&] {
     queued_bytes_ += size;
-    queue_.push_back(queued{std::move(m), now, origin});
+    queue_.push_back(queued{std::move(m), now, origin, seq});
+    if (journaled && !stored) journal_->queued(queue_.back());
   };
   if (fits(queue_.size(), queued_bytes_)) {
     push();
@@ -88,6 +108,27 @@ std::optional<queued> state::dequeue() {
   queue_.pop_front();
   queued_bytes_ -= q.message.payload().size();
   return q;
+}
+
+void state::discard(const queued& q) {
+  if (journal_ && q.message.qos != qos::at_most_once) journal_->unqueued(q.seq);
+}
+
+void state::attach_journal(journal* j) {
+  journal_ = j;
+  if (!j) return;
+  for (auto& q : queue_) {
+    if (q.message.qos == qos::at_most_once) continue;
+    if (q.seq == 0) q.seq = j->next_seq();
+    j->queued(q);
+  }
+  for (auto id : order_) {
+    auto& o = outgoing_.at(id);
+    if (o.seq == 0) o.seq = j->next_seq();
+    j->sent(o, false);
+    if (o.phase == outgoing::phase::awaiting_comp) j->released(o);
+  }
+  for (auto id : incoming_qos2_) j->incoming_added(id);
 }
 
 void state::clear() {

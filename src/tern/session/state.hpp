@@ -10,6 +10,11 @@
 //   tern::session::state s({.max_messages = 1000, .max_bytes = 1 << 20});
 //   auto r = s.enqueue(msg, now);   // when no connection is attached
 //
+// A state can keep a copy of its QoS 1/2 messages elsewhere (a store): give
+// it a journal (set_journal), which hears of every change as it happens.
+// Each QoS 1/2 message then carries a sequence number (`seq`) from the
+// journal, which orders the session's messages in the copy.
+//
 // Thread safety: none; a state belongs to one thread at a time.
 #pragma once
 
@@ -36,6 +41,7 @@ struct outgoing {
   publish_packet message;  // packet_id set
   enum phase phase = phase::awaiting_ack;
   std::uint32_t origin = 0;  // the caller's tag, from connection::publish
+  std::uint64_t seq = 0;     // the journal's number (0 without a journal)
 };
 
 // A message waiting for room in the in-flight window (or for a connection).
@@ -43,6 +49,31 @@ struct queued {
   publish_packet message;  // packet_id not yet assigned
   time_point enqueued_at;  // for Message Expiry Interval
   std::uint32_t origin = 0;  // the caller's tag, from connection::publish
+  std::uint64_t seq = 0;     // the journal's number (QoS 1/2 with a journal; else 0)
+};
+
+// Hears of every change to a state's QoS 1/2 messages (QoS 0 messages are
+// never reported), to keep a copy elsewhere: a broker's persistent sessions,
+// a client's store directory. Called synchronously from the state's methods.
+class journal {
+ public:
+  virtual ~journal() = default;
+  // A number for a new QoS 1/2 message, larger than any given before.
+  virtual std::uint64_t next_seq() = 0;
+  // `q` joined the queue (not reported for messages enqueued as `stored`).
+  virtual void queued(const queued& q) = 0;
+  // Queued message `seq` left the queue without being sent (expired, too large).
+  virtual void unqueued(std::uint64_t seq) = 0;
+  // `o` is in flight (PUBLISH sent). `was_queued`: it was reported queued
+  // (or enqueued as stored) before, and leaves the queue now.
+  virtual void sent(const outgoing& o, bool was_queued) = 0;
+  // A QoS 2 message's PUBREC arrived: `o` now waits for PUBCOMP.
+  virtual void released(const outgoing& o) = 0;
+  // The in-flight message with this packet id is gone (acknowledged, refused, dropped).
+  virtual void completed(std::uint16_t packet_id) = 0;
+  // Incoming QoS 2 packet ids recorded (PUBREC sent) and released (PUBREL).
+  virtual void incoming_added(std::uint16_t packet_id) = 0;
+  virtual void incoming_removed(std::uint16_t packet_id) = 0;
 };
 
 struct queue_limits {
@@ -69,9 +100,14 @@ class state {
   bool packet_id_in_use(std::uint16_t id) const;
 
   // ---- outgoing QoS 1/2 in flight, in the order they were sent ----
-  // Records `m` (its packet_id set) as sent, with the caller's tag.
-  void add_outgoing(publish_packet m, std::uint32_t origin = 0);
+  // Records `m` (its packet_id set) as sent, with the caller's tag; `seq`
+  // 0 takes a new one from the journal. `was_queued`: see journal::sent.
+  void add_outgoing(publish_packet m, std::uint32_t origin = 0, std::uint64_t seq = 0, bool was_queued = false);
+  // Puts back an in-flight message from a copy (not reported to the journal).
+  void restore_outgoing(outgoing o);
   outgoing* find_outgoing(std::uint16_t id);
+  // A QoS 2 message's PUBREC arrived: its phase becomes awaiting_comp.
+  void set_released(outgoing& o);
   // Removes the entry and releases its packet id; returns the message.
   std::optional<publish_packet> remove_outgoing(std::uint16_t id);
   const std::map<std::uint16_t, outgoing>& outgoing_messages() const { return outgoing_; }
@@ -81,16 +117,33 @@ class state {
 
   // ---- incoming QoS 2: PUBREC sent, PUBREL not yet received ----
   bool incoming_qos2(std::uint16_t id) const { return incoming_qos2_.count(id) != 0; }
-  void add_incoming_qos2(std::uint16_t id) { incoming_qos2_.insert(id); }
-  void remove_incoming_qos2(std::uint16_t id) { incoming_qos2_.erase(id); }
+  void add_incoming_qos2(std::uint16_t id) {
+    if (incoming_qos2_.insert(id).second && journal_) journal_->incoming_added(id);
+  }
+  void remove_incoming_qos2(std::uint16_t id) {
+    if (incoming_qos2_.erase(id) != 0 && journal_) journal_->incoming_removed(id);
+  }
+  // Puts back an incoming packet id from a copy (not reported).
+  void restore_incoming_qos2(std::uint16_t id) { incoming_qos2_.insert(id); }
   const std::set<std::uint16_t>& incoming_qos2_ids() const { return incoming_qos2_; }
 
   // ---- queue of messages waiting to be sent ----
   // Adds `m` at the back. When the queue is full, queued QoS 0 messages are
   // dropped first (oldest first); a QoS 0 message that still does not fit is
   // dropped, a QoS 1/2 message refused. Counts every drop in dropped().
-  enqueue_result enqueue(publish_packet m, time_point now, std::uint32_t origin = 0);
+  // `seq` 0 takes a new number from the journal for a QoS 1/2 message;
+  // `stored`: the journal's copy has it queued already (not reported again).
+  enqueue_result enqueue(publish_packet m, time_point now, std::uint32_t origin = 0, std::uint64_t seq = 0,
+                         bool stored = false);
+  // Takes the front of the queue. Then either add_outgoing(..., was_queued =
+  // true) it, or discard() it.
   std::optional<queued> dequeue();
+  // A dequeued message that will not be sent (reported as unqueued).
+  void discard(const queued& q);
+  // The same for a QoS 1/2 message known by its seq (0: nothing to report).
+  void discard_seq(std::uint64_t seq) {
+    if (journal_ && seq != 0) journal_->unqueued(seq);
+  }
   const std::deque<queued>& queue() const { return queue_; }
   std::size_t queued_bytes() const { return queued_bytes_; }
   const queue_limits& limits() const { return limits_; }
@@ -98,11 +151,20 @@ class state {
   // Messages dropped or refused by enqueue() since the state was made.
   std::uint64_t dropped() const { return dropped_; }
 
-  // Forgets everything but the limits and counters (Clean Start).
+  // Forgets everything but the limits, counters and journal (Clean Start);
+  // not reported: the journal's owner forgets its copy itself.
   void clear();
+
+  // Journals from now on, silently (a state restored from the journal's copy).
+  void set_journal(journal* j) { journal_ = j; }
+  // Journals from now on, first reporting what the state holds (numbering
+  // messages that have no seq yet), as if it had all just happened.
+  void attach_journal(journal* j);
+  journal* get_journal() const { return journal_; }
 
  private:
   queue_limits limits_;
+  journal* journal_ = nullptr;
   std::map<std::uint16_t, outgoing> outgoing_;
   std::deque<std::uint16_t> order_;
   std::set<std::uint16_t> incoming_qos2_;

@@ -187,5 +187,69 @@ TEST(State, ClearForgetsAllButLimitsAndCounters) {
   EXPECT_EQ(s.dropped(), 1u);
 }
 
+// A journal that writes down what it hears.
+struct recording_journal : journal {
+  std::vector<std::string> log;
+  std::uint64_t seq = 100;
+  std::uint64_t next_seq() override { return ++seq; }
+  void queued(const struct queued& q) override { log.push_back("queued " + std::to_string(q.seq)); }
+  void unqueued(std::uint64_t s) override { log.push_back("unqueued " + std::to_string(s)); }
+  void sent(const outgoing& o, bool was_queued) override {
+    log.push_back("sent " + std::to_string(o.seq) + " id " + std::to_string(o.message.packet_id) +
+                  (was_queued ? " from queue" : ""));
+  }
+  void released(const outgoing& o) override { log.push_back("released " + std::to_string(o.message.packet_id)); }
+  void completed(std::uint16_t id) override { log.push_back("completed " + std::to_string(id)); }
+  void incoming_added(std::uint16_t id) override { log.push_back("in+ " + std::to_string(id)); }
+  void incoming_removed(std::uint16_t id) override { log.push_back("in- " + std::to_string(id)); }
+};
+
+TEST(State, JournalHearsEveryChangeToQos12Messages) {
+  state s;
+  recording_journal j;
+  s.set_journal(&j);
+  (void)s.enqueue(msg("zero", 1, qos::at_most_once), t0);  // QoS 0: never journaled
+  (void)s.enqueue(msg("one", 1, qos::at_least_once), t0);
+  (void)s.enqueue(msg("stored", 1, qos::exactly_once), t0, 0, 50, true);  // already in the copy
+  (void)s.dequeue();                                                        // the QoS 0 one
+  auto q = *s.dequeue();
+  EXPECT_EQ(q.seq, 101u);
+  q.message.packet_id = 7;
+  s.add_outgoing(q.message, 0, q.seq, true);
+  auto st = *s.dequeue();
+  EXPECT_EQ(st.seq, 50u);
+  s.discard(st);
+  s.add_outgoing(msg("direct", 1, qos::exactly_once, 8));
+  s.set_released(*s.find_outgoing(8));
+  (void)s.remove_outgoing(7);
+  (void)s.remove_outgoing(8);
+  s.add_incoming_qos2(3);
+  s.add_incoming_qos2(3);  // known already: nothing new
+  s.remove_incoming_qos2(3);
+  EXPECT_EQ(j.log, (std::vector<std::string>{"queued 101", "sent 101 id 7 from queue", "unqueued 50",
+                                             "sent 102 id 8", "released 8", "completed 7", "completed 8", "in+ 3",
+                                             "in- 3"}));
+}
+
+TEST(State, AttachingAJournalReportsWhatTheStateHolds) {
+  state s;
+  (void)s.enqueue(msg("q", 1, qos::at_least_once), t0);
+  s.add_outgoing(msg("o", 1, qos::exactly_once, 4));
+  s.find_outgoing(4)->phase = outgoing::phase::awaiting_comp;
+  s.add_incoming_qos2(9);
+  recording_journal j;
+  s.attach_journal(&j);
+  EXPECT_EQ(j.log, (std::vector<std::string>{"queued 101", "sent 102 id 4", "released 4", "in+ 9"}));
+  // Restoring from the copy is silent.
+  state r;
+  r.set_journal(&j);
+  j.log.clear();
+  r.restore_outgoing(outgoing{msg("o", 1, qos::exactly_once, 4), outgoing::phase::awaiting_ack, 0, 102});
+  r.restore_incoming_qos2(9);
+  EXPECT_TRUE(j.log.empty());
+  EXPECT_TRUE(r.packet_id_in_use(4));
+  EXPECT_TRUE(r.incoming_qos2(9));
+}
+
 }  // namespace
 }  // namespace tern::session

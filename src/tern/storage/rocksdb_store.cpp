@@ -393,7 +393,13 @@ void rocksdb_store::close() {
 }
 
 storage_result<void> rocksdb_store::commit(const write_batch& b, wait_for w) {
-  if (b.empty()) return {};
+  if (b.empty()) {
+    // Nothing to write; with fsync, durable still covers earlier written commits.
+    if (w != wait_for::durable || options_.durability != durability::fsync) return {};
+    if (auto s = db_->SyncWAL(); !s.ok()) return to_error(s, "storage: commit");
+    synced_commits_.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
   rocksdb::WriteBatch wb;
   rocksdb::Status s;
   bool has_retained = false;

@@ -288,7 +288,8 @@ class store {
   // rocksdb_store.hpp); then the caller may acknowledge what it holds. On an
   // error nothing of the batch was applied and nothing may be acknowledged.
   // Concurrent commits from several threads are fine (RocksDB merges them
-  // into one log write and one sync).
+  // into one log write and one sync). An empty batch with wait_for::durable
+  // makes the commits written before it as durable as the policy says.
   [[nodiscard]] virtual storage_result<void> commit(const write_batch& b, wait_for w = wait_for::durable) = 0;
   // Makes everything committed so far durable, whatever the policy (with
   // durability batch, call it periodically; the store starts no thread).
