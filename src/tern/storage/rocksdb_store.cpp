@@ -182,6 +182,9 @@ rocksdb::DBOptions rocksdb_store::db_options() const {
   dbo.max_background_jobs = 2;
   dbo.max_file_opening_threads = 1;  // (16 threads started per column family at every open otherwise)
   dbo.wal_bytes_per_sync = 1 << 20;
+  // Memtables of all column families together: RocksDB flushes past this, so
+  // a broker's memory does not grow with what it stores (offline queues).
+  dbo.db_write_buffer_size = 32 << 20;
   dbo.statistics = statistics_;
   return dbo;
 }
