@@ -52,6 +52,7 @@ broker::options Broker::engine_options(const server::broker_config& config) {
   o.allow_zero_length_client_id = l.allow_zero_length_client_id;
   o.queue.max_messages = l.max_queued_messages;
   o.queue.max_bytes = static_cast<std::size_t>(l.max_queued_bytes);
+  o.max_stored_messages = l.max_stored_messages;
   o.max_inflight = l.max_inflight;
   o.denied_filters = l.denied_subscriptions;
   o.sys_interval = std::chrono::seconds(config.sys_interval);

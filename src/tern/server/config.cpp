@@ -69,9 +69,9 @@ constexpr std::array<std::string_view, 7> top_keys{"listeners",    "io_threads",
                                                    "limits",       "storage",    "auth"};
 constexpr std::array<std::string_view, 6> listener_keys{"address",   "port",     "protocol",
                                                         "cert_file", "key_file", "ca_file"};
-constexpr std::array<std::string_view, 13> limits_keys{
+constexpr std::array<std::string_view, 14> limits_keys{
     "max_connections",  "maximum_packet_size", "receive_maximum",
-    "topic_alias_maximum", "max_queued_messages", "max_queued_bytes",
+    "topic_alias_maximum", "max_queued_messages", "max_queued_bytes", "max_stored_messages",
     "max_inflight",     "maximum_qos",         "retain_available",
     "max_keep_alive",   "max_session_expiry_interval", "allow_zero_length_client_id",
     "denied_subscriptions"};
@@ -423,6 +423,7 @@ class reader {
                    else if (name == "topic_alias_maximum") integer(n, key, 0, u16_max, c.topic_alias_maximum);
                    else if (name == "max_queued_messages") integer(n, key, 1, u32_max, c.max_queued_messages);
                    else if (name == "max_queued_bytes") integer(n, key, 1, i64_max, c.max_queued_bytes);
+                   else if (name == "max_stored_messages") integer(n, key, 0, i64_max, c.max_stored_messages);
                    else if (name == "max_inflight") integer(n, key, 1, u16_max, c.max_inflight);
                    else if (name == "maximum_qos") integer(n, key, 0, 2, c.maximum_qos);
                    else if (name == "retain_available") boolean(n, key, c.retain_available);
@@ -537,6 +538,7 @@ std::string to_toml(const broker_config& c) {
   line("topic_alias_maximum", m.topic_alias_maximum);
   line("max_queued_messages", m.max_queued_messages);
   line("max_queued_bytes", m.max_queued_bytes);
+  line("max_stored_messages", m.max_stored_messages);
   line("max_inflight", m.max_inflight);
   line("maximum_qos", m.maximum_qos);
   boolean("retain_available", m.retain_available);

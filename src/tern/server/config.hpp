@@ -13,7 +13,7 @@
 //   top level   io_threads, log_level, sys_interval
 //   [[listeners]]  address, port, protocol, cert_file, key_file, ca_file   (one table per listener)
 //   [limits]    max_connections, maximum_packet_size, receive_maximum, topic_alias_maximum,
-//               max_queued_messages, max_queued_bytes, max_inflight, maximum_qos, retain_available,
+//               max_queued_messages, max_queued_bytes, max_stored_messages, max_inflight, maximum_qos, retain_available,
 //               max_keep_alive, max_session_expiry_interval, allow_zero_length_client_id,
 //               denied_subscriptions
 //   [storage]   backend, data_dir, durability, on_corruption
@@ -80,6 +80,7 @@ struct limits_config {
   std::uint16_t topic_alias_maximum = 64;         // 0: topic aliases refused
   std::uint32_t max_queued_messages = 1000;       // per session, waiting for a connection or room
   std::uint64_t max_queued_bytes = 16'777'216;    // per session, payload bytes
+  std::uint64_t max_stored_messages = 1'000'000;  // per persistent session, in the store beyond the above
   std::uint16_t max_inflight = 1000;              // per session, QoS 1/2 sent and unacknowledged
   std::uint8_t maximum_qos = 2;                   // 0..2
   bool retain_available = true;
