@@ -166,6 +166,7 @@ class memory_store final : public store {
     wills_.insert_or_assign(o.client_id, will_record{o.client_id, o.will, o.due});
   }
   void apply(const write_batch::erase_will_op& o) { erase_key(wills_, o.client_id); }
+  void apply(const write_batch::cancelled_op&) {}
 
   mutable std::mutex mutex_;
   detail::retained_index retained_;

@@ -1,5 +1,6 @@
 #include "tern/storage/storage.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace tern::storage {
@@ -55,10 +56,30 @@ void write_batch::append(std::string_view client_id, std::uint64_t seq, const pu
   publish_packet copy = m;
   copy.dup = false;
   copy.packet_id = 0;
+  if (appended_.empty()) appended_sorted_ = true;
+  else if (appended_.back().first >= seq) appended_sorted_ = false;
+  appended_.emplace_back(seq, ops_.size());
   ops_.emplace_back(append_op{std::string(client_id), seq, std::move(copy), now});
 }
 
 void write_batch::erase_queued(std::string_view client_id, std::uint64_t seq) {
+  // Brokers number messages from one counter per store and append in that
+  // order, so the appends are sorted and found by binary search.
+  auto it = appended_.end();
+  if (appended_sorted_) {
+    auto lb = std::lower_bound(appended_.begin(), appended_.end(), std::make_pair(seq, std::size_t{0}));
+    if (lb != appended_.end() && lb->first == seq) it = lb;
+  } else {
+    it = std::find_if(appended_.begin(), appended_.end(), [&](const auto& a) { return a.first == seq; });
+  }
+  for (; it != appended_.end() && it->first == seq; ++it) {
+    auto* a = std::get_if<append_op>(&ops_[it->second]);
+    if (a && a->client_id == client_id) {
+      ops_[it->second] = cancelled_op{};
+      return;
+    }
+    if (!appended_sorted_) break;
+  }
   ops_.emplace_back(erase_queued_op{std::string(client_id), seq});
 }
 

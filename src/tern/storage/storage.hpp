@@ -153,6 +153,9 @@ class write_batch {
   // Queues `m` as message `seq` of the session (seq orders the session's
   // messages; the caller numbers them). Its packet id is not kept.
   void append(std::string_view client_id, std::uint64_t seq, const publish_packet& m, time_point now);
+  // Of a message appended earlier in this same batch, cancels the append
+  // (nothing of it is written) instead: a message queued and sent in one
+  // loop turn costs no queue record.
   void erase_queued(std::string_view client_id, std::uint64_t seq);
   // Records `m`, message `seq`, as in flight with `packet_id` in `phase`,
   // replacing what that packet id held. To move a message from the queue:
@@ -177,7 +180,10 @@ class write_batch {
 
   std::size_t size() const noexcept { return ops_.size(); }
   bool empty() const noexcept { return ops_.empty(); }
-  void clear() noexcept { ops_.clear(); }
+  void clear() noexcept {
+    ops_.clear();
+    appended_.clear();
+  }
 
   // The operations, for backends.
   struct put_retained_op { publish_packet message; time_point now; };
@@ -194,13 +200,18 @@ class write_batch {
   struct erase_messages_op { std::string client_id; };
   struct put_will_op { std::string client_id; will_message will; time_point due; };
   struct erase_will_op { std::string client_id; };
+  struct cancelled_op {};  // an append that erase_queued cancelled: nothing to write
   using op = std::variant<put_retained_op, save_session_op, erase_session_op, append_op, erase_queued_op,
                           set_inflight_op, erase_inflight_op, add_incoming_op, erase_incoming_op, erase_messages_op,
-                          put_will_op, erase_will_op>;
+                          put_will_op, erase_will_op, cancelled_op>;
   const std::vector<op>& ops() const noexcept { return ops_; }
 
  private:
   std::vector<op> ops_;
+  // (seq, index in ops_) of this batch's appends, for erase_queued; in
+  // increasing seq order unless appended_sorted_ is false.
+  std::vector<std::pair<std::uint64_t, std::size_t>> appended_;
+  bool appended_sorted_ = true;
 };
 
 // ---- interfaces ----
