@@ -22,6 +22,13 @@
 //   tag with the message, and once the message is handed to the session (only
 //   when it can go out at once, so its packet id is known right away) the
 //   packet id maps back to the tag for PUBACK/PUBCOMP.
+// - Persistence (client_detail::persistent_session): the state journals its
+//   in-flight changes, the client records its offline queue and received
+//   messages, all into one batch; after_input() commits it before writing
+//   the turn's bytes (so no packet leaves before its record is durable) and
+//   only then hands received messages to the application. A publish made
+//   outside an input posts one after_input() for all the publishes of the
+//   turn (one commit for all). A publish's tag is its seq in the store.
 #include "tern/client/async_client.hpp"
 
 #include <algorithm>
@@ -29,6 +36,7 @@
 #include <list>
 #include <map>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <variant>
 
@@ -41,6 +49,7 @@
 
 #include "tern/client/backoff.hpp"
 #include "tern/client/offline_queue.hpp"
+#include "tern/client/persistence.hpp"
 #include "tern/client/transport.hpp"
 #include "tern/session/connection.hpp"
 #include "tern/topic/topic.hpp"
@@ -159,7 +168,12 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
   struct filter_handler {
     std::string filter;
     std::string match;
-    std::shared_ptr<const message_handler> h;
+    std::shared_ptr<const message_handler> h;    // one of these two
+    std::shared_ptr<const delivery_handler> hd;
+  };
+  struct received_message {  // waiting for async_receive()
+    publish_packet m;
+    delivery d;
   };
   enum class phase : std::uint8_t { idle, opening, handshaking, connected, waiting };
 
@@ -238,6 +252,13 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
       log_.warn("cannot connect to '{}': {}", uri, u.error().message());
       return complete(h, ec_of(u.error().code), connack_packet{});
     }
+    if (!opts_.persistence.dir.empty()) {
+      if (o.client_id.empty()) {
+        log_.warn("cannot connect to '{}': a client store needs a client id", uri);
+        return complete(h, ec_of(client_error::no_client_id), connack_packet{});
+      }
+      if (auto e = load_store(o.client_id)) return complete(h, *e, connack_packet{});
+    }
     uri_ = std::move(*u);
     copts_ = std::move(o);
     assign(connect_op_, std::move(h));
@@ -257,12 +278,38 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
     if (phase_ == phase::idle) return complete(h, ec_of(client_error::not_connected), reason::unspecified_error);
     m.packet_id = 0;
     m.dup = false;
-    const auto tag = next_tag_++;
-    auto r = pending_.push({std::move(m), now(), tag});
-    for (auto dropped : r.dropped) fail_publish(dropped, ec_of(client_error::dropped));
+    const auto tag = store_ ? store_->next_seq() : next_tag_++;
+    const bool stored = store_ && m.qos != qos::at_most_once;
+    const auto t = now();
+    auto r = pending_.push({m, t, tag});
+    for (auto dropped : r.dropped) {
+      if (store_) store_->unqueued(dropped);  // no record for a QoS 0 one: erasing nothing
+      fail_publish(dropped, ec_of(client_error::dropped));
+    }
     if (!r.accepted) return complete(h, ec_of(client_error::queue_full), reason::unspecified_error);
+    if (stored) store_->queue(tag, m, t);
     publish_ops_.emplace(tag, std::move(h));
+    if (store_) return post_turn();
     after_input();
+  }
+
+  // After publishes made outside an input: one after_input() later, for all
+  // of them (one commit).
+  void post_turn() {
+    if (turn_posted_) return;
+    turn_posted_ = true;
+    notify([this] {
+      turn_posted_ = false;
+      after_input();
+    });
+  }
+
+  void persist_now(asio::any_completion_handler<persist_signature> h) {
+    if (shut_down_) return complete(h, error_code(asio::error::operation_aborted));
+    if (opts_.persistence.dir.empty()) return complete(h, error_code{});
+    if (!store_) return complete(h, ec_of(client_error::not_connected));
+    after_input();
+    complete(h, store_error_);
   }
 
   void subscribe(std::vector<subscription> subs, properties props,
@@ -294,9 +341,9 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
   void receive(clock::duration timeout, asio::any_completion_handler<receive_signature> h) {
     if (shut_down_) return complete(h, error_code(asio::error::operation_aborted), publish_packet{});
     if (!received_.empty()) {
-      auto m = std::move(received_.front());
+      auto r = std::move(received_.front());
       received_.pop_front();
-      return complete(h, error_code{}, std::move(m));
+      return complete_receive(h, std::move(r.m), r.d.number);
     }
     if (phase_ == phase::idle) return complete(h, ec_of(client_error::not_connected), publish_packet{});
     receive_op op{next_receive_id_++, std::move(h), nullptr};
@@ -356,19 +403,20 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
     }
   }
 
-  void on_message(std::string filter, message_handler h) {
+  void on_message(std::string filter, std::shared_ptr<const message_handler> h,
+                  std::shared_ptr<const delivery_handler> hd) {
     auto it = std::find_if(handlers_.begin(), handlers_.end(), [&](const filter_handler& f) { return f.filter == filter; });
-    if (!h) {
+    if (!h && !hd) {
       if (it != handlers_.end()) handlers_.erase(it);
       return;
     }
-    auto shared = std::make_shared<const message_handler>(std::move(h));
     if (it != handlers_.end()) {
-      it->h = std::move(shared);
+      it->h = std::move(h);
+      it->hd = std::move(hd);
       return;
     }
     auto match = match_filter_of(filter);
-    handlers_.push_back({std::move(filter), std::move(match), std::move(shared)});
+    handlers_.push_back({std::move(filter), std::move(match), std::move(h), std::move(hd)});
   }
 
   // The client object is being destroyed: close at once, abort everything.
@@ -378,6 +426,81 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
     on_disconnect_ = nullptr;
     stop(asio::error::operation_aborted);
     shut_down_ = true;
+    // Closed now, not when the last handler holding the impl goes: a new
+    // client may open the directory at once. Messages not yet taken by the
+    // application stay stored for the next run.
+    store_.reset();
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  // Opens the store (the first time) and loads what it holds for
+  // `client_id` into the session state, the offline queue and the messages
+  // to hand over. Only while idle: nothing of a session is in memory.
+  std::optional<error_code> load_store(const std::string& client_id) {
+    if (!store_) {
+      const auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+      auto s = client_detail::persistent_session::open(opts_.persistence, log_, now(), unix_ms);
+      if (!s) {
+        log_.error("cannot open the client store in {}: {}", opts_.persistence.dir.string(), s.error().message);
+        return ec_of(s.error().code);
+      }
+      store_ = std::move(*s);
+    }
+    // What an earlier connect left (commits, messages to hand over) first.
+    if (!persist()) return store_error_;
+    const std::uint64_t processed = opts_.persistence.processed ? opts_.persistence.processed() : 0;
+    auto r = store_->load(client_id, processed);
+    st_.set_journal(nullptr);
+    st_.clear();
+    inflight_.clear();
+    for (auto& o : r.inflight) {
+      inflight_[o.message.packet_id] = o.seq;  // no operation waits for it: completes silently
+      st_.restore_outgoing(std::move(o));
+    }
+    for (auto id : r.incoming_qos2) st_.restore_incoming_qos2(id);
+    for (auto it = r.queued.rbegin(); it != r.queued.rend(); ++it) pending_.push_front(std::move(*it));
+    st_.set_journal(store_.get());
+    std::size_t inbox = 0;
+    for (auto& e : r.inbox) {
+      if (outstanding_.count(e.number)) continue;  // still with the application (this run)
+      awaiting_commit_.push_back(std::move(e));
+      ++inbox;
+    }
+    log_.info("client store {} for '{}': {} in flight, {} queued, {} incoming QoS 2, {} to hand over{}",
+              opts_.persistence.dir.string(), client_id, r.inflight.size(), r.queued.size(), r.incoming_qos2.size(),
+              inbox, r.skipped ? fmt::format(" ({} processed already)", r.skipped) : std::string());
+    if (!persist()) return store_error_;
+    return std::nullopt;
+  }
+
+  // Commits the turn's changes; then hands the messages they stored to the
+  // application. False (and store_error_ set, logged) when the commit failed.
+  bool persist() {
+    if (!store_) return true;
+    if (store_->dirty()) {
+      if (auto r = store_->commit(); !r) {
+        if (!store_error_) log_.error("client store: {}", r.error().message);
+        store_error_ = ec_of(r.error().code);
+        return false;
+      }
+    }
+    store_error_ = {};
+    while (!awaiting_commit_.empty()) {
+      auto e = std::move(awaiting_commit_.front());
+      awaiting_commit_.pop_front();
+      route(std::move(e.message), delivery{e.number, e.redelivered});
+    }
+    return true;
+  }
+
+  // The application took message `number` (with persistence).
+  void mark_delivered(std::uint64_t number) {
+    outstanding_.erase(number);
+    if (!store_) return;
+    if (auto r = store_->delivered(number); !r) log_.error("client store: {}", r.error().message);
   }
 
   // ---------------------------------------------------------------- the connection's life
@@ -447,11 +570,23 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
 
   // After every input: send what waits, write, notice the end, re-arm the timer.
   void after_input() {
-    if (!conn_) return;
+    if (!conn_) {
+      persist();  // publishes made while disconnected
+      return;
+    }
     if (live()) {
       if (need_resubscribe_) resubscribe();
       send_waiting_control();
       pump_publishes();
+    }
+    if (!persist() && !conn_->closing()) {
+      // Nothing the failed commit covered may leave: end the connection
+      // without writing; the reconnect commits again.
+      conn_->output().clear();
+      if (!closed_ec_) closed_ec_ = store_error_;
+      conn_->transport_closed({std::error_code(store_error_), "the client store failed"});
+    } else if (store_error_ && conn_->closing()) {
+      conn_->output().clear();
     }
     flush();
     if (conn_->closing()) {
@@ -577,6 +712,7 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
   // The client stops for good: close, and complete every pending operation
   // (async_disconnect's with success, the others with `ec`).
   void stop(error_code ec) {
+    persist();
     phase_ = phase::idle;
     stopping_ = false;
     ++retry_gen_;
@@ -589,12 +725,16 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
     }
     conn_.reset();
     complete(connect_op_, ec, connack_packet{});
-    for (auto& e : pending_.take_all()) fail_publish(e.tag, ec);
+    // With a store, QoS 1/2 publishes stay in it for the next connect (the
+    // state forgets them without telling the journal).
+    const error_code kept = store_ ? ec_of(client_error::kept_in_store) : ec;
+    if (store_) st_.set_journal(nullptr);
+    for (auto& e : pending_.take_all()) fail_publish(e.tag, e.message.qos != qos::at_most_once ? kept : ec);
     for (auto tag : qos0_unwritten_) fail_publish(tag, ec);
     qos0_unwritten_.clear();
     for (auto [id, tag] : inflight_) {
-      (void)st_.remove_outgoing(id);  // given up: not resent by a later session
-      fail_publish(tag, ec);
+      (void)st_.remove_outgoing(id);  // given up: not resent by a later session (but see above)
+      fail_publish(tag, kept);
     }
     inflight_.clear();
     for (auto& [id, op] : ctl_sent_) {
@@ -619,6 +759,7 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
   // be sent again as new. A QoS 2 message already at PUBREL reached the
   // broker: its publish completes with success.
   void requeue_inflight() {
+    if (store_) store_->forget_session(st_);  // Clean Start clears the state without journaling
     const auto order = st_.outgoing_order();
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       auto tag = inflight_.find(*it);
@@ -631,6 +772,7 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
       auto m = o->message;
       m.packet_id = 0;
       m.dup = false;
+      if (store_) store_->queue(tag->second, m, now());
       pending_.push_front({std::move(m), now(), tag->second});
     }
     inflight_.clear();
@@ -688,6 +830,11 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
     }
   }
 
+  // An offline-queue entry that will not be sent: its record goes.
+  void unstore(const offline_queue::entry& e) {
+    if (store_ && e.message.qos != qos::at_most_once) store_->unqueued(e.tag);
+  }
+
   // Hands queued publishes to the session while they can go out at once.
   void pump_publishes() {
     const auto t = now();
@@ -702,6 +849,7 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
       if (auto expiry = e.message.props().get<property_id::message_expiry_interval>()) {
         const auto waited = std::chrono::duration_cast<std::chrono::seconds>(t - e.enqueued_at).count();
         if (waited >= std::int64_t{*expiry}) {
+          unstore(e);
           fail_publish(e.tag, ec_of(client_error::message_expired));
           continue;
         }
@@ -716,19 +864,24 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
         }
       }
       if (e.message.qos > conn_->peer().maximum_qos) {
+        unstore(e);
         complete_publish(e.tag, ec_of(make_error_code(reason::qos_not_supported)), reason::qos_not_supported);
         continue;
       }
       if (e.message.retain && !conn_->peer().retain_available) {
+        unstore(e);
         complete_publish(e.tag, ec_of(make_error_code(reason::retain_not_supported)), reason::retain_not_supported);
         continue;
       }
       const auto q = e.message.qos;
+      const bool stored = store_ && q != qos::at_most_once;
       submitting_ = true;
       submit_dropped_ = false;
-      const auto r = conn_->publish(std::move(e.message), t);
+      // Stored: the session's journal moves the record from queued to in flight.
+      const auto r = conn_->publish(std::move(e.message), t, 0, stored ? e.tag : 0, stored);
       submitting_ = false;
       if (submit_dropped_ || r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
+        if (stored) store_->unqueued(e.tag);
         complete_publish(e.tag, ec_of(make_error_code(reason::packet_too_large)), reason::packet_too_large);
         continue;
       }
@@ -768,28 +921,74 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
   }
 
   void on_publish(publish_packet&& m) override {
-    bool taken = false;
-    for (const auto& f : handlers_) {
-      if (!topic::matches(f.match, m.topic())) continue;
-      taken = true;
-      notify([h = f.h, m] { (*h)(m); });
+    if (store_ && m.qos != qos::at_most_once) {
+      // Stored now; handed over once the turn's commit made it durable
+      // (persist()), and the PUBACK/PUBREC the session wrote leaves after
+      // that commit too.
+      const auto n = store_->received(m, now());
+      awaiting_commit_.push_back({std::move(m), n, false});
+      return;
     }
-    if (taken) return;
+    route(std::move(m), delivery{});
+  }
+
+  // Hands a received message to the on_message()/on_delivery() handlers
+  // whose filter matches (all of them, in one posted call), else to a
+  // waiting async_receive(), else to the receive queue.
+  void route(publish_packet m, delivery d) {
+    std::vector<const filter_handler*> matching;
+    for (const auto& f : handlers_)
+      if (topic::matches(f.match, m.topic())) matching.push_back(&f);
+    if (d.number) outstanding_.insert(d.number);
+    if (!matching.empty()) {
+      std::vector<std::shared_ptr<const message_handler>> hs;
+      std::vector<std::shared_ptr<const delivery_handler>> hds;
+      for (const auto* f : matching) {
+        hs.push_back(f->h);
+        hds.push_back(f->hd);
+      }
+      notify([this, hs = std::move(hs), hds = std::move(hds), m = std::move(m), d] {
+        for (std::size_t i = 0; i < hs.size() && !shut_down_; ++i) {
+          if (hs[i]) (*hs[i])(m);
+          else if (hds[i]) (*hds[i])(m, d);
+        }
+        if (d.number && !shut_down_) mark_delivered(d.number);
+      });
+      return;
+    }
     if (!receive_ops_.empty()) {
       auto op = std::move(receive_ops_.front());
       receive_ops_.pop_front();
       if (op.timer) op.timer->cancel();
-      return complete(op.h, error_code{}, std::move(m));
+      return complete_receive(op.h, std::move(m), d.number);
     }
     if (opts_.receive_queue == 0) {
       ++received_dropped_;
+      if (d.number) mark_delivered(d.number);
       return;
     }
     if (received_.size() >= opts_.receive_queue) {
+      if (received_.front().d.number) mark_delivered(received_.front().d.number);
       received_.pop_front();
       ++received_dropped_;
     }
-    received_.push_back(std::move(m));
+    received_.push_back({std::move(m), d});
+  }
+
+  // Completes an async_receive() with `m`; with a delivery number, the
+  // message counts as taken once the completion handler returned.
+  void complete_receive(asio::any_completion_handler<receive_signature>& h, publish_packet m, std::uint64_t number) {
+    if (!number) return complete(h, error_code{}, std::move(m));
+    asio::get_associated_cancellation_slot(h).clear();
+    auto ex = asio::get_associated_executor(h, ex_);
+    asio::post(ex_, asio::bind_executor(std::move(ex), [h = std::move(h), m = std::move(m), number,
+                                                        w = weak_from_this(), cex = ex_]() mutable {
+                 std::move(h)(error_code{}, std::move(m));
+                 asio::dispatch(cex, [w, number] {
+                   if (auto s = w.lock(); s && !s->shut_down_) s->mark_delivered(number);
+                 });
+               }));
+    h = nullptr;
   }
 
   void on_delivered(const publish_packet& m, reason code) override {
@@ -899,7 +1098,7 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
   asio::any_completion_handler<connect_signature> connect_op_;
   asio::any_completion_handler<disconnect_signature> disconnect_op_;
 
-  std::uint64_t next_tag_ = 1;
+  std::uint64_t next_tag_ = 1;  // without a store (with one, tags are the store's seqs)
   std::unordered_map<std::uint64_t, asio::any_completion_handler<publish_signature>> publish_ops_;
   offline_queue pending_;
   std::unordered_map<std::uint16_t, std::uint64_t> inflight_;  // packet id -> publish tag
@@ -916,10 +1115,17 @@ struct AsyncClient::impl final : session::handler, std::enable_shared_from_this<
 
   std::list<receive_op> receive_ops_;  // a list: erased from the middle (see assign())
   std::uint64_t next_receive_id_ = 1;
-  std::deque<publish_packet> received_;
+  std::deque<received_message> received_;
   std::uint64_t received_dropped_ = 0;
 
   std::vector<filter_handler> handlers_;
+
+  // Persistence (client_options::persistence): open from the first async_connect() on.
+  std::unique_ptr<client_detail::persistent_session> store_;
+  error_code store_error_;  // the last commit's
+  bool turn_posted_ = false;  // post_turn() is pending
+  std::deque<client_detail::inbox_entry> awaiting_commit_;  // received, stored, not yet committed
+  std::set<std::uint64_t> outstanding_;  // delivery numbers handed over, not yet taken
   connect_handler on_connect_;
   disconnect_handler on_disconnect_;
 };
@@ -977,7 +1183,16 @@ void AsyncClient::start_disconnect(reason code, properties props,
   });
 }
 
-void AsyncClient::on_message(std::string filter, message_handler h) { impl_->on_message(std::move(filter), std::move(h)); }
+void AsyncClient::start_persist(asio::any_completion_handler<persist_signature> h) {
+  asio::dispatch(impl_->ex_, [s = impl_, h = std::move(h)]() mutable { s->persist_now(std::move(h)); });
+}
+
+void AsyncClient::on_message(std::string filter, message_handler h) {
+  impl_->on_message(std::move(filter), h ? std::make_shared<const message_handler>(std::move(h)) : nullptr, nullptr);
+}
+void AsyncClient::on_delivery(std::string filter, delivery_handler h) {
+  impl_->on_message(std::move(filter), nullptr, h ? std::make_shared<const delivery_handler>(std::move(h)) : nullptr);
+}
 void AsyncClient::on_connect(connect_handler h) { impl_->on_connect_ = std::move(h); }
 void AsyncClient::on_disconnect(disconnect_handler h) { impl_->on_disconnect_ = std::move(h); }
 

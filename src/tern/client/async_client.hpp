@@ -40,6 +40,8 @@
 //   receive      void(ec, publish_packet)   the next message no on_message() handler took
 //   ping         void(ec)                   the next PINGRESP
 //   disconnect   void(ec)                   DISCONNECT written and the socket closed
+//   persist      void(ec)                   every publish accepted before it is in the store
+//                                           (see Persistence); ec: the store's error
 //
 // Behaviour:
 // - async_connect() completes with the first CONNACK. If that connection
@@ -74,13 +76,75 @@
 //   with asio::error::operation_aborted and takes no message.
 // - async_disconnect() sends DISCONNECT (5.0: with the reason code, e.g.
 //   reason::disconnect_with_will_message), closes, and stops reconnecting;
-//   every operation still pending completes with asio::error::operation_aborted.
+//   every operation still pending completes with asio::error::operation_aborted
+//   (with persistence, a stored publish with client_error::kept_in_store).
 //   Call it, and wait for its completion, before destroying the client to
 //   close cleanly; the destructor just closes the socket (no DISCONNECT: the
 //   broker sends the will) and aborts pending operations the same way.
 // - When the client stops for good (first connection failed, reconnect
 //   disabled and the connection lost), pending operations complete with the
-//   error that stopped it.
+//   error that stopped it (kept_in_store for stored publishes).
+//
+// Persistence (client_options::persistence.dir set): the client keeps its
+// side of the session in a RocksDB store in that directory, keyed by the
+// client id, loaded by async_connect(). Connect with clean_start = false
+// (and, 5.0, a session_expiry > 0) so that the broker keeps its side too;
+// then a new process (or a new AsyncClient on the same directory) resumes
+// where the last one stopped, even if it was killed (SIGKILL) at any point:
+// - Outgoing. A QoS 1/2 publish is recorded when async_publish() accepts it
+//   (the offline queue), recorded in flight with its packet id when sent,
+//   as released when its PUBREC arrives, and erased at PUBACK/PUBCOMP. Each
+//   record is durable before the packet it stands for leaves (PUBLISH,
+//   PUBREL): the changes of one loop turn are committed together (one write,
+//   one sync), then the turn's bytes are written to the socket. So the next
+//   run resends, at its CONNACK: PUBLISH with DUP and the same packet id for
+//   messages not acknowledged, PUBREL for those released, then the queue, in
+//   order; a broker that kept the session passes a QoS 2 message on exactly
+//   once (it knows the packet id), a QoS 1 message at least once.
+//   A publish is durable at the end of the turn that accepted it;
+//   async_persist() says when. Killed before that, it is lost, and its
+//   completion never ran. Completion still means the QoS flow completed with
+//   the broker. When the client stops with a stored publish pending
+//   (async_disconnect, the destructor, a failed first connect), it completes
+//   with client_error::kept_in_store and goes out with the next async_connect
+//   (this client's or the next run's). Publishes loaded from the store
+//   complete silently. QoS 0 messages are never stored.
+// - Incoming. A QoS 1/2 message is stored, with a delivery number
+//   (delivery::number: 1, 2, 3..., increasing across runs), and a QoS 2
+//   message's packet id recorded, before its PUBACK/PUBREC leaves; it is
+//   then handed to the application, and erased once the application took
+//   it: its on_message()/on_delivery() handlers returned, or the completion
+//   handler of the async_receive() that took it returned (erasing is one
+//   unsynced write to the store's log, which survives a kill). A resent QoS
+//   2 PUBLISH whose packet id is recorded is answered with PUBREC and not
+//   handed over again. Messages stored and not yet taken are handed over by
+//   the next run, in order, with delivery::redelivered.
+//   So across a kill at any point no QoS 1/2 message is lost, and a QoS 2
+//   message reaches the application once, but for one window: killed after
+//   a handler acted on a message (or while it ran) and before the write that
+//   records it, the next run hands it over again, redelivered. No client
+//   can close that window by itself: acting and recording are writes to two
+//   places. The application closes it by keeping the delivery number with
+//   what it does with the message, atomically (one transaction, one
+//   write(2)), and saying at start which number it reached
+//   (persistence.processed): stored messages up to it are skipped. The
+//   on_delivery() handlers get messages in number order, so that one number
+//   is enough (an application that also takes messages through
+//   async_receive() must record them in that order too). With this, a QoS 2
+//   message reaches the application exactly once across kill -9 at any
+//   point (tern_client_kill_test kills a subscriber whose handler works on
+//   after acting: duplicates without the checkpoint, none with it).
+// - What is not stored: QoS 0 messages; subscriptions (the broker keeps
+//   them with the session; after a restart subscribe again, or rely on
+//   Session Present); messages in the Client facade's receive() queue
+//   count as taken once queued there.
+// - Durability: persistence.durability = fsync (the default) syncs each
+//   turn's commit (a power cut loses nothing the broker was told); batch
+//   only writes (a kill of the process loses nothing; a power cut may).
+// - Errors: a store that cannot be opened fails async_connect() with its
+//   storage::errc (locked: another process has it). A commit that fails
+//   closes the connection without sending what it covered (logged); the
+//   client reconnects and commits again, as it does after any loss.
 //
 // Thread safety: the client lives on its executor. Start async operations and
 // call the other members from code running on that executor (a handler, a
@@ -119,6 +183,17 @@
 
 namespace tern {
 
+// How a received message reached the application (on_delivery()).
+struct delivery {
+  // With persistence, for QoS 1/2 messages: the message's number in the
+  // client's store, 1, 2, 3..., increasing across runs and handed over in
+  // this order. 0 for QoS 0 messages and without persistence.
+  std::uint64_t number = 0;
+  // An earlier run of the client stored the message and may have handed it
+  // to the application already (it was killed before recording that).
+  bool redelivered = false;
+};
+
 class AsyncClient {
  public:
   using executor_type = boost::asio::any_io_executor;
@@ -130,12 +205,14 @@ class AsyncClient {
   using receive_signature = void(error_code, publish_packet);
   using ping_signature = void(error_code);
   using disconnect_signature = void(error_code);
+  using persist_signature = void(error_code);
 
   // The default completion token: asio::deferred (what Asio 1.82+ makes the
   // default); `co_await c.async_ping();` works in an asio::awaitable.
   using default_token = boost::asio::deferred_t;
 
   using message_handler = std::function<void(const publish_packet&)>;
+  using delivery_handler = std::function<void(const publish_packet&, const delivery&)>;
   using connect_handler = std::function<void(const connack_packet&)>;
   using disconnect_handler = std::function<void(error_code)>;
 
@@ -248,11 +325,25 @@ class AsyncClient {
     return async_disconnect(code, properties{}, std::forward<Token>(token));
   }
 
+  // Completes once every publish accepted before it, and every message
+  // received before it, is in the store, as durable as
+  // persistence.durability makes it (the commit also sends what waited for
+  // it). ec: the store's error. Without persistence: at once, no error;
+  // before the first async_connect() opened the store: client_error::not_connected.
+  template <boost::asio::completion_token_for<persist_signature> Token = default_token>
+  auto async_persist(Token&& token = {}) {
+    return boost::asio::async_initiate<Token, persist_signature>(
+        [this](boost::asio::any_completion_handler<persist_signature> h) { start_persist(std::move(h)); }, token);
+  }
+
   // Calls `h` with every received message whose topic matches `filter`
   // (wildcards allowed; a "$share/group/" prefix is ignored for matching).
   // Replaces the handler of the same filter; an empty `h` removes it. This
   // does not subscribe: call async_subscribe() too.
   void on_message(std::string filter, message_handler h);
+  // The same, with how the message came (its delivery number: see
+  // Persistence). Replaces the on_message() handler of the same filter too.
+  void on_delivery(std::string filter, delivery_handler h);
   // Called on every accepted CONNACK (the first and each reconnect).
   void on_connect(connect_handler h);
   // Called each time an accepted connection ends, with why (the broker's
@@ -286,6 +377,7 @@ class AsyncClient {
                      boost::asio::any_completion_handler<receive_signature> h);
   void start_ping(boost::asio::any_completion_handler<ping_signature> h);
   void start_disconnect(reason code, properties props, boost::asio::any_completion_handler<disconnect_signature> h);
+  void start_persist(boost::asio::any_completion_handler<persist_signature> h);
 
   std::shared_ptr<impl> impl_;
 };

@@ -55,6 +55,11 @@
 //   disconnect().wait() first to close cleanly) and completes every pending
 //   token with asio::error::operation_aborted, without calling callbacks.
 //
+// Persistence (client_options::persistence.dir): as for AsyncClient (see
+// async_client.hpp): in-flight and queued QoS 1/2 messages survive a
+// restart of the process. A received QoS 1/2 message counts as taken once
+// the on_message() callback returned, or once it is in receive()'s queue.
+//
 // Message ids: publish(), subscribe() and unsubscribe() number their
 // requests 1, 2, 3... (per client, wrapping at INT_MAX). This `mid` is what
 // on_publish/on_subscribe/on_unsubscribe and token::mid() report; it is not

@@ -19,6 +19,8 @@ class client_category final : public std::error_category {
       case client_error::unsupported_scheme:
         return "unsupported URI scheme (this build: mqtt, tcp, mqtts, ssl, tls; not yet ws, wss)";
       case client_error::connection_lost: return "the connection was lost";
+      case client_error::kept_in_store: return "the client stopped; the message is kept in its store for the next connect";
+      case client_error::no_client_id: return "a client store needs a client id";
     }
     return "unknown client error " + std::to_string(v);
   }

@@ -23,6 +23,10 @@ enum class client_error : std::uint8_t {
   unsupported_scheme,     // a scheme this build cannot connect with (today: ws:// and wss://)
   connection_lost,        // the connection ended with no error of its own to report (e.g. the
                           // server's DISCONNECT 0x00) before the operation could complete
+  kept_in_store,          // publish: the client stopped before its QoS flow completed; the message
+                          // stays in the client's store (persistence) and goes out with the next
+                          // async_connect with this client id and store, in this process or the next
+  no_client_id,           // persistence needs a client id of the caller's (not one the server assigns)
 };
 
 // The category of client_error; name "tern.client".

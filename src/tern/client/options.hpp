@@ -1,7 +1,8 @@
 // tern/client/options.hpp: what a client is configured with: the CONNECT it
 // sends (connect_options, per async_connect), and how it behaves
 // (client_options, per client): reconnect backoff, the offline queue, the
-// queue of received messages, the session's limits, TLS, logging.
+// queue of received messages, the session's limits, TLS, logging, and the
+// store that keeps the session across restarts of the process (persistence).
 //
 //   tern::client_options o;
 //   o.reconnect = {.min_delay = 200ms, .max_delay = 10s};
@@ -14,18 +15,25 @@
 //   o.tls = {.ca_file = "/etc/tern/ca.pem", .cert_file = "me.crt", .key_file = "me.key"};
 //   c.async_connect("mqtts://broker.example", {}, token);   // port 8883
 //
+//   // The session on disk: in-flight and queued messages survive a restart.
+//   o.persistence = {.dir = "/var/lib/sensor-7/mqtt"};
+//   c.async_connect(uri, {.client_id = "sensor-7", .clean_start = false, .session_expiry = 86400}, token);
+//
 // No Asio here: the threaded facade and the command-line tools share it.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "tern/codec/packet.hpp"
 #include "tern/log/log.hpp"
 #include "tern/session/connection.hpp"
+#include "tern/storage/rocksdb_store.hpp"
 
 namespace tern {
 
@@ -118,6 +126,35 @@ struct tls_options {
   bool insecure = false;
 };
 
+// Keeping the client's side of the MQTT session in a store (RocksDB in
+// `dir`), so that it survives a restart of the process: QoS 1/2 messages in
+// flight both ways, the offline queue, and the received messages not yet
+// handed to the application. What is guaranteed, and in what order things
+// are written, is in async_client.hpp ("Persistence").
+struct persistence_options {
+  // The store's directory, created if missing. Empty: nothing is stored
+  // (the default). Records are keyed by the client id, which must then be
+  // set (not assigned by the server). One process at a time may open a
+  // directory: a second AsyncClient on it fails async_connect with
+  // storage::errc::locked. A damaged store is moved aside (logged) and a
+  // new one started. While it is open, RocksDB runs background threads of
+  // its own (flushes, compactions).
+  std::filesystem::path dir{};
+  // fsync (the default): a record is synced to disk before the packet it
+  // covers leaves (one sync per loop turn, whatever the number of messages):
+  // it survives a kill of the process and a power cut. batch: written, not
+  // synced: it survives a kill of the process, not of the machine. none:
+  // not even written until RocksDB flushes: a kill loses recent changes.
+  storage::durability durability = storage::durability::fsync;
+  // Exactly once to the application across a crash needs its help: the
+  // highest delivery number (AsyncClient::on_delivery) whose processing the
+  // application has made durable itself. Called when async_connect() loads
+  // the store; stored messages up to it are not handed over again. Empty: a
+  // message handed over just before a crash, whose handing over the client
+  // had not recorded yet, is handed over again (delivery::redelivered).
+  std::function<std::uint64_t()> processed{};
+};
+
 struct client_options {
   reconnect_options reconnect{};
   offline_queue_options offline_queue{};
@@ -135,6 +172,8 @@ struct client_options {
   tls_options tls{};
   // Channel "client" is a good choice; a default logger logs nothing.
   log::logger log{};
+  // The session on disk (off by default).
+  persistence_options persistence{};
 };
 
 }  // namespace tern
