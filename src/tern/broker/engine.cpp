@@ -9,6 +9,34 @@
 
 namespace tern::broker {
 
+// Ascending sequence numbers taken from the front. Holds no memory while
+// empty (a std::deque allocates ~600 bytes even then).
+class seq_list {
+ public:
+  bool empty() const noexcept { return !q_ || q_->empty(); }
+  std::size_t size() const noexcept { return q_ ? q_->size() : 0; }
+  std::uint64_t front() const noexcept { return q_->front(); }
+  void pop_front() noexcept {
+    q_->pop_front();
+    if (q_->empty()) q_.reset();
+  }
+  void push_back(std::uint64_t seq) { list().push_back(seq); }
+  // Adds `seq` in order.
+  void add(std::uint64_t seq) {
+    auto& l = list();
+    if (l.empty() || l.back() < seq) l.push_back(seq);
+    else l.insert(std::lower_bound(l.begin(), l.end(), seq), seq);
+  }
+  void clear() noexcept { q_.reset(); }
+
+ private:
+  std::deque<std::uint64_t>& list() {
+    if (!q_) q_ = std::make_unique<std::deque<std::uint64_t>>();
+    return *q_;
+  }
+  std::unique_ptr<std::deque<std::uint64_t>> q_;
+};
+
 // A session as the broker keeps it: MQTT session state, subscriptions, will
 // and expiry, and the connection it is attached to, if any. Lives on the
 // worker that owns its client id.
@@ -17,12 +45,14 @@ struct client_session final : session::journal {
 
   worker* home;
   std::string client_id;
+  std::uint32_t slot = 0;    // its handle on `home` (worker::session_at)
+  std::uint64_t serial = 0;
   std::optional<std::string> username;
   std::string peer;
   protocol_version version = protocol_version::v5;
   session::state state;
   std::map<std::string, storage::subscription_record, std::less<>> subscriptions;
-  std::optional<will_message> will;
+  std::unique_ptr<will_message> will;  // a pointer: most sessions have none
   std::uint32_t expiry_interval = 0;  // seconds; 0xFFFFFFFF: never
   endpoint* connection = nullptr;
   std::optional<time_point> will_at;     // a delayed will is due
@@ -33,12 +63,9 @@ struct client_session final : session::journal {
   // ascending: 8 bytes in memory per message, the message itself on disk.
   // Only these are read back: the store may also hold messages other
   // workers stored for this session that have not arrived here yet.
-  std::deque<std::uint64_t> stored;
+  seq_list stored;
 
-  void add_stored(std::uint64_t seq) {
-    if (stored.empty() || stored.back() < seq) stored.push_back(seq);
-    else stored.insert(std::lower_bound(stored.begin(), stored.end(), seq), seq);
-  }
+  void add_stored(std::uint64_t seq) { stored.add(seq); }
 
   client_info info() const { return {client_id, username, peer, version}; }
   bool persistent() const { return expiry_interval != 0; }
@@ -60,6 +87,9 @@ struct engine::share_group {
     subscribe_options options;
     std::uint32_t identifier = 0;
     bool persistent = false;
+    std::uint32_t owner = 0;  // the session's handle, as in engine::subscriber
+    std::uint32_t slot = 0;
+    std::uint64_t serial = 0;
   };
   std::vector<member> members;  // changed under the exclusive index lock
   std::atomic<std::size_t> next{0};
@@ -74,7 +104,7 @@ std::chrono::seconds seconds(std::uint32_t s) { return std::chrono::seconds(s); 
 
 // Properties of a message forwarded to a subscriber: the original ones plus
 // the matching subscriptions' identifiers.
-properties with_identifiers(const properties& p, const std::vector<std::uint32_t>& ids) {
+properties with_identifiers(const properties& p, std::span<const std::uint32_t> ids) {
   if (ids.empty()) return p;
   properties::builder b;
   b.append(p);
@@ -93,7 +123,7 @@ properties publish_properties_of_will(const properties& p) {
 }
 
 // A message as one subscriber receives it.
-publish_packet prepare(const publish_packet& m, const subscribe_options& o, const std::vector<std::uint32_t>& ids) {
+publish_packet prepare(const publish_packet& m, const subscribe_options& o, std::span<const std::uint32_t> ids) {
   publish_packet out = m;
   out.qos = std::min(m.qos, o.max_qos);
   out.retain = o.retain_as_published && m.retain;
@@ -196,7 +226,7 @@ void endpoint::transport_closed(const error& why, time_point now) {
   conn_.transport_closed(why);
 }
 
-void endpoint::on_connect(connect_packet&& c) { pending_ = std::move(c); }
+void endpoint::on_connect(connect_packet&& c) { pending_ = std::make_unique<connect_packet>(std::move(c)); }
 
 void endpoint::on_publish(publish_packet&& m) {
   if (!client_) return;
@@ -266,7 +296,7 @@ void worker::admit(endpoint& ep, time_point now) {
   ep.worker_ = this;
   ep.now_ = now;
   connect_packet c = std::move(*ep.pending_);
-  ep.pending_.reset();
+  ep.pending_.reset();  // an idle connection keeps no CONNECT
   const auto& o = engine_.options_;
   const bool v5 = c.version == protocol_version::v5;
   auto refuse = [&](reason r) {
@@ -320,15 +350,15 @@ void worker::admit(endpoint& ep, time_point now) {
   }
   it = sessions_.find(c.client_id);
   if (it == sessions_.end()) {
-    it = sessions_.emplace(c.client_id, std::make_unique<client_session>(*this, c.client_id)).first;
-    it->second->state.set_limits(o.queue);
+    add_session(c.client_id).state.set_limits(o.queue);
     engine_.stats_.clients_total.fetch_add(1, std::memory_order_relaxed);
+    it = sessions_.find(c.client_id);
   }
   auto& s = *it->second;
   s.username = c.username;
   s.peer = ep.peer_;
   s.version = c.version;
-  s.will = std::move(c.will);
+  s.will = c.will ? std::make_unique<will_message>(std::move(*c.will)) : nullptr;
   std::uint32_t requested = v5 ? c.props.get<property_id::session_expiry_interval>().value_or(0)
                                : (c.clean_start ? 0 : never_expires);
   s.expiry_interval = std::min(requested, o.max_session_expiry_interval);
@@ -361,87 +391,188 @@ void worker::journal(client_session& s) {
   s.journaled = true;
   if (s.subscriptions.empty()) return;
   std::unique_lock lock(engine_.index_mutex_);
-  for (const auto& [f, rec] : s.subscriptions) engine_.index(s.client_id, rec, true);
+  for (const auto& [f, rec] : s.subscriptions) engine_.index(s, rec, true);
 }
 
 std::size_t worker::route(const client_info& from, publish_packet m, time_point now) {
-  struct match {
-    std::string_view client_id;  // valid while the index lock is held
-    subscribe_options options;
-    std::uint32_t identifier;
-    std::uint32_t origin = 0;
-    bool persistent = false;
-  };
-  struct target {
-    std::string client_id;
-    subscribe_options options;
-    std::vector<std::uint32_t> identifiers;
-    std::uint32_t origin;
-    bool persistent;
-  };
-  std::vector<target> targets;
+  // The working vectors keep their capacity from call to call. Taken out for
+  // the call (and put back at the end), so that a nested route (none today)
+  // would start with empty ones of its own.
+  auto targets = std::exchange(route_targets_, {});
+  auto ids = std::exchange(route_ids_, {});
+  auto remote_ids = std::exchange(route_client_ids_, {});
+  targets.clear();
+  ids.clear();
+  remote_ids.clear();
   {
     // Only the lookup holds the shared lock; delivery happens after it, so a
     // large fan-out never makes (un)subscribes on other threads wait.
-    std::vector<match> matches;
     std::shared_lock lock(engine_.index_mutex_);
-    engine_.subscriptions_.match(m.topic(), [&](const std::string& id, const engine::subscriber& sub, std::string_view) {
+    // One filter's entries name distinct clients: only matches from several
+    // filters (or shared subscriptions) need merging per client.
+    const char* first_filter = nullptr;
+    bool merge = false;
+    auto add = [&](const std::string& id, const subscribe_options& o, std::uint32_t identifier, std::uint32_t origin,
+                   std::uint32_t owner, std::uint32_t slot, std::uint64_t serial, bool persistent) {
+      const auto begin = static_cast<std::uint32_t>(ids.size());
+      if (identifier) ids.push_back(identifier);
+      targets.push_back({&id, o, owner, slot, serial, origin, begin, identifier ? 1u : 0u, persistent});
+    };
+    engine_.subscriptions_.match(m.topic(), [&](const std::string& id, const engine::subscriber& sub,
+                                                std::string_view filter) {
       if (sub.options.no_local && id == from.client_id) return;
-      matches.push_back({id, sub.options, sub.identifier, 0, sub.persistent});
+      if (!first_filter) first_filter = filter.data();
+      else if (filter.data() != first_filter) merge = true;
+      add(id, sub.options, sub.identifier, 0, sub.owner, sub.slot, sub.serial, sub.persistent);
     });
     engine_.shared_.match(m.topic(), [&](const std::string&, const std::shared_ptr<engine::share_group>& g,
                                          std::string_view) {
       if (g->members.empty()) return;
-      const auto& member = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % g->members.size()];
-      matches.push_back({member.client_id, member.options, member.identifier, g->origin, member.persistent});
+      const auto& x = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % g->members.size()];
+      add(x.client_id, x.options, x.identifier, g->origin, x.owner, x.slot, x.serial, x.persistent);
+      merge = true;
     });
-    // Deliver once per client: the highest QoS, every identifier.
-    std::sort(matches.begin(), matches.end(), [](const match& a, const match& b) { return a.client_id < b.client_id; });
-    for (std::size_t i = 0; i < matches.size();) {
-      target t{std::string(matches[i].client_id), matches[i].options, {}, 0, matches[i].persistent};
-      std::size_t j = i;
-      for (; j < matches.size() && matches[j].client_id == matches[i].client_id; ++j) {
-        t.origin = std::max(t.origin, matches[j].origin);
-        t.options.max_qos = std::max(t.options.max_qos, matches[j].options.max_qos);
-        t.options.retain_as_published = t.options.retain_as_published || matches[j].options.retain_as_published;
-        if (matches[j].identifier) t.identifiers.push_back(matches[j].identifier);
+    if (merge && targets.size() > 1) {
+      // Deliver once per client: the highest QoS, every identifier. A
+      // session's handle is the key: sorting integers, not client ids.
+      auto key = [](const route_target& t) { return std::pair{t.owner, t.slot}; };
+      std::sort(targets.begin(), targets.end(), [&](const route_target& a, const route_target& b) { return key(a) < key(b); });
+      auto merged_ids = std::exchange(route_merged_ids_, {});
+      merged_ids.clear();
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < targets.size();) {
+        route_target t = targets[i];
+        t.ids_begin = static_cast<std::uint32_t>(merged_ids.size());
+        std::size_t j = i;
+        for (; j < targets.size() && key(targets[j]) == key(t); ++j) {
+          const auto& x = targets[j];
+          t.origin = std::max(t.origin, x.origin);
+          t.options.max_qos = std::max(t.options.max_qos, x.options.max_qos);
+          t.options.retain_as_published = t.options.retain_as_published || x.options.retain_as_published;
+          merged_ids.insert(merged_ids.end(), ids.begin() + x.ids_begin, ids.begin() + x.ids_begin + x.ids_count);
+        }
+        t.ids_count = static_cast<std::uint32_t>(merged_ids.size() - t.ids_begin);
+        targets[n++] = t;
+        i = j;
       }
-      targets.push_back(std::move(t));
-      i = j;
+      targets.resize(n);
+      std::swap(ids, merged_ids);
+      route_merged_ids_ = std::move(merged_ids);
+    }
+    // What other workers need by client id (stored messages of persistent
+    // sessions), copied while the index still holds the ids.
+    for (auto& t : targets) {
+      if (t.owner == index_ || !t.persistent || std::min(m.qos, t.options.max_qos) == qos::at_most_once) continue;
+      remote_ids.push_back(*t.client_id);  // taken in this order below
     }
   }
+  std::size_t next_remote = 0;
+  // A QoS 0 copy of `m` per RETAIN flag, made once and sent to every
+  // subscriber that gets it as it is, without identifiers.
+  std::optional<publish_packet> plain[2];
+  // `m`'s index in outbox_[w].messages, once it is there.
+  auto message_in = std::exchange(route_message_in_, {});
+  message_in.assign(outbox_.size(), delivery::by_handle);
+  auto message_for = [&](std::uint32_t owner) {
+    if (message_in[owner] == delivery::by_handle) {
+      outbox_[owner].messages.push_back(m);
+      message_in[owner] = static_cast<std::uint32_t>(outbox_[owner].messages.size() - 1);
+    }
+    return message_in[owner];
+  };
   for (auto& t : targets) {
-    const auto owner = engine_.owner_of(t.client_id);
-    if (owner == index_) {
-      auto it = sessions_.find(t.client_id);
-      if (it != sessions_.end()) deliver_local(*it->second, m, t.options, t.identifiers, now, t.origin);
-    } else if (t.persistent && std::min(m.qos, t.options.max_qos) != qos::at_most_once) {
+    const std::span<const std::uint32_t> t_ids(ids.data() + t.ids_begin, t.ids_count);
+    const auto q = std::min(m.qos, t.options.max_qos);
+    if (t.owner == index_) {
+      // This worker's session: alive, since only this thread ends it.
+      client_session* s = session_at(t.slot, t.serial);
+      if (!s) continue;
+      if (q == qos::at_most_once && t_ids.empty()) {
+        const bool retain = t.options.retain_as_published && m.retain;
+        const bool as_is = m.qos == qos::at_most_once && m.retain == retain && !m.dup && m.packet_id == 0;
+        auto& p = plain[retain ? 1 : 0];
+        if (!as_is && !p) p = prepare(m, t.options, {});
+        place_qos0(*s, as_is ? m : *p, now, t.origin);
+      } else {
+        deliver_local(*s, m, t.options, t_ids, now, t.origin);
+      }
+      continue;
+    }
+    auto& b = outbox_[t.owner];
+    delivery d;
+    d.options = t.options;
+    d.origin = t.origin;
+    if (t.persistent && q != qos::at_most_once) {
       // Stored here, committed before the batch is posted: the publisher's
       // acknowledgement waits for this worker's commit only.
-      auto out = prepare(m, t.options, t.identifiers);
-      const auto seq = engine_.next_seq();
-      batch_.append(t.client_id, seq, out, now);
-      outbox_[owner].push_back({std::move(t.client_id), std::move(out), t.options, {}, t.origin, seq});
+      const auto& id = remote_ids[next_remote++];
+      auto out = prepare(m, t.options, t_ids);
+      d.seq = engine_.next_seq();
+      batch_.append(id, d.seq, out, now);
+      b.messages.push_back(std::move(out));
+      d.message = static_cast<std::uint32_t>(b.messages.size() - 1);
+      b.client_ids.push_back(id);
+      d.client = static_cast<std::uint32_t>(b.client_ids.size() - 1);
     } else {
-      outbox_[owner].push_back({std::move(t.client_id), m, t.options, std::move(t.identifiers), t.origin});
+      d.message = message_for(t.owner);
+      d.slot = t.slot;
+      d.serial = t.serial;
+      d.ids_begin = static_cast<std::uint32_t>(b.identifiers.size());
+      d.ids_count = t.ids_count;
+      b.identifiers.insert(b.identifiers.end(), t_ids.begin(), t_ids.end());
     }
+    b.deliveries.push_back(d);
   }
-  return targets.size();
+  flush_stats();
+  const auto routed = targets.size();
+  route_targets_ = std::move(targets);
+  route_ids_ = std::move(ids);
+  route_client_ids_ = std::move(remote_ids);
+  route_message_in_ = std::move(message_in);
+  return routed;
+}
+
+void worker::flush_stats() {
+  auto& st = engine_.stats_;
+  if (sent_messages_) st.messages_sent.fetch_add(std::exchange(sent_messages_, 0), std::memory_order_relaxed);
+  if (sent_bytes_) st.bytes_sent.fetch_add(std::exchange(sent_bytes_, 0), std::memory_order_relaxed);
+  if (dropped_messages_)
+    st.messages_dropped.fetch_add(std::exchange(dropped_messages_, 0), std::memory_order_relaxed);
 }
 
 void worker::deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
-                           const std::vector<std::uint32_t>& ids, time_point now, std::uint32_t origin) {
+                           std::span<const std::uint32_t> ids, time_point now, std::uint32_t origin) {
+  if (m.qos == qos::at_most_once && ids.empty() && !m.dup && m.packet_id == 0 && (!m.retain || o.retain_as_published))
+    return place_qos0(s, m, now, origin);  // as it is: no copy
   place(s, prepare(m, o, ids), now, origin, 0);
+}
+
+void worker::place_qos0(client_session& s, const publish_packet& m, time_point now, std::uint32_t origin) {
+  // A QoS 0 message is never queued for a session without a connection.
+  if (!s.connection || !s.connection->conn_.connected()) return;
+  auto& ep = *s.connection;
+  if (ep.output().size() > engine_.options_.max_output_backlog) {
+    ++dropped_messages_;  // a subscriber that does not read
+    return;
+  }
+  const auto r = ep.conn_.publish_ref(m, now, origin);
+  if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
+    ++dropped_messages_;
+  } else {
+    ++sent_messages_;
+    sent_bytes_ += m.payload().size();
+  }
+  ep.wake();
 }
 
 void worker::place(client_session& s, publish_packet out, time_point now, std::uint32_t origin,
                    std::uint64_t stored_seq) {
-  auto& stats = engine_.stats_;
   const bool live = s.connection && s.connection->conn_.connected();
   const auto size = out.payload().size();
+  // Counted here, added to the statistics once per call of route(), deliver()...
   auto sent = [&] {
-    stats.messages_sent.fetch_add(1, std::memory_order_relaxed);
-    stats.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+    ++sent_messages_;
+    sent_bytes_ += size;
   };
   if (s.journaled && out.qos != qos::at_most_once) {
     const auto& o = engine_.options_;
@@ -450,7 +581,7 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     const bool memory = live && s.stored.empty() && s.state.queue().size() < o.queue.max_messages;
     if (!memory) {
       if (s.stored.size() >= o.max_stored_messages) {
-        stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+        ++dropped_messages_;
         if (stored_seq) batch_.erase_queued(s.client_id, stored_seq);
         return;
       }
@@ -463,7 +594,7 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     const auto r = live ? s.connection->conn_.publish(std::move(out), now, origin, seq, stored_seq != 0)
                         : s.state.enqueue(std::move(out), now, origin, seq, stored_seq != 0);
     if (r == session::enqueue_result::refused || r == session::enqueue_result::dropped) {
-      stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      ++dropped_messages_;
       if (r == session::enqueue_result::refused && stored_seq) batch_.erase_queued(s.client_id, stored_seq);
     } else if (live) {
       sent();
@@ -474,12 +605,12 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
   if (stored_seq) batch_.erase_queued(s.client_id, stored_seq);  // no longer persistent
   if (live) {
     if (out.qos == qos::at_most_once && s.connection->output().size() > engine_.options_.max_output_backlog) {
-      stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);  // a subscriber that does not read
+      ++dropped_messages_;  // a subscriber that does not read
       return;
     }
     const auto r = s.connection->conn_.publish(std::move(out), now, origin);
     if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
-      stats.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      ++dropped_messages_;
     } else {
       sent();
     }
@@ -528,19 +659,18 @@ void worker::refill(client_session& s, time_point now) {
     const auto res = conn.publish(std::move(r.message), now, 0, r.seq, true);
     if (res == session::enqueue_result::refused) {
       batch_.erase_queued(s.client_id, r.seq);
-      engine_.stats_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      ++dropped_messages_;
     } else if (res != session::enqueue_result::dropped) {
-      engine_.stats_.messages_sent.fetch_add(1, std::memory_order_relaxed);
+      ++sent_messages_;
     }
   }
+  flush_stats();
   s.connection->wake();
 }
 
 bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m,
                               time_point now) {
-  std::string target;
-  subscribe_options options;
-  std::uint32_t identifier = 0;
+  engine::share_group::member target;
   {
     std::shared_lock lock(engine_.index_mutex_);
     auto it = engine_.share_origins_.find(origin);
@@ -551,45 +681,103 @@ bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, co
     for (std::size_t k = 0; k < n; ++k) {
       const auto& member = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % n];
       if (member.client_id == leaving) continue;
-      target = member.client_id;
-      options = member.options;
-      identifier = member.identifier;
+      target = member;
       break;
     }
   }
-  if (target.empty()) return false;
-  std::vector<std::uint32_t> ids;
-  if (identifier) ids.push_back(identifier);
-  const auto owner = engine_.owner_of(target);
-  if (owner == index_) {
-    auto it = sessions_.find(target);
-    if (it == sessions_.end()) return false;
-    deliver_local(*it->second, m, options, ids, now, origin);
+  if (target.client_id.empty()) return false;
+  if (target.owner == index_) {
+    client_session* s = session_at(target.slot, target.serial);
+    if (!s) return false;
+    const std::uint32_t one[] = {target.identifier};
+    deliver_local(*s, m, target.options, std::span<const std::uint32_t>(one, target.identifier ? 1u : 0u), now, origin);
+    flush_stats();
   } else {
-    outbox_[owner].push_back({std::move(target), m, options, std::move(ids), origin});
+    auto& b = outbox_[target.owner];
+    delivery d;
+    b.messages.push_back(m);
+    d.message = static_cast<std::uint32_t>(b.messages.size() - 1);
+    d.slot = target.slot;
+    d.serial = target.serial;
+    d.options = target.options;
+    d.origin = origin;
+    d.ids_begin = static_cast<std::uint32_t>(b.identifiers.size());
+    if (target.identifier) {
+      b.identifiers.push_back(target.identifier);
+      d.ids_count = 1;
+    }
+    b.deliveries.push_back(d);
   }
   return true;
 }
 
 void worker::deliver(batch&& b, time_point now) {
-  for (auto& d : b) {
-    auto it = sessions_.find(d.client_id);
+  for (const auto& d : b.deliveries) {
+    auto& message = b.messages[d.message];
+    if (d.client == delivery::by_handle) {
+      // A session that ended since it was routed gets nothing.
+      if (client_session* s = session_at(d.slot, d.serial))
+        deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now, d.origin);
+      continue;
+    }
+    const auto& client_id = b.client_ids[d.client];
+    auto it = sessions_.find(client_id);
     if (it == sessions_.end()) {
-      if (d.seq) batch_.erase_queued(d.client_id, d.seq);  // the session ended meanwhile
+      if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
     } else if (d.seq) {
-      place(*it->second, std::move(d.message), now, d.origin, d.seq);
+      place(*it->second, std::move(message), now, d.origin, d.seq);
     } else {
-      deliver_local(*it->second, d.message, d.options, d.identifiers, now, d.origin);
+      deliver_local(*it->second, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count),
+                    now, d.origin);
     }
   }
+  flush_stats();
 }
 
 std::vector<std::pair<std::size_t, batch>> worker::take_outbox() {
   std::vector<std::pair<std::size_t, batch>> out;
   for (std::size_t i = 0; i < outbox_.size(); ++i) {
-    if (!outbox_[i].empty()) out.emplace_back(i, std::exchange(outbox_[i], {}));
+    auto& b = outbox_[i];
+    if (b.empty()) continue;
+    out.emplace_back(i, std::exchange(b, {}));
+    // The next turn's batch starts as large as this one was: no regrowing.
+    const auto& taken = out.back().second;
+    b.messages.reserve(taken.messages.size());
+    b.deliveries.reserve(taken.deliveries.size());
+    if (!taken.identifiers.empty()) b.identifiers.reserve(taken.identifiers.size());
   }
   return out;
+}
+
+// ---------------------------------------------------------------- worker: sessions by handle
+
+client_session& worker::add_session(std::string client_id) {
+  auto p = std::make_unique<client_session>(*this, std::move(client_id));
+  auto& s = *p;
+  if (free_slots_.empty()) {
+    s.slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.push_back(&s);
+  } else {
+    s.slot = free_slots_.back();
+    free_slots_.pop_back();
+    slots_[s.slot] = &s;
+  }
+  s.serial = next_serial_++;
+  const std::string_view key = s.client_id;
+  sessions_.emplace(key, std::move(p));
+  return s;
+}
+
+void worker::remove_session(client_session& s) {
+  slots_[s.slot] = nullptr;
+  free_slots_.push_back(s.slot);
+  sessions_.erase(sessions_.find(std::string_view(s.client_id)));
+}
+
+client_session* worker::session_at(std::uint32_t slot, std::uint64_t serial) const noexcept {
+  if (slot >= slots_.size()) return nullptr;
+  client_session* s = slots_[slot];
+  return s && s->serial == serial ? s : nullptr;
 }
 
 void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
@@ -620,7 +808,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
         const bool existed = s.subscriptions.count(sub.filter) != 0;
         {
           std::unique_lock lock(engine_.index_mutex_);
-          engine_.index(s.client_id, storage::subscription_record{sub.filter, sub.options, identifier}, s.journaled);
+          engine_.index(s, storage::subscription_record{sub.filter, sub.options, identifier}, s.journaled);
         }
         if (!existed) engine_.stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
         s.subscriptions[sub.filter] = storage::subscription_record{sub.filter, sub.options, identifier};
@@ -647,6 +835,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
       deliver_local(s, m, opts, ids, ep.now_);
     });
   }
+  flush_stats();
   ep.wake();
 }
 
@@ -737,7 +926,7 @@ void worker::end_session(client_session& s, time_point now) {
   s.stored.clear();
   if (s.connection) return;  // a clean start reuses the entry
   engine_.stats_.clients_total.fetch_sub(1, std::memory_order_relaxed);
-  sessions_.erase(s.client_id);  // `s` is gone after this
+  remove_session(s);  // `s` is gone after this
 }
 
 void worker::save(const client_session& s) {
@@ -778,7 +967,7 @@ void worker::tick(time_point now) {
   std::vector<std::string> ended;
   for (auto& [id, s] : sessions_) {
     if (s->will_at && *s->will_at <= now) publish_will(*s, now);
-    if (s->expires_at && *s->expires_at <= now && !s->connection) ended.push_back(id);
+    if (s->expires_at && *s->expires_at <= now && !s->connection) ended.emplace_back(id);
   }
   for (const auto& id : ended) {
     auto it = sessions_.find(id);
@@ -885,10 +1074,11 @@ void engine::unindex(std::string_view filter, const std::string& client_id) {
   }
 }
 
-void engine::index(const std::string& client_id, const storage::subscription_record& r, bool persistent) {
+void engine::index(client_session& s, const storage::subscription_record& r, bool persistent) {
+  const auto owner = static_cast<std::uint32_t>(s.home->index_);
   auto shared = topic::parse_shared(r.filter);
   if (!shared || !*shared) {
-    subscriptions_.insert(r.filter, client_id, subscriber{r.options, r.identifier, persistent});
+    subscriptions_.insert(r.filter, s.client_id, subscriber{r.options, r.identifier, persistent, owner, s.slot, s.serial});
     return;
   }
   const std::string group((*shared)->group);
@@ -901,13 +1091,16 @@ void engine::index(const std::string& client_id, const storage::subscription_rec
     share_origins_.emplace(grp->origin, grp);
     shared_.insert((*shared)->filter, group, grp);
   }
-  auto m = std::find_if(grp->members.begin(), grp->members.end(), [&](const auto& x) { return x.client_id == client_id; });
+  auto m = std::find_if(grp->members.begin(), grp->members.end(), [&](const auto& x) { return x.client_id == s.client_id; });
   if (m != grp->members.end()) {
     m->options = r.options;
     m->identifier = r.identifier;
     m->persistent = persistent;
+    m->owner = owner;
+    m->slot = s.slot;
+    m->serial = s.serial;
   } else {
-    grp->members.push_back({client_id, r.options, r.identifier, persistent});
+    grp->members.push_back({s.client_id, r.options, r.identifier, persistent, owner, s.slot, s.serial});
   }
 }
 
@@ -923,8 +1116,7 @@ storage::storage_result<recovery> engine::recover(time_point now) {
       ++out.discarded;  // ended while the broker was down (its will, if any, goes out below)
       continue;
     }
-    auto sp = std::make_unique<client_session>(w, rec.client_id);
-    auto& s = *sp;
+    auto& s = w.add_session(rec.client_id);
     s.version = rec.version;
     s.expiry_interval = rec.expiry_interval;
     s.state.set_limits(options_.queue);
@@ -933,7 +1125,7 @@ storage::storage_result<recovery> engine::recover(time_point now) {
     {
       std::unique_lock lock(index_mutex_);
       for (auto& sub : rec.subscriptions) {
-        index(s.client_id, sub, true);
+        index(s, sub, true);
         s.subscriptions[sub.filter] = sub;
       }
     }
@@ -963,7 +1155,6 @@ storage::storage_result<recovery> engine::recover(time_point now) {
     s.state.set_journal(&s);
     s.journaled = true;
     stats_.clients_total.fetch_add(1, std::memory_order_relaxed);
-    w.sessions_.emplace(s.client_id, std::move(sp));
     ++out.sessions;
   }
   next_seq_.store(last_seq + 1, std::memory_order_relaxed);
@@ -971,14 +1162,14 @@ storage::storage_result<recovery> engine::recover(time_point now) {
     auto& w = *workers_[owner_of(r.client_id)];
     auto it = w.sessions_.find(r.client_id);
     if (it != w.sessions_.end()) {
-      it->second->will = r.will;
+      it->second->will = std::make_unique<will_message>(r.will);
       it->second->will_at = r.due;
       ++out.wills;
       return;
     }
     // Its session ended while the broker was down: the will goes now.
     client_session gone(w, r.client_id);
-    gone.will = r.will;
+    gone.will = std::make_unique<will_message>(r.will);
     gone.will_at = r.due;
     gone.journaled = true;  // so that publishing it erases it
     w.publish_will(gone, now);

@@ -37,12 +37,16 @@
 // written under an exclusive lock on (un)subscribe.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -143,7 +147,7 @@ class endpoint final : private session::handler {
   std::optional<time_point> next_timeout() const { return conn_.next_timeout(); }
   bool closing() const { return conn_.closing(); }
   // Its CONNECT arrived and waits for worker::admit on the owning thread.
-  bool connect_pending() const { return pending_.has_value(); }
+  bool connect_pending() const { return pending_ != nullptr; }
   const std::string& peer() const { return peer_; }
   const session::connection& connection() const { return conn_; }
 
@@ -165,26 +169,38 @@ class endpoint final : private session::handler {
   std::string peer_;
   link* link_;
   session::connection conn_;
-  std::optional<connect_packet> pending_;
+  std::unique_ptr<connect_packet> pending_;  // allocated while it waits: idle endpoints stay small
   client_session* client_ = nullptr;  // set by admit
   time_point now_{};                  // the time of the current input
   bool normal_disconnect_ = false;
   bool unsynced_ = false;  // acknowledged a QoS 1/2 message this loop turn
 };
 
-// A message for a client of another worker.
+// Messages for clients of another worker, routed during one loop turn.
+// Each message is in it once, however many of the worker's clients get it.
 struct delivery {
-  std::string client_id;
-  publish_packet message;  // as routed; retain flag as published
+  static constexpr std::uint32_t by_handle = 0xFFFFFFFF;
+  std::uint32_t message = 0;         // batch::messages[message]
+  std::uint32_t client = by_handle;  // batch::client_ids[client]; by_handle: the session (slot, serial)
+  std::uint32_t slot = 0;
+  std::uint64_t serial = 0;
   subscribe_options options;
-  std::vector<std::uint32_t> identifiers;
   std::uint32_t origin = 0;  // the shared subscription it came through, if any
-  // Non-zero: the routing worker stored `message` (already prepared for this
-  // subscriber: QoS, RETAIN, identifiers) as queued message `seq` of a
-  // persistent session, and committed it before posting the batch.
+  std::uint32_t ids_begin = 0;  // its subscription identifiers: batch::identifiers[ids_begin, +ids_count)
+  std::uint32_t ids_count = 0;
+  // Non-zero: the routing worker stored the message (already prepared for
+  // this subscriber: QoS, RETAIN, identifiers) as queued message `seq` of a
+  // persistent session, and committed it before posting the batch. Such a
+  // delivery names its session by client id.
   std::uint64_t seq = 0;
 };
-using batch = std::vector<delivery>;
+struct batch {
+  std::vector<publish_packet> messages;  // as routed (retain flag as published), or prepared (seq)
+  std::vector<delivery> deliveries;      // in routing order
+  std::vector<std::uint32_t> identifiers;
+  std::vector<std::string> client_ids;
+  bool empty() const noexcept { return deliveries.empty(); }
+};
 
 class worker {
  public:
@@ -232,7 +248,7 @@ class worker {
   // Routes `m` to every matching subscription; returns how many clients it went to.
   std::size_t route(const client_info& from, publish_packet m, time_point now);
   void deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
-                     const std::vector<std::uint32_t>& ids, time_point now, std::uint32_t origin = 0);
+                     std::span<const std::uint32_t> ids, time_point now, std::uint32_t origin = 0);
   // Sends `m` to one member of the shared subscription `origin` other than
   // `leaving` (here or through the outbox); false when none is left.
   bool redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m, time_point now);
@@ -252,10 +268,50 @@ class worker {
   void journal(client_session& s);
   // Writes the batch without waiting for a sync, so reads see it.
   void write_through();
+  // Adds the deliveries counted since the last call to the engine's statistics.
+  void flush_stats();
+
+  // route()'s working space, kept between calls so that routing allocates
+  // nothing once they have grown (see route()).
+  struct route_target {
+    const std::string* client_id;  // the index's copy: valid while the index lock is held
+    subscribe_options options;
+    std::uint32_t owner;
+    std::uint32_t slot;
+    std::uint64_t serial;
+    std::uint32_t origin;
+    std::uint32_t ids_begin;  // route_ids_[ids_begin, +ids_count)
+    std::uint32_t ids_count;
+    bool persistent;
+  };
+  std::vector<route_target> route_targets_;
+  std::vector<std::uint32_t> route_ids_;
+  std::vector<std::uint32_t> route_merged_ids_;
+  std::vector<std::string> route_client_ids_;  // ids of stored deliveries to other workers
+  std::vector<std::uint32_t> route_message_in_;  // per worker: the message's index in its outbox
+  // Deliveries counted locally, added to engine::stats() by flush_stats().
+  std::uint64_t sent_messages_ = 0;
+  std::uint64_t sent_bytes_ = 0;
+  std::uint64_t dropped_messages_ = 0;
 
   engine& engine_;
   std::size_t index_;
-  std::unordered_map<std::string, std::unique_ptr<client_session>> sessions_;
+  struct id_hash {
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  // By client id; each key views its session's own client_id (no copy).
+  boost::unordered_flat_map<std::string_view, std::unique_ptr<client_session>, id_hash> sessions_;
+  // Sessions by handle: slots_[slot] (nullptr: free), with a serial number
+  // that tells a session from a later one in the same slot.
+  client_session& add_session(std::string client_id);
+  void remove_session(client_session& s);  // destroys `s`
+  client_session* session_at(std::uint32_t slot, std::uint64_t serial) const noexcept;
+  // Sends a QoS 0 message as it is (no copy) to session `s`, if connected.
+  void place_qos0(client_session& s, const publish_packet& m, time_point now, std::uint32_t origin);
+
+  std::vector<client_session*> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::uint64_t next_serial_ = 1;
   std::vector<batch> outbox_;  // per target worker
   storage::write_batch batch_;  // this turn's changes, committed by commit()
   bool written_ = false;        // write_through() wrote changes commit() must make durable
@@ -294,19 +350,29 @@ class engine {
   friend class endpoint;
   friend struct client_session;
 
+  // A subscription in the index, with the handle of the subscriber's
+  // session. A session is unindexed (under the exclusive lock) before it is
+  // destroyed, so an entry found under the lock names a live session; and
+  // only its owner destroys it, so the owner's own sessions found while it
+  // routes stay alive. Another worker's sessions may end before a batch
+  // reaches them: the serial number tells.
   struct subscriber {
     subscribe_options options;
     std::uint32_t identifier = 0;
     bool persistent = false;  // the session journals: a router stores QoS 1/2 for it
+    // The session's handle: worker `owner`'s worker::session_at(slot, serial).
+    std::uint32_t owner = 0;
+    std::uint32_t slot = 0;
+    std::uint64_t serial = 0;
   };
   struct share_group;
 
   // Removes `client_id`'s subscription `filter` ("$share/..." included) from
   // the index. Call with index_mutex_ held exclusively.
   void unindex(std::string_view filter, const std::string& client_id);
-  // Adds (or updates) `client_id`'s subscription `r`. Call with index_mutex_
+  // Adds (or updates) session `s`'s subscription `r`. Call with index_mutex_
   // held exclusively.
-  void index(const std::string& client_id, const storage::subscription_record& r, bool persistent);
+  void index(client_session& s, const storage::subscription_record& r, bool persistent);
   std::uint64_t next_seq() { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
 
   options options_;

@@ -280,9 +280,11 @@ std::optional<error> read_reason_and_props(wire::reader& r, const shared_bytes& 
   return std::nullopt;
 }
 
+// `bytes` is the body; `body` the block holding it, which properties share
+// (empty for a body of at most 4 bytes, which has room for no property).
 template <packet_type T>
-std::optional<error> decode_ack(const shared_bytes& body, protocol_version v, packet& out) {
-  wire::reader r(body.span());
+std::optional<error> decode_ack(bytes_view bytes, const shared_bytes& body, protocol_version v, packet& out) {
+  wire::reader r(bytes);
   ack_packet<T> p;
   auto id = read_packet_id(r);
   if (!id) return id.error();
@@ -467,10 +469,10 @@ std::optional<error> decode_packet(std::uint8_t first_byte, shared_bytes& body, 
     case packet_type::connect: break;
     case packet_type::connack: return decode_connack(body, v, out);
     case packet_type::publish: return decode_publish(flags, body, v, out);
-    case packet_type::puback: return decode_ack<packet_type::puback>(body, v, out);
-    case packet_type::pubrec: return decode_ack<packet_type::pubrec>(body, v, out);
-    case packet_type::pubrel: return decode_ack<packet_type::pubrel>(body, v, out);
-    case packet_type::pubcomp: return decode_ack<packet_type::pubcomp>(body, v, out);
+    case packet_type::puback: return decode_ack<packet_type::puback>(body.span(), body, v, out);
+    case packet_type::pubrec: return decode_ack<packet_type::pubrec>(body.span(), body, v, out);
+    case packet_type::pubrel: return decode_ack<packet_type::pubrel>(body.span(), body, v, out);
+    case packet_type::pubcomp: return decode_ack<packet_type::pubcomp>(body.span(), body, v, out);
     case packet_type::subscribe: return decode_subscribe(body, v, out);
     case packet_type::suback: return decode_suback(body, v, out);
     case packet_type::unsubscribe: return decode_unsubscribe(body, v, out);
@@ -491,6 +493,30 @@ std::optional<error> decode_packet(std::uint8_t first_byte, shared_bytes& body, 
   return malformed(reserved_type);
 }
 
+bool is_ack(packet_type t) noexcept {
+  return t == packet_type::puback || t == packet_type::pubrec || t == packet_type::pubrel ||
+         t == packet_type::pubcomp;
+}
+
+// Bodies of acknowledgements this short are kept in the decoder itself (no
+// allocation): a packet id, a reason code and an empty property block at most.
+constexpr std::size_t small_ack_body = 4;
+
+// decode_packet for an acknowledgement whose body (at most small_ack_body
+// bytes) is not in a shared block.
+std::optional<error> decode_small_ack(std::uint8_t first_byte, bytes_view bytes, protocol_version v, packet& out) {
+  const auto t = static_cast<packet_type>(first_byte >> 4);
+  if (auto e = check_flags(t, static_cast<std::uint8_t>(first_byte & 0x0Fu), v)) return e;
+  if (v == protocol_version::unknown) return protocol(first_connect);
+  const shared_bytes none;
+  switch (t) {
+    case packet_type::puback: return decode_ack<packet_type::puback>(bytes, none, v, out);
+    case packet_type::pubrec: return decode_ack<packet_type::pubrec>(bytes, none, v, out);
+    case packet_type::pubrel: return decode_ack<packet_type::pubrel>(bytes, none, v, out);
+    default: return decode_ack<packet_type::pubcomp>(bytes, none, v, out);
+  }
+}
+
 }  // namespace
 
 result<packet> decode_packet(std::uint8_t first_byte, shared_bytes body, protocol_version v) {
@@ -506,7 +532,8 @@ error decoder::fail(error e) noexcept {
 
 result<bool> decoder::finish(packet& out) {
   auto first = static_cast<std::uint8_t>(header_[0]);
-  auto e = decode_packet(first, body_, options_.version, out);
+  auto e = body_out_ == header_ + 1 ? decode_small_ack(first, {header_ + 1, filled_}, options_.version, out)
+                                    : decode_packet(first, body_, options_.version, out);
   header_size_ = 0;
   have_length_ = false;
   body_ = {};
@@ -535,7 +562,14 @@ std::optional<error> decoder::start_body() {
   have_length_ = true;
   if (std::uint64_t{header_size_} + remaining_ > options_.maximum_packet_size)
     return fail(error{reason::packet_too_large, too_large});
-  if (remaining_ != 0) body_ = shared_bytes::allocate(remaining_, body_out_);
+  if (remaining_ == 0) return std::nullopt;
+  // A short acknowledgement goes where its one-byte Remaining Length was:
+  // header_[1..4] are free once the length is known.
+  static_assert(sizeof header_ - 1 >= small_ack_body);
+  if (remaining_ <= small_ack_body && is_ack(static_cast<packet_type>(static_cast<std::uint8_t>(header_[0]) >> 4)))
+    body_out_ = header_ + 1;
+  else
+    body_ = shared_bytes::allocate(remaining_, body_out_);
   return std::nullopt;
 }
 

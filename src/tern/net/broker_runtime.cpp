@@ -28,12 +28,12 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <thread>
-#include <unordered_set>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,6 +42,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace tern::net {
 
@@ -61,8 +62,9 @@ namespace {
 constexpr std::size_t read_buffer_size = 64 * 1024;
 // Full buffers read from one connection before the others get a turn.
 constexpr int full_reads_per_turn = 4;
-// A write buffer that held more than this is freed once written, so that an
-// idle connection keeps little memory.
+// A write buffer that held more than this is freed once written; one is
+// freed anyway when its connection has nothing more to write, so that an
+// idle connection keeps no write memory.
 constexpr std::size_t kept_write_capacity = 4 * 1024;
 // How often each thread looks whether its worker has periodic work due.
 constexpr auto tick_period = std::chrono::milliseconds(100);
@@ -143,6 +145,13 @@ struct listener {
   std::string name;
 };
 
+// What a connection needs while it writes: the bytes being written (the
+// endpoint keeps appending to its own buffer meanwhile) and their iovecs.
+struct write_state {
+  write_buffer sending;
+  std::vector<asio::const_buffer> iov;
+};
+
 // One io thread: its io_context, its engine worker, its connections.
 struct thread_state {
   thread_state(host& h, std::size_t i) : rt(h), index(i), worker(h.engine.worker_at(i)) {}
@@ -157,7 +166,22 @@ struct thread_state {
   timer_type grace{ctx};
   std::vector<std::unique_ptr<listener>> listeners;
   std::unique_ptr<std::byte[]> read_buffer = std::make_unique_for_overwrite<std::byte[]>(read_buffer_size);
-  std::unordered_set<std::shared_ptr<tcp_link>> links;
+  // Its connections, by an id given here (a flat table: no node per link).
+  boost::unordered_flat_map<std::uint64_t, std::shared_ptr<tcp_link>> links;
+  std::uint64_t next_link_id = 1;
+  // Every connection's next deadline, a min-heap: one Asio timer per thread
+  // rather than one per connection (an idle connection's timer and its
+  // pending wait cost ~200 bytes). Entries of connections gone or re-armed
+  // are skipped when they come up.
+  struct deadline {
+    time_point at;
+    std::uint64_t link;  // its id in `links`
+    std::uint32_t epoch;
+    bool operator>(const deadline& o) const noexcept { return at > o.at; }
+  };
+  std::vector<deadline> deadlines;
+  timer_type deadline_timer{ctx};
+  std::optional<time_point> deadline_armed;
   std::vector<std::shared_ptr<tcp_link>> dirty;  // to service at the end of this turn
   std::vector<std::shared_ptr<tcp_link>> spare;
   bool flush_posted = false;
@@ -165,6 +189,22 @@ struct thread_state {
   std::thread thread;
 
   void run();
+  // Write states of connections that have nothing to write, for reuse:
+  // writing allocates nothing once warm, idle connections hold none.
+  std::vector<std::unique_ptr<write_state>> spare_writes;
+  std::unique_ptr<write_state> take_write_state() {
+    if (spare_writes.empty()) return std::make_unique<write_state>();
+    auto w = std::move(spare_writes.back());
+    spare_writes.pop_back();
+    return w;
+  }
+  void give_write_state(std::unique_ptr<write_state> w) {
+    if (spare_writes.size() < 64) spare_writes.push_back(std::move(w));
+  }
+  void add_link(const std::shared_ptr<tcp_link>& l);
+  void add_deadline(time_point at, std::uint64_t link, std::uint32_t epoch);
+  void arm_deadlines();
+  void on_deadlines();
   void touched();
   void mark(tcp_link& l);
   void flush();
@@ -179,7 +219,7 @@ struct thread_state {
 class tcp_link final : public broker::link, public std::enable_shared_from_this<tcp_link> {
  public:
   tcp_link(thread_state& home, socket_type s, tcp protocol)
-      : home_(&home), socket_(std::move(s)), protocol_(protocol), timer_(std::in_place, home.ctx) {}
+      : home_(&home), socket_(std::move(s)), protocol_(protocol) {}
   ~tcp_link() override {
     if (transit_fd_ >= 0) ::close(transit_fd_);
   }
@@ -229,9 +269,9 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
       socket_->close(ec);
       if (!writing_) socket_.reset();  // else when the aborted write completes
     }
-    timer_.reset();
+    timed_ = false;
     armed_.reset();
-    here.links.erase(self);
+    here.links.erase(id_);
     if (!ep_->closing()) ep_->transport_closed({reason::unspecified_error, "the connection was dropped"}, now);
     ep_.reset();
     here.rt.closed_one();
@@ -240,6 +280,7 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
 
   bool dirty = false;  // in home_->dirty
   thread_state* home_;
+  std::uint64_t id_ = 0;  // in home_->links
 
  private:
   friend struct thread_state;
@@ -302,13 +343,13 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
     auto& from = *home_;
     epoch_.fetch_add(1, std::memory_order_relaxed);  // disowns handlers still queued on `from`
     dirty = false;
-    timer_.reset();
+    timed_ = false;
     armed_.reset();
     error_code ec;
     transit_fd_ = socket_->release(ec);
     if (ec) return lost({ec, "the socket could not be moved to another thread"}, clock::now());
     socket_.reset();
-    from.links.erase(self);
+    from.links.erase(id_);
     home_ = &to;
     asio::post(to.ctx, [self] { self->arrive(); });
   }
@@ -330,8 +371,8 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
     }
     transit_fd_ = -1;
     socket_->non_blocking(true, ec);
-    timer_.emplace(here.ctx);
-    here.links.insert(shared_from_this());
+    timed_ = true;
+    here.add_link(shared_from_this());
     ep_->rebind(*this);
     here.worker.admit(*ep_, now);
     if (here.stopping) here.worker.shutdown(now);
@@ -340,23 +381,32 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
   }
 
   void start_write() {
-    std::swap(sending_, ep_->output());
-    iov_.clear();
-    for (auto b : sending_.buffers()) iov_.emplace_back(b.data(), b.size());
+    if (!w_) w_ = home_->take_write_state();
+    auto& w = *w_;
+    std::swap(w.sending, ep_->output());
+    w.iov.clear();
+    for (auto b : w.sending.buffers()) w.iov.emplace_back(b.data(), b.size());
     writing_ = true;
     // A span, not the vector: the composed write copies its buffer sequence.
-    asio::async_write(*socket_, std::span<const asio::const_buffer>(iov_),
+    asio::async_write(*socket_, std::span<const asio::const_buffer>(w.iov),
                       [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_written(ec); });
   }
 
   void on_written(const error_code& ec) {
     writing_ = false;
-    if (sending_.size() > kept_write_capacity) {
-      sending_ = write_buffer{};
-      iov_ = {};
+    auto& w = *w_;
+    if (w.sending.size() > kept_write_capacity) {
+      w.sending = write_buffer{};
+      w.iov = {};
     } else {
-      sending_.clear();
-      iov_.clear();
+      w.sending.clear();
+      w.iov.clear();
+    }
+    if (!ep_ || ep_->output().empty()) {
+      // Nothing more to write: the connection keeps no write memory (the
+      // endpoint's empty buffer may hold capacity from an earlier write).
+      if (ep_) ep_->output() = write_buffer{};
+      home_->give_write_state(std::move(w_));
     }
     if (!ep_) {
       socket_.reset();  // finished while the write was in flight
@@ -375,31 +425,26 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
     service(now);
   }
 
-  // Keeps the timer armed at the endpoint's next deadline. A later deadline
-  // leaves an earlier wait armed: it fires, finds nothing due, and re-arms.
+  // Keeps a deadline armed at the endpoint's next deadline. A later deadline
+  // leaves an earlier one armed: it comes, finds nothing due, and re-arms.
   void arm_timer() {
-    if (!timer_ || !ep_) return;
+    if (!timed_ || !ep_) return;
     auto t = ep_->next_timeout();
     if (close_deadline_ && (!t || *close_deadline_ < *t)) t = close_deadline_;
     if (!t || (armed_ && *armed_ <= *t)) return;
     armed_ = *t;
-    timer_->expires_at(*t);
-    const auto epoch = epoch_.load(std::memory_order_relaxed);
-    timer_->async_wait([weak = weak_from_this(), epoch](const error_code& ec) {
-      if (ec) return;
-      if (auto self = weak.lock()) self->on_timer(epoch);
-    });
+    home_->add_deadline(*t, id_, epoch_.load(std::memory_order_relaxed));
   }
-
-  void on_timer(std::uint32_t epoch) {
+  // Its deadline `at` has come (thread_state::on_deadlines).
+  void on_timer(std::uint32_t epoch, time_point at) {
     if (epoch != epoch_.load(std::memory_order_relaxed) || !ep_) return;  // moved to another thread since
+    if (!armed_ || *armed_ != at) return;  // superseded by an earlier deadline
     armed_.reset();
     const auto now = clock::now();
     if (close_deadline_ && now >= *close_deadline_) return finish(now);
     ep_->on_timeout(now);
     home_->mark(*this);
   }
-
   // The transport failed: nothing more can be written.
   void lost(const error& why, time_point now) {
     if (!ep_) return;
@@ -410,12 +455,11 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
 
   std::optional<socket_type> socket_;
   tcp protocol_;
-  std::optional<timer_type> timer_;
+  bool timed_ = true;  // its deadlines are kept (not while moving, nor once finished)
   std::optional<time_point> armed_;
   std::optional<time_point> close_deadline_;
   std::unique_ptr<broker::endpoint> ep_;
-  write_buffer sending_;  // being written
-  std::vector<asio::const_buffer> iov_;
+  std::unique_ptr<write_state> w_;  // while writing, or with more to write
   std::optional<std::size_t> move_to_;
   std::atomic<std::uint32_t> epoch_{0};
   int transit_fd_ = -1;  // the descriptor while moving between threads
@@ -431,6 +475,44 @@ void thread_state::run() {
       rt.options.log.error("io thread {}: {}", index, e.what());
     }
   }
+}
+
+void thread_state::add_link(const std::shared_ptr<tcp_link>& l) {
+  l->id_ = next_link_id++;
+  links.emplace(l->id_, l);
+}
+
+void thread_state::add_deadline(time_point at, std::uint64_t link, std::uint32_t epoch) {
+  deadlines.push_back({at, link, epoch});
+  std::push_heap(deadlines.begin(), deadlines.end(), std::greater<>{});
+  if (!deadline_armed || at < *deadline_armed) arm_deadlines();
+}
+
+void thread_state::arm_deadlines() {
+  if (deadlines.empty()) {
+    deadline_armed.reset();
+    return;
+  }
+  deadline_armed = deadlines.front().at;
+  deadline_timer.expires_at(*deadline_armed);  // cancels a wait for a later one
+  deadline_timer.async_wait([this](const error_code& ec) {
+    if (!ec) on_deadlines();
+  });
+}
+
+void thread_state::on_deadlines() {
+  const auto now = clock::now();
+  while (!deadlines.empty() && deadlines.front().at <= now) {
+    std::pop_heap(deadlines.begin(), deadlines.end(), std::greater<>{});
+    const auto d = deadlines.back();
+    deadlines.pop_back();
+    auto it = links.find(d.link);
+    if (it == links.end()) continue;  // closed or moved away since
+    auto l = it->second;              // on_timer may finish it
+    l->on_timer(d.epoch, d.at);
+  }
+  if (deadlines.empty() && deadlines.capacity() > 1024) deadlines = {};
+  arm_deadlines();
 }
 
 void thread_state::touched() {
@@ -483,7 +565,7 @@ void thread_state::open(socket_type s, time_point now) {
     return rt.closed_one();
   }
   auto l = std::make_shared<tcp_link>(*this, std::move(s), remote.protocol());
-  links.insert(l);
+  add_link(l);
   l->begin(to_text(remote), now);
 }
 
@@ -547,14 +629,16 @@ void thread_state::begin_stop() {
   tick.cancel();
   const auto now = clock::now();
   worker.shutdown(now);
-  const std::vector<std::shared_ptr<tcp_link>> all(links.begin(), links.end());
+  std::vector<std::shared_ptr<tcp_link>> all;
+  for (const auto& [id, l] : links) all.push_back(l);
   for (const auto& l : all) l->stop(now);
   touched();
   grace.expires_after(rt.options.stop_grace);
   grace.async_wait([this](const error_code& e) {
     if (e) return;
     const auto now = clock::now();
-    const std::vector<std::shared_ptr<tcp_link>> left(links.begin(), links.end());
+    std::vector<std::shared_ptr<tcp_link>> left;
+    for (const auto& [id, l] : links) left.push_back(l);
     for (const auto& l : left) l->finish(now);
   });
 }

@@ -198,7 +198,8 @@ void connection::dispatch(packet& p) {
       if (server) return fail({reason::protocol_error, wrong_direction});
       const auto id = t == packet_type::suback ? std::get<suback_packet>(p).packet_id
                                                : std::get<unsuback_packet>(p).packet_id;
-      if (subscribe_ids_.erase(id) != 0 && state_ && !state_->find_outgoing(id)) state_->release_packet_id(id);
+      if (flows_ && flows_->subscribe_ids.erase(id) != 0 && state_ && !state_->find_outgoing(id))
+        state_->release_packet_id(id);
       if (t == packet_type::suback) return handler_->on_suback(std::move(std::get<suback_packet>(p)));
       return handler_->on_unsuback(std::move(std::get<unsuback_packet>(p)));
     }
@@ -259,7 +260,7 @@ void connection::accept(state& s, const accept_options& a, time_point now) {
     if (!b.empty()) ack.props = b.build();
   }
   write(ack);
-  outbound_window_.clear();
+  if (flows_) flows_->outbound_window.clear();
   resume(true);
   pump();
   auto held = std::move(held_);
@@ -339,7 +340,7 @@ void connection::on_connack_packet(connack_packet& a) {
     if (auto v = p.get<property_id::maximum_qos>()) peer_.maximum_qos = static_cast<qos>(*v);
     if (auto v = p.get<property_id::retain_available>()) peer_.retain_available = *v != 0;
   }
-  outbound_window_.clear();
+  if (flows_) flows_->outbound_window.clear();
   if (!a.session_present) {
     // The server has no session: it remembers none of our QoS 2 PUBRECs.
     const auto ids = state_->incoming_qos2_ids();
@@ -368,12 +369,13 @@ void connection::on_publish_packet(publish_packet& m) {
         return fail({reason::topic_alias_invalid, "MQTT-3.3.2-9/-10: Topic Alias above the Topic Alias Maximum"});
       const auto key = static_cast<std::uint16_t>(*alias);
       if (m.topic().empty()) {
-        auto it = inbound_aliases_.find(key);
-        if (it == inbound_aliases_.end())
+        auto& aliases = flows().inbound_aliases;
+        auto it = aliases.find(key);
+        if (it == aliases.end())
           return fail({reason::protocol_error, "MQTT 5.0 3.3.2.3.4: Topic Alias not set on this connection"});
         m.set_topic(it->second);
       } else {
-        inbound_aliases_.insert_or_assign(key, shared_bytes::copy(m.topic()));
+        flows().inbound_aliases.insert_or_assign(key, shared_bytes::copy(m.topic()));
       }
       m.set_props(without(m.props(), property_id::topic_alias));
     }
@@ -382,36 +384,39 @@ void connection::on_publish_packet(publish_packet& m) {
   switch (m.qos) {
     case qos::at_most_once: return handler_->on_publish(std::move(m));
     case qos::at_least_once:
-      if (pending_ack_.count(id) != 0) return;  // resent before we answered: delivered already
+      if (flows_ && flows_->pending_ack.count(id) != 0) return;  // resent before we answered: delivered already
       break;
     case qos::exactly_once:
       if (state_->incoming_qos2(id)) return write(pubrec_packet{id, reason::success, {}, {}});
-      if (pending_ack_.count(id) != 0) return;  // the PUBREC goes when acknowledged
+      if (flows_ && flows_->pending_ack.count(id) != 0) return;  // the PUBREC goes when acknowledged
       break;
   }
   if (!admit(id)) return;
-  pending_ack_.emplace(id, m.qos);
+  flows().pending_ack.emplace(id, m.qos);
   handler_->on_publish(std::move(m));
   if (options_.auto_acknowledge) acknowledge(id);
 }
 
 bool connection::admit(std::uint16_t id) {
   // Receive Maximum is a 5.0 notion; a 3.x peer was never told one.
-  if (v5() && inbound_window_.count(id) == 0 && inbound_window_.size() >= options_.receive_maximum) {
+  auto& window = flows().inbound_window;
+  if (v5() && window.count(id) == 0 && window.size() >= options_.receive_maximum) {
     fail({reason::receive_maximum_exceeded, "MQTT-3.3.4-9: more QoS 1/2 PUBLISH than Receive Maximum"});
     return false;
   }
-  inbound_window_.insert(id);
+  window.insert(id);
   return true;
 }
 
 void connection::acknowledge(std::uint16_t packet_id, reason code, properties props) {
-  auto it = pending_ack_.find(packet_id);
-  if (it == pending_ack_.end()) return;
+  if (!flows_) return;
+  auto& f = *flows_;
+  auto it = f.pending_ack.find(packet_id);
+  if (it == f.pending_ack.end()) return;
   const auto q = it->second;
-  pending_ack_.erase(it);
+  f.pending_ack.erase(it);
   if (q == qos::at_least_once) {
-    inbound_window_.erase(packet_id);
+    f.inbound_window.erase(packet_id);
     if (!closing_) write(puback_packet{packet_id, code, std::move(props), {}});
     return;
   }
@@ -419,16 +424,16 @@ void connection::acknowledge(std::uint16_t packet_id, reason code, properties pr
   if (!v5() || !is_failure(code)) {
     if (state_) state_->add_incoming_qos2(packet_id);
   } else {
-    inbound_window_.erase(packet_id);
+    f.inbound_window.erase(packet_id);
   }
   if (!closing_) write(pubrec_packet{packet_id, code, std::move(props), {}});
 }
 
 void connection::on_pubrel(const pubrel_packet& a) {
   const auto id = a.packet_id;
-  if (pending_ack_.count(id) != 0)
+  if (flows_ && flows_->pending_ack.count(id) != 0)
     return fail({reason::protocol_error, "MQTT 5.0 4.3.3: PUBREL before PUBREC"});
-  inbound_window_.erase(id);
+  if (flows_) flows_->inbound_window.erase(id);
   if (state_->incoming_qos2(id)) {
     state_->remove_incoming_qos2(id);
     return write(pubcomp_packet{id, reason::success, {}, {}});
@@ -452,7 +457,7 @@ void connection::on_pubrec(const pubrec_packet& a) {
   if (o->phase == outgoing::phase::awaiting_comp) return write(pubrel_packet{id, reason::success, {}, {}});
   if (v5() && is_failure(a.reason_code)) return finish_outgoing(id, a.reason_code);
   state_->set_released(*o);
-  if (auto r = std::find(resend_.begin(), resend_.end(), id); r != resend_.end()) resend_.erase(r);
+  if (flows_) flows_->resend.erase(id);
   write(pubrel_packet{id, reason::success, {}, {}});
 }
 
@@ -464,8 +469,10 @@ void connection::on_pubcomp(const pubcomp_packet& a) {
 
 void connection::finish_outgoing(std::uint16_t id, reason code) {
   auto m = state_->remove_outgoing(id);
-  if (auto r = std::find(resend_.begin(), resend_.end(), id); r != resend_.end()) resend_.erase(r);
-  outbound_window_.erase(id);
+  if (flows_) {
+    flows_->resend.erase(id);
+    flows_->outbound_window.erase(id);
+  }
   handler_->on_delivered(*m, code);
   pump();
 }
@@ -473,7 +480,7 @@ void connection::finish_outgoing(std::uint16_t id, reason code) {
 // ---------------------------------------------------------------- outbound PUBLISH
 
 void connection::resume(bool dup) {
-  resend_.clear();
+  if (flows_) flows_->resend.clear();
   resend_dup_ = dup;
   const auto order = state_->outgoing_order();  // a copy: resend() may remove entries
   for (auto id : order) {
@@ -481,7 +488,7 @@ void connection::resume(bool dup) {
     if (!o) continue;
     if (o->phase == outgoing::phase::awaiting_comp) write(pubrel_packet{id, reason::success, {}, {}});
     else if (window_open()) resend(id);
-    else resend_.push_back(id);
+    else flows().resend.push_back(id);
     if (closing_) return;
   }
 }
@@ -495,18 +502,18 @@ void connection::resend(std::uint16_t id) {
     auto gone = state_->remove_outgoing(id);
     return handler_->on_dropped(*gone, reason::packet_too_large);
   }
-  outbound_window_.insert(id);
+  flows().outbound_window.insert(id);
 }
 
 void connection::pump() {
   if (!connected_ || closing_ || !state_) return;
-  while (window_open() && !resend_.empty()) {
-    const auto id = resend_.front();
-    resend_.pop_front();
+  while (window_open() && !resend_empty()) {
+    const auto id = flows_->resend.front();
+    flows_->resend.pop_front();
     resend(id);
     if (closing_) return;
   }
-  if (!resend_.empty()) return;
+  if (!resend_empty()) return;
   while (!state_->queue().empty() && !closing_) {
     // Message Expiry Interval (MQTT 5.0 3.3.2.3.3): dropped when it ran out
     // while queued, else sent with the time left.
@@ -553,7 +560,7 @@ bool connection::send_message(publish_packet m, std::uint16_t id, std::uint32_t 
     handler_->on_dropped(m, reason::packet_too_large);
     return false;
   }
-  outbound_window_.insert(id);
+  flows().outbound_window.insert(id);
   state_->add_outgoing(std::move(m), origin, seq, was_queued);
   return true;
 }
@@ -567,11 +574,12 @@ bool connection::write_publish(const publish_packet& m) {
     std::optional<std::uint16_t> alias;
     bool established = false;
     if (peer_.topic_alias_maximum > 0) {
-      if (auto it = outbound_aliases_.find(m.topic()); it != outbound_aliases_.end()) {
+      auto& aliases = flows().outbound_aliases;
+      if (auto it = aliases.find(m.topic()); it != aliases.end()) {
         alias = it->second;
         established = true;
-      } else if (outbound_aliases_.size() < peer_.topic_alias_maximum) {
-        alias = new_alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
+      } else if (aliases.size() < peer_.topic_alias_maximum) {
+        alias = new_alias = static_cast<std::uint16_t>(aliases.size() + 1);
       }
     }
     const bool carries = m.props().find(property_id::topic_alias).has_value();
@@ -586,7 +594,7 @@ bool connection::write_publish(const publish_packet& m) {
     }
   }
   if (encoded_size(*wire, version_) > peer_.maximum_packet_size) return false;
-  if (new_alias) outbound_aliases_.emplace(std::string(m.topic()), *new_alias);
+  if (new_alias) flows().outbound_aliases.emplace(std::string(m.topic()), *new_alias);
   output_.append(*wire, version_);
   last_sent_ = now_;
   return true;
@@ -606,7 +614,7 @@ enqueue_result connection::publish(publish_packet m, time_point now, std::uint32
     handler_->on_dropped(m, reason::packet_too_large);
     return enqueue_result::dropped;
   }
-  if (live && resend_.empty() && state_->queue().empty() && window_open()) {
+  if (live && resend_empty() && state_->queue().empty() && window_open()) {
     if (auto id = state_->allocate_packet_id()) {
       if (send_message(std::move(m), *id, origin, seq, stored)) return enqueue_result::queued;
       if (stored) state_->discard_seq(seq);
@@ -616,6 +624,15 @@ enqueue_result connection::publish(publish_packet m, time_point now, std::uint32
   auto r = state_->enqueue(std::move(m), now, origin, seq, stored);
   pump();
   return r;
+}
+
+enqueue_result connection::publish_ref(const publish_packet& m, time_point now, std::uint32_t origin) {
+  if (m.qos != qos::at_most_once || m.dup || m.packet_id != 0 || !state_ || !connected_ || closing_)
+    return publish(m, now, origin);
+  now_ = now;
+  if (write_publish(m)) return enqueue_result::queued;
+  handler_->on_dropped(m, reason::packet_too_large);
+  return enqueue_result::dropped;
 }
 
 // ---------------------------------------------------------------- other commands
@@ -637,7 +654,7 @@ void connection::send(packet p) {
     auto got = state_->allocate_packet_id();
     if (!got) return;  // every id is in use: nothing sensible to send
     *id = *got;
-    subscribe_ids_.insert(*got);
+    flows().subscribe_ids.insert(*got);
   }
   write(p);
 }
@@ -677,11 +694,11 @@ void connection::close(const error& e) {
   ping_sent_.reset();
   if (closed_) return;
   closed_ = true;
-  if (state_) {
-    for (auto id : subscribe_ids_)
+  if (state_ && flows_) {
+    for (auto id : flows_->subscribe_ids)
       if (!state_->find_outgoing(id)) state_->release_packet_id(id);
   }
-  subscribe_ids_.clear();
+  if (flows_) flows_->subscribe_ids.clear();
   handler_->on_closed(e);
 }
 

@@ -44,17 +44,21 @@
 // the socket and destroy the connection after the input call returns.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "tern/codec/codec.hpp"
@@ -208,6 +212,10 @@ class connection {
   // one), `stored` says the journal's copy holds it queued already.
   enqueue_result publish(publish_packet m, time_point now, std::uint32_t origin = 0, std::uint64_t seq = 0,
                          bool stored = false);
+  // publish() of a message the caller keeps (a broker sends one message to
+  // many): a QoS 0 message without DUP or packet id is written from `m`
+  // without a copy; any other is copied and published.
+  enqueue_result publish_ref(const publish_packet& m, time_point now, std::uint32_t origin = 0);
   // Acknowledges an inbound QoS 1/2 message (PUBACK or PUBREC with `code`)
   // when !options::auto_acknowledge (either role; also allowed inside
   // on_publish). A QoS 2 message acknowledged with a code below 0x80 is
@@ -244,7 +252,8 @@ class connection {
  private:
   // Helpers; see connection.cpp.
   bool v5() const { return version_ == protocol_version::v5; }
-  bool window_open() const { return outbound_window_.size() < peer_.receive_maximum; }
+  bool window_open() const { return (flows_ ? flows_->outbound_window.size() : 0) < peer_.receive_maximum; }
+  bool resend_empty() const { return !flows_ || flows_->resend.empty(); }
   void on_decode_error(error e);
   void dispatch(packet& p);
   void on_connect_packet(connect_packet& c);
@@ -270,6 +279,30 @@ class connection {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
+  // Packet ids in arrival order, taken from the front: a vector and the index
+  // of its front (a std::deque allocates ~600 bytes even when empty).
+  class id_fifo {
+   public:
+    bool empty() const noexcept { return head_ == ids_.size(); }
+    std::uint16_t front() const noexcept { return ids_[head_]; }
+    void pop_front() noexcept {
+      if (++head_ == ids_.size()) clear();
+    }
+    void push_back(std::uint16_t id) { ids_.push_back(id); }
+    void erase(std::uint16_t id) noexcept {
+      auto it = std::find(ids_.begin() + static_cast<std::ptrdiff_t>(head_), ids_.end(), id);
+      if (it != ids_.end()) ids_.erase(it);
+      if (empty()) clear();
+    }
+    void clear() noexcept {
+      ids_.clear();
+      head_ = 0;
+    }
+
+   private:
+    std::vector<std::uint16_t> ids_;
+    std::size_t head_ = 0;
+  };
 
   role role_;
   handler* handler_;
@@ -294,16 +327,25 @@ class connection {
   time_point last_sent_{};
   std::optional<time_point> opened_;
   std::optional<time_point> ping_sent_;
-  // Outbound QoS 1/2 PUBLISH sent on this connection and not yet acknowledged:
-  // what counts against the peer's Receive Maximum (a flow resumed from an
-  // earlier connection at PUBREL takes no room).
-  std::unordered_set<std::uint16_t> outbound_window_;
-  std::deque<std::uint16_t> resend_;      // in-flight ids to resend when the quota allows
-  std::unordered_map<std::uint16_t, qos> pending_ack_;  // inbound QoS 1/2 delivered, PUBACK/PUBREC not sent
-  std::unordered_set<std::uint16_t> inbound_window_;    // inbound QoS 1/2 counted against our Receive Maximum
-  std::unordered_map<std::uint16_t, shared_bytes> inbound_aliases_;
-  std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>> outbound_aliases_;
-  std::set<std::uint16_t> subscribe_ids_;  // client: ids this connection allocated for SUBSCRIBE/UNSUBSCRIBE
+  // The bookkeeping of QoS 1/2 flows, topic aliases and a client's SUBSCRIBE
+  // ids: allocated on first use, so that an idle connection holds a pointer.
+  struct flow_tables {
+    // Outbound QoS 1/2 PUBLISH sent on this connection and not yet acknowledged:
+    // what counts against the peer's Receive Maximum (a flow resumed from an
+    // earlier connection at PUBREL takes no room).
+    boost::unordered_flat_set<std::uint16_t> outbound_window;
+    id_fifo resend;  // in-flight ids to resend when the quota allows
+    boost::unordered_flat_map<std::uint16_t, qos> pending_ack;  // inbound QoS 1/2 delivered, PUBACK/PUBREC not sent
+    boost::unordered_flat_set<std::uint16_t> inbound_window;    // inbound QoS 1/2 counted against our Receive Maximum
+    boost::unordered_flat_map<std::uint16_t, shared_bytes> inbound_aliases;
+    std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>> outbound_aliases;
+    std::set<std::uint16_t> subscribe_ids;  // client: ids this connection allocated for SUBSCRIBE/UNSUBSCRIBE
+  };
+  flow_tables& flows() {
+    if (!flows_) flows_ = std::make_unique<flow_tables>();
+    return *flows_;
+  }
+  std::unique_ptr<flow_tables> flows_;
 };
 
 }  // namespace tern::session

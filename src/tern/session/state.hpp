@@ -15,13 +15,20 @@
 // Each QoS 1/2 message then carries a sequence number (`seq`) from the
 // journal, which orders the session's messages in the copy.
 //
+// Memory: an idle state (nothing in flight, nothing queued) holds no heap
+// memory; in-flight bookkeeping allocates nothing per message once its
+// tables have grown.
+//
 // Thread safety: none; a state belongs to one thread at a time.
 #pragma once
+
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -82,6 +89,44 @@ struct queue_limits {
 };
 
 // What enqueue() did.
+// The outgoing messages in flight, by packet id (no particular order).
+using outgoing_table = boost::unordered_flat_map<std::uint16_t, outgoing>;
+
+namespace detail {
+// A container allocated on first change: an empty one costs one pointer
+// (an empty std::deque allocates about 600 bytes). Reads of a container never
+// changed see a shared empty one.
+template <class T>
+class lazy {
+ public:
+  lazy() = default;
+  lazy(const lazy& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  lazy(lazy&&) noexcept = default;
+  lazy& operator=(const lazy& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  lazy& operator=(lazy&&) noexcept = default;
+  ~lazy() = default;
+
+  const T& get() const noexcept { return p_ ? *p_ : empty(); }
+  T& mut() {
+    if (!p_) p_ = std::make_unique<T>();
+    return *p_;
+  }
+  bool empty_now() const noexcept { return !p_ || p_->empty(); }
+  T* ptr() noexcept { return p_.get(); }
+  void reset() noexcept { p_.reset(); }
+
+ private:
+  static const T& empty() noexcept {
+    static const T none;
+    return none;
+  }
+  std::unique_ptr<T> p_;
+};
+}  // namespace detail
+
 enum class enqueue_result : std::uint8_t {
   queued,           // the message is queued
   queued_dropping,  // queued, after dropping queued QoS 0 messages to make room
@@ -105,27 +150,30 @@ class state {
   void add_outgoing(publish_packet m, std::uint32_t origin = 0, std::uint64_t seq = 0, bool was_queued = false);
   // Puts back an in-flight message from a copy (not reported to the journal).
   void restore_outgoing(outgoing o);
+  // The in-flight message with this packet id, or nullptr. Valid until the
+  // next add_outgoing/restore_outgoing (or its removal).
   outgoing* find_outgoing(std::uint16_t id);
   // A QoS 2 message's PUBREC arrived: its phase becomes awaiting_comp.
   void set_released(outgoing& o);
   // Removes the entry and releases its packet id; returns the message.
   std::optional<publish_packet> remove_outgoing(std::uint16_t id);
-  const std::map<std::uint16_t, outgoing>& outgoing_messages() const { return outgoing_; }
+  const outgoing_table& outgoing_messages() const { return flows_.get().outgoing; }
   // Packet ids in the order their PUBLISH was first sent (resend order).
-  const std::deque<std::uint16_t>& outgoing_order() const { return order_; }
-  std::size_t inflight() const { return outgoing_.size(); }
+  const std::deque<std::uint16_t>& outgoing_order() const { return flows_.get().order.get(); }
+  std::size_t inflight() const { return flows_.get().outgoing.size(); }
 
   // ---- incoming QoS 2: PUBREC sent, PUBREL not yet received ----
-  bool incoming_qos2(std::uint16_t id) const { return incoming_qos2_.count(id) != 0; }
+  bool incoming_qos2(std::uint16_t id) const { return flows_.get().incoming_qos2.count(id) != 0; }
   void add_incoming_qos2(std::uint16_t id) {
-    if (incoming_qos2_.insert(id).second && journal_) journal_->incoming_added(id);
+    if (flows_.mut().incoming_qos2.insert(id).second && journal_) journal_->incoming_added(id);
   }
   void remove_incoming_qos2(std::uint16_t id) {
-    if (incoming_qos2_.erase(id) != 0 && journal_) journal_->incoming_removed(id);
+    auto* f = flows_.ptr();
+    if (f && f->incoming_qos2.erase(id) != 0 && journal_) journal_->incoming_removed(id);
   }
   // Puts back an incoming packet id from a copy (not reported).
-  void restore_incoming_qos2(std::uint16_t id) { incoming_qos2_.insert(id); }
-  const std::set<std::uint16_t>& incoming_qos2_ids() const { return incoming_qos2_; }
+  void restore_incoming_qos2(std::uint16_t id) { flows_.mut().incoming_qos2.insert(id); }
+  const std::set<std::uint16_t>& incoming_qos2_ids() const { return flows_.get().incoming_qos2; }
 
   // ---- queue of messages waiting to be sent ----
   // Adds `m` at the back. When the queue is full, queued QoS 0 messages are
@@ -144,7 +192,7 @@ class state {
   void discard_seq(std::uint64_t seq) {
     if (journal_ && seq != 0) journal_->unqueued(seq);
   }
-  const std::deque<queued>& queue() const { return queue_; }
+  const std::deque<queued>& queue() const { return queue_.get(); }
   std::size_t queued_bytes() const { return queued_bytes_; }
   const queue_limits& limits() const { return limits_; }
   void set_limits(queue_limits l) { limits_ = l; }
@@ -165,12 +213,17 @@ class state {
  private:
   queue_limits limits_;
   journal* journal_ = nullptr;
-  std::map<std::uint16_t, outgoing> outgoing_;
-  std::deque<std::uint16_t> order_;
-  std::set<std::uint16_t> incoming_qos2_;
-  std::set<std::uint16_t> ids_in_use_;
-  std::uint16_t next_id_ = 1;
-  std::deque<queued> queue_;
+  // The QoS 1/2 bookkeeping, allocated on first use: an idle state holds
+  // a pointer. Tables that allocate nothing per message once grown.
+  struct flows {
+    outgoing_table outgoing;
+    detail::lazy<std::deque<std::uint16_t>> order;
+    std::set<std::uint16_t> incoming_qos2;
+    boost::unordered_flat_set<std::uint16_t> ids_in_use;
+    std::uint16_t next_id = 1;
+  };
+  detail::lazy<flows> flows_;
+  detail::lazy<std::deque<queued>> queue_;
   std::size_t queued_bytes_ = 0;
   std::uint64_t dropped_ = 0;
 };
