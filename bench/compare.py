@@ -255,6 +255,8 @@ def main():
     ap.add_argument("--quiet-wait", type=float, default=20.0, help="most seconds to wait for quiet before a run")
     ap.add_argument("--retries", type=int, default=2, help="repeats of a disturbed run (the least disturbed is kept)")
     a = ap.parse_args()
+    # Brokers run in temporary directories: relative paths would not reach the binaries.
+    a.tern, a.ternd = os.path.abspath(a.tern), os.path.abspath(a.ternd)
     if a.quick:
         a.duration, a.latency_duration, a.idle_connections, a.idle_hold = 0.5, 1.0, 2000, 0.5
         a.retries, a.quiet_wait = 0, 0.0
