@@ -83,6 +83,41 @@ TEST(Allocations, EncodingIntoAWarmWriteBufferAllocatesNothing) {
   EXPECT_EQ(n, 0);
 }
 
+TEST(Allocations, DecodingAcknowledgementsAllocatesNothing) {
+  // PUBACK, PUBREC, PUBREL, PUBCOMP of 2-4 bytes: the broker reads one per
+  // QoS 1/2 delivery. Whole, and fed one byte at a time.
+  for (auto v : {protocol_version::v3_1_1, protocol_version::v5}) {
+    std::vector<std::vector<std::byte>> acks{encode(puback_packet{7, reason::success, {}, {}}, v),
+                                             encode(pubrec_packet{8, reason::success, {}, {}}, v),
+                                             encode(pubrel_packet{9, reason::success, {}, {}}, v),
+                                             encode(pubcomp_packet{10, reason::success, {}, {}}, v)};
+    if (v == protocol_version::v5) acks.push_back(encode(puback_packet{11, reason::no_matching_subscribers, {}, {}}, v));
+    decoder d({v});
+    packet out;
+    bytes_view warm(acks[0]);
+    ASSERT_TRUE(d.next(warm, out));
+    for (const auto& bytes : acks) {
+      long n = count([&] {
+        bytes_view in(bytes);
+        auto r = d.next(in, out);
+        ASSERT_TRUE(r && *r);
+      });
+      EXPECT_EQ(n, 0) << "whole, version " << static_cast<int>(v) << ", " << bytes.size() << " bytes";
+      n = count([&] {
+        bool done = false;
+        for (std::size_t i = 0; i < bytes.size(); ++i) {
+          bytes_view in(bytes.data() + i, 1);
+          auto r = d.next(in, out);
+          ASSERT_TRUE(r);
+          done = *r;
+        }
+        EXPECT_TRUE(done);
+      });
+      EXPECT_EQ(n, 0) << "byte by byte, version " << static_cast<int>(v);
+    }
+  }
+}
+
 TEST(Allocations, TheCounterCounts) {
   long n = count([] { delete new int(3); });
   EXPECT_EQ(n, 1);
