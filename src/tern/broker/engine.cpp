@@ -133,24 +133,6 @@ publish_packet prepare(const publish_packet& m, const subscribe_options& o, std:
   return out;
 }
 
-// A message read back from the store: false when its Message Expiry
-// Interval ran out since `queued_at`; else the interval left is set.
-bool still_valid(publish_packet& m, time_point queued_at, time_point now) {
-  const auto expiry = m.props().get<property_id::message_expiry_interval>();
-  if (!expiry) return true;
-  const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - queued_at).count();
-  if (waited >= std::int64_t{*expiry}) return false;
-  if (waited <= 0) return true;
-  const auto left = static_cast<std::uint32_t>(*expiry - static_cast<std::uint32_t>(waited));
-  properties::builder b;
-  m.props().for_each([&](const property& p) {
-    if (p.id == property_id::message_expiry_interval) b.add<property_id::message_expiry_interval>(left);
-    else (void)b.add(p);
-  });
-  m.set_props(b.build());
-  return true;
-}
-
 bool covered_by(std::string_view denied, std::string_view filter) {
   if (denied == filter) return true;
   // A filter without wildcards is covered when the denied filter matches it.
@@ -651,7 +633,7 @@ void worker::refill(client_session& s, time_point now) {
   }
   auto& conn = s.connection->conn_;
   for (auto& r : page) {
-    if (!still_valid(r.message, r.queued_at, now)) {
+    if (!session::age_message(r.message, r.queued_at, now)) {
       batch_.erase_queued(s.client_id, r.seq);  // expired while stored
       continue;
     }
@@ -950,16 +932,18 @@ storage::storage_result<void> worker::commit() {
   batch_.clear();
   written_ = false;
   if (r && write_error_) r = *std::exchange(write_error_, std::nullopt);
-  auto endpoints = std::exchange(unsynced_, {});
-  for (auto* ep : endpoints) ep->unsynced_ = false;
+  // (Swapped with a spare, not moved out: both keep their capacity.)
+  std::swap(unsynced_, committed_);
+  for (auto* ep : committed_) ep->unsynced_ = false;
   if (!r) {
     // Nothing of this turn may be acknowledged: the clients send it again.
-    for (auto* ep : endpoints) {
+    for (auto* ep : committed_) {
       ep->output().clear();
       ep->conn_.disconnect(reason::unspecified_error);
       ep->wake();
     }
   }
+  committed_.clear();
   return r;
 }
 

@@ -317,6 +317,7 @@ class worker {
   bool written_ = false;        // write_through() wrote changes commit() must make durable
   std::optional<storage::storage_error> write_error_;
   std::vector<endpoint*> unsynced_;  // endpoints that acknowledged QoS 1/2 this turn
+  std::vector<endpoint*> committed_;  // commit()'s spare for unsynced_
   time_point last_sys_{};
   time_point last_sync_{};
   std::uint64_t assigned_ids_ = 0;

@@ -533,17 +533,7 @@ void connection::pump() {
       if (!id) return;
     }
     auto q = *state_->dequeue();
-    if (expiry) {
-      if (waited > 0) {
-        const auto left = static_cast<std::uint32_t>(*expiry - static_cast<std::uint32_t>(waited));
-        properties::builder b;
-        q.message.props().for_each([&](const property& p) {
-          if (p.id == property_id::message_expiry_interval) b.add<property_id::message_expiry_interval>(left);
-          else (void)b.add(p);
-        });
-        q.message.set_props(b.build());
-      }
-    }
+    (void)age_message(q.message, q.enqueued_at, now_);  // not expired: checked above
     if (id) {
       const auto seq = q.seq;
       if (!send_message(std::move(q.message), *id, q.origin, seq, true)) state_->discard_seq(seq);

@@ -127,6 +127,22 @@ void state::discard(const queued& q) {
   if (journal_ && q.message.qos != qos::at_most_once) journal_->unqueued(q.seq);
 }
 
+bool age_message(publish_packet& m, time_point since, time_point now) {
+  const auto expiry = m.props().get<property_id::message_expiry_interval>();
+  if (!expiry) return true;
+  const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - since).count();
+  if (waited >= std::int64_t{*expiry}) return false;
+  if (waited <= 0) return true;
+  const auto left = static_cast<std::uint32_t>(*expiry - static_cast<std::uint32_t>(waited));
+  properties::builder b;
+  m.props().for_each([&](const property& p) {
+    if (p.id == property_id::message_expiry_interval) b.add<property_id::message_expiry_interval>(left);
+    else (void)b.add(p);
+  });
+  m.set_props(b.build());
+  return true;
+}
+
 void state::attach_journal(journal* j) {
   journal_ = j;
   if (!j) return;

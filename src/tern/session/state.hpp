@@ -134,6 +134,11 @@ enum class enqueue_result : std::uint8_t {
   refused,          // not queued: a QoS 1/2 message and no room even without the QoS 0 ones
 };
 
+// Message Expiry Interval (MQTT 5.0 3.3.2.3.3) of a message that has waited
+// since `since`: false when it ran out; else the interval left is written
+// into `m` (a message without one is left as it is).
+bool age_message(publish_packet& m, time_point since, time_point now);
+
 class state {
  public:
   explicit state(queue_limits limits = {}) : limits_(limits) {}
