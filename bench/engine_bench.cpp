@@ -97,6 +97,7 @@ using broker::engine;
 
 struct null_link : broker::link {
   void wake() override {}
+  std::string peer() const override { return "127.0.0.1:50000"; }
 };
 
 // Every PUBACK a subscriber may have to send (packet ids 1..65535), encoded
@@ -239,7 +240,7 @@ class rig {
     if (!clean && v_ == protocol_version::v5)
       c.props = properties::builder{}.add<property_id::session_expiry_interval>(3600).build();
     c.keep_alive = 0;
-    auto ep = eng_->worker_at(worker).open("127.0.0.1:" + std::to_string(++port_), link_, now_);
+    auto ep = eng_->worker_at(worker).open(link_, now_);
     ep->receive(encode(packet{std::move(c)}, v_), now_);
     if (!ep->connect_pending()) throw std::logic_error("CONNECT not pending");
     eng_->worker_at(eng_->owner_of(*ep)).admit(*ep, now_);
@@ -310,7 +311,6 @@ class rig {
   std::vector<std::byte> publish_;
   std::unique_ptr<puback_table> acks_;
   std::uint16_t next_id_ = 1;
-  int port_ = 40'000;
 };
 
 // Args: subscribers, QoS, version (4 or 5).

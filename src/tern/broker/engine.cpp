@@ -173,8 +173,8 @@ void client_session::incoming_removed(std::uint16_t packet_id) {
 
 // ---------------------------------------------------------------- endpoint
 
-endpoint::endpoint(worker& w, std::string peer, link& l, time_point now)
-    : worker_(&w), peer_(std::move(peer)), link_(&l), conn_(session::role::server, *this, [&] {
+endpoint::endpoint(worker& w, link& l, time_point now)
+    : worker_(&w), link_(&l), conn_(session::role::server, *this, [&] {
         auto o = w.engine_.config().connection;
         o.auto_acknowledge = false;
         return o;
@@ -270,8 +270,8 @@ void endpoint::on_closed(const error& why) { worker_->closed(*this, why, now_); 
 worker::worker(engine& e, std::size_t index) : engine_(e), index_(index) {}
 worker::~worker() = default;
 
-std::unique_ptr<endpoint> worker::open(std::string peer, link& l, time_point now) {
-  return std::make_unique<endpoint>(*this, std::move(peer), l, now);
+std::unique_ptr<endpoint> worker::open(link& l, time_point now) {
+  return std::make_unique<endpoint>(*this, l, now);
 }
 
 void worker::admit(endpoint& ep, time_point now) {
@@ -300,7 +300,7 @@ void worker::admit(endpoint& ep, time_point now) {
     return refuse(reason::client_identifier_not_valid);
 
   const auto verdict = engine_.hooks_.on_connect({c.client_id, c.username, c.password, c.props, c.version,
-                                                  c.clean_start, ep.peer_});
+                                                  c.clean_start, ep.peer()});
   if (is_failure(verdict)) return refuse(verdict);
 
   bool present = false;
@@ -338,7 +338,7 @@ void worker::admit(endpoint& ep, time_point now) {
   }
   auto& s = *it->second;
   s.username = c.username;
-  s.peer = ep.peer_;
+  s.peer = ep.peer();
   s.version = c.version;
   s.will = c.will ? std::make_unique<will_message>(std::move(*c.will)) : nullptr;
   std::uint32_t requested = v5 ? c.props.get<property_id::session_expiry_interval>().value_or(0)

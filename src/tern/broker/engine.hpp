@@ -4,7 +4,7 @@
 //
 //   tern::broker::engine eng(opts, hooks, store, /*workers=*/2, now);
 //   // on io thread i, for a new socket:
-//   auto ep = eng.worker_at(i).open("127.0.0.1:50000", link, now);
+//   auto ep = eng.worker_at(i).open(link, now);
 //   ep->receive(bytes, now);          // output: ep->output(), ep->next_timeout(), ep->closing()
 //   if (ep->connect_pending()) {      // its CONNECT arrived: hand it to the owning thread
 //     auto w = eng.owner_of(*ep);     // move ep (and the socket) to io thread w, then there:
@@ -122,6 +122,10 @@ class link {
   // The endpoint has output to write, a new deadline or is closing: act on
   // it soon, on the endpoint's thread (coalescing many wakes into one write).
   virtual void wake() = 0;
+  // The peer's address ("127.0.0.1:50000", "[::1]:50000"), for hooks and
+  // logs. Asked when needed rather than kept: an idle connection holds no
+  // copy of it.
+  virtual std::string peer() const = 0;
 };
 
 class engine;
@@ -132,7 +136,7 @@ struct client_session;
 // plus the engine's handling of what it reports. Owned by the network layer.
 class endpoint final : private session::handler {
  public:
-  endpoint(worker& w, std::string peer, link& l, time_point now);
+  endpoint(worker& w, link& l, time_point now);
   ~endpoint() override;
 
   // ---- inputs (on the endpoint's current thread) ----
@@ -148,7 +152,7 @@ class endpoint final : private session::handler {
   bool closing() const { return conn_.closing(); }
   // Its CONNECT arrived and waits for worker::admit on the owning thread.
   bool connect_pending() const { return pending_ != nullptr; }
-  const std::string& peer() const { return peer_; }
+  std::string peer() const { return link_->peer(); }
   const session::connection& connection() const { return conn_; }
 
  private:
@@ -166,7 +170,6 @@ class endpoint final : private session::handler {
   void track_unsynced();
 
   worker* worker_;
-  std::string peer_;
   link* link_;
   session::connection conn_;
   std::unique_ptr<connect_packet> pending_;  // allocated while it waits: idle endpoints stay small
@@ -212,7 +215,7 @@ class worker {
   std::size_t index() const { return index_; }
 
   // A new network connection on this worker's thread.
-  std::unique_ptr<endpoint> open(std::string peer, link& l, time_point now);
+  std::unique_ptr<endpoint> open(link& l, time_point now);
   // Takes over an endpoint whose CONNECT is pending and whose client id this
   // worker owns (call on this worker's thread; the endpoint may come from
   // another worker). Accepts or refuses it.

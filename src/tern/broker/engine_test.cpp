@@ -16,6 +16,7 @@ constexpr auto v5 = protocol_version::v5;
 struct counting_link : link {
   int wakes = 0;
   void wake() override { ++wakes; }
+  std::string peer() const override { return "127.0.0.1:50000"; }
 };
 
 struct test_hooks : hooks {
@@ -115,7 +116,7 @@ class Engine : public ::testing::Test {
   // Connects a client; returns it with the CONNACK still unread.
   std::unique_ptr<client> open(connect_packet c, std::size_t on_worker = 0) {
     auto cl = std::make_unique<client>(client{this, c.version, nullptr, {}, decoder({c.version})});
-    cl->ep = eng->worker_at(on_worker).open("127.0.0.1:" + std::to_string(++port), link_, now);
+    cl->ep = eng->worker_at(on_worker).open(link_, now);
     clients.push_back(cl.get());
     cl->send(c);
     return cl;
@@ -179,7 +180,6 @@ class Engine : public ::testing::Test {
   std::unique_ptr<storage::store> store = storage::make_memory_store();
   std::unique_ptr<engine> eng;
   counting_link link_;
-  int port = 40000;
   std::vector<client*> clients;
   std::vector<std::unique_ptr<engine>> graveyard;  // crashed engines (their endpoints still point at them)
   recovery recovered;

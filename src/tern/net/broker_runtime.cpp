@@ -225,10 +225,16 @@ class tcp_link final : public broker::link, public std::enable_shared_from_this<
   }
 
   void wake() override { home_->mark(*this); }
+  std::string peer() const override {
+    if (!socket_) return {};
+    error_code ec;
+    const auto e = socket_->remote_endpoint(ec);
+    return ec ? std::string() : to_text(e);
+  }
 
   // Opens the endpoint and waits for the CONNECT.
-  void begin(std::string peer, time_point now) {
-    ep_ = home_->worker.open(std::move(peer), *this, now);
+  void begin(time_point now) {
+    ep_ = home_->worker.open(*this, now);
     wait_readable();
     home_->mark(*this);  // arms the connect timeout
   }
@@ -566,7 +572,7 @@ void thread_state::open(socket_type s, time_point now) {
   }
   auto l = std::make_shared<tcp_link>(*this, std::move(s), remote.protocol());
   add_link(l);
-  l->begin(to_text(remote), now);
+  l->begin(now);
 }
 
 void thread_state::arm_tick(time_point now) {
