@@ -1,9 +1,10 @@
 #include "tern/broker/engine.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
-#include <map>
 #include <mutex>
+#include <new>
 
 #include "tern/topic/topic.hpp"
 
@@ -37,37 +38,131 @@ class seq_list {
   std::unique_ptr<std::deque<std::uint64_t>> q_;
 };
 
+// A session's subscriptions, sorted by filter: one block for all of them
+// (a std::map allocates a node per subscription).
+class subscription_list {
+ public:
+  using record = storage::subscription_record;
+  bool empty() const noexcept { return v_.empty(); }
+  std::size_t size() const noexcept { return v_.size(); }
+  auto begin() const noexcept { return v_.begin(); }
+  auto end() const noexcept { return v_.end(); }
+  bool contains(std::string_view filter) const {
+    auto it = lower_bound(filter);
+    return it != v_.end() && it->filter == filter;
+  }
+  // Adds `r`, or replaces the subscription with its filter.
+  void set(record r) {
+    auto it = lower_bound(r.filter);
+    if (it != v_.end() && it->filter == r.filter) *it = std::move(r);
+    else v_.insert(it, std::move(r));
+  }
+  // False when there was none.
+  bool erase(std::string_view filter) {
+    auto it = lower_bound(filter);
+    if (it == v_.end() || it->filter != filter) return false;
+    v_.erase(it);
+    if (v_.empty()) v_.shrink_to_fit();
+    return true;
+  }
+  void clear() noexcept { std::vector<record>().swap(v_); }
+
+ private:
+  std::vector<record>::iterator lower_bound(std::string_view filter) {
+    return std::lower_bound(v_.begin(), v_.end(), filter, [](const record& r, std::string_view f) { return r.filter < f; });
+  }
+  std::vector<record>::const_iterator lower_bound(std::string_view filter) const {
+    return std::lower_bound(v_.begin(), v_.end(), filter, [](const record& r, std::string_view f) { return r.filter < f; });
+  }
+  std::vector<record> v_;
+};
+
+// No time: the sentinel of client_session's deadlines.
+constexpr time_point no_time = time_point::max();
+
 // A session as the broker keeps it: MQTT session state, subscriptions, will
 // and expiry, and the connection it is attached to, if any. Lives on the
 // worker that owns its client id.
+//
+// Small, since a broker keeps one per client: the client id is stored right
+// after the object, in the same block (make() allocates it; delete frees
+// it), and what an idle session rarely has (user name, subscriptions, will,
+// a queue in the store) sits in `extras`, allocated when first needed.
 struct client_session final : session::journal {
-  client_session(worker& w, std::string id) : home(&w), client_id(std::move(id)) {}
+  // What idle sessions rarely have, allocated when one of them is set.
+  struct extras {
+    std::optional<std::string> username;
+    subscription_list subscriptions;
+    std::unique_ptr<will_message> will;
+    time_point will_at = no_time;  // a delayed will is due
+    // The seqs of queued messages kept in the store only (offline, or
+    // behind), ascending: 8 bytes in memory per message, the message itself
+    // on disk. Only these are read back: the store may also hold messages
+    // other workers stored for this session that have not arrived here yet.
+    seq_list stored;
+    bool empty() const noexcept { return !username && subscriptions.empty() && !will && stored.empty(); }
+  };
+
+  static client_session* make(worker& w, std::string_view id) {
+    void* block = ::operator new(sizeof(client_session) + id.size());
+    auto* s = new (block) client_session(w, id.size());
+    if (!id.empty()) std::memcpy(s->id_chars(), id.data(), id.size());
+    return s;
+  }
+  // `delete s` frees the block make() allocated, client id included.
+  void operator delete(client_session* s, std::destroying_delete_t) {
+    const std::size_t size = sizeof(client_session) + s->id_size_;
+    s->~client_session();
+    ::operator delete(s, size);
+  }
+  client_session(const client_session&) = delete;
+  client_session& operator=(const client_session&) = delete;
+
+  std::string_view client_id() const noexcept { return {id_chars(), id_size_}; }
 
   worker* home;
-  std::string client_id;
-  std::uint32_t slot = 0;    // its handle on `home` (worker::session_at)
-  std::uint64_t serial = 0;
-  std::optional<std::string> username;
-  std::string peer;
-  protocol_version version = protocol_version::v5;
   session::state state;
-  std::map<std::string, storage::subscription_record, std::less<>> subscriptions;
-  std::unique_ptr<will_message> will;  // a pointer: most sessions have none
-  std::uint32_t expiry_interval = 0;  // seconds; 0xFFFFFFFF: never
   endpoint* connection = nullptr;
-  std::optional<time_point> will_at;     // a delayed will is due
-  std::optional<time_point> expires_at;  // the session ends, if still disconnected
+  std::uint64_t serial = 0;  // with `slot`: its handle on `home` (worker::session_at)
+  std::uint32_t slot = 0;
+  std::uint32_t expiry_interval = 0;  // seconds; 0xFFFFFFFF: never
+  time_point expires_at = no_time;    // the session ends, if still disconnected
+  std::unique_ptr<extras> more;
+  protocol_version version = protocol_version::v5;
   // Journaling to the store (persistent): its QoS 1/2 messages, subscriptions and will are there.
   bool journaled = false;
-  // The seqs of queued messages kept in the store only (offline, or behind),
-  // ascending: 8 bytes in memory per message, the message itself on disk.
-  // Only these are read back: the store may also hold messages other
-  // workers stored for this session that have not arrived here yet.
-  seq_list stored;
 
-  void add_stored(std::uint64_t seq) { stored.add(seq); }
+  // ---- extras ----
+  extras& ext() {
+    if (!more) more = std::make_unique<extras>();
+    return *more;
+  }
+  // Frees the extras once nothing is in them.
+  void trim() {
+    if (more && more->empty()) more.reset();
+  }
+  void set_username(std::optional<std::string>&& u) {
+    if (u) ext().username = std::move(u);
+    else if (more) more->username.reset();
+  }
+  static const subscription_list& no_subscriptions() {
+    static const subscription_list none;
+    return none;
+  }
+  const subscription_list& subscriptions() const { return more ? more->subscriptions : no_subscriptions(); }
+  will_message* will() const { return more ? more->will.get() : nullptr; }
+  void set_will(std::unique_ptr<will_message> w) {
+    if (w) ext().will = std::move(w);
+    else if (more) more->will.reset();
+  }
+  time_point will_at() const { return more ? more->will_at : no_time; }
+  bool has_stored() const { return more && !more->stored.empty(); }
+  void add_stored(std::uint64_t seq) { ext().stored.add(seq); }
 
-  client_info info() const { return {client_id, username, peer, version}; }
+  client_info info(const link* via) const {
+    return {client_id(), more && more->username ? std::optional<std::string_view>(*more->username) : std::nullopt,
+            version, via};
+  }
   bool persistent() const { return expiry_interval != 0; }
 
   // session::journal: the state's changes go to the worker's batch.
@@ -79,7 +174,19 @@ struct client_session final : session::journal {
   void completed(std::uint16_t packet_id) override;
   void incoming_added(std::uint16_t packet_id) override;
   void incoming_removed(std::uint16_t packet_id) override;
+
+ private:
+  client_session(worker& w, std::size_t id_size) : home(&w), id_size_(static_cast<std::uint32_t>(id_size)) {}
+  char* id_chars() noexcept { return reinterpret_cast<char*>(this) + sizeof(client_session); }
+  const char* id_chars() const noexcept { return reinterpret_cast<const char*>(this) + sizeof(client_session); }
+
+  std::uint32_t id_size_;  // the client id's, in the bytes that follow
 };
+
+// Per idle connection (see engine.hpp): the endpoint adds 40 bytes to its
+// connection, the session is at most 120 bytes. alloc_test.cpp measures it.
+static_assert(sizeof(client_session) <= 120);
+static_assert(sizeof(endpoint) <= sizeof(session::connection) + 40);
 
 struct engine::share_group {
   struct member {
@@ -146,44 +253,54 @@ bool covered_by(std::string_view denied, std::string_view filter) {
 std::uint64_t client_session::next_seq() { return home->engine_.next_seq(); }
 
 void client_session::queued(const session::queued& q) {
-  home->batch_.append(client_id, q.seq, q.message, q.enqueued_at);
+  home->batch_.append(client_id(), q.seq, q.message, q.enqueued_at);
 }
 
-void client_session::unqueued(std::uint64_t seq) { home->batch_.erase_queued(client_id, seq); }
+void client_session::unqueued(std::uint64_t seq) { home->batch_.erase_queued(client_id(), seq); }
 
 void client_session::sent(const session::outgoing& o, bool was_queued) {
-  if (was_queued) home->batch_.erase_queued(client_id, o.seq);
-  home->batch_.set_inflight(client_id, o.seq, o.message.packet_id, storage::inflight_phase::awaiting_ack, o.message);
+  if (was_queued) home->batch_.erase_queued(client_id(), o.seq);
+  home->batch_.set_inflight(client_id(), o.seq, o.message.packet_id, storage::inflight_phase::awaiting_ack, o.message);
 }
 
 void client_session::released(const session::outgoing& o) {
   // The message itself is no longer needed: only PUBREL is ever resent.
-  home->batch_.set_inflight(client_id, o.seq, o.message.packet_id, storage::inflight_phase::awaiting_comp, {});
+  home->batch_.set_inflight(client_id(), o.seq, o.message.packet_id, storage::inflight_phase::awaiting_comp, {});
 }
 
-void client_session::completed(std::uint16_t packet_id) { home->batch_.erase_inflight(client_id, packet_id); }
+void client_session::completed(std::uint16_t packet_id) { home->batch_.erase_inflight(client_id(), packet_id); }
 
 void client_session::incoming_added(std::uint16_t packet_id) {
-  home->batch_.add_incoming_qos2(client_id, packet_id);
+  home->batch_.add_incoming_qos2(client_id(), packet_id);
 }
 
 void client_session::incoming_removed(std::uint16_t packet_id) {
-  home->batch_.erase_incoming_qos2(client_id, packet_id);
+  home->batch_.erase_incoming_qos2(client_id(), packet_id);
 }
 
 // ---------------------------------------------------------------- endpoint
+
+std::string client_info::peer() const { return connection ? connection->peer() : std::string(); }
 
 endpoint::endpoint(worker& w, link& l, time_point now)
     : worker_(&w), link_(&l), conn_(session::role::server, *this, [&] {
         auto o = w.engine_.config().connection;
         o.auto_acknowledge = false;
         return o;
-      }(), now),
-      now_(now) {}
+      }(), now) {
+  w.now_ = now;
+}
 
 endpoint::~endpoint() {
   if (unsynced_) std::erase(worker_->unsynced_, this);
-  if (client_) worker_->closed(*this, error{reason::unspecified_error, "connection destroyed"}, now_);
+  if (!admitted_) {
+    delete pending_;
+    return;
+  }
+  // Destroyed without the transport closing first: the link may be gone
+  // already (hooks see no peer).
+  link_ = nullptr;
+  if (client_) worker_->closed(*this, error{reason::unspecified_error, "connection destroyed"}, worker_->now_);
 }
 
 void endpoint::track_unsynced() {
@@ -193,33 +310,38 @@ void endpoint::track_unsynced() {
 }
 
 void endpoint::receive(bytes_view in, time_point now) {
-  now_ = now;
+  worker_->now_ = now;
   worker_->engine_.stats_.bytes_received.fetch_add(in.size(), std::memory_order_relaxed);
   conn_.receive(in, now);
 }
 
 void endpoint::on_timeout(time_point now) {
-  now_ = now;
+  worker_->now_ = now;
   conn_.on_timeout(now);
 }
 
 void endpoint::transport_closed(const error& why, time_point now) {
-  now_ = now;
+  worker_->now_ = now;
   conn_.transport_closed(why);
 }
 
-void endpoint::on_connect(connect_packet&& c) { pending_ = std::make_unique<connect_packet>(std::move(c)); }
+void endpoint::on_connect(connect_packet&& c) {
+  if (admitted_) return;  // (the connection lets only one CONNECT through)
+  delete std::exchange(pending_, new connect_packet(std::move(c)));
+}
 
 void endpoint::on_publish(publish_packet&& m) {
-  if (!client_) return;
+  client_session* client = this->client();
+  if (!client) return;
   auto& eng = worker_->engine_;
+  const auto now = worker_->now_;
   eng.stats_.messages_received.fetch_add(1, std::memory_order_relaxed);
-  const auto info = client_->info();
+  const auto info = client->info(link_);
   const auto verdict = eng.hooks_.on_publish(info, m);
   reason code = reason::success;
   if (verdict.action == publish_action::allow) {
-    if (m.retain) worker_->batch_.put_retained(m, now_);
-    const auto matched = worker_->route(info, m, now_);
+    if (m.retain) worker_->batch_.put_retained(m, now);
+    const auto matched = worker_->route(info, m, now);
     if (matched == 0 && conn_.version() == protocol_version::v5) code = reason::no_matching_subscribers;
   } else if (verdict.action == publish_action::refuse) {
     code = verdict.code;
@@ -232,7 +354,7 @@ void endpoint::on_publish(publish_packet&& m) {
 }
 
 void endpoint::on_delivered(const publish_packet&, reason) {
-  if (client_ && !client_->stored.empty()) worker_->refill(*client_, now_);
+  if (client_session* client = this->client(); client && client->has_stored()) worker_->refill(*client, worker_->now_);
 }
 
 void endpoint::on_dropped(const publish_packet&, reason) {
@@ -240,35 +362,39 @@ void endpoint::on_dropped(const publish_packet&, reason) {
 }
 
 void endpoint::on_subscribe(subscribe_packet&& s) {
-  if (client_) worker_->subscribe(*this, std::move(s));
+  if (client()) worker_->subscribe(*this, std::move(s));
 }
 
 void endpoint::on_unsubscribe(unsubscribe_packet&& u) {
-  if (client_) worker_->unsubscribe(*this, std::move(u));
+  if (client()) worker_->unsubscribe(*this, std::move(u));
 }
 
 void endpoint::on_disconnect(const disconnect_packet& d) {
   normal_disconnect_ = d.reason_code != reason::disconnect_with_will_message;
-  if (!client_) return;
+  client_session* client = this->client();
+  if (!client) return;
   if (auto e = d.props.get<property_id::session_expiry_interval>()) {
-    if (client_->expiry_interval == 0 && *e != 0) {
+    if (client->expiry_interval == 0 && *e != 0) {
       // A session that was to end on disconnect cannot be made to persist by
       // DISCONNECT: not a valid DISCONNECT, so the will goes out (MQTT-3.14.2-2).
       normal_disconnect_ = false;
       conn_.disconnect(reason::protocol_error);
       return;
     }
-    client_->expiry_interval = std::min(*e, worker_->engine_.options_.max_session_expiry_interval);
-    if (client_->persistent() && !client_->journaled) worker_->journal(*client_);
+    client->expiry_interval = std::min(*e, worker_->engine_.options_.max_session_expiry_interval);
+    if (client->persistent() && !client->journaled) worker_->journal(*client);
   }
 }
 
-void endpoint::on_closed(const error& why) { worker_->closed(*this, why, now_); }
+void endpoint::on_closed(const error& why) { worker_->closed(*this, why, worker_->now_); }
 
 // ---------------------------------------------------------------- worker
 
 worker::worker(engine& e, std::size_t index) : engine_(e), index_(index) {}
-worker::~worker() = default;
+
+worker::~worker() {
+  for (client_session* s : sessions_) delete s;
+}
 
 std::unique_ptr<endpoint> worker::open(link& l, time_point now) {
   return std::make_unique<endpoint>(*this, l, now);
@@ -276,9 +402,10 @@ std::unique_ptr<endpoint> worker::open(link& l, time_point now) {
 
 void worker::admit(endpoint& ep, time_point now) {
   ep.worker_ = this;
-  ep.now_ = now;
-  connect_packet c = std::move(*ep.pending_);
-  ep.pending_.reset();  // an idle connection keeps no CONNECT
+  now_ = now;
+  const std::unique_ptr<connect_packet> pending(ep.pending());  // freed on return: an idle connection keeps no CONNECT
+  ep.set_client(nullptr);
+  connect_packet& c = *pending;
   const auto& o = engine_.options_;
   const bool v5 = c.version == protocol_version::v5;
   auto refuse = [&](reason r) {
@@ -299,53 +426,56 @@ void worker::admit(endpoint& ep, time_point now) {
   if (c.version == protocol_version::v3_1 && c.client_id.size() > 23)
     return refuse(reason::client_identifier_not_valid);
 
-  const auto verdict = engine_.hooks_.on_connect({c.client_id, c.username, c.password, c.props, c.version,
-                                                  c.clean_start, ep.peer()});
+  const std::string peer = ep.peer();
+  const auto verdict =
+      engine_.hooks_.on_connect({c.client_id, c.username, c.password, c.props, c.version, c.clean_start, peer});
   if (is_failure(verdict)) return refuse(verdict);
 
   bool present = false;
-  auto it = sessions_.find(c.client_id);
-  if (it != sessions_.end()) {
-    auto& s = *it->second;
+  if (client_session* existing = find_session(c.client_id)) {
+    auto& s = *existing;
     if (s.connection) {  // session takeover: the old connection goes
       endpoint* old = s.connection;
-      old->client_ = nullptr;
+      old->set_client(nullptr);
       s.connection = nullptr;
       engine_.stats_.clients_connected.fetch_sub(1, std::memory_order_relaxed);
-      engine_.hooks_.on_disconnect(s.info(), error{reason::session_taken_over});
+      engine_.hooks_.on_disconnect(s.info(old->link_), error{reason::session_taken_over});
       old->conn_.disconnect(reason::session_taken_over);
       old->wake();
-      const bool delayed = s.will && s.will->props.get<property_id::will_delay_interval>().value_or(0) > 0;
-      if (s.will && !(delayed && !c.clean_start)) publish_will(s, now);
-      s.will.reset();
-    } else if (s.will_at && c.clean_start) {
-      publish_will(s, now);  // the old session ends now: its delayed will goes out
+      const auto* will = s.will();
+      const bool delayed = will && will->props.get<property_id::will_delay_interval>().value_or(0) > 0;
+      if (will && !(delayed && !c.clean_start)) publish_will(s, now, old->link_);
+      s.set_will(nullptr);
+    } else if (s.will_at() != no_time && c.clean_start) {
+      publish_will(s, now, nullptr);  // the old session ends now: its delayed will goes out
     }
-    if (s.will_at && s.journaled) batch_.erase_will(s.client_id);  // cancelled by the reconnect
-    s.will_at.reset();
-    s.expires_at.reset();
+    if (s.will_at() != no_time) {  // cancelled by the reconnect
+      if (s.journaled) batch_.erase_will(s.client_id());
+      s.more->will_at = no_time;
+    }
+    s.expires_at = no_time;
     if (c.clean_start) {
       end_session(s, now);
     } else {
       present = true;
     }
   }
-  it = sessions_.find(c.client_id);
-  if (it == sessions_.end()) {
-    add_session(c.client_id).state.set_limits(o.queue);
+  client_session* found = find_session(c.client_id);
+  if (!found) {
+    found = &add_session(c.client_id);
+    found->state.set_limits(o.queue);
     engine_.stats_.clients_total.fetch_add(1, std::memory_order_relaxed);
-    it = sessions_.find(c.client_id);
   }
-  auto& s = *it->second;
-  s.username = c.username;
-  s.peer = ep.peer();
+  auto& s = *found;
+  s.set_username(std::move(c.username));
   s.version = c.version;
-  s.will = c.will ? std::make_unique<will_message>(std::move(*c.will)) : nullptr;
+  s.set_will(c.will ? std::make_unique<will_message>(std::move(*c.will)) : nullptr);
+  s.trim();
   std::uint32_t requested = v5 ? c.props.get<property_id::session_expiry_interval>().value_or(0)
                                : (c.clean_start ? 0 : never_expires);
   s.expiry_interval = std::min(requested, o.max_session_expiry_interval);
   s.connection = &ep;
-  ep.client_ = &s;
+  ep.set_client(&s);
   ep.normal_disconnect_ = false;
 
   session::accept_options a;
@@ -371,9 +501,9 @@ void worker::journal(client_session& s) {
   // Its state so far (a session taken over and made persistent) goes first.
   s.state.attach_journal(&s);
   s.journaled = true;
-  if (s.subscriptions.empty()) return;
+  if (s.subscriptions().empty()) return;
   std::unique_lock lock(engine_.index_mutex_);
-  for (const auto& [f, rec] : s.subscriptions) engine_.index(s, rec, true);
+  for (const auto& rec : s.subscriptions()) engine_.index(s, rec, true);
 }
 
 std::size_t worker::route(const client_info& from, publish_packet m, time_point now) {
@@ -560,15 +690,15 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     const auto& o = engine_.options_;
     // In memory while the client reads and nothing waits in the store; else
     // in the store only.
-    const bool memory = live && s.stored.empty() && s.state.queue().size() < o.queue.max_messages;
+    const bool memory = live && !s.has_stored() && s.state.queue().size() < o.queue.max_messages;
     if (!memory) {
-      if (s.stored.size() >= o.max_stored_messages) {
+      if (s.has_stored() && s.more->stored.size() >= o.max_stored_messages) {
         ++dropped_messages_;
-        if (stored_seq) batch_.erase_queued(s.client_id, stored_seq);
+        if (stored_seq) batch_.erase_queued(s.client_id(), stored_seq);
         return;
       }
       const auto seq = stored_seq ? stored_seq : engine_.next_seq();
-      if (!stored_seq) batch_.append(s.client_id, seq, out, now);
+      if (!stored_seq) batch_.append(s.client_id(), seq, out, now);
       s.add_stored(seq);
       return;
     }
@@ -577,14 +707,14 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
                         : s.state.enqueue(std::move(out), now, origin, seq, stored_seq != 0);
     if (r == session::enqueue_result::refused || r == session::enqueue_result::dropped) {
       ++dropped_messages_;
-      if (r == session::enqueue_result::refused && stored_seq) batch_.erase_queued(s.client_id, stored_seq);
+      if (r == session::enqueue_result::refused && stored_seq) batch_.erase_queued(s.client_id(), stored_seq);
     } else if (live) {
       sent();
     }
     if (live) s.connection->wake();
     return;
   }
-  if (stored_seq) batch_.erase_queued(s.client_id, stored_seq);  // no longer persistent
+  if (stored_seq) batch_.erase_queued(s.client_id(), stored_seq);  // no longer persistent
   if (live) {
     if (out.qos == qos::at_most_once && s.connection->output().size() > engine_.options_.max_output_backlog) {
       ++dropped_messages_;  // a subscriber that does not read
@@ -601,51 +731,53 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
 }
 
 void worker::refill(client_session& s, time_point now) {
-  if (s.stored.empty() || !s.connection || !s.connection->conn_.connected()) return;
+  if (!s.has_stored() || !s.connection || !s.connection->conn_.connected()) return;
   const auto max = engine_.options_.queue.max_messages;
   const auto have = s.state.queue().size();
   if (have > max / 2) return;
   write_through();  // the store must hold this turn's appends before it is read
-  const auto want = std::min(s.stored.size(), max - have);
+  auto& stored = s.more->stored;
+  const auto want = std::min(stored.size(), max - have);
   std::vector<storage::message_record> page;
   page.reserve(want);
   // The store's queue of this session also holds messages queued in memory
   // and ones still on their way from other workers: take only the seqs of
   // `stored`, in order.
-  while (page.size() < want && !s.stored.empty()) {
+  while (page.size() < want && !stored.empty()) {
     std::size_t seen = 0;
     const auto ask = want - page.size() + 16;
-    engine_.store_.messages().for_each_queued(s.client_id, s.stored.front(), ask,
+    engine_.store_.messages().for_each_queued(s.client_id(), stored.front(), ask,
                                               [&](const storage::message_record& r) {
                                                 ++seen;
                                                 if (page.size() >= want) return;
-                                                while (!s.stored.empty() && s.stored.front() < r.seq)
-                                                  s.stored.pop_front();  // gone from the store: nothing to send
-                                                if (!s.stored.empty() && s.stored.front() == r.seq) {
-                                                  s.stored.pop_front();
+                                                while (!stored.empty() && stored.front() < r.seq)
+                                                  stored.pop_front();  // gone from the store: nothing to send
+                                                if (!stored.empty() && stored.front() == r.seq) {
+                                                  stored.pop_front();
                                                   page.push_back(r);
                                                 }
                                               });
     if (seen < ask) {  // the store has nothing more: what is left in `stored` is gone
-      if (page.size() < want) s.stored.clear();
+      if (page.size() < want) stored.clear();
       break;
     }
   }
   auto& conn = s.connection->conn_;
   for (auto& r : page) {
     if (!session::age_message(r.message, r.queued_at, now)) {
-      batch_.erase_queued(s.client_id, r.seq);  // expired while stored
+      batch_.erase_queued(s.client_id(), r.seq);  // expired while stored
       continue;
     }
     r.message.packet_id = 0;
     const auto res = conn.publish(std::move(r.message), now, 0, r.seq, true);
     if (res == session::enqueue_result::refused) {
-      batch_.erase_queued(s.client_id, r.seq);
+      batch_.erase_queued(s.client_id(), r.seq);
       ++dropped_messages_;
     } else if (res != session::enqueue_result::dropped) {
       ++sent_messages_;
     }
   }
+  s.trim();  // the stored queue may be empty now
   flush_stats();
   s.connection->wake();
 }
@@ -694,6 +826,7 @@ bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, co
 }
 
 void worker::deliver(batch&& b, time_point now) {
+  now_ = now;
   for (const auto& d : b.deliveries) {
     auto& message = b.messages[d.message];
     if (d.client == delivery::by_handle) {
@@ -703,13 +836,13 @@ void worker::deliver(batch&& b, time_point now) {
       continue;
     }
     const auto& client_id = b.client_ids[d.client];
-    auto it = sessions_.find(client_id);
-    if (it == sessions_.end()) {
+    client_session* s = find_session(client_id);
+    if (!s) {
       if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
     } else if (d.seq) {
-      place(*it->second, std::move(message), now, d.origin, d.seq);
+      place(*s, std::move(message), now, d.origin, d.seq);
     } else {
-      deliver_local(*it->second, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count),
+      deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count),
                     now, d.origin);
     }
   }
@@ -733,8 +866,29 @@ std::vector<std::pair<std::size_t, batch>> worker::take_outbox() {
 
 // ---------------------------------------------------------------- worker: sessions by handle
 
-client_session& worker::add_session(std::string client_id) {
-  auto p = std::make_unique<client_session>(*this, std::move(client_id));
+std::size_t worker::by_client_id::operator()(std::string_view id) const noexcept {
+  return std::hash<std::string_view>{}(id);
+}
+std::size_t worker::by_client_id::operator()(const client_session* s) const noexcept {
+  return (*this)(s->client_id());
+}
+bool worker::by_client_id::operator()(const client_session* a, const client_session* b) const noexcept {
+  return a->client_id() == b->client_id();
+}
+bool worker::by_client_id::operator()(std::string_view id, const client_session* s) const noexcept {
+  return id == s->client_id();
+}
+bool worker::by_client_id::operator()(const client_session* s, std::string_view id) const noexcept {
+  return s->client_id() == id;
+}
+
+client_session* worker::find_session(std::string_view client_id) const {
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : *it;
+}
+
+client_session& worker::add_session(std::string_view client_id) {
+  std::unique_ptr<client_session> p(client_session::make(*this, client_id));
   auto& s = *p;
   if (free_slots_.empty()) {
     s.slot = static_cast<std::uint32_t>(slots_.size());
@@ -745,15 +899,15 @@ client_session& worker::add_session(std::string client_id) {
     slots_[s.slot] = &s;
   }
   s.serial = next_serial_++;
-  const std::string_view key = s.client_id;
-  sessions_.emplace(key, std::move(p));
+  sessions_.insert(p.release());
   return s;
 }
 
 void worker::remove_session(client_session& s) {
   slots_[s.slot] = nullptr;
   free_slots_.push_back(s.slot);
-  sessions_.erase(sessions_.find(std::string_view(s.client_id)));
+  sessions_.erase(&s);
+  delete &s;
 }
 
 client_session* worker::session_at(std::uint32_t slot, std::uint64_t serial) const noexcept {
@@ -763,7 +917,7 @@ client_session* worker::session_at(std::uint32_t slot, std::uint64_t serial) con
 }
 
 void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
-  auto& s = *ep.client_;
+  auto& s = *ep.client();
   const auto& o = engine_.options_;
   const bool v5 = s.version == protocol_version::v5;
   const std::uint32_t identifier = sp.props.get<property_id::subscription_identifier>().value_or(0);
@@ -783,17 +937,17 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
       code = reason::not_authorized;
     } else {
       subscription sub = e;
-      code = engine_.hooks_.on_subscribe(s.info(), sub);
+      code = engine_.hooks_.on_subscribe(s.info(ep.link_), sub);
       if (!is_failure(code)) {
         sub.options.max_qos = std::min(sub.options.max_qos, o.connection.maximum_qos);
         auto shared = topic::parse_shared(sub.filter);
-        const bool existed = s.subscriptions.count(sub.filter) != 0;
+        const bool existed = s.subscriptions().contains(sub.filter);
         {
           std::unique_lock lock(engine_.index_mutex_);
           engine_.index(s, storage::subscription_record{sub.filter, sub.options, identifier}, s.journaled);
         }
         if (!existed) engine_.stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
-        s.subscriptions[sub.filter] = storage::subscription_record{sub.filter, sub.options, identifier};
+        s.ext().subscriptions.set({sub.filter, sub.options, identifier});
         code = static_cast<reason>(sub.options.max_qos);
         const auto rh = sub.options.retain_handling;
         // Retained messages are not sent for shared subscriptions (MQTT 5.0 4.8.2).
@@ -813,8 +967,8 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
     opts.retain_as_published = true;  // retained messages sent on subscribe keep RETAIN=1
     std::vector<std::uint32_t> ids;
     if (identifier) ids.push_back(identifier);
-    engine_.store_.retained().match(r.filter, ep.now_, [&](const publish_packet& m) {
-      deliver_local(s, m, opts, ids, ep.now_);
+    engine_.store_.retained().match(r.filter, now_, [&](const publish_packet& m) {
+      deliver_local(s, m, opts, ids, now_);
     });
   }
   flush_stats();
@@ -822,23 +976,22 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
 }
 
 void worker::unsubscribe(endpoint& ep, unsubscribe_packet&& u) {
-  auto& s = *ep.client_;
+  auto& s = *ep.client();
   unsuback_packet ack;
   ack.packet_id = u.packet_id;
   for (const auto& f : u.filters) {
-    auto it = s.subscriptions.find(f);
-    if (it == s.subscriptions.end()) {
+    if (!s.more || !s.more->subscriptions.erase(f)) {
       ack.reason_codes.push_back(reason::no_subscription_existed);
       continue;
     }
     {
       std::unique_lock lock(engine_.index_mutex_);
-      engine_.unindex(f, s.client_id);
+      engine_.unindex(f, s.client_id());
     }
-    s.subscriptions.erase(it);
     engine_.stats_.subscriptions.fetch_sub(1, std::memory_order_relaxed);
     ack.reason_codes.push_back(reason::success);
   }
+  s.trim();
   if (s.version != protocol_version::v5) ack.reason_codes.clear();
   ep.conn_.send(std::move(ack));
   save(s);
@@ -846,66 +999,72 @@ void worker::unsubscribe(endpoint& ep, unsubscribe_packet&& u) {
 }
 
 void worker::closed(endpoint& ep, const error& why, time_point now) {
-  client_session* s = ep.client_;
+  client_session* s = ep.client();
   if (!s) return;
-  ep.client_ = nullptr;
+  ep.set_client(nullptr);
   s->connection = nullptr;
   engine_.stats_.clients_connected.fetch_sub(1, std::memory_order_relaxed);
-  engine_.hooks_.on_disconnect(s->info(), why);
-  if (s->will && !ep.normal_disconnect_) {
-    const auto delay = s->will->props.get<property_id::will_delay_interval>().value_or(0);
+  engine_.hooks_.on_disconnect(s->info(ep.link_), why);
+  if (const auto* will = s->will(); will && !ep.normal_disconnect_) {
+    const auto delay = will->props.get<property_id::will_delay_interval>().value_or(0);
     if (delay == 0 || !s->persistent()) {
-      publish_will(*s, now);
+      publish_will(*s, now, ep.link_);
     } else {
-      s->will_at = now + seconds(std::min(delay, s->expiry_interval));
-      if (s->journaled) batch_.put_will(s->client_id, *s->will, *s->will_at);
+      // Published later, when its client is gone: hooks will see no peer.
+      s->more->will_at = now + seconds(std::min(delay, s->expiry_interval));
+      if (s->journaled) batch_.put_will(s->client_id(), *will, s->more->will_at);
     }
   } else {
-    s->will.reset();
+    s->set_will(nullptr);
   }
   if (!s->persistent()) {
     end_session(*s, now);
     return;
   }
+  s->trim();
   if (s->expiry_interval != never_expires) s->expires_at = now + seconds(s->expiry_interval);
   save(*s);
 }
 
-void worker::publish_will(client_session& s, time_point now) {
-  if (!s.will) return;
-  will_message w = std::move(*s.will);
-  s.will.reset();
-  if (s.will_at && s.journaled) batch_.erase_will(s.client_id);
-  s.will_at.reset();
+void worker::publish_will(client_session& s, time_point now, const link* from) {
+  if (!s.will()) return;
+  will_message w = std::move(*s.more->will);
+  s.more->will.reset();
+  if (s.more->will_at != no_time && s.journaled) batch_.erase_will(s.client_id());
+  s.more->will_at = no_time;
+  s.trim();
   publish_packet m(w.topic, w.payload, w.qos, w.retain, publish_properties_of_will(w.props));
-  const auto info = s.info();
+  const auto info = s.info(from);
   if (engine_.hooks_.on_publish(info, m).action != publish_action::allow) return;
   if (m.retain) batch_.put_retained(m, now);
   route(info, std::move(m), now);
 }
 
 void worker::end_session(client_session& s, time_point now) {
-  {
-    std::unique_lock lock(engine_.index_mutex_);
-    for (const auto& [filter, rec] : s.subscriptions) engine_.unindex(filter, s.client_id);
+  if (!s.subscriptions().empty()) {
+    {
+      std::unique_lock lock(engine_.index_mutex_);
+      for (const auto& rec : s.subscriptions()) engine_.unindex(rec.filter, s.client_id());
+    }
+    engine_.stats_.subscriptions.fetch_sub(s.subscriptions().size(), std::memory_order_relaxed);
+    s.more->subscriptions.clear();
   }
-  engine_.stats_.subscriptions.fetch_sub(s.subscriptions.size(), std::memory_order_relaxed);
-  s.subscriptions.clear();
   // Messages a shared subscription gave this session and it never received
   // go to another member (MQTT 5.0 4.8.2). A QoS 2 message whose PUBREC
   // arrived was received: it stays delivered.
   for (const auto& [id, out] : s.state.outgoing_messages())
     if (out.origin && out.phase == session::outgoing::phase::awaiting_ack)
-      redeliver_shared(out.origin, s.client_id, out.message, now);
+      redeliver_shared(out.origin, s.client_id(), out.message, now);
   for (const auto& q : s.state.queue())
-    if (q.origin) redeliver_shared(q.origin, s.client_id, q.message, now);
+    if (q.origin) redeliver_shared(q.origin, s.client_id(), q.message, now);
   s.state.clear();
   if (s.journaled) {
-    batch_.forget_client(s.client_id);
+    batch_.forget_client(s.client_id());
     s.state.set_journal(nullptr);
     s.journaled = false;
   }
-  s.stored.clear();
+  if (s.more) s.more->stored.clear();
+  s.trim();
   if (s.connection) return;  // a clean start reuses the entry
   engine_.stats_.clients_total.fetch_sub(1, std::memory_order_relaxed);
   remove_session(s);  // `s` is gone after this
@@ -913,8 +1072,10 @@ void worker::end_session(client_session& s, time_point now) {
 
 void worker::save(const client_session& s) {
   if (!s.journaled) return;
-  storage::session_record r{s.client_id, s.version, s.expiry_interval, {}, s.connection ? std::nullopt : s.expires_at};
-  for (const auto& [f, rec] : s.subscriptions) r.subscriptions.push_back(rec);
+  std::optional<time_point> expires;
+  if (!s.connection && s.expires_at != no_time) expires = s.expires_at;
+  storage::session_record r{std::string(s.client_id()), s.version, s.expiry_interval, {}, expires};
+  r.subscriptions.assign(s.subscriptions().begin(), s.subscriptions().end());
   batch_.save_session(std::move(r));
 }
 
@@ -948,16 +1109,18 @@ storage::storage_result<void> worker::commit() {
 }
 
 void worker::tick(time_point now) {
+  now_ = now;
+  // (The clients of these sessions are gone: their wills come from no peer.)
   std::vector<std::string> ended;
-  for (auto& [id, s] : sessions_) {
-    if (s->will_at && *s->will_at <= now) publish_will(*s, now);
-    if (s->expires_at && *s->expires_at <= now && !s->connection) ended.emplace_back(id);
+  for (client_session* s : sessions_) {
+    if (s->will_at() <= now) publish_will(*s, now, nullptr);
+    if (s->expires_at <= now && !s->connection) ended.emplace_back(s->client_id());
   }
   for (const auto& id : ended) {
-    auto it = sessions_.find(id);
-    if (it == sessions_.end()) continue;
-    publish_will(*it->second, now);  // the session ends: a will still waiting goes now
-    end_session(*it->second, now);
+    client_session* s = find_session(id);
+    if (!s) continue;
+    publish_will(*s, now, nullptr);  // the session ends: a will still waiting goes now
+    end_session(*s, now);
   }
   const auto every = engine_.options_.sys_interval;
   if (index_ == 0 && every.count() > 0 && now - last_sys_ >= every) {
@@ -973,11 +1136,11 @@ void worker::tick(time_point now) {
 
 void worker::shutdown(time_point now) {
   // Closing a connection may end its session (erasing it from sessions_).
+  now_ = now;
   std::vector<endpoint*> connected;
-  for (auto& [id, s] : sessions_)
+  for (const client_session* s : sessions_)
     if (s->connection) connected.push_back(s->connection);
   for (auto* ep : connected) {
-    ep->now_ = now;
     ep->conn_.disconnect(reason::server_shutting_down);
     ep->wake();
   }
@@ -985,11 +1148,11 @@ void worker::shutdown(time_point now) {
 
 std::optional<time_point> worker::next_tick() const {
   std::optional<time_point> t;
-  auto earliest = [&](std::optional<time_point> x) {
-    if (x && (!t || *x < *t)) t = x;
+  auto earliest = [&](time_point x) {
+    if (x != no_time && (!t || x < *t)) t = x;
   };
-  for (const auto& [id, s] : sessions_) {
-    earliest(s->will_at);
+  for (const client_session* s : sessions_) {
+    earliest(s->will_at());
     if (!s->connection) earliest(s->expires_at);
   }
   const auto every = engine_.options_.sys_interval;
@@ -1020,8 +1183,7 @@ void worker::publish_sys(time_point now) {
       {"$SYS/broker/store/disk syncs", std::to_string(store.disk_syncs)},
       {"$SYS/broker/store/operations", std::to_string(store.operations)},
   };
-  static const std::optional<std::string> no_user;
-  const client_info sys{"$SYS", no_user, "", protocol_version::v5};
+  const client_info sys{"$SYS", std::nullopt, protocol_version::v5, nullptr};
   for (const auto& [t, v] : values) {
     publish_packet m(t, shared_bytes::copy(v), qos::at_most_once, true);
     batch_.put_retained(m, now);
@@ -1041,10 +1203,10 @@ engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, 
 
 engine::~engine() = default;
 
-void engine::unindex(std::string_view filter, const std::string& client_id) {
+void engine::unindex(std::string_view filter, std::string_view client_id) {
   auto shared = topic::parse_shared(filter);
   if (!shared || !*shared) {
-    subscriptions_.erase(filter, client_id);
+    subscriptions_.erase(filter, std::string(client_id));
     return;
   }
   const std::string group((*shared)->group);
@@ -1062,7 +1224,8 @@ void engine::index(client_session& s, const storage::subscription_record& r, boo
   const auto owner = static_cast<std::uint32_t>(s.home->index_);
   auto shared = topic::parse_shared(r.filter);
   if (!shared || !*shared) {
-    subscriptions_.insert(r.filter, s.client_id, subscriber{r.options, r.identifier, persistent, owner, s.slot, s.serial});
+    subscriptions_.insert(r.filter, std::string(s.client_id()),
+                          subscriber{r.options, r.identifier, persistent, owner, s.slot, s.serial});
     return;
   }
   const std::string group((*shared)->group);
@@ -1075,7 +1238,7 @@ void engine::index(client_session& s, const storage::subscription_record& r, boo
     share_origins_.emplace(grp->origin, grp);
     shared_.insert((*shared)->filter, group, grp);
   }
-  auto m = std::find_if(grp->members.begin(), grp->members.end(), [&](const auto& x) { return x.client_id == s.client_id; });
+  auto m = std::find_if(grp->members.begin(), grp->members.end(), [&](const auto& x) { return x.client_id == s.client_id(); });
   if (m != grp->members.end()) {
     m->options = r.options;
     m->identifier = r.identifier;
@@ -1084,7 +1247,7 @@ void engine::index(client_session& s, const storage::subscription_record& r, boo
     m->slot = s.slot;
     m->serial = s.serial;
   } else {
-    grp->members.push_back({s.client_id, r.options, r.identifier, persistent, owner, s.slot, s.serial});
+    grp->members.push_back({std::string(s.client_id()), r.options, r.identifier, persistent, owner, s.slot, s.serial});
   }
 }
 
@@ -1106,16 +1269,16 @@ storage::storage_result<recovery> engine::recover(time_point now) {
     s.state.set_limits(options_.queue);
     if (rec.expiry_interval != never_expires)
       s.expires_at = rec.expires_at.value_or(now + seconds(rec.expiry_interval));
-    {
+    if (!rec.subscriptions.empty()) {
       std::unique_lock lock(index_mutex_);
       for (auto& sub : rec.subscriptions) {
         index(s, sub, true);
-        s.subscriptions[sub.filter] = sub;
+        s.ext().subscriptions.set(sub);
       }
     }
     out.subscriptions += rec.subscriptions.size();
     stats_.subscriptions.fetch_add(rec.subscriptions.size(), std::memory_order_relaxed);
-    store_.messages().for_each(s.client_id, [&](const storage::message_record& m) {
+    store_.messages().for_each(s.client_id(), [&](const storage::message_record& m) {
       last_seq = std::max(last_seq, m.seq);
       switch (m.kind) {
         case storage::record_kind::outgoing: {
@@ -1127,7 +1290,7 @@ storage::storage_result<recovery> engine::recover(time_point now) {
           break;
         }
         case storage::record_kind::queued:
-          s.stored.push_back(m.seq);
+          s.ext().stored.push_back(m.seq);
           ++out.queued;
           break;
         case storage::record_kind::incoming_qos2:
@@ -1144,23 +1307,22 @@ storage::storage_result<recovery> engine::recover(time_point now) {
   next_seq_.store(last_seq + 1, std::memory_order_relaxed);
   store_.wills().for_each([&](const storage::will_record& r) {
     auto& w = *workers_[owner_of(r.client_id)];
-    auto it = w.sessions_.find(r.client_id);
-    if (it != w.sessions_.end()) {
-      it->second->will = std::make_unique<will_message>(r.will);
-      it->second->will_at = r.due;
+    if (client_session* s = w.find_session(r.client_id)) {
+      s->set_will(std::make_unique<will_message>(r.will));
+      s->more->will_at = r.due;
       ++out.wills;
       return;
     }
     // Its session ended while the broker was down: the will goes now.
-    client_session gone(w, r.client_id);
-    gone.will = std::make_unique<will_message>(r.will);
-    gone.will_at = r.due;
-    gone.journaled = true;  // so that publishing it erases it
-    w.publish_will(gone, now);
+    const std::unique_ptr<client_session> gone(client_session::make(w, r.client_id));
+    gone->set_will(std::make_unique<will_message>(r.will));
+    gone->more->will_at = r.due;
+    gone->journaled = true;  // so that publishing it erases it
+    w.publish_will(*gone, now, nullptr);
   });
   for (auto& rec : records) {
     auto& w = *workers_[owner_of(rec.client_id)];
-    if (!w.sessions_.count(rec.client_id)) w.batch_.forget_client(rec.client_id);
+    if (!w.find_session(rec.client_id)) w.batch_.forget_client(rec.client_id);
   }
   // Wills routed to other workers' sessions (stored, not yet counted there).
   for (auto& w : workers_)
@@ -1175,8 +1337,9 @@ std::size_t engine::owner_of(std::string_view client_id) const {
 }
 
 std::size_t engine::owner_of(const endpoint& ep) const {
-  if (!ep.pending_ || ep.pending_->client_id.empty()) return ep.worker_->index_;
-  return owner_of(ep.pending_->client_id);
+  const connect_packet* c = ep.pending();
+  if (!c || c->client_id.empty()) return ep.worker_->index_;
+  return owner_of(c->client_id);
 }
 
 }  // namespace tern::broker

@@ -35,9 +35,16 @@
 // batches (take_outbox), one post per target thread per loop turn. The
 // subscription index is shared: read under a shared lock on every publish,
 // written under an exclusive lock on (un)subscribe.
+//
+// Memory: an idle connection of a clean session costs its endpoint (the
+// session::connection plus 40 bytes), its client_session (at most 120
+// bytes, with the client id in the same block) and a pointer in each of its
+// worker's two session tables; nothing else. What few idle sessions have
+// (user name, subscriptions, will, a stored queue) is allocated when set.
+// The peer's address is asked of the link when a hook wants it, not kept.
 #pragma once
 
-#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -124,7 +131,8 @@ class link {
   virtual void wake() = 0;
   // The peer's address ("127.0.0.1:50000", "[::1]:50000"), for hooks and
   // logs. Asked when needed rather than kept: an idle connection holds no
-  // copy of it.
+  // copy of it. Hooks may ask during any input of the endpoint, its
+  // transport_closed() included (client_info::peer): answer until then.
   virtual std::string peer() const = 0;
 };
 
@@ -151,7 +159,7 @@ class endpoint final : private session::handler {
   std::optional<time_point> next_timeout() const { return conn_.next_timeout(); }
   bool closing() const { return conn_.closing(); }
   // Its CONNECT arrived and waits for worker::admit on the owning thread.
-  bool connect_pending() const { return pending_ != nullptr; }
+  bool connect_pending() const { return pending() != nullptr; }
   std::string peer() const { return link_->peer(); }
   const session::connection& connection() const { return conn_; }
 
@@ -168,15 +176,29 @@ class endpoint final : private session::handler {
   void on_closed(const error& why) override;
   void wake() { link_->wake(); }
   void track_unsynced();
+  connect_packet* pending() const { return admitted_ ? nullptr : pending_; }
+  client_session* client() const { return admitted_ ? client_ : nullptr; }
+  void set_client(client_session* s) {
+    admitted_ = true;
+    client_ = s;
+  }
 
   worker* worker_;
-  link* link_;
+  link* link_;  // nullptr once the endpoint is being destroyed (the link may be gone)
   session::connection conn_;
-  std::unique_ptr<connect_packet> pending_;  // allocated while it waits: idle endpoints stay small
-  client_session* client_ = nullptr;  // set by admit
-  time_point now_{};                  // the time of the current input
+  // Before admit: the CONNECT waiting for it (owned, allocated while it
+  // waits: idle endpoints stay small). From admit on: its session, until the
+  // connection ends (nullptr when refused, closed or taken over). Never both
+  // at once: one pointer, told apart by admitted_.
+  union {
+    connect_packet* pending_ = nullptr;
+    client_session* client_;
+  };
+  bool admitted_ = false;
   bool normal_disconnect_ = false;
   bool unsynced_ = false;  // acknowledged a QoS 1/2 message this loop turn
+  // (The time of the current input is the worker's now_: every handler call
+  // happens inside an input on the worker's thread.)
 };
 
 // Messages for clients of another worker, routed during one loop turn.
@@ -258,7 +280,9 @@ class worker {
   void closed(endpoint& ep, const error& why, time_point now);
   void subscribe(endpoint& ep, subscribe_packet&& s);
   void unsubscribe(endpoint& ep, unsubscribe_packet&& u);
-  void publish_will(client_session& s, time_point now);
+  // Publishes `s`'s will, if any, as coming from the client of `from` (a
+  // will published after its client left: nullptr).
+  void publish_will(client_session& s, time_point now, const link* from);
   void end_session(client_session& s, time_point now);
   void save(const client_session& s);
   void publish_sys(time_point now);
@@ -299,14 +323,26 @@ class worker {
 
   engine& engine_;
   std::size_t index_;
-  struct id_hash {
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  // The time of the input being handled on this worker's thread (set by
+  // every input: an endpoint's, admit, deliver, tick, shutdown).
+  time_point now_{};
+  // Hashes and compares sessions by client id, and finds them by a
+  // std::string_view (no allocation). Defined in engine.cpp.
+  struct by_client_id {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const noexcept;
+    std::size_t operator()(const client_session* s) const noexcept;
+    bool operator()(const client_session* a, const client_session* b) const noexcept;
+    bool operator()(std::string_view id, const client_session* s) const noexcept;
+    bool operator()(const client_session* s, std::string_view id) const noexcept;
   };
-  // By client id; each key views its session's own client_id (no copy).
-  boost::unordered_flat_map<std::string_view, std::unique_ptr<client_session>, id_hash> sessions_;
+  // The worker's sessions (owned: destroyed by remove_session or ~worker),
+  // found by client id: one pointer per slot.
+  boost::unordered_flat_set<client_session*, by_client_id, by_client_id> sessions_;
+  client_session* find_session(std::string_view client_id) const;
   // Sessions by handle: slots_[slot] (nullptr: free), with a serial number
   // that tells a session from a later one in the same slot.
-  client_session& add_session(std::string client_id);
+  client_session& add_session(std::string_view client_id);
   void remove_session(client_session& s);  // destroys `s`
   client_session* session_at(std::uint32_t slot, std::uint64_t serial) const noexcept;
   // Sends a QoS 0 message as it is (no copy) to session `s`, if connected.
@@ -373,7 +409,7 @@ class engine {
 
   // Removes `client_id`'s subscription `filter` ("$share/..." included) from
   // the index. Call with index_mutex_ held exclusively.
-  void unindex(std::string_view filter, const std::string& client_id);
+  void unindex(std::string_view filter, std::string_view client_id);
   // Adds (or updates) session `s`'s subscription `r`. Call with index_mutex_
   // held exclusively.
   void index(client_session& s, const storage::subscription_record& r, bool persistent);

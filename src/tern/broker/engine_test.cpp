@@ -25,11 +25,14 @@ struct test_hooks : hooks {
   std::string discard_topic;
   qos subscribe_cap = qos::exactly_once;
   std::vector<std::string> disconnected;
+  // Who published, as on_publish saw it: "client id|user name or -|peer".
+  std::vector<std::string> publishers;
   reason on_connect(const connect_request& r) override {
     if (r.username && *r.username == "bad") return reason::bad_user_name_or_password;
     return connect_answer;
   }
-  publish_verdict on_publish(const client_info&, publish_packet& m) override {
+  publish_verdict on_publish(const client_info& c, publish_packet& m) override {
+    publishers.push_back(std::string(c.client_id) + "|" + std::string(c.username.value_or("-")) + "|" + c.peer());
     if (!redirect_from.empty() && m.topic() == redirect_from) m.set_topic(redirect_to);
     if (!discard_topic.empty() && m.topic() == discard_topic) return {publish_action::discard};
     return {};
@@ -605,6 +608,26 @@ TEST_F(Engine, HooksRedirectAndDiscardPublishes) {
   pub->publish("spam", "x", qos::at_least_once);
   EXPECT_EQ(pub->expect<puback_packet>().reason_code, reason::success);
   EXPECT_TRUE(sub->quiet());
+}
+
+TEST_F(Engine, HooksSeeTheClientsUserNameAndPeer) {
+  make();
+  auto anonymous = connect("anon");
+  anonymous->publish("t", "x");
+  connect_packet c;
+  c.client_id = "named";
+  c.username = "alice";
+  c.clean_start = false;
+  c.props = properties::builder{}.add<property_id::session_expiry_interval>(60).build();
+  c.will = will_message{"wills/named", shared_bytes::copy("late"), qos::at_most_once, false,
+                        properties::builder{}.add<property_id::will_delay_interval>(5).build()};
+  auto named = open(c);
+  (void)named->expect<connack_packet>();
+  named->publish("t", "x");
+  named->close();
+  advance(6s);  // the delayed will: its client is gone, its user name stays
+  EXPECT_EQ(hooks_.publishers, (std::vector<std::string>{"anon|-|127.0.0.1:50000", "named|alice|127.0.0.1:50000",
+                                                          "named|alice|"}));
 }
 
 TEST_F(Engine, HooksAndConfigJudgeSubscriptions) {

@@ -36,12 +36,19 @@ struct connect_request {
   std::string_view peer;  // "address:port" of the network peer
 };
 
-// Who did something: the client of a connection.
+class link;
+
+// Who did something: the client of a session.
 struct client_info {
   std::string_view client_id;
-  const std::optional<std::string>& username;
-  std::string_view peer;
-  protocol_version version;
+  std::optional<std::string_view> username;  // as its CONNECT gave it
+  protocol_version version = protocol_version::v5;
+  // The "address:port" of the client's network peer, asked of the network
+  // layer at each call (not kept: it may cost a system call, so a hook asks
+  // only when it needs it). Empty for a session without a connection: a
+  // delayed will published after its client left, $SYS.
+  std::string peer() const;
+  const link* connection = nullptr;  // set by the engine
 };
 
 enum class publish_action : std::uint8_t {

@@ -1,37 +1,58 @@
-// The Asio side of tern::net::broker_runtime: io threads, listeners and the
-// per-connection driver of broker::endpoint. The only file of tern that
-// includes Asio's I/O objects (asio.cpp compiles Asio itself, once).
+// The I/O side of tern::net::broker_runtime: io threads, listeners and the
+// per-connection driver of broker::endpoint. The only file of tern's broker
+// that includes Asio's I/O objects (asio.cpp compiles Asio itself, once).
+//
+// Each io thread runs one Asio io_context (posts between threads, timers,
+// listeners) and keeps its connections' sockets in an epoll set of its own,
+// which the io_context watches as one descriptor. A connection is then a
+// descriptor and a small object, and nothing else: no Asio socket with its
+// reactor state, no pending operation, no timer, no read or write buffer
+// while it is idle. (With an Asio socket per connection those came to ~500
+// bytes per idle connection, more than everything the MQTT session needs.)
 //
 // How a connection runs, all on its io thread:
-// - Reading is reactor-style: wait until the socket is readable, then read into
-//   the thread's one 64 KiB buffer (reads never overlap on a thread, so every
-//   connection of the thread shares it; an idle connection holds no read
-//   buffer) until a short read, feeding each piece to the endpoint.
+// - Sockets are registered once, edge-triggered, for input and output. On
+//   input it reads into the thread's one 64 KiB buffer (reads never overlap
+//   on a thread, so every connection of the thread shares it) until a short
+//   read, at most a few full buffers before the thread's other connections
+//   get a turn, feeding each piece to the endpoint.
 // - Anything that may have produced output (input, link::wake) marks the
 //   connection dirty; one flush per loop turn per thread first commits the
 //   worker's changes to the store (one disk sync for the turn: group
 //   commit, so acknowledgements leave only after their messages are
-//   durable), then writes each
-//   dirty connection's output with one gathered async_write (the endpoint's
-//   write_buffer is swapped out, so the engine keeps appending to an empty one
-//   while the write is in flight), re-arms its timer and closes it when it is
-//   closing and everything is written; then the worker's outbox goes to the
-//   other threads, one post per target thread.
-// - Its CONNECT makes it move to the thread that owns its client id: the
-//   socket's descriptor is released, and re-assigned to a socket of the target
-//   thread's io_context, where worker::admit runs.
+//   durable), then writes each dirty connection's output with gathered
+//   sendmsg calls straight from the endpoint's write_buffer. What the socket
+//   does not take moves to a pooled pending-write state and goes out when
+//   the socket reports it can take more. Then the worker's outbox goes to
+//   the other threads, one post per target thread.
+// - Deadlines (connect timeout, keep alive, the linger of a closing
+//   connection) are kept per thread as one 32-bit millisecond count per
+//   connection beside the table of connections, swept by the thread's
+//   100 ms tick: a deadline is honoured within ~100 ms, and costs 4 bytes.
+// - Its CONNECT makes a connection move to the thread that owns its client
+//   id: its socket leaves this thread's epoll set and joins the target's,
+//   where worker::admit runs.
 #include "tern/net/broker_runtime.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <climits>
 #include <condition_variable>
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <span>
 #include <stdexcept>
 #include <thread>
 
@@ -39,10 +60,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace tern::net {
 
@@ -52,9 +72,9 @@ using boost::system::error_code;
 using clock = std::chrono::steady_clock;
 using time_point = clock::time_point;
 using executor = asio::io_context::executor_type;
-using socket_type = tcp::socket::rebind_executor<executor>::other;
 using acceptor_type = tcp::acceptor::rebind_executor<executor>::other;
 using timer_type = asio::basic_waitable_timer<clock, asio::wait_traits<clock>, executor>;
+using descriptor_type = asio::posix::basic_stream_descriptor<executor>;
 
 namespace {
 
@@ -62,11 +82,16 @@ namespace {
 constexpr std::size_t read_buffer_size = 64 * 1024;
 // Full buffers read from one connection before the others get a turn.
 constexpr int full_reads_per_turn = 4;
-// A write buffer that held more than this is freed once written; one is
-// freed anyway when its connection has nothing more to write, so that an
-// idle connection keeps no write memory.
+// Socket events taken from the thread's epoll set at once.
+constexpr int events_per_wait = 256;
+// Connections accepted per readiness of a listener before others run.
+constexpr int accepts_per_turn = 64;
+// Pending-write states kept for reuse per thread.
+constexpr std::size_t kept_write_states = 64;
+// A pending write buffer that held more than this is freed once written.
 constexpr std::size_t kept_write_capacity = 4 * 1024;
-// How often each thread looks whether its worker has periodic work due.
+// How often each thread sweeps its connections' deadlines and looks whether
+// its worker has periodic work due.
 constexpr auto tick_period = std::chrono::milliseconds(100);
 // After a failed accept (out of descriptors), the listener waits this long.
 constexpr auto accept_pause = std::chrono::milliseconds(100);
@@ -82,6 +107,8 @@ std::string to_text(const tcp::endpoint& e) {
   return a.to_string() + ":" + std::to_string(e.port());
 }
 
+std::error_code last_error() { return {errno, std::system_category()}; }
+
 // A descriptor owned until handed on: closed if the handler carrying it is
 // destroyed without running (the runtime stopped meanwhile).
 struct owned_fd {
@@ -94,6 +121,31 @@ struct owned_fd {
   }
   int release() noexcept { return std::exchange(fd, -1); }
 };
+
+// Writes iov[first, end) with as few system calls as the socket allows.
+// Returns false when the socket would block (the rest waits), true when all
+// was written; an error in `ec`.
+bool write_iov(int fd, std::vector<iovec>& iov, std::size_t& first, std::error_code& ec) {
+  while (first < iov.size()) {
+    msghdr m{};
+    m.msg_iov = iov.data() + first;
+    m.msg_iovlen = std::min<std::size_t>(iov.size() - first, IOV_MAX);
+    const ssize_t n = ::sendmsg(fd, &m, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+      ec = last_error();
+      return false;
+    }
+    auto left = static_cast<std::size_t>(n);
+    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (left > 0) {
+      iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -140,21 +192,23 @@ struct listener {
   explicit listener(asio::io_context& ctx) : acceptor(ctx), pause(ctx) {}
   acceptor_type acceptor;
   timer_type pause;
-  std::optional<socket_type> peer;  // the socket being accepted into (on `peer_home`)
-  thread_state* peer_home = nullptr;
   std::string name;
 };
 
-// What a connection needs while it writes: the bytes being written (the
-// endpoint keeps appending to its own buffer meanwhile) and their iovecs.
-struct write_state {
-  write_buffer sending;
-  std::vector<asio::const_buffer> iov;
+// Output the socket did not take at once: the bytes (the endpoint's
+// write_buffer, swapped out; the endpoint keeps appending to an empty one),
+// what is left of them, and until when a closing connection waits for them.
+struct pending_write {
+  write_buffer bytes;
+  std::vector<iovec> iov;
+  std::size_t first = 0;  // iov[first, end) is still to write
+  time_point linger_until = time_point::max();
 };
 
 // One io thread: its io_context, its engine worker, its connections.
 struct thread_state {
-  thread_state(host& h, std::size_t i) : rt(h), index(i), worker(h.engine.worker_at(i)) {}
+  thread_state(host& h, std::size_t i);
+  ~thread_state();
 
   host& rt;
   std::size_t index;
@@ -165,312 +219,322 @@ struct thread_state {
   timer_type tick{ctx};
   timer_type grace{ctx};
   std::vector<std::unique_ptr<listener>> listeners;
+  // The epoll set of this thread's sockets, watched by the io_context.
+  descriptor_type epoll_watch{ctx};
+  int epoll_fd = -1;
+  std::array<epoll_event, events_per_wait> events{};
   std::unique_ptr<std::byte[]> read_buffer = std::make_unique_for_overwrite<std::byte[]>(read_buffer_size);
-  // Its connections, by an id given here (a flat table: no node per link).
-  boost::unordered_flat_map<std::uint64_t, std::shared_ptr<tcp_link>> links;
-  std::uint64_t next_link_id = 1;
-  // Every connection's next deadline, a min-heap: one Asio timer per thread
-  // rather than one per connection (an idle connection's timer and its
-  // pending wait cost ~200 bytes). Entries of connections gone or re-armed
-  // are skipped when they come up.
-  struct deadline {
-    time_point at;
-    std::uint64_t link;  // its id in `links`
-    std::uint32_t epoch;
-    bool operator>(const deadline& o) const noexcept { return at > o.at; }
-  };
-  std::vector<deadline> deadlines;
-  timer_type deadline_timer{ctx};
-  std::optional<time_point> deadline_armed;
-  std::vector<std::shared_ptr<tcp_link>> dirty;  // to service at the end of this turn
-  std::vector<std::shared_ptr<tcp_link>> spare;
+  std::vector<iovec> iov;  // a write's gathered buffers, reused
+  // Its connections, and beside each its next deadline in milliseconds
+  // since `epoch` (0: none), swept by the tick.
+  std::vector<tcp_link*> links;
+  std::vector<std::uint32_t> dues;
+  time_point epoch = clock::now();
+  std::vector<tcp_link*> dirty;  // to service at the end of this turn
+  std::vector<tcp_link*> spare;
+  std::vector<tcp_link*> again;  // have more to read (read a few buffers, then let others run)
+  std::vector<tcp_link*> again_spare;
+  std::vector<tcp_link*> finished;  // closed this turn, deleted at its end
+  std::vector<std::unique_ptr<pending_write>> spare_writes;
   bool flush_posted = false;
   bool stopping = false;
   std::thread thread;
 
   void run();
-  // Write states of connections that have nothing to write, for reuse:
-  // writing allocates nothing once warm, idle connections hold none.
-  std::vector<std::unique_ptr<write_state>> spare_writes;
-  std::unique_ptr<write_state> take_write_state() {
-    if (spare_writes.empty()) return std::make_unique<write_state>();
+  std::uint32_t millis(time_point t) const {
+    if (t <= epoch) return 1;
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - epoch).count() + 1;
+    return ms >= 0xFFFFFFFF ? 0xFFFFFFFE : static_cast<std::uint32_t>(ms);
+  }
+  std::unique_ptr<pending_write> take_write_state() {
+    if (spare_writes.empty()) return std::make_unique<pending_write>();
     auto w = std::move(spare_writes.back());
     spare_writes.pop_back();
     return w;
   }
-  void give_write_state(std::unique_ptr<write_state> w) {
-    if (spare_writes.size() < 64) spare_writes.push_back(std::move(w));
+  void give_write_state(std::unique_ptr<pending_write> w) {
+    if (w->bytes.size() > kept_write_capacity) w->bytes = write_buffer{};
+    w->bytes.clear();
+    w->iov.clear();
+    w->first = 0;
+    w->linger_until = time_point::max();
+    if (w->iov.capacity() > 1024) w->iov = {};
+    if (spare_writes.size() < kept_write_states) spare_writes.push_back(std::move(w));
   }
-  void add_link(const std::shared_ptr<tcp_link>& l);
-  void add_deadline(time_point at, std::uint64_t link, std::uint32_t epoch);
-  void arm_deadlines();
-  void on_deadlines();
+  void add_link(tcp_link& l);
+  void remove_link(tcp_link& l);
+  void watch_events();
+  void on_events();
+  void sweep(time_point now);
   void touched();
   void mark(tcp_link& l);
   void flush();
-  void open(socket_type s, time_point now);
+  void open(int fd, time_point now);
+  void arrive(tcp_link& l);
   void arm_tick(time_point now);
   void accept_next(listener& l);
-  void on_accept(listener& l, const error_code& ec);
+  void on_acceptable(listener& l);
   void begin_stop();
 };
 
-// One TCP connection: its socket, its timer and its broker::endpoint.
-class tcp_link final : public broker::link, public std::enable_shared_from_this<tcp_link> {
+// One TCP connection: its descriptor and its broker::endpoint, in one
+// allocation. Owned by its thread (`links`); deleted at the end of the turn
+// it closed in, so that pointers to it held during the turn stay valid.
+class tcp_link final : public broker::link {
  public:
-  tcp_link(thread_state& home, socket_type s, tcp protocol)
-      : home_(&home), socket_(std::move(s)), protocol_(protocol) {}
+  tcp_link(thread_state& home, int fd) : home_(&home), fd_(fd) {}
   ~tcp_link() override {
-    if (transit_fd_ >= 0) ::close(transit_fd_);
+    if (has_endpoint_) std::destroy_at(&ep_);
+    if (fd_ >= 0) ::close(fd_);
   }
+  tcp_link(const tcp_link&) = delete;
+  tcp_link& operator=(const tcp_link&) = delete;
 
   void wake() override { home_->mark(*this); }
+
   std::string peer() const override {
-    if (!socket_) return {};
-    error_code ec;
-    const auto e = socket_->remote_endpoint(ec);
-    return ec ? std::string() : to_text(e);
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::getpeername(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return {};
+    tcp::endpoint e;
+    if (len > e.capacity()) return {};
+    std::memcpy(e.data(), &a, len);
+    e.resize(len);
+    return to_text(e);
   }
 
   // Opens the endpoint and waits for the CONNECT.
   void begin(time_point now) {
-    ep_ = home_->worker.open(*this, now);
-    wait_readable();
+    std::construct_at(&ep_, home_->worker, *this, now);
+    has_endpoint_ = true;
     home_->mark(*this);  // arms the connect timeout
   }
 
-  // End of a loop turn: write, re-arm the timer, close when done.
-  void service(time_point now) {
-    if (!ep_) return;
-    if (writing_ && ep_->output().size() > max_pending_output)
-      return lost({reason::quota_exceeded, "the peer does not read what it is sent"}, now);
-    if (!writing_ && !ep_->output().empty()) start_write();
-    if (ep_->closing()) {
-      if (!writing_ && ep_->output().empty()) return finish(now);
-      if (!close_deadline_) close_deadline_ = now + close_linger;
-    }
-    arm_timer();
-  }
-
-  // The broker is stopping: a connection the engine did not disconnect (its
-  // CONNECT not yet admitted) closes too.
-  void stop(time_point now) {
-    if (!ep_) return;
-    if (!ep_->closing()) ep_->transport_closed({reason::server_shutting_down, "the broker is stopping"}, now);
-    home_->mark(*this);
-  }
-
-  // Closes the socket and destroys the endpoint, written or not.
-  void finish(time_point now) {
-    if (!ep_) return;
-    auto self = shared_from_this();
-    auto& here = *home_;
-    if (socket_) {
-      error_code ec;
-      socket_->shutdown(tcp::socket::shutdown_send, ec);
-      // What the peer sent and nobody read would make close() send RST, which
-      // may destroy our last bytes (a DISCONNECT) before the peer reads them.
-      for (int i = 0; i < 4 && !ec; ++i)
-        (void)socket_->read_some(asio::buffer(here.read_buffer.get(), read_buffer_size), ec);
-      socket_->close(ec);
-      if (!writing_) socket_.reset();  // else when the aborted write completes
-    }
-    timed_ = false;
-    armed_.reset();
-    here.links.erase(id_);
-    if (!ep_->closing()) ep_->transport_closed({reason::unspecified_error, "the connection was dropped"}, now);
-    ep_.reset();
-    here.rt.closed_one();
-    here.touched();  // closing may have published a will
-  }
-
-  bool dirty = false;  // in home_->dirty
-  thread_state* home_;
-  std::uint64_t id_ = 0;  // in home_->links
-
- private:
-  friend struct thread_state;
-
-  void wait_readable() {
-    socket_->async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
-      if (!self->ep_ || ec == asio::error::operation_aborted) return;
-      const auto now = clock::now();
-      if (ec) return self->lost({ec, "waiting for the socket failed"}, now);
-      self->read(now);
-    });
+  // The socket reported events (edge-triggered).
+  void on_ready(std::uint32_t events, time_point now) {
+    if (!has_endpoint_) return;
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && pending_) continue_write(now);
+    if (has_endpoint_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) read(now);
   }
 
   // Reads until the socket is drained (a short read), at most a few full
   // buffers before letting the thread's other connections run.
   void read(time_point now) {
     auto& here = *home_;
+    if (!has_endpoint_ || ep_.closing() || move_to_ != 0) return;
     std::byte* buffer = here.read_buffer.get();
     for (int i = 0; i < full_reads_per_turn; ++i) {
-      error_code ec;
-      const std::size_t n = socket_->read_some(asio::buffer(buffer, read_buffer_size), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        wait_readable();
-        return here.touched();
+      const ssize_t n = ::recv(fd_, buffer, read_buffer_size, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        return lost({last_error(), "reading failed"}, now);
       }
-      if (ec == asio::error::eof) return lost({ec, "the peer closed the connection"}, now);
-      if (ec) return lost({ec, "reading failed"}, now);
-      ep_->receive(bytes_view(buffer, n), now);
-      if (ep_->connect_pending() && !admit_or_move(now)) return here.touched();  // moving: reads resume there
-      if (ep_->closing()) return here.mark(*this);                                // nothing more to read
-      if (n < read_buffer_size) {
-        wait_readable();
-        return here.mark(*this);
+      if (n == 0) return lost({error_code(asio::error::eof), "the peer closed the connection"}, now);
+      ep_.receive(bytes_view(buffer, static_cast<std::size_t>(n)), now);
+      here.mark(*this);
+      if (ep_.connect_pending()) {
+        admit_or_move(now);
+        if (move_to_ != 0) return;  // reads resume on the owning thread
       }
+      if (ep_.closing()) return;  // nothing more to read
+      if (static_cast<std::size_t>(n) < read_buffer_size) return;
     }
-    asio::post(here.ctx, [self = shared_from_this()] {
-      if (self->ep_) self->read(clock::now());
-    });
-    here.mark(*this);
+    if (!again_) {
+      again_ = true;
+      here.again.push_back(this);
+    }
   }
 
-  // Its CONNECT arrived: admit it here when this thread owns the client id,
-  // else move there. Returns true when it stays.
-  bool admit_or_move(time_point now) {
-    const auto owner = home_->rt.engine.owner_of(*ep_);
-    if (owner == home_->index) {
-      home_->worker.admit(*ep_, now);
-      return true;
+  // End of a loop turn: move, write, keep the deadline, close when done.
+  void service(time_point now) {
+    if (!has_endpoint_) return;
+    auto& out = ep_.output();
+    if (move_to_ != 0 && !pending_) return move_to(*home_->rt.threads[move_to_ - 1u]);
+    if (pending_) {
+      if (out.size() > max_pending_output)
+        return lost({reason::quota_exceeded, "the peer does not read what it is sent"}, now);
+    } else if (!out.empty()) {
+      if (!write(now)) return;  // lost
     }
-    if (writing_) {
-      move_to_ = owner;  // when the write completes
+    if (ep_.closing()) {
+      if (!pending_ && ep_.output().empty()) return finish(now);
+      if (pending_ && pending_->linger_until == time_point::max()) pending_->linger_until = now + close_linger;
+    }
+    keep_deadline();
+  }
+
+  // The broker is stopping: a connection the engine did not disconnect (its
+  // CONNECT not yet admitted) closes too.
+  void stop(time_point now) {
+    if (!has_endpoint_) return;
+    if (!ep_.closing()) ep_.transport_closed({reason::server_shutting_down, "the broker is stopping"}, now);
+    home_->mark(*this);
+  }
+
+  // Its deadline passed (thread_state::sweep).
+  void on_due(time_point now) {
+    if (!has_endpoint_) return;
+    if (pending_ && now >= pending_->linger_until) return finish(now);
+    if (auto t = ep_.next_timeout(); t && *t <= now) {
+      ep_.on_timeout(now);
+      home_->mark(*this);  // service keeps the next deadline
     } else {
-      move_to(*home_->rt.threads[owner]);
+      keep_deadline();
     }
-    return false;
+  }
+
+  // Closes the socket and ends the endpoint, written or not. The endpoint
+  // learns first, while the socket is open (hooks may ask for the peer).
+  void finish(time_point now) {
+    if (!has_endpoint_) return;
+    auto& here = *home_;
+    if (!ep_.closing()) ep_.transport_closed({reason::unspecified_error, "the connection was dropped"}, now);
+    ::shutdown(fd_, SHUT_WR);
+    // What the peer sent and nobody read would make close() send RST, which
+    // may destroy our last bytes (a DISCONNECT) before the peer reads them.
+    for (int i = 0; i < 4 && ::recv(fd_, here.read_buffer.get(), read_buffer_size, 0) > 0; ++i) {
+    }
+    ::close(std::exchange(fd_, -1));  // leaves the epoll set
+    here.remove_link(*this);
+    if (dirty) std::erase(here.dirty, this);
+    if (again_) std::erase(here.again, this);
+    dirty = again_ = false;
+    std::destroy_at(&ep_);
+    has_endpoint_ = false;
+    if (pending_) here.give_write_state(std::move(pending_));
+    here.finished.push_back(this);
+    here.rt.closed_one();
+    here.touched();  // closing may have published a will
+  }
+
+  // Closes without telling anybody (the runtime is being destroyed).
+  void discard() {
+    if (has_endpoint_) {
+      std::destroy_at(&ep_);
+      has_endpoint_ = false;
+    }
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
+
+  thread_state* home_;
+  std::uint32_t index_ = 0;  // in home_->links
+  bool dirty = false;        // in home_->dirty
+
+ private:
+  friend struct thread_state;
+
+  // Its CONNECT arrived: admit it here when this thread owns the client id,
+  // else move there at the end of the turn.
+  void admit_or_move(time_point now) {
+    const auto owner = home_->rt.engine.owner_of(ep_);
+    if (owner == home_->index) return home_->worker.admit(ep_, now);
+    move_to_ = static_cast<std::uint16_t>(owner + 1);
   }
 
   void move_to(thread_state& to) {
-    auto self = shared_from_this();
     auto& from = *home_;
-    epoch_.fetch_add(1, std::memory_order_relaxed);  // disowns handlers still queued on `from`
-    dirty = false;
-    timed_ = false;
-    armed_.reset();
-    error_code ec;
-    transit_fd_ = socket_->release(ec);
-    if (ec) return lost({ec, "the socket could not be moved to another thread"}, clock::now());
-    socket_.reset();
-    from.links.erase(id_);
+    move_to_ = 0;
+    ::epoll_ctl(from.epoll_fd, EPOLL_CTL_DEL, fd_, nullptr);
+    from.remove_link(*this);
     home_ = &to;
-    asio::post(to.ctx, [self] { self->arrive(); });
+    // Carries the link; the runtime may stop before it runs.
+    struct carried {
+      tcp_link* l;
+      explicit carried(tcp_link* x) : l(x) {}
+      carried(carried&& o) noexcept : l(std::exchange(o.l, nullptr)) {}
+      carried& operator=(carried&&) = delete;
+      ~carried() {
+        if (!l) return;
+        auto& rt = l->home_->rt;
+        l->discard();
+        delete l;
+        rt.closed_one();
+      }
+    };
+    asio::post(to.ctx, [&to, c = carried(this)]() mutable { to.arrive(*std::exchange(c.l, nullptr)); });
   }
 
-  // On the new thread: the socket again, the endpoint admitted by its worker.
-  void arrive() {
+  // Writes the endpoint's output; what the socket does not take waits in a
+  // pending write. False when the connection was lost.
+  bool write(time_point now) {
     auto& here = *home_;
-    const auto now = clock::now();
-    error_code ec;
-    socket_.emplace(here.ctx);
-    socket_->assign(protocol_, transit_fd_, ec);
+    auto& out = ep_.output();
+    auto& iov = here.iov;
+    iov.clear();
+    for (auto b : out.buffers())
+      iov.push_back({const_cast<std::byte*>(b.data()), b.size()});  // sendmsg does not write through it
+    std::size_t first = 0;
+    std::error_code ec;
+    if (write_iov(fd_, iov, first, ec)) {
+      // All written: an idle connection keeps no write memory.
+      out = write_buffer{};
+      return true;
+    }
     if (ec) {
-      socket_.reset();
-      ::close(std::exchange(transit_fd_, -1));
-      ep_->transport_closed({ec, "the socket could not be moved to another thread"}, now);
-      ep_.reset();
-      here.rt.closed_one();
-      return here.touched();
+      lost({ec, "writing failed"}, now);
+      return false;
     }
-    transit_fd_ = -1;
-    socket_->non_blocking(true, ec);
-    timed_ = true;
-    here.add_link(shared_from_this());
-    ep_->rebind(*this);
-    here.worker.admit(*ep_, now);
-    if (here.stopping) here.worker.shutdown(now);
-    if (ep_->closing()) return here.mark(*this);
-    read(now);  // the client may have sent more already
+    // The bytes keep their addresses when the buffer moves (they are on the heap).
+    pending_ = here.take_write_state();
+    pending_->bytes = std::move(out);
+    out = write_buffer{};
+    pending_->iov.assign(iov.begin() + static_cast<std::ptrdiff_t>(first), iov.end());
+    return true;
   }
 
-  void start_write() {
-    if (!w_) w_ = home_->take_write_state();
-    auto& w = *w_;
-    std::swap(w.sending, ep_->output());
-    w.iov.clear();
-    for (auto b : w.sending.buffers()) w.iov.emplace_back(b.data(), b.size());
-    writing_ = true;
-    // A span, not the vector: the composed write copies its buffer sequence.
-    asio::async_write(*socket_, std::span<const asio::const_buffer>(w.iov),
-                      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_written(ec); });
-  }
-
-  void on_written(const error_code& ec) {
-    writing_ = false;
-    auto& w = *w_;
-    if (w.sending.size() > kept_write_capacity) {
-      w.sending = write_buffer{};
-      w.iov = {};
-    } else {
-      w.sending.clear();
-      w.iov.clear();
-    }
-    if (!ep_ || ep_->output().empty()) {
-      // Nothing more to write: the connection keeps no write memory (the
-      // endpoint's empty buffer may hold capacity from an earlier write).
-      if (ep_) ep_->output() = write_buffer{};
-      home_->give_write_state(std::move(w_));
-    }
-    if (!ep_) {
-      socket_.reset();  // finished while the write was in flight
+  // The socket can take more of a pending write.
+  void continue_write(time_point now) {
+    std::error_code ec;
+    auto& p = *pending_;
+    if (!write_iov(fd_, p.iov, p.first, ec)) {
+      if (ec) lost({ec, "writing failed"}, now);
       return;
     }
-    const auto now = clock::now();
-    if (ec) return lost({ec, "writing failed"}, now);
-    if (move_to_) {
-      auto& here = *home_;
-      const auto to = *std::exchange(move_to_, std::nullopt);
-      move_to(*here.rt.threads[to]);
-      return here.touched();
-    }
-    // Output added since holds acknowledgements only the next commit covers.
-    if (home_->worker.uncommitted()) return home_->mark(*this);
-    service(now);
-  }
-
-  // Keeps a deadline armed at the endpoint's next deadline. A later deadline
-  // leaves an earlier one armed: it comes, finds nothing due, and re-arms.
-  void arm_timer() {
-    if (!timed_ || !ep_) return;
-    auto t = ep_->next_timeout();
-    if (close_deadline_ && (!t || *close_deadline_ < *t)) t = close_deadline_;
-    if (!t || (armed_ && *armed_ <= *t)) return;
-    armed_ = *t;
-    home_->add_deadline(*t, id_, epoch_.load(std::memory_order_relaxed));
-  }
-  // Its deadline `at` has come (thread_state::on_deadlines).
-  void on_timer(std::uint32_t epoch, time_point at) {
-    if (epoch != epoch_.load(std::memory_order_relaxed) || !ep_) return;  // moved to another thread since
-    if (!armed_ || *armed_ != at) return;  // superseded by an earlier deadline
-    armed_.reset();
-    const auto now = clock::now();
-    if (close_deadline_ && now >= *close_deadline_) return finish(now);
-    ep_->on_timeout(now);
+    home_->give_write_state(std::move(pending_));
+    // What the endpoint added since (if anything) goes after the next commit.
     home_->mark(*this);
   }
+
+  // Keeps this connection's deadline in the thread's table.
+  void keep_deadline() {
+    auto t = ep_.next_timeout();
+    if (pending_ && pending_->linger_until != time_point::max() && (!t || pending_->linger_until < *t))
+      t = pending_->linger_until;
+    home_->dues[index_] = t ? home_->millis(*t) : 0;
+  }
+
   // The transport failed: nothing more can be written.
   void lost(const error& why, time_point now) {
-    if (!ep_) return;
-    ep_->transport_closed(why, now);
-    ep_->output().clear();
+    if (!has_endpoint_) return;
+    ep_.transport_closed(why, now);
+    ep_.output().clear();
     finish(now);
   }
 
-  std::optional<socket_type> socket_;
-  tcp protocol_;
-  bool timed_ = true;  // its deadlines are kept (not while moving, nor once finished)
-  std::optional<time_point> armed_;
-  std::optional<time_point> close_deadline_;
-  std::unique_ptr<broker::endpoint> ep_;
-  std::unique_ptr<write_state> w_;  // while writing, or with more to write
-  std::optional<std::size_t> move_to_;
-  std::atomic<std::uint32_t> epoch_{0};
-  int transit_fd_ = -1;  // the descriptor while moving between threads
-  bool writing_ = false;
+  std::unique_ptr<pending_write> pending_;  // output the socket did not take yet
+  int fd_;
+  std::uint16_t move_to_ = 0;  // 1 + the thread to move to after this turn; 0: none
+  bool again_ = false;         // in home_->again
+  bool has_endpoint_ = false;
+  union {
+    broker::endpoint ep_;  // alive while has_endpoint_
+  };
 };
+
+thread_state::thread_state(host& h, std::size_t i) : rt(h), index(i), worker(h.engine.worker_at(i)) {
+  epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) throw std::system_error(last_error(), "epoll_create1");
+  epoll_watch.assign(epoll_fd);  // owns it from now on
+}
+
+thread_state::~thread_state() {
+  for (auto* l : finished) delete l;
+  for (auto* l : links) {
+    l->discard();
+    delete l;
+  }
+}
 
 void thread_state::run() {
   for (;;) {
@@ -483,42 +547,65 @@ void thread_state::run() {
   }
 }
 
-void thread_state::add_link(const std::shared_ptr<tcp_link>& l) {
-  l->id_ = next_link_id++;
-  links.emplace(l->id_, l);
+void thread_state::add_link(tcp_link& l) {
+  l.index_ = static_cast<std::uint32_t>(links.size());
+  links.push_back(&l);
+  dues.push_back(0);
 }
 
-void thread_state::add_deadline(time_point at, std::uint64_t link, std::uint32_t epoch) {
-  deadlines.push_back({at, link, epoch});
-  std::push_heap(deadlines.begin(), deadlines.end(), std::greater<>{});
-  if (!deadline_armed || at < *deadline_armed) arm_deadlines();
-}
-
-void thread_state::arm_deadlines() {
-  if (deadlines.empty()) {
-    deadline_armed.reset();
-    return;
+void thread_state::remove_link(tcp_link& l) {
+  const auto i = l.index_;
+  links[i] = links.back();
+  dues[i] = dues.back();
+  links[i]->index_ = i;
+  links.pop_back();
+  dues.pop_back();
+  if (links.empty() && links.capacity() > 1024) {
+    links = {};
+    dues = {};
   }
-  deadline_armed = deadlines.front().at;
-  deadline_timer.expires_at(*deadline_armed);  // cancels a wait for a later one
-  deadline_timer.async_wait([this](const error_code& ec) {
-    if (!ec) on_deadlines();
+}
+
+void thread_state::watch_events() {
+  epoll_watch.async_wait(descriptor_type::wait_read, [this](const error_code& ec) {
+    if (!ec) on_events();
   });
 }
 
-void thread_state::on_deadlines() {
+void thread_state::on_events() {
+  const int n = ::epoll_wait(epoll_fd, events.data(), events_per_wait, 0);
   const auto now = clock::now();
-  while (!deadlines.empty() && deadlines.front().at <= now) {
-    std::pop_heap(deadlines.begin(), deadlines.end(), std::greater<>{});
-    const auto d = deadlines.back();
-    deadlines.pop_back();
-    auto it = links.find(d.link);
-    if (it == links.end()) continue;  // closed or moved away since
-    auto l = it->second;              // on_timer may finish it
-    l->on_timer(d.epoch, d.at);
+  for (int i = 0; i < n; ++i) static_cast<tcp_link*>(events[i].data.ptr)->on_ready(events[i].events, now);
+  if (n > 0) touched();
+  // A full batch: more may be ready; take them after what is queued.
+  if (n == events_per_wait) {
+    asio::post(ctx, [this] { on_events(); });
+  } else {
+    watch_events();
   }
-  if (deadlines.empty() && deadlines.capacity() > 1024) deadlines = {};
-  arm_deadlines();
+}
+
+void thread_state::sweep(time_point now) {
+  std::uint32_t at = millis(now);
+  // Every ~24 days the deadlines are counted from a later epoch, so that
+  // 32 bits always suffice (deadlines are hours ahead at most).
+  if (at > 0x80000000u) {
+    const std::uint32_t shift = at - 1;
+    epoch += std::chrono::milliseconds(shift);
+    for (auto& d : dues)
+      if (d != 0) d = d > shift ? d - shift : 1;
+    at = millis(now);
+  }
+  // on_due may close a connection, which moves the last one into its place.
+  for (std::size_t i = 0; i < links.size();) {
+    const auto due = dues[i];
+    auto* l = links[i];
+    if (due != 0 && due <= at) {
+      dues[i] = 0;
+      l->on_due(now);
+    }
+    if (i < links.size() && links[i] == l) ++i;
+  }
 }
 
 void thread_state::touched() {
@@ -530,20 +617,27 @@ void thread_state::touched() {
 void thread_state::mark(tcp_link& l) {
   if (!l.dirty) {
     l.dirty = true;
-    dirty.push_back(l.shared_from_this());
+    dirty.push_back(&l);
   }
   touched();
 }
 
 void thread_state::flush() {
   flush_posted = false;
+  auto now = clock::now();
+  // Connections that had more to read than one turn takes.
+  std::swap(again, again_spare);
+  for (auto* l : again_spare) {
+    l->again_ = false;
+    l->read(now);
+  }
+  again_spare.clear();
   // This turn's changes reach the store first (one disk sync): only then
   // may the acknowledgements in the outputs below be written.
   if (auto r = worker.commit(); !r) rt.options.log.error("storage: {}", r.error().message);
-  const auto now = clock::now();
+  now = clock::now();
   std::swap(dirty, spare);
-  for (auto& l : spare) {
-    if (l->home_ != this) continue;  // moved to another thread meanwhile
+  for (auto* l : spare) {
     l->dirty = false;
     l->service(now);
   }
@@ -555,24 +649,43 @@ void thread_state::flush() {
       t.touched();
     });
   }
+  for (auto* l : finished) delete l;
+  finished.clear();
+  if (!again.empty()) touched();
 }
 
-void thread_state::open(socket_type s, time_point now) {
-  error_code ec;
-  if (stopping) {
-    s.close(ec);
-    return rt.closed_one();
+void thread_state::open(int fd, time_point now) {
+  owned_fd owned(fd);
+  if (stopping) return rt.closed_one();
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto l = std::make_unique<tcp_link>(*this, owned.release());
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = l.get();
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    rt.options.log.warn("adding a connection to the epoll set: {}", last_error().message());
+    return rt.closed_one();  // `l` closes it
   }
-  s.set_option(tcp::no_delay(true), ec);
-  s.non_blocking(true, ec);
-  const auto remote = s.remote_endpoint(ec);
-  if (ec) {  // already gone
-    s.close(ec);
-    return rt.closed_one();
-  }
-  auto l = std::make_shared<tcp_link>(*this, std::move(s), remote.protocol());
+  auto& link = *l.release();
+  add_link(link);
+  link.begin(now);
+}
+
+// On the new thread: the socket joins this thread's set, the endpoint is
+// admitted by its worker.
+void thread_state::arrive(tcp_link& l) {
+  const auto now = clock::now();
   add_link(l);
-  l->begin(now);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &l;
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, l.fd_, &ev) != 0)
+    return l.lost({last_error(), "the socket could not be moved to another thread"}, now);
+  worker.admit(l.ep_, now);
+  if (stopping) worker.shutdown(now);
+  mark(l);
+  l.read(now);  // the client may have sent more already
 }
 
 void thread_state::arm_tick(time_point now) {
@@ -586,43 +699,48 @@ void thread_state::arm_tick(time_point now) {
       worker.tick(now);
       touched();
     }
+    sweep(now);
     arm_tick(now);
   });
 }
 
 void thread_state::accept_next(listener& l) {
-  l.peer_home = &rt.pick_thread();
-  l.peer.emplace(l.peer_home->ctx);
-  l.acceptor.async_accept(*l.peer, [this, &l](const error_code& ec) { on_accept(l, ec); });
+  l.acceptor.async_wait(tcp::acceptor::wait_read, [this, &l](const error_code& ec) {
+    if (ec == asio::error::operation_aborted || stopping) return;
+    on_acceptable(l);
+  });
 }
 
-void thread_state::on_accept(listener& l, const error_code& ec) {
-  if (ec == asio::error::operation_aborted || stopping) return;
-  if (ec) {
-    rt.options.log.warn("accepting on {}: {}", l.name, ec.message());
-    l.peer.reset();
-    l.pause.expires_after(accept_pause);  // out of descriptors, most likely: not in a busy loop
-    l.pause.async_wait([this, &l](const error_code& e) {
-      if (!e && !stopping) accept_next(l);
-    });
-    return;
-  }
-  auto s = std::move(*l.peer);
-  l.peer.reset();
-  auto& target = *l.peer_home;
-  const auto limit = rt.options.max_connections;
-  if (limit != 0 && rt.live.load() >= limit) {
-    error_code ignored;
-    s.close(ignored);
-  } else {
+// Takes what the listener has (a few at most, then others run), each to
+// the next thread in turn.
+void thread_state::on_acceptable(listener& l) {
+  const int listen_fd = l.acceptor.native_handle();
+  for (int i = 0; i < accepts_per_turn; ++i) {
+    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return accept_next(l);
+      rt.options.log.warn("accepting on {}: {}", l.name, last_error().message());
+      l.pause.expires_after(accept_pause);  // out of descriptors, most likely: not in a busy loop
+      l.pause.async_wait([this, &l](const error_code& e) {
+        if (!e && !stopping) accept_next(l);
+      });
+      return;
+    }
+    owned_fd owned(fd);
+    const auto limit = rt.options.max_connections;
+    if (limit != 0 && rt.live.load() >= limit) continue;  // closed by `owned`
     rt.live.fetch_add(1);
+    auto& target = rt.pick_thread();
     if (&target == this) {
-      open(std::move(s), clock::now());
+      open(owned.release(), clock::now());
     } else {
-      asio::post(target.ctx, [&target, s = std::move(s)]() mutable { target.open(std::move(s), clock::now()); });
+      asio::post(target.ctx, [&target, f = std::move(owned)]() mutable { target.open(f.release(), clock::now()); });
     }
   }
-  accept_next(l);
+  asio::post(ctx, [this, &l] {
+    if (!stopping) on_acceptable(l);
+  });
 }
 
 void thread_state::begin_stop() {
@@ -635,17 +753,14 @@ void thread_state::begin_stop() {
   tick.cancel();
   const auto now = clock::now();
   worker.shutdown(now);
-  std::vector<std::shared_ptr<tcp_link>> all;
-  for (const auto& [id, l] : links) all.push_back(l);
-  for (const auto& l : all) l->stop(now);
+  for (auto* l : std::vector<tcp_link*>(links)) l->stop(now);
   touched();
   grace.expires_after(rt.options.stop_grace);
   grace.async_wait([this](const error_code& e) {
     if (e) return;
     const auto now = clock::now();
-    std::vector<std::shared_ptr<tcp_link>> left;
-    for (const auto& [id, l] : links) left.push_back(l);
-    for (const auto& l : left) l->finish(now);
+    for (auto* l : std::vector<tcp_link*>(links)) l->finish(now);
+    touched();
   });
 }
 
@@ -665,13 +780,7 @@ broker_runtime::broker_runtime(broker::engine& e, runtime_options o)
 
 broker_runtime::~broker_runtime() {
   stop();
-  // Connections first (their sockets need their io_context), then the threads.
-  for (auto& t : impl_->threads) {
-    t->dirty.clear();
-    t->spare.clear();
-    t->links.clear();
-  }
-  impl_->threads.clear();
+  impl_->threads.clear();  // each closes its connections, then its io_context goes
 }
 
 namespace {
@@ -742,6 +851,8 @@ std::error_code broker_runtime::start() {
       if (ec) return fail("bind", at);
       a.listen(asio::socket_base::max_listen_connections, ec);
       if (ec) return fail("listen", at);
+      a.non_blocking(true, ec);  // accepted in batches until it would block
+      if (ec) return fail("listen", at);
       const auto local = a.local_endpoint(ec);
       if (ec) return fail("listen", at);
       if (port == 0) port = local.port();
@@ -758,6 +869,7 @@ std::error_code broker_runtime::start() {
     t->guard.emplace(t->ctx.get_executor());
     asio::post(t->ctx, [s = t.get()] {
       s->arm_tick(clock::now());
+      s->watch_events();
       for (auto& l : s->listeners) s->accept_next(*l);
     });
   }
@@ -818,17 +930,14 @@ void broker_runtime::adopt(int native_socket) {
     rt.options.log.warn("closing an adopted socket that is not a TCP connection");
     return;
   }
-  const auto protocol = addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
+  const int flags = ::fcntl(fd.fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd.fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    rt.options.log.warn("closing an adopted socket: {}", last_error().message());
+    return;
+  }
   rt.live.fetch_add(1);
   auto& t = rt.pick_thread();
-  asio::post(t.ctx, [&t, protocol, fd = std::move(fd)]() mutable {
-    socket_type s(t.ctx);
-    error_code ec;
-    s.assign(protocol, fd.fd, ec);
-    if (ec) return t.rt.closed_one();  // `fd` closes it
-    fd.release();
-    t.open(std::move(s), clock::now());
-  });
+  asio::post(t.ctx, [&t, fd = std::move(fd)]() mutable { t.open(fd.release(), clock::now()); });
 }
 
 }  // namespace tern::net

@@ -1,0 +1,133 @@
+// Counts the heap bytes an idle connection holds in the engine: 1,000
+// clients connect (3.1.1, clean session, keep alive) and stay idle; the
+// bytes still allocated, per connection, must fit the budget below: the
+// endpoint, its client_session (client id included) and its share of the
+// worker's session tables, nothing else. A separate executable: it replaces
+// the global operator new.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+#include "tern/broker/engine.hpp"
+#include "tern/codec/codec.hpp"
+
+namespace {
+std::atomic<long> live_bytes{0};
+// Each block starts with its size, so that every delete knows what it frees.
+constexpr std::size_t header = alignof(std::max_align_t);
+}  // namespace
+
+// The replacements pair malloc with free and read the size before the
+// block; GCC, which cannot see that new is replaced, would warn of both.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#pragma GCC diagnostic ignored "-Warray-bounds"
+void* operator new(std::size_t n) {
+  auto* block = static_cast<char*>(std::malloc(n + header));
+  if (!block) throw std::bad_alloc();
+  *reinterpret_cast<std::size_t*>(block) = n;
+  live_bytes.fetch_add(static_cast<long>(n), std::memory_order_relaxed);
+  return block + header;
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return operator new(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept {
+  if (!p) return;
+  auto* block = static_cast<char*>(p) - header;
+  live_bytes.fetch_sub(static_cast<long>(*reinterpret_cast<std::size_t*>(block)), std::memory_order_relaxed);
+  std::free(block);
+}
+void operator delete[](void* p) noexcept { operator delete(p); }
+void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+void operator delete[](void* p, std::size_t) noexcept { operator delete(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { operator delete(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { operator delete(p); }
+#pragma GCC diagnostic pop
+
+namespace tern::broker {
+namespace {
+
+struct quiet_link : link {
+  void wake() override {}
+  std::string peer() const override { return "127.0.0.1:50000"; }
+};
+
+// The budget of an idle connection of a clean session, in heap bytes: its
+// endpoint (the session::connection plus at most 40 bytes, engine.cpp
+// asserts it), its client_session (at most 120 bytes, plus the client id in
+// the same block) and its share of the worker's tables (a pointer in
+// sessions_, one in slots_, with their spare capacity). Nothing else: no
+// copy of the peer's address, no user name, no CONNECT kept, no output.
+// With session::connection at 416 bytes this is 456 + 132 + 32 = 620;
+// measured (1,000 connections): 456 + 132 + 26 = 614 (the tables: 17 bytes
+// in sessions_, 8 in slots_). A connection of 96 bytes would make it 294.
+constexpr std::size_t id_length = 12;  // "client-00042": kept in the session's block
+constexpr std::size_t tables_budget = 32;
+constexpr std::size_t budget = sizeof(session::connection) + 40 + 120 + id_length + tables_budget;
+
+TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
+  constexpr int n = 1000;
+  const time_point now{std::chrono::hours(1)};
+  hooks h;
+  auto store = storage::make_memory_store();
+  options o;
+  o.sys_interval = std::chrono::seconds(0);
+  engine eng(o, h, *store, 1, now);
+  quiet_link l;
+  auto& w = eng.worker_at(0);
+
+  std::vector<std::vector<std::byte>> connects;
+  for (int i = 0; i < n; ++i) {
+    connect_packet c;
+    c.version = protocol_version::v3_1_1;
+    const auto number = std::to_string(i);
+    c.client_id = "client-" + std::string(5 - number.size(), '0') + number;
+    ASSERT_EQ(c.client_id.size(), id_length);
+    c.clean_start = true;
+    c.keep_alive = 60;
+    connects.push_back(encode(packet{std::move(c)}, protocol_version::v3_1_1));
+  }
+  std::vector<std::unique_ptr<endpoint>> endpoints;
+  endpoints.reserve(n);
+
+  const long before = live_bytes.load();
+  for (int i = 0; i < n; ++i) {
+    auto ep = w.open(l, now);
+    ep->receive(connects[static_cast<std::size_t>(i)], now);
+    ASSERT_TRUE(ep->connect_pending());
+    eng.worker_at(eng.owner_of(*ep)).admit(*ep, now);
+    ASSERT_TRUE(w.commit());
+    ASSERT_TRUE(ep->connection().connected());
+    ASSERT_FALSE(ep->output().empty());  // the CONNACK
+    ep->output() = write_buffer{};       // written: the network layer takes the output
+    endpoints.push_back(std::move(ep));
+  }
+  const long held = live_bytes.load() - before;
+  ASSERT_EQ(w.sessions(), static_cast<std::size_t>(n));
+
+  const auto per_connection = static_cast<std::size_t>(held) / n;
+  std::printf("idle connection: %zu heap bytes (endpoint %zu = session::connection %zu + %zu; "
+              "client_session <= 120 + id %zu; tables and the rest %zu); budget %zu\n",
+              per_connection, sizeof(endpoint), sizeof(session::connection),
+              sizeof(endpoint) - sizeof(session::connection), id_length,
+              per_connection - sizeof(endpoint) - 120 - id_length, budget);
+  EXPECT_LE(per_connection, budget);
+
+  // Everything goes with the connections (the tables keep their capacity).
+  endpoints.clear();
+  EXPECT_EQ(w.sessions(), 0u);
+  EXPECT_LE(live_bytes.load() - before, static_cast<long>(n * tables_budget));
+}
+
+}  // namespace
+}  // namespace tern::broker
