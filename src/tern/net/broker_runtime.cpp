@@ -63,6 +63,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace tern::net {
 
@@ -235,6 +236,9 @@ struct thread_state {
   std::vector<tcp_link*> again;  // have more to read (read a few buffers, then let others run)
   std::vector<tcp_link*> again_spare;
   std::vector<tcp_link*> finished;  // closed this turn, deleted at its end
+  // Pending writes of the connections that have one (few: a socket takes
+  // most writes whole), and spare ones for reuse.
+  boost::unordered_flat_map<const tcp_link*, std::unique_ptr<pending_write>> pending;
   std::vector<std::unique_ptr<pending_write>> spare_writes;
   bool flush_posted = false;
   bool stopping = false;
@@ -313,7 +317,7 @@ class tcp_link final : public broker::link {
   // The socket reported events (edge-triggered).
   void on_ready(std::uint32_t events, time_point now) {
     if (!has_endpoint_) return;
-    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && pending_) continue_write(now);
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && writing_) continue_write(now);
     if (has_endpoint_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) read(now);
   }
 
@@ -350,16 +354,16 @@ class tcp_link final : public broker::link {
   void service(time_point now) {
     if (!has_endpoint_) return;
     auto& out = ep_.output();
-    if (move_to_ != 0 && !pending_) return move_to(*home_->rt.threads[move_to_ - 1u]);
-    if (pending_) {
+    if (move_to_ != 0 && !writing_) return move_to(*home_->rt.threads[move_to_ - 1u]);
+    if (writing_) {
       if (out.size() > max_pending_output)
         return lost({reason::quota_exceeded, "the peer does not read what it is sent"}, now);
     } else if (!out.empty()) {
       if (!write(now)) return;  // lost
     }
     if (ep_.closing()) {
-      if (!pending_ && ep_.output().empty()) return finish(now);
-      if (pending_ && pending_->linger_until == time_point::max()) pending_->linger_until = now + close_linger;
+      if (!writing_ && ep_.output().empty()) return finish(now);
+      if (auto* p = pending(); p && p->linger_until == time_point::max()) p->linger_until = now + close_linger;
     }
     keep_deadline();
   }
@@ -375,7 +379,7 @@ class tcp_link final : public broker::link {
   // Its deadline passed (thread_state::sweep).
   void on_due(time_point now) {
     if (!has_endpoint_) return;
-    if (pending_ && now >= pending_->linger_until) return finish(now);
+    if (auto* p = pending(); p && now >= p->linger_until) return finish(now);
     if (auto t = ep_.next_timeout(); t && *t <= now) {
       ep_.on_timeout(now);
       home_->mark(*this);  // service keeps the next deadline
@@ -402,7 +406,7 @@ class tcp_link final : public broker::link {
     dirty = again_ = false;
     std::destroy_at(&ep_);
     has_endpoint_ = false;
-    if (pending_) here.give_write_state(std::move(pending_));
+    if (writing_) here.give_write_state(take_pending());
     here.finished.push_back(this);
     here.rt.closed_one();
     here.touched();  // closing may have published a will
@@ -416,10 +420,6 @@ class tcp_link final : public broker::link {
     }
     if (fd_ >= 0) ::close(std::exchange(fd_, -1));
   }
-
-  thread_state* home_;
-  std::uint32_t index_ = 0;  // in home_->links
-  bool dirty = false;        // in home_->dirty
 
  private:
   friend struct thread_state;
@@ -476,22 +476,24 @@ class tcp_link final : public broker::link {
       return false;
     }
     // The bytes keep their addresses when the buffer moves (they are on the heap).
-    pending_ = here.take_write_state();
-    pending_->bytes = std::move(out);
+    auto w = here.take_write_state();
+    w->bytes = std::move(out);
     out = write_buffer{};
-    pending_->iov.assign(iov.begin() + static_cast<std::ptrdiff_t>(first), iov.end());
+    w->iov.assign(iov.begin() + static_cast<std::ptrdiff_t>(first), iov.end());
+    here.pending.emplace(this, std::move(w));
+    writing_ = true;
     return true;
   }
 
   // The socket can take more of a pending write.
   void continue_write(time_point now) {
     std::error_code ec;
-    auto& p = *pending_;
+    auto& p = *pending();
     if (!write_iov(fd_, p.iov, p.first, ec)) {
       if (ec) lost({ec, "writing failed"}, now);
       return;
     }
-    home_->give_write_state(std::move(pending_));
+    home_->give_write_state(take_pending());
     // What the endpoint added since (if anything) goes after the next commit.
     home_->mark(*this);
   }
@@ -499,8 +501,8 @@ class tcp_link final : public broker::link {
   // Keeps this connection's deadline in the thread's table.
   void keep_deadline() {
     auto t = ep_.next_timeout();
-    if (pending_ && pending_->linger_until != time_point::max() && (!t || pending_->linger_until < *t))
-      t = pending_->linger_until;
+    if (auto* p = pending(); p && p->linger_until != time_point::max() && (!t || p->linger_until < *t))
+      t = p->linger_until;
     home_->dues[index_] = t ? home_->millis(*t) : 0;
   }
 
@@ -512,15 +514,33 @@ class tcp_link final : public broker::link {
     finish(now);
   }
 
-  std::unique_ptr<pending_write> pending_;  // output the socket did not take yet
+  // Output the socket did not take yet (kept by the thread: most
+  // connections never have any).
+  pending_write* pending() const { return writing_ ? home_->pending.find(this)->second.get() : nullptr; }
+  std::unique_ptr<pending_write> take_pending() {
+    auto it = home_->pending.find(this);
+    auto w = std::move(it->second);
+    home_->pending.erase(it);
+    writing_ = false;
+    return w;
+  }
+
+  // 32 bytes with the vtable pointer, then the endpoint.
+  thread_state* home_;
+  std::uint32_t index_ = 0;  // in home_->links
   int fd_;
   std::uint16_t move_to_ = 0;  // 1 + the thread to move to after this turn; 0: none
+  bool dirty = false;          // in home_->dirty
   bool again_ = false;         // in home_->again
+  bool writing_ = false;       // has a pending write (home_->pending)
   bool has_endpoint_ = false;
   union {
     broker::endpoint ep_;  // alive while has_endpoint_
   };
 };
+
+// An idle connection is this object and 12 bytes in its thread's tables.
+static_assert(sizeof(tcp_link) <= sizeof(broker::endpoint) + 32);
 
 thread_state::thread_state(host& h, std::size_t i) : rt(h), index(i), worker(h.engine.worker_at(i)) {
   epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
