@@ -75,9 +75,11 @@ enqueue_result state::enqueue(publish_packet m, time_point now, std::uint32_t or
   const auto size = m.payload().size();
   const bool journaled = journal_ && m.qos != qos::at_most_once;
   if (journaled && seq == 0) seq = journal_->next_seq();
-  auto& queue = queue_.mut();
+  auto& part = queue_.mut();
+  auto& queue = part.items;
+  auto& queued_bytes_ = part.bytes;
   auto fits = [&](std::size_t count, std::size_t bytes) {
-    return count + 1 <= limits_.max_messages && bytes + size <= limits_.max_bytes;
+    return count + 1 <= max_messages_ && bytes + size <= max_bytes_;
   };
   auto push = [&] {
     queued_bytes_ += size;
@@ -116,10 +118,10 @@ enqueue_result state::enqueue(publish_packet m, time_point now, std::uint32_t or
 
 std::optional<queued> state::dequeue() {
   if (queue_.empty_now()) return std::nullopt;
-  auto& queue = queue_.mut();
-  auto q = std::move(queue.front());
-  queue.pop_front();
-  queued_bytes_ -= q.message.payload().size();
+  auto& part = queue_.mut();
+  auto q = std::move(part.items.front());
+  part.items.pop_front();
+  part.bytes -= q.message.payload().size();
   return q;
 }
 
@@ -147,7 +149,7 @@ void state::attach_journal(journal* j) {
   journal_ = j;
   if (!j) return;
   if (!queue_.empty_now()) {
-    for (auto& q : queue_.mut()) {
+    for (auto& q : queue_.mut().items) {
       if (q.message.qos == qos::at_most_once) continue;
       if (q.seq == 0) q.seq = j->next_seq();
       j->queued(q);
@@ -167,7 +169,6 @@ void state::attach_journal(journal* j) {
 void state::clear() {
   flows_.reset();  // frees the tables: a cleared state is often an idle one
   queue_.reset();
-  queued_bytes_ = 0;
 }
 
 }  // namespace tern::session

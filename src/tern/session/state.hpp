@@ -25,6 +25,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -141,7 +142,7 @@ bool age_message(publish_packet& m, time_point since, time_point now);
 
 class state {
  public:
-  explicit state(queue_limits limits = {}) : limits_(limits) {}
+  explicit state(queue_limits limits = {}) { set_limits(limits); }
 
   // ---- packet identifiers ----
   // A free packet identifier (1..65535), or nullopt when all are in use.
@@ -197,10 +198,14 @@ class state {
   void discard_seq(std::uint64_t seq) {
     if (journal_ && seq != 0) journal_->unqueued(seq);
   }
-  const std::deque<queued>& queue() const { return queue_.get(); }
-  std::size_t queued_bytes() const { return queued_bytes_; }
-  const queue_limits& limits() const { return limits_; }
-  void set_limits(queue_limits l) { limits_ = l; }
+  const std::deque<queued>& queue() const { return queue_.get().items; }
+  std::size_t queued_bytes() const { return queue_.get().bytes; }
+  queue_limits limits() const { return {max_messages_, max_bytes_}; }
+  // Limits above 4,294,967,295 (messages or bytes) count as that.
+  void set_limits(queue_limits l) {
+    max_messages_ = static_cast<std::uint32_t>(std::min<std::size_t>(l.max_messages, 0xFFFFFFFF));
+    max_bytes_ = static_cast<std::uint32_t>(std::min<std::size_t>(l.max_bytes, 0xFFFFFFFF));
+  }
   // Messages dropped or refused by enqueue() since the state was made.
   std::uint64_t dropped() const { return dropped_; }
 
@@ -216,7 +221,7 @@ class state {
   journal* get_journal() const { return journal_; }
 
  private:
-  queue_limits limits_;
+  // 40 bytes: a broker keeps one per session, idle ones included.
   journal* journal_ = nullptr;
   // The QoS 1/2 bookkeeping, allocated on first use: an idle state holds
   // a pointer. Tables that allocate nothing per message once grown.
@@ -228,9 +233,16 @@ class state {
     std::uint16_t next_id = 1;
   };
   detail::lazy<flows> flows_;
-  detail::lazy<std::deque<queued>> queue_;
-  std::size_t queued_bytes_ = 0;
+  // The queue, allocated on first use (an empty std::deque holds ~600 bytes).
+  struct queue_part {
+    std::deque<queued> items;
+    std::size_t bytes = 0;  // their payloads
+    bool empty() const noexcept { return items.empty(); }
+  };
+  detail::lazy<queue_part> queue_;
   std::uint64_t dropped_ = 0;
+  std::uint32_t max_messages_ = 0;
+  std::uint32_t max_bytes_ = 0;
 };
 
 }  // namespace tern::session
