@@ -283,11 +283,8 @@ void client_session::incoming_removed(std::uint16_t packet_id) {
 std::string client_info::peer() const { return connection ? connection->peer() : std::string(); }
 
 endpoint::endpoint(worker& w, link& l, time_point now)
-    : worker_(&w), link_(&l), conn_(session::role::server, *this, [&] {
-        auto o = w.engine_.config().connection;
-        o.auto_acknowledge = false;
-        return o;
-      }(), now) {
+    : worker_(&w), link_(&l), conn_(session::role::server, *this, w.engine_.connection_options_, now,
+                                    session::shared_options) {
   w.now_ = now;
 }
 
@@ -1195,6 +1192,8 @@ void worker::publish_sys(time_point now) {
 
 engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, time_point now)
     : options_(std::move(o)), hooks_(h), store_(store), started_(now) {
+  connection_options_ = options_.connection;
+  connection_options_.auto_acknowledge = false;  // acknowledged once durable (commit)
   if (workers == 0) workers = 1;
   for (std::size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
   for (auto& w : workers_) w->outbox_.resize(workers);

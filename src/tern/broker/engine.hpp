@@ -416,6 +416,8 @@ class engine {
   std::uint64_t next_seq() { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
 
   options options_;
+  // What every endpoint's protocol machine uses (shared, not copied).
+  session::options connection_options_;
   hooks& hooks_;
   storage::store& store_;
   time_point started_;

@@ -13,13 +13,25 @@
 // without one (a server), or is told it (a client). It refuses a packet
 // larger than the maximum as soon as the fixed header says so, without
 // buffering it. A packet's body is copied once, into one shared block that
-// the packet's fields then view; that is the only allocation per PUBLISH.
-// After an error the decoder stays failed and returns that error again.
+// the packet's fields then view; that is the only allocation per PUBLISH
+// (acknowledgements of at most 4 bytes allocate nothing). After an error the
+// decoder stays failed and returns that error again.
+//
+// Memory: between packets a decoder holds no heap memory. The state of a
+// packet split across reads lives inline while small (the fixed header, a
+// short acknowledgement) and otherwise in a part allocated until the packet
+// completes (its body block and how much of it is filled): one allocation
+// more for such a packet, none for the whole packets of a read.
+// decoder_core is that state alone (16 bytes): an owner that keeps the
+// version and the maximum itself (session::connection) passes them with
+// every call; decoder adds them (24 bytes).
 //
 // Thread safety: none; one decoder per connection.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "tern/codec/packet.hpp"
@@ -32,6 +44,47 @@ struct decoder_options {
   // Largest packet accepted, fixed header included (MQTT 5 Maximum Packet
   // Size). The protocol's own limit is 268,435,460.
   std::uint32_t maximum_packet_size = 268'435'460;
+};
+
+// The incremental decoder without its options: the caller passes the version
+// (unknown: only a CONNECT is accepted) and the maximum packet size to every
+// call, and learns the version from the CONNECT itself.
+class decoder_core {
+ public:
+  decoder_core() noexcept = default;
+  decoder_core(decoder_core&&) noexcept = default;
+  decoder_core& operator=(decoder_core&&) noexcept = default;
+
+  // As decoder::next(in, out).
+  result<bool> next(bytes_view& in, packet& out, protocol_version v, std::uint32_t maximum_packet_size);
+  // Bytes held of a packet not yet complete.
+  std::size_t buffered() const noexcept;
+
+ private:
+  // A packet whose body did not fit in short_, split across reads; or the
+  // error the decoder failed with.
+  struct partial {
+    shared_bytes body;           // the block being filled (its size: the Remaining Length)
+    std::byte* out = nullptr;    // body's writable start
+    std::size_t filled = 0;
+    std::optional<error> failure;
+  };
+
+  bool length_known() const noexcept { return short_size_ != 0 || (partial_ && !partial_->body.empty()); }
+  error fail(error e);
+  void start_body(std::uint32_t remaining);
+  result<bool> finish(bytes_view body, protocol_version v, packet& out);
+  result<bool> finish(shared_bytes body, protocol_version v, packet& out);
+  void reset() noexcept;
+
+  std::unique_ptr<partial> partial_;
+  // The Remaining Length bytes read so far; once the length is known, the
+  // body of a short acknowledgement (at most 4 bytes: no allocation).
+  std::array<std::byte, 4> short_{};
+  std::uint8_t first_ = 0;        // the fixed header's first byte
+  std::uint8_t header_size_ = 0;  // fixed header bytes read (0: between packets)
+  std::uint8_t short_size_ = 0;   // a short acknowledgement's body length (0: none in progress)
+  std::uint8_t short_filled_ = 0;
 };
 
 class decoder {
@@ -51,23 +104,11 @@ class decoder {
   std::uint32_t maximum_packet_size() const noexcept { return options_.maximum_packet_size; }
   void set_maximum_packet_size(std::uint32_t n) noexcept { options_.maximum_packet_size = n; }
   // Bytes held of a packet not yet complete.
-  std::size_t buffered() const noexcept { return header_size_ + filled_; }
+  std::size_t buffered() const noexcept { return core_.buffered(); }
 
  private:
-  error fail(error e) noexcept;
-  std::optional<error> start_packet(std::uint8_t first) noexcept;
-  std::optional<error> start_body();
-  result<bool> finish(packet& out);
-
   decoder_options options_;
-  std::optional<error> failed_;
-  std::byte header_[5]{};
-  std::size_t header_size_ = 0;
-  bool have_length_ = false;
-  std::uint32_t remaining_ = 0;
-  shared_bytes body_;
-  std::byte* body_out_ = nullptr;
-  std::size_t filled_ = 0;
+  decoder_core core_;
 };
 
 // Decodes `first_byte` and `body` (the bytes after the remaining length) as

@@ -1,5 +1,8 @@
 #include "tern/codec/encoder.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include "tern/core/wire.hpp"
 
 namespace tern {
@@ -223,55 +226,82 @@ std::vector<std::byte> encode(const packet& p, protocol_version v) {
   return out;
 }
 
-std::byte* write_buffer::grow(std::size_t n) {
-  auto at = bytes_.size();
-  bytes_.resize(at + n);
-  if (!pieces_.empty() && pieces_.back().shared.empty()) {
-    pieces_.back().length += n;
-  } else {
-    pieces_.push_back({at, n, {}});
+write_buffer::parts::parts(const parts& o)
+    : bytes(first), used(o.used), capacity(first_capacity), size(o.size), splices(o.splices) {
+  if (used > first_capacity) {
+    grown = std::make_unique_for_overwrite<std::byte[]>(used);
+    bytes = grown.get();
+    capacity = used;
   }
-  size_ += n;
-  return bytes_.data() + at;
+  if (used) std::memcpy(bytes, o.bytes, used);
+}
+
+// Room for `n` more copied bytes; returns where they go.
+std::byte* write_buffer::grow(parts& b, std::size_t n) {
+  const auto at = b.used;
+  if (b.capacity - at < n) {
+    const auto capacity = std::max(b.capacity * 2, at + n);
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(capacity);
+    if (at) std::memcpy(bigger.get(), b.bytes, at);
+    b.grown = std::move(bigger);
+    b.bytes = b.grown.get();
+    b.capacity = capacity;
+  }
+  b.used = at + n;
+  b.size += n;
+  return b.bytes + at;
 }
 
 void write_buffer::append(const packet& p, protocol_version v) {
   if (auto* pub = std::get_if<publish_packet>(&p)) return append(*pub, v);
   auto n = encoded_size(p, v);
-  encode_to(p, v, grow(n));
+  encode_to(p, v, grow(get(), n));
 }
 
 void write_buffer::append(const publish_packet& p, protocol_version v) {
+  auto& b = get();
   const auto body = sizer{v}(p);
   const auto payload = p.payload().size();
   const bool share = payload >= share_threshold;
   const auto head = 1 + varint::size(static_cast<std::uint32_t>(body)) + body - (share ? payload : 0);
-  wire::writer w(grow(head));
+  wire::writer w(grow(b, head));
   w.u8(first_byte{v}(p));
   w.varint(static_cast<std::uint32_t>(body));
   write_publish_head(w, p, v);
   if (share) {
-    pieces_.push_back({0, payload, p.payload()});
-    size_ += payload;
+    b.splices.push_back({b.used, p.payload()});
+    b.size += payload;
   } else {
     w.bytes(p.payload().span());
   }
 }
 
+namespace {
+// What buffers() returns for a buffer that never had parts; constant
+// initialised, no guard on the way.
+constinit const std::vector<bytes_view> no_buffers;
+}  // namespace
+
 const std::vector<bytes_view>& write_buffer::buffers() {
-  views_.clear();
-  for (const auto& pc : pieces_) {
-    if (pc.shared.empty()) views_.emplace_back(bytes_.data() + pc.offset, pc.length);
-    else views_.push_back(pc.shared.span());
+  if (!parts_) return no_buffers;
+  auto& b = *parts_;
+  b.views.clear();
+  std::size_t from = 0;
+  for (const auto& s : b.splices) {
+    if (s.at > from) b.views.emplace_back(b.bytes + from, s.at - from);
+    b.views.push_back(s.payload.span());
+    from = s.at;
   }
-  return views_;
+  if (b.used > from) b.views.emplace_back(b.bytes + from, b.used - from);
+  return b.views;
 }
 
 void write_buffer::clear() noexcept {
-  bytes_.clear();
-  pieces_.clear();
-  views_.clear();
-  size_ = 0;
+  if (!parts_) return;
+  parts_->used = 0;
+  parts_->size = 0;
+  parts_->splices.clear();  // releases the referenced payloads
+  parts_->views.clear();
 }
 
 }  // namespace tern

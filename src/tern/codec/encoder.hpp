@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "tern/codec/packet.hpp"
@@ -35,33 +36,72 @@ std::byte* encode_to(const packet& p, protocol_version v, std::byte* out);
 std::vector<std::byte> encode(const packet& p, protocol_version v);
 
 // Packets queued for one gathered write.
+//
+// One pointer to its parts, allocated by the first append with room for
+// the first copied bytes: an empty buffer (default-constructed, moved-from,
+// or assigned write_buffer{}) holds no heap memory, so an idle connection's
+// output costs 8 bytes, and moving or swapping buffers (a network layer
+// swaps a connection's output with a pooled one) swaps a pointer. clear()
+// keeps the parts and their capacity.
 class write_buffer {
  public:
   // Payloads at least this large are referenced, not copied.
   static constexpr std::size_t share_threshold = 256;
+
+  write_buffer() noexcept = default;
+  write_buffer(write_buffer&&) noexcept = default;
+  write_buffer& operator=(write_buffer&&) noexcept = default;
+  write_buffer(const write_buffer& o) : parts_(o.parts_ ? std::make_unique<parts>(*o.parts_) : nullptr) {}
+  write_buffer& operator=(const write_buffer& o) {
+    if (this != &o) *this = write_buffer(o);
+    return *this;
+  }
+  ~write_buffer() = default;
+  void swap(write_buffer& o) noexcept { parts_.swap(o.parts_); }
+  friend void swap(write_buffer& a, write_buffer& b) noexcept { a.swap(b); }
 
   void append(const packet& p, protocol_version v);
   void append(const publish_packet& p, protocol_version v);
 
   // The buffers to write, in order. Valid until the next append or clear.
   const std::vector<bytes_view>& buffers();
-  std::size_t size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return parts_ ? parts_->size : 0; }
+  bool empty() const noexcept { return size() == 0; }
   // Forgets everything; keeps the capacity.
   void clear() noexcept;
 
  private:
-  struct piece {
-    std::size_t offset = 0;  // into bytes_, when shared is empty
-    std::size_t length = 0;
-    shared_bytes shared;
+  // A payload referenced, not copied: it goes after the first `at` copied bytes.
+  struct splice {
+    std::size_t at = 0;
+    shared_bytes payload;
   };
-  std::byte* grow(std::size_t n);
+  // One allocation, with room for the first copied bytes: a buffer that
+  // fills and empties (a connection's output between two writes) touches
+  // this block and nothing else unless it grows or references a payload.
+  struct parts {
+    parts() noexcept : bytes(first) {}
+    parts(const parts& o);
+    parts& operator=(const parts&) = delete;
 
-  std::vector<std::byte> bytes_;
-  std::vector<piece> pieces_;
-  std::vector<bytes_view> views_;
-  std::size_t size_ = 0;
+    // What append() touches first.
+    std::byte* bytes;  // the copied bytes: `first`, or `grown` once larger
+    std::size_t used = 0;
+    std::size_t capacity = first_capacity;
+    std::size_t size = 0;           // copied and referenced bytes
+    std::vector<splice> splices;    // in order of `at`
+    std::vector<bytes_view> views;  // what buffers() returns
+    std::unique_ptr<std::byte[]> grown;
+    static constexpr std::size_t first_capacity = 160;
+    std::byte first[first_capacity];
+  };
+  parts& get() {
+    if (!parts_) parts_ = std::make_unique<parts>();
+    return *parts_;
+  }
+  static std::byte* grow(parts& b, std::size_t n);
+
+  std::unique_ptr<parts> parts_;
 };
 
 }  // namespace tern

@@ -65,17 +65,46 @@ std::optional<connect_head> peek_connect(bytes_view b) noexcept {
 
 std::chrono::milliseconds seconds_ms(std::uint32_t s) { return std::chrono::milliseconds(std::int64_t{s} * 1000); }
 
+// What connection(role, handler&, options) refers to when it is given the
+// defaults: no copy needed.
+constexpr options default_options{};
+
 constexpr std::string_view second_connect = "MQTT-3.1.0-2: a second CONNECT";
 constexpr std::string_view wrong_direction = "MQTT 5.0 2.1.2: a packet this side never receives";
 
 }  // namespace
 
-connection::connection(role r, handler& h, options o)
-    : role_(r), handler_(&h), options_(o), decoder_({protocol_version::unknown, o.maximum_packet_size}) {}
+// The budget of an idle connection (x86-64), which a broker holds per
+// client: 8 handler + 8 options + 16 decoder + 8 output + 8 state + 8 + 8
+// time points + 8 extras + 8 flows + 12 peer limits + role, version and
+// flags in 3 bytes = 96. Anything else goes into extras_ or flows_.
+static_assert(sizeof(void*) != 8 || sizeof(connection) <= 96, "see the budget above");
 
-connection::connection(role r, handler& h, options o, time_point now) : connection(r, h, o) {
-  opened_ = now;
+connection::connection(role r, handler& h, options o)
+    : handler_(&h), options_(&default_options), extras_(std::make_unique<extras>()), role_(r) {
+  if (o != default_options) replace_options(o);
+}
+
+connection::connection(role r, handler& h, options o, time_point now) : connection(r, h, std::move(o)) {
+  extras_->opened = now;
   now_ = now;
+}
+
+connection::connection(role r, handler& h, const options& o, time_point now, shared_options_t)
+    : handler_(&h), options_(&o), extras_(std::make_unique<extras>()), role_(r) {
+  extras_->opened = now;
+  now_ = now;
+}
+
+connection::~connection() {
+  if (owns_options_) delete options_;
+}
+
+void connection::replace_options(const options& o) {
+  const auto* copy = new options(o);
+  if (owns_options_) delete options_;
+  options_ = copy;
+  owns_options_ = true;
 }
 
 // ---------------------------------------------------------------- inputs
@@ -83,24 +112,29 @@ connection::connection(role r, handler& h, options o, time_point now) : connecti
 void connection::receive(bytes_view in, time_point now) {
   now_ = now;
   if (closing_) return;
-  if (!opened_) opened_ = now;
-  if (role_ == role::server && version_ == protocol_version::unknown && first_size_ < first_bytes_.size()) {
-    const auto n = std::min(first_bytes_.size() - first_size_, in.size());
-    std::copy_n(in.begin(), n, first_bytes_.begin() + static_cast<std::ptrdiff_t>(first_size_));
-    first_size_ += n;
+  if (extras_) {
+    auto& x = *extras_;
+    if (!x.opened) x.opened = now;
+    if (role_ == role::server && version_ == protocol_version::unknown && x.first_size < x.first_bytes.size()) {
+      const auto n = std::min(x.first_bytes.size() - x.first_size, in.size());
+      std::copy_n(in.begin(), n, x.first_bytes.begin() + static_cast<std::ptrdiff_t>(x.first_size));
+      x.first_size += n;
+    }
   }
   packet p;
   while (!in.empty() && !closing_) {
     const auto before = in.size();
-    auto r = decoder_.next(in, p);
+    // version_ is unknown until the CONNECT (server) or connect() (client).
+    auto r = decoder_.next(in, p, version_, options_->maximum_packet_size);
     if (!r) return on_decode_error(r.error());
     if (!*r) break;
     last_received_ = now;
     if (awaiting_accept_ && !std::holds_alternative<auth_packet>(p)) {
-      held_bytes_ += before - in.size();
-      if (held_bytes_ > options_.maximum_packet_size)
+      auto& x = *extras_;  // awaiting_accept_: not freed yet
+      x.held_bytes += before - in.size();
+      if (x.held_bytes > options_->maximum_packet_size)
         return fail({reason::quota_exceeded, "too many bytes received while the CONNECT awaits its answer"});
-      held_.push_back(std::move(p));
+      x.held.push_back(std::move(p));
       continue;
     }
     dispatch(p);
@@ -119,9 +153,9 @@ void connection::on_timeout(time_point now) {
   }
   if (!connected_)
     return close({std::make_error_code(std::errc::timed_out), "no CONNACK within options::connect_timeout"});
-  if (ping_sent_) return close({reason::keep_alive_timeout, "MQTT 5.0 3.1.2.10: no PINGRESP in time"});
+  if (extras_->ping_sent) return close({reason::keep_alive_timeout, "MQTT 5.0 3.1.2.10: no PINGRESP in time"});
   write(pingreq_packet{});
-  ping_sent_ = now;
+  extras_->ping_sent = now;
 }
 
 void connection::transport_closed(const error& why) { close(why); }
@@ -129,28 +163,27 @@ void connection::transport_closed(const error& why) { close(why); }
 std::optional<time_point> connection::next_timeout() const {
   if (closing_) return std::nullopt;
   const auto keep_alive = seconds_ms(peer_.keep_alive);
+  const auto connect_deadline = [&]() -> std::optional<time_point> {
+    if (!extras_ || !extras_->opened || options_->connect_timeout.count() <= 0) return std::nullopt;
+    return *extras_->opened + options_->connect_timeout;
+  };
   if (role_ == role::server) {
-    if (version_ == protocol_version::unknown) {
-      if (!opened_ || options_.connect_timeout.count() <= 0) return std::nullopt;
-      return *opened_ + options_.connect_timeout;
-    }
+    if (version_ == protocol_version::unknown) return connect_deadline();
     if (peer_.keep_alive == 0) return std::nullopt;
     return last_received_ + keep_alive + keep_alive / 2;
   }
   if (version_ == protocol_version::unknown) return std::nullopt;  // connect() not called yet
-  if (!connected_) {
-    if (!opened_ || options_.connect_timeout.count() <= 0) return std::nullopt;
-    return *opened_ + options_.connect_timeout;
-  }
+  if (!connected_) return connect_deadline();
   if (peer_.keep_alive == 0) return std::nullopt;
-  if (ping_sent_) return *ping_sent_ + (options_.ping_timeout.count() > 0 ? options_.ping_timeout : keep_alive);
-  return last_sent_ + keep_alive;
+  const auto& x = *extras_;  // a client keeps it
+  if (x.ping_sent) return *x.ping_sent + (options_->ping_timeout.count() > 0 ? options_->ping_timeout : keep_alive);
+  return x.last_sent + keep_alive;
 }
 
 void connection::on_decode_error(error e) {
   if (role_ == role::server && version_ == protocol_version::unknown) {
     // The CONNECT itself failed: the version comes from its first bytes.
-    auto head = peek_connect({first_bytes_.data(), first_size_});
+    auto head = peek_connect({extras_->first_bytes.data(), extras_->first_size});
     if (head && (head->name == "MQTT" || head->name == "MQIsdp")) {
       if (e.code == reason::unsupported_protocol_version) {
         // 3.1.1 MQTT-3.1.2-2: return code 0x01; 5.0 3.1.2.2: reason code 0x84.
@@ -208,7 +241,7 @@ void connection::dispatch(packet& p) {
       return write(pingresp_packet{});
     case packet_type::pingresp:
       if (server) return fail({reason::protocol_error, wrong_direction});
-      ping_sent_.reset();
+      extras_->ping_sent.reset();
       return;
     case packet_type::disconnect:
       handler_->on_disconnect(std::get<disconnect_packet>(p));
@@ -248,13 +281,13 @@ void connection::accept(state& s, const accept_options& a, time_point now) {
   ack.session_present = a.session_present;
   if (v5()) {
     properties::builder b;
-    if (options_.receive_maximum != 65'535) b.add<property_id::receive_maximum>(options_.receive_maximum);
-    if (options_.maximum_packet_size < protocol_maximum_packet_size)
-      b.add<property_id::maximum_packet_size>(options_.maximum_packet_size);
-    if (options_.topic_alias_maximum > 0) b.add<property_id::topic_alias_maximum>(options_.topic_alias_maximum);
-    if (options_.maximum_qos < qos::exactly_once)
-      b.add<property_id::maximum_qos>(static_cast<std::uint32_t>(options_.maximum_qos));
-    if (!options_.retain_available) b.add<property_id::retain_available>(0);
+    const auto& o = *options_;
+    if (o.receive_maximum != 65'535) b.add<property_id::receive_maximum>(o.receive_maximum);
+    if (o.maximum_packet_size < protocol_maximum_packet_size)
+      b.add<property_id::maximum_packet_size>(o.maximum_packet_size);
+    if (o.topic_alias_maximum > 0) b.add<property_id::topic_alias_maximum>(o.topic_alias_maximum);
+    if (o.maximum_qos < qos::exactly_once) b.add<property_id::maximum_qos>(static_cast<std::uint32_t>(o.maximum_qos));
+    if (!o.retain_available) b.add<property_id::retain_available>(0);
     if (a.server_keep_alive) b.add<property_id::server_keep_alive>(*a.server_keep_alive);
     b.append(a.props);
     if (!b.empty()) ack.props = b.build();
@@ -263,9 +296,9 @@ void connection::accept(state& s, const accept_options& a, time_point now) {
   if (flows_) flows_->outbound_window.clear();
   resume(true);
   pump();
-  auto held = std::move(held_);
-  held_.clear();
-  held_bytes_ = 0;
+  // A connected server needs nothing of extras_ any more.
+  auto held = std::move(extras_->held);
+  extras_.reset();
   for (auto& p : held) {
     if (closing_) break;
     dispatch(p);
@@ -289,35 +322,35 @@ void connection::connect(connect_packet c, state& s, time_point now) {
   if (c.clean_start) s.clear();
   clean_start_ = c.clean_start;
   version_ = c.version;
-  decoder_.set_version(version_);
   peer_.keep_alive = c.keep_alive;
-  opened_ = now;
+  extras_->opened = now;
   if (v5()) {
     // Announce what this side enforces; a value the caller put in the
     // CONNECT wins and becomes the one enforced.
     properties::builder b;
     b.append(c.props);
     bool added = false;
+    options o = *options_;
     if (auto v = c.props.get<property_id::receive_maximum>()) {
-      options_.receive_maximum = static_cast<std::uint16_t>(*v);
-    } else if (options_.receive_maximum != 65'535) {
-      b.add<property_id::receive_maximum>(options_.receive_maximum);
+      o.receive_maximum = static_cast<std::uint16_t>(*v);
+    } else if (o.receive_maximum != 65'535) {
+      b.add<property_id::receive_maximum>(o.receive_maximum);
       added = true;
     }
     if (auto v = c.props.get<property_id::maximum_packet_size>()) {
-      options_.maximum_packet_size = *v;
-    } else if (options_.maximum_packet_size < protocol_maximum_packet_size) {
-      b.add<property_id::maximum_packet_size>(options_.maximum_packet_size);
+      o.maximum_packet_size = *v;
+    } else if (o.maximum_packet_size < protocol_maximum_packet_size) {
+      b.add<property_id::maximum_packet_size>(o.maximum_packet_size);
       added = true;
     }
     if (auto v = c.props.get<property_id::topic_alias_maximum>()) {
-      options_.topic_alias_maximum = static_cast<std::uint16_t>(*v);
-    } else if (options_.topic_alias_maximum > 0) {
-      b.add<property_id::topic_alias_maximum>(options_.topic_alias_maximum);
+      o.topic_alias_maximum = static_cast<std::uint16_t>(*v);
+    } else if (o.topic_alias_maximum > 0) {
+      b.add<property_id::topic_alias_maximum>(o.topic_alias_maximum);
       added = true;
     }
     if (added) c.props = b.build();
-    decoder_.set_maximum_packet_size(options_.maximum_packet_size);
+    if (o != *options_) replace_options(o);  // never the caller's shared options
   }
   write(c);
 }
@@ -356,16 +389,16 @@ void connection::on_connack_packet(connack_packet& a) {
 
 void connection::on_publish_packet(publish_packet& m) {
   if (role_ == role::server) {
-    if (m.qos > options_.maximum_qos)
+    if (m.qos > options_->maximum_qos)
       return fail({reason::qos_not_supported, "MQTT-3.2.2-11: PUBLISH with a QoS above the Maximum QoS"});
-    if (m.retain && !options_.retain_available)
+    if (m.retain && !options_->retain_available)
       return fail({reason::retain_not_supported, "MQTT-3.2.2-14: RETAIN set when Retain Available is 0"});
     if (v5() && m.props().find(property_id::subscription_identifier))
       return fail({reason::protocol_error, "MQTT-3.3.4-6: a Subscription Identifier from a client"});
   }
   if (v5()) {
     if (auto alias = m.props().get<property_id::topic_alias>()) {
-      if (*alias == 0 || *alias > options_.topic_alias_maximum)
+      if (*alias == 0 || *alias > options_->topic_alias_maximum)
         return fail({reason::topic_alias_invalid, "MQTT-3.3.2-9/-10: Topic Alias above the Topic Alias Maximum"});
       const auto key = static_cast<std::uint16_t>(*alias);
       if (m.topic().empty()) {
@@ -394,13 +427,13 @@ void connection::on_publish_packet(publish_packet& m) {
   if (!admit(id)) return;
   flows().pending_ack.emplace(id, m.qos);
   handler_->on_publish(std::move(m));
-  if (options_.auto_acknowledge) acknowledge(id);
+  if (options_->auto_acknowledge) acknowledge(id);
 }
 
 bool connection::admit(std::uint16_t id) {
   // Receive Maximum is a 5.0 notion; a 3.x peer was never told one.
   auto& window = flows().inbound_window;
-  if (v5() && window.count(id) == 0 && window.size() >= options_.receive_maximum) {
+  if (v5() && window.count(id) == 0 && window.size() >= options_->receive_maximum) {
     fail({reason::receive_maximum_exceeded, "MQTT-3.3.4-9: more QoS 1/2 PUBLISH than Receive Maximum"});
     return false;
   }
@@ -482,7 +515,9 @@ void connection::finish_outgoing(std::uint16_t id, reason code) {
 void connection::resume(bool dup) {
   if (flows_) flows_->resend.clear();
   resend_dup_ = dup;
-  const auto order = state_->outgoing_order();  // a copy: resend() may remove entries
+  const auto& in_flight = state_->outgoing_order();
+  if (in_flight.empty()) return;  // a new or idle session: no copy to make
+  const std::vector<std::uint16_t> order(in_flight.begin(), in_flight.end());  // resend() may remove entries
   for (auto id : order) {
     auto* o = state_->find_outgoing(id);
     if (!o) continue;
@@ -586,7 +621,7 @@ bool connection::write_publish(const publish_packet& m) {
   if (encoded_size(*wire, version_) > peer_.maximum_packet_size) return false;
   if (new_alias) flows().outbound_aliases.emplace(std::string(m.topic()), *new_alias);
   output_.append(*wire, version_);
-  last_sent_ = now_;
+  if (extras_) extras_->last_sent = now_;
   return true;
 }
 
@@ -660,7 +695,7 @@ void connection::disconnect(reason code, properties props) {
 
 void connection::write(const packet& p) {
   output_.append(p, version_);
-  last_sent_ = now_;
+  if (extras_) extras_->last_sent = now_;  // a client's keep alive; a server has none
 }
 
 void connection::fail(const error& e) {
@@ -679,9 +714,13 @@ void connection::fail(const error& e) {
 void connection::close(const error& e) {
   closing_ = true;
   awaiting_accept_ = false;
-  held_.clear();
-  held_bytes_ = 0;
-  ping_sent_.reset();
+  if (role_ == role::server) {
+    extras_.reset();
+  } else if (extras_) {
+    extras_->held.clear();
+    extras_->held_bytes = 0;
+    extras_->ping_sent.reset();
+  }
   if (closed_) return;
   closed_ = true;
   if (state_ && flows_) {

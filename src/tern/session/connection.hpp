@@ -10,7 +10,9 @@
 //   struct app : tern::session::handler { ... };
 //   app h;
 //   tern::session::state st;
-//   tern::session::connection c(tern::session::role::server, h, {}, now);  // connect timer from `now`
+//   const tern::session::options opts;  // shared by the listener's connections, outlives them
+//   tern::session::connection c(tern::session::role::server, h, opts, now,
+//                               tern::session::shared_options);  // connect timer from `now`
 //   c.receive(bytes, now);              // may call h.on_connect(), h.on_publish()...
 //   write(c.output().buffers()); c.output().clear();
 //   if (auto t = c.next_timeout()) arm_timer(*t);   // then c.on_timeout(now)
@@ -34,6 +36,11 @@
 //
 // What it leaves to the handler: accepting or refusing a CONNECT (server),
 // routing messages, subscriptions, authentication, session expiry, wills.
+//
+// Memory: an accepted server connection with no packet half received and
+// its output taken holds no heap memory (96 bytes in all on x86-64, the
+// options shared): what the handshake, the client role, QoS 1/2 flows or a
+// packet split across reads need is allocated for them.
 //
 // Thread safety: none. A connection object may be moved to another thread
 // between calls (the broker hands a connection to the thread that owns its
@@ -89,12 +96,14 @@ struct options {
   // false, the application calls acknowledge() (a broker does, once the
   // message is durable).
   bool auto_acknowledge = true;
+
+  friend bool operator==(const options&, const options&) = default;
 };
 
 // What the peer announced, and the limits in force after CONNECT/CONNACK.
 struct peer_limits {
-  std::uint16_t receive_maximum = 65'535;      // outbound QoS 1/2 in flight at once
   std::uint32_t maximum_packet_size = 268'435'460;  // largest packet we may send
+  std::uint16_t receive_maximum = 65'535;      // outbound QoS 1/2 in flight at once
   std::uint16_t topic_alias_maximum = 0;       // outbound aliases we may use
   std::uint16_t keep_alive = 0;                // seconds, in force (server: possibly the Server Keep Alive)
   tern::qos maximum_qos = qos::exactly_once;   // client: the server's Maximum QoS
@@ -155,13 +164,28 @@ class handler {
   virtual void on_closed(const error& /*why*/) {}
 };
 
+// Tag for the constructor that refers to the caller's options instead of
+// copying them.
+struct shared_options_t {
+  explicit shared_options_t() = default;
+};
+inline constexpr shared_options_t shared_options{};
+
 class connection {
  public:
   // A connection whose connect timer (server) starts at the first receive().
+  // The options are copied (to the heap unless they are the defaults).
   connection(role r, handler& h, options o = {});
   // A connection opened at `now`: a server's connect timer starts then, so
-  // a peer that never sends a byte is closed too. Prefer this one.
+  // a peer that never sends a byte is closed too.
   connection(role r, handler& h, options o, time_point now);
+  // The same, referring to `o`, which the caller keeps alive and unchanged
+  // for the connection's lifetime: one options object serves every
+  // connection of a listener (a broker), and no copy is made. Prefer this one
+  // for servers. (A client whose CONNECT overrides an option gets a copy.)
+  //   tern::session::connection c(role::server, h, listener_options, now, tern::session::shared_options);
+  connection(role r, handler& h, const options& o, time_point now, shared_options_t);
+  ~connection();
 
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -246,7 +270,7 @@ class connection {
   protocol_version version() const { return version_; }
   bool connected() const { return connected_; }  // CONNECT accepted / CONNACK success
   const peer_limits& peer() const { return peer_; }
-  const options& local() const { return options_; }
+  const options& local() const { return *options_; }
   state* session() const { return state_; }
 
  private:
@@ -304,29 +328,31 @@ class connection {
     std::size_t head_ = 0;
   };
 
-  role role_;
+  void replace_options(const options& o);
+
+  // Memory (the budget is in connection.cpp): what only some phase or role
+  // needs is allocated for it and freed after, so that an accepted server
+  // connection between packets, its output taken, holds no heap memory.
   handler* handler_;
-  options options_;
-  decoder decoder_;
+  const options* options_;  // the owner's (shared_options), or a copy when owns_options_
+  decoder_core decoder_;  // the version and maximum are version_ and options_'s
   write_buffer output_;
   state* state_ = nullptr;
-  protocol_version version_ = protocol_version::unknown;
-  peer_limits peer_;
-  bool connected_ = false;
-  bool closing_ = false;
-  bool closed_ = false;          // on_closed was called
-  bool awaiting_accept_ = false;
-  bool clean_start_ = false;     // client: the CONNECT's Clean Start
-  bool resend_dup_ = true;       // DUP on the in-flight messages still to resend
-  std::vector<packet> held_;     // packets received while a CONNECT awaits its answer
-  std::size_t held_bytes_ = 0;
-  std::array<std::byte, 16> first_bytes_{};  // server: the start of the CONNECT, to answer an unsupported level
-  std::size_t first_size_ = 0;
-  time_point now_{};             // the latest time given to any input
-  time_point last_received_{};
-  time_point last_sent_{};
-  std::optional<time_point> opened_;
-  std::optional<time_point> ping_sent_;
+  time_point now_{};            // the latest time given to any input
+  time_point last_received_{};  // server: keep alive counts from here
+  // What a server needs only until its CONNECT is answered, and what only a
+  // client needs: allocated with the connection; a server frees it in
+  // accept() (or when it closes), a client keeps it.
+  struct extras {
+    std::vector<packet> held;  // packets received while a CONNECT awaits its answer
+    std::size_t held_bytes = 0;
+    std::array<std::byte, 16> first_bytes{};  // server: the start of the CONNECT, to answer an unsupported level
+    std::size_t first_size = 0;
+    std::optional<time_point> opened;     // the connect timer starts here
+    time_point last_sent{};               // client: keep alive counts from here
+    std::optional<time_point> ping_sent;  // client: a PINGREQ awaits its PINGRESP
+  };
+  std::unique_ptr<extras> extras_;
   // The bookkeeping of QoS 1/2 flows, topic aliases and a client's SUBSCRIBE
   // ids: allocated on first use, so that an idle connection holds a pointer.
   struct flow_tables {
@@ -346,6 +372,16 @@ class connection {
     return *flows_;
   }
   std::unique_ptr<flow_tables> flows_;
+  peer_limits peer_;
+  role role_;
+  protocol_version version_ = protocol_version::unknown;
+  bool connected_ : 1 = false;
+  bool closing_ : 1 = false;
+  bool closed_ : 1 = false;  // on_closed was called
+  bool awaiting_accept_ : 1 = false;
+  bool clean_start_ : 1 = false;  // client: the CONNECT's Clean Start
+  bool resend_dup_ : 1 = true;    // DUP on the in-flight messages still to resend
+  bool owns_options_ : 1 = false;  // options_ was allocated by this connection
 };
 
 }  // namespace tern::session

@@ -279,6 +279,33 @@ TEST(ServerConnect, V311AcceptSendsConnack) {
   EXPECT_TRUE(s.calls().empty());
 }
 
+TEST(ServerConnect, SharedOptionsAreEnforcedAndNotCopied) {
+  const options shared{.maximum_packet_size = 40, .maximum_qos = qos::at_least_once};
+  recorder h;
+  state st;
+  connection c(role::server, h, shared, t0, shared_options);
+  EXPECT_EQ(&c.local(), &shared);
+  auto connect = encode(connect_msg(v5, 30), v5);
+  c.receive(connect, t0);
+  c.accept(st, {}, t0);
+  EXPECT_EQ(decode_all(take_bytes(c), v5), strings{"CONNACK sp=0 rc=0x00 {27=40,24=1}"});
+  auto big = encode(pub("t", std::string(40, 'x')), v5);
+  c.receive(big, t0);
+  EXPECT_EQ(decode_all(take_bytes(c), v5), strings{"DISCONNECT rc=0x95"});
+  EXPECT_EQ(&c.local(), &shared);
+}
+
+TEST(ServerConnect, ConnectTimerFromTheSharedOptions) {
+  const options shared{.connect_timeout = std::chrono::milliseconds(500)};
+  recorder h;
+  connection c(role::server, h, shared, t0, shared_options);
+  EXPECT_EQ(c.next_timeout(), t0 + 500ms);
+  c.on_timeout(t0 + 500ms);
+  EXPECT_TRUE(c.closing());
+  EXPECT_EQ(h.log, strings{"closed timed_out"});
+  EXPECT_EQ(c.next_timeout(), std::nullopt);
+}
+
 TEST(ServerConnect, V31AcceptSendsConnack) {
   side s(role::server, v31);
   s.feed(connect_msg(v31));
@@ -1302,6 +1329,37 @@ TEST(Client, ConnectPropertiesWinOverOptions) {
   c.feed(pub("t", "1", qos::exactly_once, 1));
   c.feed(pub("t", "2", qos::exactly_once, 2));
   EXPECT_EQ(c.out(), (strings{"PUBREC 1 rc=0x00", "DISCONNECT rc=0x93"}));
+}
+
+TEST(Client, ConnectPropertiesWinOverSharedOptionsWithoutChangingThem) {
+  // The caller's options serve other connections: the CONNECT's values go
+  // into a copy of the connection's own.
+  const options shared{.maximum_packet_size = 4096, .receive_maximum = 10};
+  recorder h;
+  state st;
+  connection c(role::client, h, shared, t0, shared_options);
+  EXPECT_EQ(&c.local(), &shared);
+  c.connect(connect_msg(v5, 30, true, props_of({{property_id::maximum_packet_size, 64}})), st, t0);
+  EXPECT_EQ(decode_all(take_bytes(c), v5), strings{"CONNECT v5 c1 clean ka=30 {27=64,21=10}"});
+  EXPECT_EQ(shared.maximum_packet_size, 4096u);
+  EXPECT_NE(&c.local(), &shared);
+  EXPECT_EQ(c.local().maximum_packet_size, 64u);
+  EXPECT_EQ(c.local().receive_maximum, 10);
+  auto ack = encode(connack_packet{}, v5);
+  c.receive(ack, t0);
+  auto big = encode(pub("t", std::string(80, 'x')), v5);
+  c.receive(big, t0);  // above the CONNECT's 64: refused by the decoder
+  EXPECT_EQ(decode_all(take_bytes(c), v5), strings{"DISCONNECT rc=0x95"});
+  EXPECT_EQ(h.log.back(), "closed 0x95");
+}
+
+TEST(Client, ConnectWithoutOverridesKeepsReferringToSharedOptions) {
+  const options shared{.receive_maximum = 10};
+  recorder h;
+  state st;
+  connection c(role::client, h, shared, t0, shared_options);
+  c.connect(connect_msg(v5, 30), st, t0);
+  EXPECT_EQ(&c.local(), &shared);
 }
 
 TEST(Client, V311ConnectCarriesNoProperties) {
