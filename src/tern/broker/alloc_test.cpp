@@ -64,7 +64,7 @@ struct quiet_link : link {
 
 // The budget of an idle connection of a clean session, in heap bytes: its
 // endpoint (the session::connection plus at most 40 bytes, engine.cpp
-// asserts it), its client_session (at most 104 bytes, plus the client id in
+// asserts it), its client_session (at most 88 bytes, plus the client id in
 // the same block) and its share of the worker's tables (a pointer in
 // sessions_, one in slots_, with their spare capacity). Nothing else: no
 // copy of the peer's address, no user name, no CONNECT kept, no output.
@@ -73,7 +73,7 @@ struct quiet_link : link {
 // in sessions_, 8 in slots_). A connection of 96 bytes would make it 294.
 constexpr std::size_t id_length = 12;  // "client-00042": kept in the session's block
 constexpr std::size_t tables_budget = 32;
-constexpr std::size_t budget = sizeof(session::connection) + 40 + 104 + id_length + tables_budget;
+constexpr std::size_t budget = sizeof(session::connection) + 40 + 88 + id_length + tables_budget;
 
 TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
   constexpr int n = 1000;
@@ -117,10 +117,10 @@ TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
 
   const auto per_connection = static_cast<std::size_t>(held) / n;
   std::printf("idle connection: %zu heap bytes (endpoint %zu = session::connection %zu + %zu; "
-              "client_session <= 104 + id %zu; tables and the rest %zu); budget %zu\n",
+              "client_session <= 88 + id %zu; tables and the rest %zu); budget %zu\n",
               per_connection, sizeof(endpoint), sizeof(session::connection),
               sizeof(endpoint) - sizeof(session::connection), id_length,
-              per_connection - sizeof(endpoint) - 104 - id_length, budget);
+              per_connection - sizeof(endpoint) - 88 - id_length, budget);
   EXPECT_LE(per_connection, budget);
 
   // Everything goes with the connections (the tables keep their capacity).

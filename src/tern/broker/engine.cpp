@@ -95,12 +95,15 @@ struct client_session final : session::journal {
     subscription_list subscriptions;
     std::unique_ptr<will_message> will;
     time_point will_at = no_time;  // a delayed will is due
+    time_point expires_at = no_time;  // the session ends, if still disconnected
     // The seqs of queued messages kept in the store only (offline, or
     // behind), ascending: 8 bytes in memory per message, the message itself
     // on disk. Only these are read back: the store may also hold messages
     // other workers stored for this session that have not arrived here yet.
     seq_list stored;
-    bool empty() const noexcept { return !username && subscriptions.empty() && !will && stored.empty(); }
+    bool empty() const noexcept {
+      return !username && subscriptions.empty() && !will && stored.empty() && expires_at == no_time;
+    }
   };
 
   static client_session* make(worker& w, std::string_view id) {
@@ -126,7 +129,6 @@ struct client_session final : session::journal {
   std::uint64_t serial = 0;  // with `slot`: its handle on `home` (worker::session_at)
   std::uint32_t slot = 0;
   std::uint32_t expiry_interval = 0;  // seconds; 0xFFFFFFFF: never
-  time_point expires_at = no_time;    // the session ends, if still disconnected
   std::unique_ptr<extras> more;
   protocol_version version = protocol_version::v5;
   // Journaling to the store (persistent): its QoS 1/2 messages, subscriptions and will are there.
@@ -156,6 +158,12 @@ struct client_session final : session::journal {
     else if (more) more->will.reset();
   }
   time_point will_at() const { return more ? more->will_at : no_time; }
+  // When the session ends if still disconnected (no_time: not while connected, or never).
+  time_point expires_at() const { return more ? more->expires_at : no_time; }
+  void set_expires_at(time_point t) {
+    if (t != no_time) ext().expires_at = t;
+    else if (more) more->expires_at = no_time;
+  }
   bool has_stored() const { return more && !more->stored.empty(); }
   void add_stored(std::uint64_t seq) { ext().stored.add(seq); }
 
@@ -184,8 +192,8 @@ struct client_session final : session::journal {
 };
 
 // Per idle connection (see engine.hpp): the endpoint adds 40 bytes to its
-// connection, the session is at most 104 bytes (40 of them its session::state). alloc_test.cpp measures it.
-static_assert(sizeof(client_session) <= 104);
+// connection, the session is at most 88 bytes (32 of them its session::state). alloc_test.cpp measures it.
+static_assert(sizeof(client_session) <= 88);
 static_assert(sizeof(endpoint) <= sizeof(session::connection) + 40);
 
 struct engine::share_group {
@@ -450,7 +458,7 @@ void worker::admit(endpoint& ep, time_point now) {
       if (s.journaled) batch_.erase_will(s.client_id());
       s.more->will_at = no_time;
     }
-    s.expires_at = no_time;
+    s.set_expires_at(no_time);
     if (c.clean_start) {
       end_session(s, now);
     } else {
@@ -1019,7 +1027,7 @@ void worker::closed(endpoint& ep, const error& why, time_point now) {
     return;
   }
   s->trim();
-  if (s->expiry_interval != never_expires) s->expires_at = now + seconds(s->expiry_interval);
+  if (s->expiry_interval != never_expires) s->set_expires_at(now + seconds(s->expiry_interval));
   save(*s);
 }
 
@@ -1070,7 +1078,7 @@ void worker::end_session(client_session& s, time_point now) {
 void worker::save(const client_session& s) {
   if (!s.journaled) return;
   std::optional<time_point> expires;
-  if (!s.connection && s.expires_at != no_time) expires = s.expires_at;
+  if (!s.connection && s.expires_at() != no_time) expires = s.expires_at();
   storage::session_record r{std::string(s.client_id()), s.version, s.expiry_interval, {}, expires};
   r.subscriptions.assign(s.subscriptions().begin(), s.subscriptions().end());
   batch_.save_session(std::move(r));
@@ -1111,7 +1119,7 @@ void worker::tick(time_point now) {
   std::vector<std::string> ended;
   for (client_session* s : sessions_) {
     if (s->will_at() <= now) publish_will(*s, now, nullptr);
-    if (s->expires_at <= now && !s->connection) ended.emplace_back(s->client_id());
+    if (s->expires_at() <= now && !s->connection) ended.emplace_back(s->client_id());
   }
   for (const auto& id : ended) {
     client_session* s = find_session(id);
@@ -1150,7 +1158,7 @@ std::optional<time_point> worker::next_tick() const {
   };
   for (const client_session* s : sessions_) {
     earliest(s->will_at());
-    if (!s->connection) earliest(s->expires_at);
+    if (!s->connection) earliest(s->expires_at());
   }
   const auto every = engine_.options_.sys_interval;
   if (index_ == 0 && every.count() > 0) earliest(last_sys_ + every);
@@ -1267,7 +1275,7 @@ storage::storage_result<recovery> engine::recover(time_point now) {
     s.expiry_interval = rec.expiry_interval;
     s.state.set_limits(options_.queue);
     if (rec.expiry_interval != never_expires)
-      s.expires_at = rec.expires_at.value_or(now + seconds(rec.expiry_interval));
+      s.set_expires_at(rec.expires_at.value_or(now + seconds(rec.expiry_interval)));
     if (!rec.subscriptions.empty()) {
       std::unique_lock lock(index_mutex_);
       for (auto& sub : rec.subscriptions) {

@@ -37,7 +37,7 @@
 // written under an exclusive lock on (un)subscribe.
 //
 // Memory: an idle connection of a clean session costs its endpoint (the
-// session::connection plus 40 bytes), its client_session (at most 104
+// session::connection plus 40 bytes), its client_session (at most 88
 // bytes, with the client id in the same block) and a pointer in each of its
 // worker's two session tables; nothing else. What few idle sessions have
 // (user name, subscriptions, will, a stored queue) is allocated when set.

@@ -99,7 +99,7 @@ enqueue_result state::enqueue(publish_packet m, time_point now, std::uint32_t or
     }
   }
   if (!fits(queue.size() - qos0_count, queued_bytes_ - qos0_bytes)) {
-    ++dropped_;
+    ++part.dropped;
     return m.qos == qos::at_most_once ? enqueue_result::dropped : enqueue_result::refused;
   }
   // Drop QoS 0 messages, oldest first, until the new one fits.
@@ -110,7 +110,7 @@ enqueue_result state::enqueue(publish_packet m, time_point now, std::uint32_t or
     }
     queued_bytes_ -= it->message.payload().size();
     it = queue.erase(it);
-    ++dropped_;
+    ++part.dropped;
   }
   push();
   return enqueue_result::queued_dropping;
@@ -168,7 +168,13 @@ void state::attach_journal(journal* j) {
 
 void state::clear() {
   flows_.reset();  // frees the tables: a cleared state is often an idle one
-  queue_.reset();
+  // The count of dropped messages outlives a clear (it is a counter, not state).
+  if (auto* q = queue_.ptr(); q && q->dropped != 0) {
+    q->items.clear();
+    q->bytes = 0;
+  } else {
+    queue_.reset();
+  }
 }
 
 }  // namespace tern::session

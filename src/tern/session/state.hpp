@@ -207,7 +207,7 @@ class state {
     max_bytes_ = static_cast<std::uint32_t>(std::min<std::size_t>(l.max_bytes, 0xFFFFFFFF));
   }
   // Messages dropped or refused by enqueue() since the state was made.
-  std::uint64_t dropped() const { return dropped_; }
+  std::uint64_t dropped() const { return queue_.get().dropped; }
 
   // Forgets everything but the limits, counters and journal (Clean Start);
   // not reported: the journal's owner forgets its copy itself.
@@ -221,7 +221,7 @@ class state {
   journal* get_journal() const { return journal_; }
 
  private:
-  // 40 bytes: a broker keeps one per session, idle ones included.
+  // 32 bytes: a broker keeps one per session, idle ones included.
   journal* journal_ = nullptr;
   // The QoS 1/2 bookkeeping, allocated on first use: an idle state holds
   // a pointer. Tables that allocate nothing per message once grown.
@@ -236,11 +236,11 @@ class state {
   // The queue, allocated on first use (an empty std::deque holds ~600 bytes).
   struct queue_part {
     std::deque<queued> items;
-    std::size_t bytes = 0;  // their payloads
+    std::size_t bytes = 0;     // their payloads
+    std::uint64_t dropped = 0;  // messages enqueue() dropped or refused
     bool empty() const noexcept { return items.empty(); }
   };
   detail::lazy<queue_part> queue_;
-  std::uint64_t dropped_ = 0;
   std::uint32_t max_messages_ = 0;
   std::uint32_t max_bytes_ = 0;
 };
