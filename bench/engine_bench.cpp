@@ -95,9 +95,10 @@ using namespace tern;
 using broker::endpoint;
 using broker::engine;
 
-struct null_link : broker::link {
+struct null_endpoint final : endpoint {
+  using endpoint::endpoint;
   void wake() override {}
-  std::string peer() const override { return "127.0.0.1:50000"; }
+  std::string peer_address() const override { return "127.0.0.1:50000"; }
 };
 
 // Every PUBACK a subscriber may have to send (packet ids 1..65535), encoded
@@ -240,7 +241,7 @@ class rig {
     if (!clean && v_ == protocol_version::v5)
       c.props = properties::builder{}.add<property_id::session_expiry_interval>(3600).build();
     c.keep_alive = 0;
-    auto ep = eng_->worker_at(worker).open(link_, now_);
+    std::unique_ptr<endpoint> ep = std::make_unique<null_endpoint>(eng_->worker_at(worker), now_);
     ep->receive(encode(packet{std::move(c)}, v_), now_);
     if (!ep->connect_pending()) throw std::logic_error("CONNECT not pending");
     eng_->worker_at(eng_->owner_of(*ep)).admit(*ep, now_);
@@ -302,7 +303,6 @@ class rig {
   qos q_;
   std::size_t workers_;
   broker::time_point now_{std::chrono::hours(1)};
-  null_link link_;
   broker::hooks hooks_;
   std::unique_ptr<storage::store> store_ = storage::make_memory_store();
   std::unique_ptr<engine> eng_;  // before the endpoints: they go first

@@ -57,23 +57,24 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { operator delet
 namespace tern::broker {
 namespace {
 
-struct quiet_link : link {
+struct quiet_endpoint final : endpoint {
+  using endpoint::endpoint;
   void wake() override {}
-  std::string peer() const override { return "127.0.0.1:50000"; }
+  std::string peer_address() const override { return "127.0.0.1:50000"; }
 };
 
 // The budget of an idle connection of a clean session, in heap bytes: its
-// endpoint (the session::connection plus at most 40 bytes, engine.cpp
-// asserts it), its client_session (at most 88 bytes, plus the client id in
-// the same block) and its share of the worker's tables (a pointer in
+// endpoint (the session::connection plus at most 32 bytes, engine.cpp
+// asserts it; the network layer's connection derives from it and adds its
+// own few bytes), its client_session (at most 88 bytes, plus the client id
+// in the same block) and its share of the worker's tables (a pointer in
 // sessions_, one in slots_, with their spare capacity). Nothing else: no
 // copy of the peer's address, no user name, no CONNECT kept, no output.
-// With session::connection at 416 bytes this is 456 + 132 + 32 = 620;
-// measured (1,000 connections): 456 + 132 + 26 = 614 (the tables: 17 bytes
-// in sessions_, 8 in slots_). A connection of 96 bytes would make it 294.
+// Measured (1,000 connections): 128 + 100 + 26 = 254 (the tables: about 17
+// bytes in sessions_, 8 in slots_).
 constexpr std::size_t id_length = 12;  // "client-00042": kept in the session's block
 constexpr std::size_t tables_budget = 32;
-constexpr std::size_t budget = sizeof(session::connection) + 40 + 88 + id_length + tables_budget;
+constexpr std::size_t budget = sizeof(session::connection) + 32 + 88 + id_length + tables_budget;
 
 TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
   constexpr int n = 1000;
@@ -83,7 +84,6 @@ TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
   options o;
   o.sys_interval = std::chrono::seconds(0);
   engine eng(o, h, *store, 1, now);
-  quiet_link l;
   auto& w = eng.worker_at(0);
 
   std::vector<std::vector<std::byte>> connects;
@@ -102,7 +102,7 @@ TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
 
   const long before = live_bytes.load();
   for (int i = 0; i < n; ++i) {
-    auto ep = w.open(l, now);
+    std::unique_ptr<endpoint> ep = std::make_unique<quiet_endpoint>(w, now);
     ep->receive(connects[static_cast<std::size_t>(i)], now);
     ASSERT_TRUE(ep->connect_pending());
     eng.worker_at(eng.owner_of(*ep)).admit(*ep, now);

@@ -167,7 +167,7 @@ struct client_session final : session::journal {
   bool has_stored() const { return more && !more->stored.empty(); }
   void add_stored(std::uint64_t seq) { ext().stored.add(seq); }
 
-  client_info info(const link* via) const {
+  client_info info(const endpoint* via) const {
     return {client_id(), more && more->username ? std::optional<std::string_view>(*more->username) : std::nullopt,
             version, via};
   }
@@ -191,10 +191,10 @@ struct client_session final : session::journal {
   std::uint32_t id_size_;  // the client id's, in the bytes that follow
 };
 
-// Per idle connection (see engine.hpp): the endpoint adds 40 bytes to its
+// Per idle connection (see engine.hpp): the endpoint adds 32 bytes to its
 // connection, the session is at most 88 bytes (32 of them its session::state). alloc_test.cpp measures it.
 static_assert(sizeof(client_session) <= 88);
-static_assert(sizeof(endpoint) <= sizeof(session::connection) + 40);
+static_assert(sizeof(endpoint) <= sizeof(session::connection) + 32);
 
 struct engine::share_group {
   struct member {
@@ -290,21 +290,20 @@ void client_session::incoming_removed(std::uint16_t packet_id) {
 
 std::string client_info::peer() const { return connection ? connection->peer() : std::string(); }
 
-endpoint::endpoint(worker& w, link& l, time_point now)
-    : worker_(&w), link_(&l), conn_(session::role::server, *this, w.engine_.connection_options_, now,
-                                    session::shared_options) {
+endpoint::endpoint(worker& w, time_point now)
+    : worker_(&w), conn_(session::role::server, *this, w.engine_.connection_options_, now, session::shared_options) {
   w.now_ = now;
 }
 
 endpoint::~endpoint() {
+  // The derived (network) part is gone already: no virtual calls from here.
+  destroying_ = true;
   if (unsynced_) std::erase(worker_->unsynced_, this);
   if (!admitted_) {
     delete pending_;
     return;
   }
-  // Destroyed without the transport closing first: the link may be gone
-  // already (hooks see no peer).
-  link_ = nullptr;
+  // Destroyed without the transport closing first (hooks see no peer).
   if (client_) worker_->closed(*this, error{reason::unspecified_error, "connection destroyed"}, worker_->now_);
 }
 
@@ -341,7 +340,7 @@ void endpoint::on_publish(publish_packet&& m) {
   auto& eng = worker_->engine_;
   const auto now = worker_->now_;
   eng.stats_.messages_received.fetch_add(1, std::memory_order_relaxed);
-  const auto info = client->info(link_);
+  const auto info = client->info(this);
   const auto verdict = eng.hooks_.on_publish(info, m);
   reason code = reason::success;
   if (verdict.action == publish_action::allow) {
@@ -401,10 +400,6 @@ worker::~worker() {
   for (client_session* s : sessions_) delete s;
 }
 
-std::unique_ptr<endpoint> worker::open(link& l, time_point now) {
-  return std::make_unique<endpoint>(*this, l, now);
-}
-
 void worker::admit(endpoint& ep, time_point now) {
   ep.worker_ = this;
   now_ = now;
@@ -444,12 +439,12 @@ void worker::admit(endpoint& ep, time_point now) {
       old->set_client(nullptr);
       s.connection = nullptr;
       engine_.stats_.clients_connected.fetch_sub(1, std::memory_order_relaxed);
-      engine_.hooks_.on_disconnect(s.info(old->link_), error{reason::session_taken_over});
+      engine_.hooks_.on_disconnect(s.info(old), error{reason::session_taken_over});
       old->conn_.disconnect(reason::session_taken_over);
       old->wake();
       const auto* will = s.will();
       const bool delayed = will && will->props.get<property_id::will_delay_interval>().value_or(0) > 0;
-      if (will && !(delayed && !c.clean_start)) publish_will(s, now, old->link_);
+      if (will && !(delayed && !c.clean_start)) publish_will(s, now, old);
       s.set_will(nullptr);
     } else if (s.will_at() != no_time && c.clean_start) {
       publish_will(s, now, nullptr);  // the old session ends now: its delayed will goes out
@@ -942,7 +937,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
       code = reason::not_authorized;
     } else {
       subscription sub = e;
-      code = engine_.hooks_.on_subscribe(s.info(ep.link_), sub);
+      code = engine_.hooks_.on_subscribe(s.info(&ep), sub);
       if (!is_failure(code)) {
         sub.options.max_qos = std::min(sub.options.max_qos, o.connection.maximum_qos);
         auto shared = topic::parse_shared(sub.filter);
@@ -1009,11 +1004,11 @@ void worker::closed(endpoint& ep, const error& why, time_point now) {
   ep.set_client(nullptr);
   s->connection = nullptr;
   engine_.stats_.clients_connected.fetch_sub(1, std::memory_order_relaxed);
-  engine_.hooks_.on_disconnect(s->info(ep.link_), why);
+  engine_.hooks_.on_disconnect(s->info(&ep), why);
   if (const auto* will = s->will(); will && !ep.normal_disconnect_) {
     const auto delay = will->props.get<property_id::will_delay_interval>().value_or(0);
     if (delay == 0 || !s->persistent()) {
-      publish_will(*s, now, ep.link_);
+      publish_will(*s, now, &ep);
     } else {
       // Published later, when its client is gone: hooks will see no peer.
       s->more->will_at = now + seconds(std::min(delay, s->expiry_interval));
@@ -1031,7 +1026,7 @@ void worker::closed(endpoint& ep, const error& why, time_point now) {
   save(*s);
 }
 
-void worker::publish_will(client_session& s, time_point now, const link* from) {
+void worker::publish_will(client_session& s, time_point now, const endpoint* from) {
   if (!s.will()) return;
   will_message w = std::move(*s.more->will);
   s.more->will.reset();

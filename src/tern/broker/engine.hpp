@@ -3,8 +3,9 @@
 // limits and $SYS, driven by a network layer that feeds it bytes and time.
 //
 //   tern::broker::engine eng(opts, hooks, store, /*workers=*/2, now);
-//   // on io thread i, for a new socket:
-//   auto ep = eng.worker_at(i).open(link, now);
+//   // on io thread i, for a new socket, the network layer's connection (an
+//   // endpoint that implements wake() and peer_address()):
+//   auto ep = std::make_unique<my_connection>(eng.worker_at(i), now, socket);
 //   ep->receive(bytes, now);          // output: ep->output(), ep->next_timeout(), ep->closing()
 //   if (ep->connect_pending()) {      // its CONNECT arrived: hand it to the owning thread
 //     auto w = eng.owner_of(*ep);     // move ep (and the socket) to io thread w, then there:
@@ -37,7 +38,7 @@
 // written under an exclusive lock on (un)subscribe.
 //
 // Memory: an idle connection of a clean session costs its endpoint (the
-// session::connection plus 40 bytes), its client_session (at most 88
+// session::connection plus 32 bytes), its client_session (at most 88
 // bytes, with the client id in the same block) and a pointer in each of its
 // worker's two session tables; nothing else. What few idle sessions have
 // (user name, subscriptions, will, a stored queue) is allocated when set.
@@ -122,37 +123,25 @@ struct recovery {
   std::size_t discarded = 0;  // sessions that had ended (expired while down)
 };
 
-// The I/O side of one connection, implemented by the network layer.
-class link {
- public:
-  virtual ~link() = default;
-  // The endpoint has output to write, a new deadline or is closing: act on
-  // it soon, on the endpoint's thread (coalescing many wakes into one write).
-  virtual void wake() = 0;
-  // The peer's address ("127.0.0.1:50000", "[::1]:50000"), for hooks and
-  // logs. Asked when needed rather than kept: an idle connection holds no
-  // copy of it. Hooks may ask during any input of the endpoint, its
-  // transport_closed() included (client_info::peer): answer until then.
-  virtual std::string peer() const = 0;
-};
-
 class engine;
 class worker;
 struct client_session;
 
 // One network connection as the engine sees it: the protocol state machine
-// plus the engine's handling of what it reports. Owned by the network layer.
-class endpoint final : private session::handler {
+// plus the engine's handling of what it reports. The network layer's
+// connection derives from it (the I/O side: wake, peer_address) and owns
+// it: one object, one vtable, per connection.
+class endpoint : private session::handler {
  public:
-  endpoint(worker& w, link& l, time_point now);
+  endpoint(worker& w, time_point now);
   ~endpoint() override;
+  endpoint(const endpoint&) = delete;
+  endpoint& operator=(const endpoint&) = delete;
 
   // ---- inputs (on the endpoint's current thread) ----
   void receive(bytes_view in, time_point now);
   void on_timeout(time_point now);
   void transport_closed(const error& why, time_point now);
-  // The network layer moved the endpoint to another thread's worker.
-  void rebind(link& l) { link_ = &l; }
 
   // ---- outputs ----
   write_buffer& output() { return conn_.output(); }
@@ -160,8 +149,19 @@ class endpoint final : private session::handler {
   bool closing() const { return conn_.closing(); }
   // Its CONNECT arrived and waits for worker::admit on the owning thread.
   bool connect_pending() const { return pending() != nullptr; }
-  std::string peer() const { return link_->peer(); }
+  // The peer's address, for hooks and logs ("" once being destroyed).
+  std::string peer() const { return destroying_ ? std::string() : peer_address(); }
   const session::connection& connection() const { return conn_; }
+
+ protected:
+  // ---- the I/O side, implemented by the network layer ----
+  // The endpoint has output to write, a new deadline or is closing: act on
+  // it soon, on the endpoint's thread (coalescing many wakes into one write).
+  virtual void wake() = 0;
+  // The peer's address ("127.0.0.1:50000", "[::1]:50000"). Asked when
+  // needed rather than kept: an idle connection holds no copy of it. Hooks
+  // may ask during any input, transport_closed() included: answer until then.
+  virtual std::string peer_address() const = 0;
 
  private:
   friend class worker;
@@ -174,7 +174,6 @@ class endpoint final : private session::handler {
   void on_unsubscribe(unsubscribe_packet&& u) override;
   void on_disconnect(const disconnect_packet& d) override;
   void on_closed(const error& why) override;
-  void wake() { link_->wake(); }
   void track_unsynced();
   connect_packet* pending() const { return admitted_ ? nullptr : pending_; }
   client_session* client() const { return admitted_ ? client_ : nullptr; }
@@ -184,7 +183,6 @@ class endpoint final : private session::handler {
   }
 
   worker* worker_;
-  link* link_;  // nullptr once the endpoint is being destroyed (the link may be gone)
   session::connection conn_;
   // Before admit: the CONNECT waiting for it (owned, allocated while it
   // waits: idle endpoints stay small). From admit on: its session, until the
@@ -197,6 +195,7 @@ class endpoint final : private session::handler {
   bool admitted_ = false;
   bool normal_disconnect_ = false;
   bool unsynced_ = false;  // acknowledged a QoS 1/2 message this loop turn
+  bool destroying_ = false;  // in ~endpoint: the derived part is gone (no virtual calls)
   // (The time of the current input is the worker's now_: every handler call
   // happens inside an input on the worker's thread.)
 };
@@ -237,7 +236,6 @@ class worker {
   std::size_t index() const { return index_; }
 
   // A new network connection on this worker's thread.
-  std::unique_ptr<endpoint> open(link& l, time_point now);
   // Takes over an endpoint whose CONNECT is pending and whose client id this
   // worker owns (call on this worker's thread; the endpoint may come from
   // another worker). Accepts or refuses it.
@@ -282,7 +280,7 @@ class worker {
   void unsubscribe(endpoint& ep, unsubscribe_packet&& u);
   // Publishes `s`'s will, if any, as coming from the client of `from` (a
   // will published after its client left: nullptr).
-  void publish_will(client_session& s, time_point now, const link* from);
+  void publish_will(client_session& s, time_point now, const endpoint* from);
   void end_session(client_session& s, time_point now);
   void save(const client_session& s);
   void publish_sys(time_point now);

@@ -13,10 +13,12 @@ using namespace std::chrono_literals;
 constexpr auto v311 = protocol_version::v3_1_1;
 constexpr auto v5 = protocol_version::v5;
 
-struct counting_link : link {
+// The network side of a test connection.
+struct test_endpoint final : endpoint {
+  using endpoint::endpoint;
   int wakes = 0;
   void wake() override { ++wakes; }
-  std::string peer() const override { return "127.0.0.1:50000"; }
+  std::string peer_address() const override { return "127.0.0.1:50000"; }
 };
 
 struct test_hooks : hooks {
@@ -119,7 +121,7 @@ class Engine : public ::testing::Test {
   // Connects a client; returns it with the CONNACK still unread.
   std::unique_ptr<client> open(connect_packet c, std::size_t on_worker = 0) {
     auto cl = std::make_unique<client>(client{this, c.version, nullptr, {}, decoder({c.version})});
-    cl->ep = eng->worker_at(on_worker).open(link_, now);
+    cl->ep = std::make_unique<test_endpoint>(eng->worker_at(on_worker), now);
     clients.push_back(cl.get());
     cl->send(c);
     return cl;
@@ -182,7 +184,6 @@ class Engine : public ::testing::Test {
   test_hooks hooks_;
   std::unique_ptr<storage::store> store = storage::make_memory_store();
   std::unique_ptr<engine> eng;
-  counting_link link_;
   std::vector<client*> clients;
   std::vector<std::unique_ptr<engine>> graveyard;  // crashed engines (their endpoints still point at them)
   recovery recovered;

@@ -36,7 +36,7 @@ struct connect_request {
   std::string_view peer;  // "address:port" of the network peer
 };
 
-class link;
+class endpoint;
 
 // Who did something: the client of a session.
 struct client_info {
@@ -48,7 +48,7 @@ struct client_info {
   // only when it needs it). Empty for a session without a connection: a
   // delayed will published after its client left, $SYS.
   std::string peer() const;
-  const link* connection = nullptr;  // set by the engine
+  const endpoint* connection = nullptr;  // set by the engine
 };
 
 enum class publish_action : std::uint8_t {

@@ -281,22 +281,19 @@ struct thread_state {
   void begin_stop();
 };
 
-// One TCP connection: its descriptor and its broker::endpoint, in one
-// allocation. Owned by its thread (`links`); deleted at the end of the turn
-// it closed in, so that pointers to it held during the turn stay valid.
-class tcp_link final : public broker::link {
+// One TCP connection: a broker::endpoint with its descriptor. Owned by its
+// thread (`links`); deleted at the end of the turn it closed in, so that
+// pointers to it held during the turn stay valid.
+class tcp_link final : public broker::endpoint {
  public:
-  tcp_link(thread_state& home, int fd) : home_(&home), fd_(fd) {}
+  tcp_link(thread_state& home, int fd, time_point now) : endpoint(home.worker, now), home_(&home), fd_(fd) {}
   ~tcp_link() override {
-    if (has_endpoint_) std::destroy_at(&ep_);
     if (fd_ >= 0) ::close(fd_);
   }
-  tcp_link(const tcp_link&) = delete;
-  tcp_link& operator=(const tcp_link&) = delete;
 
   void wake() override { home_->mark(*this); }
 
-  std::string peer() const override {
+  std::string peer_address() const override {
     sockaddr_storage a{};
     socklen_t len = sizeof a;
     if (fd_ < 0 || ::getpeername(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return {};
@@ -307,25 +304,23 @@ class tcp_link final : public broker::link {
     return to_text(e);
   }
 
-  // Opens the endpoint and waits for the CONNECT.
-  void begin(time_point now) {
-    std::construct_at(&ep_, home_->worker, *this, now);
-    has_endpoint_ = true;
+  // Waits for the CONNECT.
+  void begin() {
     home_->mark(*this);  // arms the connect timeout
   }
 
   // The socket reported events (edge-triggered).
   void on_ready(std::uint32_t events, time_point now) {
-    if (!has_endpoint_) return;
+    if (!open_) return;
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && writing_) continue_write(now);
-    if (has_endpoint_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) read(now);
+    if (open_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) read(now);
   }
 
   // Reads until the socket is drained (a short read), at most a few full
   // buffers before letting the thread's other connections run.
   void read(time_point now) {
     auto& here = *home_;
-    if (!has_endpoint_ || ep_.closing() || move_to_ != 0) return;
+    if (!open_ || closing() || move_to_ != 0) return;
     std::byte* buffer = here.read_buffer.get();
     for (int i = 0; i < full_reads_per_turn; ++i) {
       const ssize_t n = ::recv(fd_, buffer, read_buffer_size, 0);
@@ -335,13 +330,13 @@ class tcp_link final : public broker::link {
         return lost({last_error(), "reading failed"}, now);
       }
       if (n == 0) return lost({error_code(asio::error::eof), "the peer closed the connection"}, now);
-      ep_.receive(bytes_view(buffer, static_cast<std::size_t>(n)), now);
+      receive(bytes_view(buffer, static_cast<std::size_t>(n)), now);
       here.mark(*this);
-      if (ep_.connect_pending()) {
+      if (connect_pending()) {
         admit_or_move(now);
         if (move_to_ != 0) return;  // reads resume on the owning thread
       }
-      if (ep_.closing()) return;  // nothing more to read
+      if (closing()) return;  // nothing more to read
       if (static_cast<std::size_t>(n) < read_buffer_size) return;
     }
     if (!again_) {
@@ -352,8 +347,8 @@ class tcp_link final : public broker::link {
 
   // End of a loop turn: move, write, keep the deadline, close when done.
   void service(time_point now) {
-    if (!has_endpoint_) return;
-    auto& out = ep_.output();
+    if (!open_) return;
+    auto& out = output();
     if (move_to_ != 0 && !writing_) return move_to(*home_->rt.threads[move_to_ - 1u]);
     if (writing_) {
       if (out.size() > max_pending_output)
@@ -361,8 +356,8 @@ class tcp_link final : public broker::link {
     } else if (!out.empty()) {
       if (!write(now)) return;  // lost
     }
-    if (ep_.closing()) {
-      if (!writing_ && ep_.output().empty()) return finish(now);
+    if (closing()) {
+      if (!writing_ && output().empty()) return finish(now);
       if (auto* p = pending(); p && p->linger_until == time_point::max()) p->linger_until = now + close_linger;
     }
     keep_deadline();
@@ -371,29 +366,29 @@ class tcp_link final : public broker::link {
   // The broker is stopping: a connection the engine did not disconnect (its
   // CONNECT not yet admitted) closes too.
   void stop(time_point now) {
-    if (!has_endpoint_) return;
-    if (!ep_.closing()) ep_.transport_closed({reason::server_shutting_down, "the broker is stopping"}, now);
+    if (!open_) return;
+    if (!closing()) transport_closed({reason::server_shutting_down, "the broker is stopping"}, now);
     home_->mark(*this);
   }
 
   // Its deadline passed (thread_state::sweep).
   void on_due(time_point now) {
-    if (!has_endpoint_) return;
+    if (!open_) return;
     if (auto* p = pending(); p && now >= p->linger_until) return finish(now);
-    if (auto t = ep_.next_timeout(); t && *t <= now) {
-      ep_.on_timeout(now);
+    if (auto t = next_timeout(); t && *t <= now) {
+      on_timeout(now);
       home_->mark(*this);  // service keeps the next deadline
     } else {
       keep_deadline();
     }
   }
 
-  // Closes the socket and ends the endpoint, written or not. The endpoint
-  // learns first, while the socket is open (hooks may ask for the peer).
+  // Closes the socket, written or not. The endpoint learns first, while the
+  // socket is open (hooks may ask for the peer).
   void finish(time_point now) {
-    if (!has_endpoint_) return;
+    if (!open_) return;
     auto& here = *home_;
-    if (!ep_.closing()) ep_.transport_closed({reason::unspecified_error, "the connection was dropped"}, now);
+    if (!closing()) transport_closed({reason::unspecified_error, "the connection was dropped"}, now);
     ::shutdown(fd_, SHUT_WR);
     // What the peer sent and nobody read would make close() send RST, which
     // may destroy our last bytes (a DISCONNECT) before the peer reads them.
@@ -401,24 +396,14 @@ class tcp_link final : public broker::link {
     }
     ::close(std::exchange(fd_, -1));  // leaves the epoll set
     here.remove_link(*this);
-    if (dirty) std::erase(here.dirty, this);
+    if (dirty_) std::erase(here.dirty, this);
     if (again_) std::erase(here.again, this);
-    dirty = again_ = false;
-    std::destroy_at(&ep_);
-    has_endpoint_ = false;
+    dirty_ = again_ = open_ = false;
     if (writing_) here.give_write_state(take_pending());
+    output() = write_buffer{};
     here.finished.push_back(this);
     here.rt.closed_one();
     here.touched();  // closing may have published a will
-  }
-
-  // Closes without telling anybody (the runtime is being destroyed).
-  void discard() {
-    if (has_endpoint_) {
-      std::destroy_at(&ep_);
-      has_endpoint_ = false;
-    }
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
   }
 
  private:
@@ -427,8 +412,8 @@ class tcp_link final : public broker::link {
   // Its CONNECT arrived: admit it here when this thread owns the client id,
   // else move there at the end of the turn.
   void admit_or_move(time_point now) {
-    const auto owner = home_->rt.engine.owner_of(ep_);
-    if (owner == home_->index) return home_->worker.admit(ep_, now);
+    const auto owner = home_->rt.engine.owner_of(*this);
+    if (owner == home_->index) return home_->worker.admit(*this, now);
     move_to_ = static_cast<std::uint16_t>(owner + 1);
   }
 
@@ -447,7 +432,6 @@ class tcp_link final : public broker::link {
       ~carried() {
         if (!l) return;
         auto& rt = l->home_->rt;
-        l->discard();
         delete l;
         rt.closed_one();
       }
@@ -459,7 +443,7 @@ class tcp_link final : public broker::link {
   // pending write. False when the connection was lost.
   bool write(time_point now) {
     auto& here = *home_;
-    auto& out = ep_.output();
+    auto& out = output();
     auto& iov = here.iov;
     iov.clear();
     for (auto b : out.buffers())
@@ -500,7 +484,7 @@ class tcp_link final : public broker::link {
 
   // Keeps this connection's deadline in the thread's table.
   void keep_deadline() {
-    auto t = ep_.next_timeout();
+    auto t = next_timeout();
     if (auto* p = pending(); p && p->linger_until != time_point::max() && (!t || p->linger_until < *t))
       t = p->linger_until;
     home_->dues[index_] = t ? home_->millis(*t) : 0;
@@ -508,9 +492,9 @@ class tcp_link final : public broker::link {
 
   // The transport failed: nothing more can be written.
   void lost(const error& why, time_point now) {
-    if (!has_endpoint_) return;
-    ep_.transport_closed(why, now);
-    ep_.output().clear();
+    if (!open_) return;
+    transport_closed(why, now);
+    output().clear();
     finish(now);
   }
 
@@ -525,22 +509,19 @@ class tcp_link final : public broker::link {
     return w;
   }
 
-  // 32 bytes with the vtable pointer, then the endpoint.
+  // 24 bytes after the endpoint's.
   thread_state* home_;
   std::uint32_t index_ = 0;  // in home_->links
   int fd_;
   std::uint16_t move_to_ = 0;  // 1 + the thread to move to after this turn; 0: none
-  bool dirty = false;          // in home_->dirty
+  bool dirty_ = false;         // in home_->dirty
   bool again_ = false;         // in home_->again
   bool writing_ = false;       // has a pending write (home_->pending)
-  bool has_endpoint_ = false;
-  union {
-    broker::endpoint ep_;  // alive while has_endpoint_
-  };
+  bool open_ = true;           // not finished
 };
 
 // An idle connection is this object and 12 bytes in its thread's tables.
-static_assert(sizeof(tcp_link) <= sizeof(broker::endpoint) + 32);
+static_assert(sizeof(tcp_link) <= sizeof(broker::endpoint) + 24);
 
 thread_state::thread_state(host& h, std::size_t i) : rt(h), index(i), worker(h.engine.worker_at(i)) {
   epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -550,10 +531,7 @@ thread_state::thread_state(host& h, std::size_t i) : rt(h), index(i), worker(h.e
 
 thread_state::~thread_state() {
   for (auto* l : finished) delete l;
-  for (auto* l : links) {
-    l->discard();
-    delete l;
-  }
+  for (auto* l : links) delete l;
 }
 
 void thread_state::run() {
@@ -635,8 +613,8 @@ void thread_state::touched() {
 }
 
 void thread_state::mark(tcp_link& l) {
-  if (!l.dirty) {
-    l.dirty = true;
+  if (!l.dirty_) {
+    l.dirty_ = true;
     dirty.push_back(&l);
   }
   touched();
@@ -658,7 +636,7 @@ void thread_state::flush() {
   now = clock::now();
   std::swap(dirty, spare);
   for (auto* l : spare) {
-    l->dirty = false;
+    l->dirty_ = false;
     l->service(now);
   }
   spare.clear();
@@ -679,7 +657,7 @@ void thread_state::open(int fd, time_point now) {
   if (stopping) return rt.closed_one();
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto l = std::make_unique<tcp_link>(*this, owned.release());
+  auto l = std::make_unique<tcp_link>(*this, owned.release(), now);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = l.get();
@@ -689,7 +667,7 @@ void thread_state::open(int fd, time_point now) {
   }
   auto& link = *l.release();
   add_link(link);
-  link.begin(now);
+  link.begin();
 }
 
 // On the new thread: the socket joins this thread's set, the endpoint is
@@ -702,7 +680,7 @@ void thread_state::arrive(tcp_link& l) {
   ev.data.ptr = &l;
   if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, l.fd_, &ev) != 0)
     return l.lost({last_error(), "the socket could not be moved to another thread"}, now);
-  worker.admit(l.ep_, now);
+  worker.admit(l, now);
   if (stopping) worker.shutdown(now);
   mark(l);
   l.read(now);  // the client may have sent more already
