@@ -6,53 +6,11 @@
 // the global operator new.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdio>
-#include <cstdlib>
-#include <new>
 
+#include "support/heap_counter.hpp"
 #include "tern/broker/engine.hpp"
 #include "tern/codec/codec.hpp"
-
-namespace {
-std::atomic<long> live_bytes{0};
-// Each block starts with its size, so that every delete knows what it frees.
-constexpr std::size_t header = alignof(std::max_align_t);
-}  // namespace
-
-// The replacements pair malloc with free and read the size before the
-// block; GCC, which cannot see that new is replaced, would warn of both.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#pragma GCC diagnostic ignored "-Warray-bounds"
-void* operator new(std::size_t n) {
-  auto* block = static_cast<char*>(std::malloc(n + header));
-  if (!block) throw std::bad_alloc();
-  *reinterpret_cast<std::size_t*>(block) = n;
-  live_bytes.fetch_add(static_cast<long>(n), std::memory_order_relaxed);
-  return block + header;
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return operator new(n);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept {
-  if (!p) return;
-  auto* block = static_cast<char*>(p) - header;
-  live_bytes.fetch_sub(static_cast<long>(*reinterpret_cast<std::size_t*>(block)), std::memory_order_relaxed);
-  std::free(block);
-}
-void operator delete[](void* p) noexcept { operator delete(p); }
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
-void operator delete[](void* p, std::size_t) noexcept { operator delete(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { operator delete(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { operator delete(p); }
-#pragma GCC diagnostic pop
 
 namespace tern::broker {
 namespace {
@@ -100,7 +58,7 @@ TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
   std::vector<std::unique_ptr<endpoint>> endpoints;
   endpoints.reserve(n);
 
-  const long before = live_bytes.load();
+  const long before = test::heap::live_bytes();
   for (int i = 0; i < n; ++i) {
     std::unique_ptr<endpoint> ep = std::make_unique<quiet_endpoint>(w, now);
     ep->receive(connects[static_cast<std::size_t>(i)], now);
@@ -112,7 +70,7 @@ TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
     ep->output() = write_buffer{};       // written: the network layer takes the output
     endpoints.push_back(std::move(ep));
   }
-  const long held = live_bytes.load() - before;
+  const long held = test::heap::live_bytes() - before;
   ASSERT_EQ(w.sessions(), static_cast<std::size_t>(n));
 
   const auto per_connection = static_cast<std::size_t>(held) / n;
@@ -126,7 +84,7 @@ TEST(Memory, AnIdleConnectionHoldsOnlyItsEndpointAndSession) {
   // Everything goes with the connections (the tables keep their capacity).
   endpoints.clear();
   EXPECT_EQ(w.sessions(), 0u);
-  EXPECT_LE(live_bytes.load() - before, static_cast<long>(n * tables_budget));
+  EXPECT_LE(test::heap::live_bytes() - before, static_cast<long>(n * tables_budget));
 }
 
 }  // namespace

@@ -5,46 +5,20 @@
 // write_buffer allocates nothing, and an empty one holds nothing.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
+#include "support/heap_counter.hpp"
 #include "support/hex.hpp"
 #include "tern/codec/codec.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-std::atomic<long> frees{0};
-}
-
-// The replacements pair malloc with free; GCC cannot see that new is replaced.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-void* operator new(std::size_t n) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  if (p) frees.fetch_add(1, std::memory_order_relaxed);
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
 
 namespace tern {
 namespace {
 
-long count(auto&& f) {
-  long before = allocations.load();
-  f();
-  return allocations.load() - before;
-}
+using test::heap::count;
 
 // Blocks allocated and not freed while `f` runs.
 long live(auto&& f) {
-  long before = allocations.load() - frees.load();
+  long before = test::heap::live_blocks();
   f();
-  return allocations.load() - frees.load() - before;
+  return test::heap::live_blocks() - before;
 }
 
 std::vector<std::byte> publish_64(protocol_version v, bool with_props) {

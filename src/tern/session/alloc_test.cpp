@@ -5,30 +5,8 @@
 // global operator new/delete (a separate executable for that reason).
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
+#include "support/heap_counter.hpp"
 #include "tern/session/connection.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-std::atomic<long> frees{0};
-}  // namespace
-
-// The replacements pair malloc with free; GCC cannot see that new is replaced.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-void* operator new(std::size_t n) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  if (p) frees.fetch_add(1, std::memory_order_relaxed);
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
 
 namespace tern::session {
 namespace {
@@ -38,7 +16,7 @@ using namespace std::chrono_literals;
 const time_point t0 = time_point{} + 1h;
 
 // Heap blocks allocated and not yet freed.
-long live_blocks() { return allocations.load() - frees.load(); }
+using test::heap::live_blocks;
 
 // A state's containers that were never changed read as shared static empty
 // ones, made once per process on first use: made here, before any count.
@@ -205,11 +183,11 @@ TEST_F(Idle, CopiedOptionsCostOneBlockUnlessTheDefaults) {
 
 TEST_F(Idle, TheCounterCounts) {
   static int* volatile p = nullptr;
-  const long before = allocations.load();
+  const long before = test::heap::allocations();
   p = new int(3);
   EXPECT_EQ(live_blocks() > 0, true);
   delete p;
-  EXPECT_EQ(allocations.load() - before, 1);
+  EXPECT_EQ(test::heap::allocations() - before, 1);
 }
 
 }  // namespace
