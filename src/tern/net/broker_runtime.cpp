@@ -89,8 +89,6 @@ constexpr int events_per_wait = 256;
 constexpr int accepts_per_turn = 64;
 // Pending-write states kept for reuse per thread.
 constexpr std::size_t kept_write_states = 64;
-// A pending write buffer that held more than this is freed once written.
-constexpr std::size_t kept_write_capacity = 4 * 1024;
 // How often each thread sweeps its connections' deadlines and looks whether
 // its worker has periodic work due.
 constexpr auto tick_period = std::chrono::milliseconds(100);
@@ -197,7 +195,7 @@ struct listener {
 };
 
 // Output the socket did not take at once: the bytes (the endpoint's
-// write_buffer, swapped out; the endpoint keeps appending to an empty one),
+// write_buffer, moved out; the endpoint appends to a new one meanwhile),
 // what is left of them, and until when a closing connection waits for them.
 struct pending_write {
   write_buffer bytes;
@@ -257,8 +255,7 @@ struct thread_state {
     return w;
   }
   void give_write_state(std::unique_ptr<pending_write> w) {
-    if (w->bytes.size() > kept_write_capacity) w->bytes = write_buffer{};
-    w->bytes.clear();
+    w->bytes = write_buffer{};  // written: nothing to keep (the next write moves its own in)
     w->iov.clear();
     w->first = 0;
     w->linger_until = time_point::max();
