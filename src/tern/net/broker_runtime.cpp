@@ -262,6 +262,7 @@ struct thread_state {
     if (w->iov.capacity() > 1024) w->iov = {};
     if (spare_writes.size() < kept_write_states) spare_writes.push_back(std::move(w));
   }
+  bool join_epoll(tcp_link& l);  // false (errno set) when the set refuses it
   void add_link(tcp_link& l);
   void remove_link(tcp_link& l);
   void watch_events();
@@ -542,6 +543,14 @@ void thread_state::run() {
   }
 }
 
+// Registered once, edge-triggered, for input and output: never modified.
+bool thread_state::join_epoll(tcp_link& l) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &l;
+  return ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, l.fd_, &ev) == 0;
+}
+
 void thread_state::add_link(tcp_link& l) {
   l.index_ = static_cast<std::uint32_t>(links.size());
   links.push_back(&l);
@@ -655,10 +664,7 @@ void thread_state::open(int fd, time_point now) {
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto l = std::make_unique<tcp_link>(*this, owned.release(), now);
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.ptr = l.get();
-  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (!join_epoll(*l)) {
     rt.options.log.warn("adding a connection to the epoll set: {}", last_error().message());
     return rt.closed_one();  // `l` closes it
   }
@@ -672,10 +678,7 @@ void thread_state::open(int fd, time_point now) {
 void thread_state::arrive(tcp_link& l) {
   const auto now = clock::now();
   add_link(l);
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.ptr = &l;
-  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, l.fd_, &ev) != 0)
+  if (!join_epoll(l))
     return l.lost({last_error(), "the socket could not be moved to another thread"}, now);
   worker.admit(l, now);
   if (stopping) worker.shutdown(now);
