@@ -17,6 +17,9 @@
 //   BM_FanOutPersistent  BM_FanOut, QoS 1, 3.1.1, subscribers with persistent sessions
 //                        (Clean Session 0): every in-flight message is journaled in the
 //                        memory store (make_memory_store) and removed on PUBACK.
+//   BM_ParallelWorkers   2 workers on 2 threads at once, each publishing QoS 0 (3.1.1) to N
+//                        subscribers of its own: what workers share on the publish path
+//                        (the subscription index's lock, the statistics) costs here.
 //
 // What one iteration does (all of it timed), as a network layer's loop turns would:
 //   - the publisher endpoint receives the PUBLISH; worker 0 commits;
@@ -50,8 +53,10 @@
 #include <initializer_list>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -63,6 +68,15 @@ namespace {
 // Counted on the thread that allocates: the benchmark runs on one thread, and
 // a plain counter costs nothing next to malloc (an atomic one would).
 thread_local std::uint64_t allocations = 0;
+
+// A broker runs several threads, and so does this program, from the start:
+// while a process has only one thread, glibc and libstdc++ skip the atomic
+// instructions of a mutex and of std::shared_ptr's counts (the payloads'),
+// which would make every case cheaper than it is in a broker.
+[[maybe_unused]] const bool multi_threaded = [] {
+  std::thread([] {}).join();
+  return true;
+}();
 }  // namespace
 
 // Counting replacements of the global allocation functions (the aligned
@@ -118,9 +132,10 @@ class puback_table {
   std::vector<std::byte> bytes_;
 };
 
-enum class layout { one_filter, wildcards, cross_worker, persistent };
+enum class layout { one_filter, wildcards, cross_worker, persistent, parallel };
 
 constexpr const char* fanout_topic = "bench/fanout/x";
+constexpr const char* parallel_topics[] = {"bench/parallel/0", "bench/parallel/1"};
 constexpr const char* wildcard_topic = "a/b/c/d/e/f/g/h/i";  // 9 levels: 1,535 distinct matching filters
 
 // A client id: 22 characters, in no particular order.
@@ -155,32 +170,52 @@ std::vector<std::string> matching_filters(std::size_t n) {
   return out;
 }
 
-// One engine with its subscribers and publisher, connected and subscribed.
+broker::options engine_options() {
+  broker::options o;
+  o.sys_interval = std::chrono::seconds(0);
+  return o;
+}
+
+// One engine with its subscribers and publisher, connected and subscribed;
+// or (layout::parallel) one worker's side of an engine shared with another rig.
 class rig {
  public:
   rig(layout l, std::size_t subscribers, qos q, protocol_version v)
-      : v_(v), q_(q), workers_(l == layout::cross_worker ? 2 : 1) {
-    broker::options o;
-    o.sys_interval = std::chrono::seconds(0);
-    eng_ = std::make_unique<engine>(o, hooks_, *store_, workers_, now_);
+      : rig(nullptr, l, l == layout::cross_worker ? 2 : 1, 0, subscribers, q, v) {}
+  // Worker `worker` of `shared` (2 workers): a publisher and `subscribers`
+  // subscribers of parallel_topics[worker], all owned by that worker.
+  rig(engine& shared, std::size_t worker, std::size_t subscribers, qos q, protocol_version v)
+      : rig(&shared, layout::parallel, 2, worker, subscribers, q, v) {}
 
-    const std::size_t sub_worker = workers_ - 1;  // 1 when cross-worker, else 0
+ private:
+  rig(engine* shared, layout l, std::size_t workers, std::size_t side, std::size_t subscribers, qos q,
+      protocol_version v)
+      : v_(v), q_(q) {
+    if (!shared) own_ = std::make_unique<engine>(engine_options(), hooks_, *store_, workers, now_);
+    eng_ = shared ? shared : own_.get();
+    pub_worker_ = side;
+    sub_worker_ = l == layout::cross_worker ? 1 : side;  // cross-worker: every subscriber on worker 1
+    const std::string topic = l == layout::wildcards ? wildcard_topic
+                              : l == layout::parallel ? parallel_topics[side]
+                                                      : fanout_topic;
+
     const auto filters = l == layout::wildcards ? matching_filters(subscribers) : std::vector<std::string>{};
     if (l == layout::wildcards && filters.size() != subscribers) throw std::logic_error("too few filters");
-    for (std::size_t i = 0, k = 0; subs_.size() < subscribers; ++k) {
+    // (Client ids of a parallel rig start where the other side's cannot reach.)
+    for (std::size_t i = 0, k = side * 10'000'000; subs_.size() < subscribers; ++k) {
       std::string id = client_id(k);
-      if (eng_->owner_of(id) != sub_worker) continue;
-      auto ep = connect(std::move(id), sub_worker, l != layout::persistent);
-      subscribe(*ep, l == layout::wildcards ? filters[i] : std::string(fanout_topic));
+      if (eng_->owner_of(id) != sub_worker_) continue;
+      auto ep = connect(std::move(id), sub_worker_, l != layout::persistent);
+      subscribe(*ep, l == layout::wildcards ? filters[i] : topic);
       subs_.push_back(std::move(ep));
       ++i;
     }
     std::string pub_id = "bench-publisher-000000";
-    for (int k = 1; eng_->owner_of(pub_id) != 0; ++k) pub_id = "bench-publisher-" + std::to_string(100'000 + k);
-    pub_ = connect(std::move(pub_id), 0, true);
+    for (int k = 1; eng_->owner_of(pub_id) != pub_worker_; ++k)
+      pub_id = "bench-publisher-" + std::to_string(100'000 + k);
+    pub_ = connect(std::move(pub_id), pub_worker_, true);
 
-    publish_packet m(l == layout::wildcards ? wildcard_topic : fanout_topic,
-                     shared_bytes::copy(std::string(64, 'x')), q);
+    publish_packet m(topic, shared_bytes::copy(std::string(64, 'x')), q);
     if (q != qos::at_most_once) m.packet_id = 1;  // acknowledged at once: reusable every time
     publish_ = encode(packet{m}, v);
     if (q != qos::at_most_once) acks_ = std::make_unique<puback_table>(v);
@@ -188,14 +223,16 @@ class rig {
     check_first_delivery();
   }
 
+ public:
   // One message: publish, carry batches, commit, acknowledge (QoS 1), flush
   // outputs. False when a commit failed.
   bool publish_once() {
     pub_->receive(publish_, now_);
-    bool ok = commit(0);
-    if (workers_ > 1) {
-      for (auto& [target, b] : eng_->worker_at(0).take_outbox()) eng_->worker_at(target).deliver(std::move(b), now_);
-      ok = commit(1) && ok;
+    bool ok = commit(pub_worker_);
+    if (sub_worker_ != pub_worker_) {
+      for (auto& [target, b] : eng_->worker_at(pub_worker_).take_outbox())
+        eng_->worker_at(target).deliver(std::move(b), now_);
+      ok = commit(sub_worker_) && ok;
     }
     pub_->output().clear();
     if (acks_) {
@@ -204,7 +241,7 @@ class rig {
         s->output().clear();
         s->receive(ack, now_);
       }
-      ok = commit(workers_ - 1) && ok;
+      ok = commit(sub_worker_) && ok;
       next_id_ = next_id_ == 65'535 ? 1 : static_cast<std::uint16_t>(next_id_ + 1);
     } else {
       for (auto& s : subs_) s->output().clear();
@@ -212,11 +249,12 @@ class rig {
     return ok;
   }
 
-  // Empty when every message reached every subscriber and nothing is in flight.
-  std::string verify(std::uint64_t messages) const {
+  // Empty when every message reached every subscriber and nothing is in
+  // flight. `sent`: the engine's deliveries expected (default: this rig's).
+  std::string verify(std::uint64_t messages, std::optional<std::uint64_t> sent = std::nullopt) const {
     auto& st = eng_->stats();
-    const auto expected = (messages + 1) * subs_.size();  // + the first, checked delivery
-    if (eng_->worker_at(0).uncommitted() || eng_->worker_at(workers_ - 1).uncommitted())
+    const auto expected = sent.value_or((messages + 1) * subs_.size());  // + the first, checked delivery
+    if (eng_->worker_at(pub_worker_).uncommitted() || eng_->worker_at(sub_worker_).uncommitted())
       return "changes left uncommitted";
     if (st.messages_dropped.load() != 0) return "messages dropped: " + std::to_string(st.messages_dropped.load());
     if (st.messages_sent.load() != expected)
@@ -255,7 +293,7 @@ class rig {
     s.packet_id = 1;
     s.entries.push_back({std::move(filter), subscribe_options{q_, false, false, retain_handling::dont_send}});
     ep.receive(encode(packet{std::move(s)}, v_), now_);
-    if (!commit(workers_ - 1)) throw std::runtime_error("commit failed");
+    if (!commit(sub_worker_)) throw std::runtime_error("commit failed");
     auto ack = expect<suback_packet>(ep);
     if (ack.reason_codes.size() != 1 || ack.reason_codes[0] != static_cast<reason>(q_))
       throw std::logic_error("subscription not granted");
@@ -282,9 +320,10 @@ class rig {
   // benchmark acknowledges blindly start at 1 (verify() checks the rest).
   void check_first_delivery() {
     pub_->receive(publish_, now_);
-    bool ok = commit(0);
-    for (auto& [target, b] : eng_->worker_at(0).take_outbox()) eng_->worker_at(target).deliver(std::move(b), now_);
-    ok = commit(workers_ - 1) && ok;
+    bool ok = commit(pub_worker_);
+    for (auto& [target, b] : eng_->worker_at(pub_worker_).take_outbox())
+      eng_->worker_at(target).deliver(std::move(b), now_);
+    ok = commit(sub_worker_) && ok;
     pub_->output().clear();
     for (auto& s : subs_) {
       auto m = expect<publish_packet>(*s);
@@ -296,16 +335,18 @@ class rig {
       }
     }
     if (acks_) next_id_ = static_cast<std::uint16_t>(next_id_ + 1);
-    if (!(commit(workers_ - 1) && ok)) throw std::runtime_error("commit failed");
+    if (!(commit(sub_worker_) && ok)) throw std::runtime_error("commit failed");
   }
 
   protocol_version v_;
   qos q_;
-  std::size_t workers_;
+  std::size_t pub_worker_ = 0;
+  std::size_t sub_worker_ = 0;
   broker::time_point now_{std::chrono::hours(1)};
   broker::hooks hooks_;
   std::unique_ptr<storage::store> store_ = storage::make_memory_store();
-  std::unique_ptr<engine> eng_;  // before the endpoints: they go first
+  std::unique_ptr<engine> own_;  // before the endpoints: they go first
+  engine* eng_ = nullptr;        // own_, or the engine a parallel rig shares
   std::vector<std::unique_ptr<endpoint>> subs_;
   std::unique_ptr<endpoint> pub_;
   std::vector<std::byte> publish_;
@@ -331,6 +372,46 @@ void run(benchmark::State& state, layout l) {
       static_cast<double>(allocs) / static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
 }
 
+// Two workers at once, one thread each (Args: subscribers per worker). Each
+// thread publishes QoS 0 (3.1.1) to its own worker's subscribers of its own
+// topic: nothing crosses workers, but both read the one subscription index
+// for every message. Time: wall time per message, the two threads' messages
+// together (ideally half of BM_FanOut's); CPU: per message.
+struct parallel_engine {
+  explicit parallel_engine(std::size_t subscribers) {
+    for (std::size_t w = 0; w < 2; ++w)
+      sides.push_back(std::make_unique<rig>(eng, w, subscribers, qos::at_most_once, protocol_version::v3_1_1));
+  }
+  broker::hooks hooks;
+  std::unique_ptr<storage::store> store = storage::make_memory_store();
+  engine eng{engine_options(), hooks, *store, 2, broker::time_point{std::chrono::hours(1)}};
+  std::vector<std::unique_ptr<rig>> sides;  // after eng: its endpoints go first
+};
+
+void BM_ParallelWorkers(benchmark::State& state) {
+  static std::unique_ptr<parallel_engine> shared;  // made and checked by thread 0
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto side = static_cast<std::size_t>(state.thread_index());
+  if (side == 0) shared = std::make_unique<parallel_engine>(n);
+  const auto before = allocations;
+  bool ok = true;
+  // (The loop starts and ends with every thread: `shared` is ready in it.)
+  for (auto _ : state) ok = shared->sides[side]->publish_once() && ok;
+  if (!ok) state.SkipWithError("a commit failed");
+  const auto allocs = allocations - before;
+  if (side == 0) {
+    const auto sent = 2 * (static_cast<std::uint64_t>(state.iterations()) + 1) * n;  // as many iterations per thread
+    for (const auto& r : shared->sides)
+      if (auto e = r->verify(state.iterations(), sent); ok && !e.empty()) state.SkipWithError(e.c_str());
+    shared.reset();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  state.counters["deliveries"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kAvgThreads);
+  state.counters["allocs_per_msg"] = benchmark::Counter(
+      static_cast<double>(allocs) / static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1)),
+      benchmark::Counter::kAvgThreads);
+}
+
 void BM_FanOut(benchmark::State& state) { run(state, layout::one_filter); }
 void BM_FanOutWildcards(benchmark::State& state) { run(state, layout::wildcards); }
 void BM_FanOutCrossWorker(benchmark::State& state) { run(state, layout::cross_worker); }
@@ -347,5 +428,6 @@ BENCHMARK(BM_FanOut)->Apply([](auto* b) { args(b, {4, 5}); });
 BENCHMARK(BM_FanOutWildcards)->Apply([](auto* b) { args(b, {4}); });
 BENCHMARK(BM_FanOutCrossWorker)->Apply([](auto* b) { args(b, {4}); });
 BENCHMARK(BM_FanOutPersistent)->Apply([](auto* b) { args(b, {4}, {1}); });
+BENCHMARK(BM_ParallelWorkers)->Arg(1)->Arg(10)->Arg(1000)->ArgName("subs")->Threads(2)->UseRealTime();
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
-#include <mutex>
 #include <new>
 
 #include "tern/topic/topic.hpp"
@@ -206,7 +205,7 @@ struct engine::share_group {
     std::uint32_t slot = 0;
     std::uint64_t serial = 0;
   };
-  std::vector<member> members;  // changed under the exclusive index lock
+  std::vector<member> members;  // changed under the index's writer lock
   std::atomic<std::size_t> next{0};
   std::uint32_t origin = 0;  // tags the messages it delivers (session::connection::publish)
 };
@@ -502,7 +501,7 @@ void worker::journal(client_session& s) {
   s.state.attach_journal(&s);
   s.journaled = true;
   if (s.subscriptions().empty()) return;
-  std::unique_lock lock(engine_.index_mutex_);
+  const auto lock = engine_.index_lock_.writer();
   for (const auto& rec : s.subscriptions()) engine_.index(s, rec, true);
 }
 
@@ -517,9 +516,10 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
   ids.clear();
   remote_ids.clear();
   {
-    // Only the lookup holds the shared lock; delivery happens after it, so a
-    // large fan-out never makes (un)subscribes on other threads wait.
-    std::shared_lock lock(engine_.index_mutex_);
+    // Only the lookup holds the lock (this worker's reader lock); delivery
+    // happens after it, so a large fan-out never makes (un)subscribes on
+    // other threads wait.
+    const auto lock = engine_.index_lock_.reader(index_);
     // One filter's entries name distinct clients: only matches from several
     // filters (or shared subscriptions) need merging per client.
     const char* first_filter = nullptr;
@@ -786,7 +786,7 @@ bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, co
                               time_point now) {
   engine::share_group::member target;
   {
-    std::shared_lock lock(engine_.index_mutex_);
+    const auto lock = engine_.index_lock_.reader(index_);
     auto it = engine_.share_origins_.find(origin);
     if (it == engine_.share_origins_.end()) return false;
     auto g = it->second.lock();
@@ -943,7 +943,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
         auto shared = topic::parse_shared(sub.filter);
         const bool existed = s.subscriptions().contains(sub.filter);
         {
-          std::unique_lock lock(engine_.index_mutex_);
+          const auto lock = engine_.index_lock_.writer();
           engine_.index(s, storage::subscription_record{sub.filter, sub.options, identifier}, s.journaled);
         }
         if (!existed) engine_.stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
@@ -985,7 +985,7 @@ void worker::unsubscribe(endpoint& ep, unsubscribe_packet&& u) {
       continue;
     }
     {
-      std::unique_lock lock(engine_.index_mutex_);
+      const auto lock = engine_.index_lock_.writer();
       engine_.unindex(f, s.client_id());
     }
     engine_.stats_.subscriptions.fetch_sub(1, std::memory_order_relaxed);
@@ -1043,7 +1043,7 @@ void worker::publish_will(client_session& s, time_point now, const endpoint* fro
 void worker::end_session(client_session& s, time_point now) {
   if (!s.subscriptions().empty()) {
     {
-      std::unique_lock lock(engine_.index_mutex_);
+      const auto lock = engine_.index_lock_.writer();
       for (const auto& rec : s.subscriptions()) engine_.unindex(rec.filter, s.client_id());
     }
     engine_.stats_.subscriptions.fetch_sub(s.subscriptions().size(), std::memory_order_relaxed);
@@ -1194,7 +1194,7 @@ void worker::publish_sys(time_point now) {
 // ---------------------------------------------------------------- engine
 
 engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, time_point now)
-    : options_(std::move(o)), hooks_(h), store_(store), started_(now) {
+    : options_(std::move(o)), hooks_(h), store_(store), started_(now), index_lock_(workers) {
   connection_options_ = options_.connection;
   connection_options_.auto_acknowledge = false;  // acknowledged once durable (commit)
   if (workers == 0) workers = 1;
@@ -1272,7 +1272,7 @@ storage::storage_result<recovery> engine::recover(time_point now) {
     if (rec.expiry_interval != never_expires)
       s.set_expires_at(rec.expires_at.value_or(now + seconds(rec.expiry_interval)));
     if (!rec.subscriptions.empty()) {
-      std::unique_lock lock(index_mutex_);
+      const auto lock = index_lock_.writer();
       for (auto& sub : rec.subscriptions) {
         index(s, sub, true);
         s.ext().subscriptions.set(sub);

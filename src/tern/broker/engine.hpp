@@ -34,8 +34,9 @@
 // offline queue and its will live there, so takeover and resume never cross
 // threads. Messages routed to clients of other workers leave in per-worker
 // batches (take_outbox), one post per target thread per loop turn. The
-// subscription index is shared: read under a shared lock on every publish,
-// written under an exclusive lock on (un)subscribe.
+// subscription index is shared: read on every publish under the reading
+// worker's own lock (index_lock: no cache line shared with other readers),
+// changed ((un)subscribe, a session's end) under every worker's lock.
 //
 // Memory: an idle connection of a clean session costs its endpoint (the
 // session::connection plus 32 bytes), its client_session (at most 88
@@ -51,7 +52,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "tern/broker/hooks.hpp"
+#include "tern/broker/index_lock.hpp"
 #include "tern/session/connection.hpp"
 #include "tern/storage/storage.hpp"
 #include "tern/topic/trie.hpp"
@@ -389,10 +390,10 @@ class engine {
   friend struct client_session;
 
   // A subscription in the index, with the handle of the subscriber's
-  // session. A session is unindexed (under the exclusive lock) before it is
-  // destroyed, so an entry found under the lock names a live session; and
-  // only its owner destroys it, so the owner's own sessions found while it
-  // routes stay alive. Another worker's sessions may end before a batch
+  // session. A session is unindexed (under the writer lock) before it is
+  // destroyed, so an entry found under a reader lock names a live session;
+  // and only its owner destroys it, so the owner's own sessions found while
+  // it routes stay alive. Another worker's sessions may end before a batch
   // reaches them: the serial number tells.
   struct subscriber {
     subscribe_options options;
@@ -406,10 +407,10 @@ class engine {
   struct share_group;
 
   // Removes `client_id`'s subscription `filter` ("$share/..." included) from
-  // the index. Call with index_mutex_ held exclusively.
+  // the index. Call holding index_lock_.writer().
   void unindex(std::string_view filter, std::string_view client_id);
-  // Adds (or updates) session `s`'s subscription `r`. Call with index_mutex_
-  // held exclusively.
+  // Adds (or updates) session `s`'s subscription `r`. Call holding
+  // index_lock_.writer().
   void index(client_session& s, const storage::subscription_record& r, bool persistent);
   std::uint64_t next_seq() { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -422,7 +423,12 @@ class engine {
   statistics stats_;
   std::vector<std::unique_ptr<worker>> workers_;
 
-  mutable std::shared_mutex index_mutex_;
+  // Guards the index below: it changes under writer() (index, unindex), and
+  // worker i reads it under reader(i) (route, redeliver_shared) on its own
+  // thread; or on the thread that runs recover() before the io threads
+  // start, or that destroys endpoints after they stop: correct there too,
+  // since a reader lock excludes writers whichever thread holds it.
+  index_lock index_lock_;
   topic::subscription_trie<std::string, subscriber> subscriptions_;               // key: client id
   topic::subscription_trie<std::string, std::shared_ptr<share_group>> shared_;  // key: share name
   std::unordered_map<std::uint32_t, std::weak_ptr<share_group>> share_origins_;  // by share_group::origin

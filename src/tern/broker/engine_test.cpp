@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <thread>
 
 namespace tern::broker {
 namespace {
@@ -925,6 +926,87 @@ TEST_P(Durability, ExpiredSessionsAreForgottenAtRecoveryAndTheirWillsSent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, Durability, ::testing::Values(1, 2));
+
+// Two workers on two threads, as the network layer runs them: worker 0
+// routes message after message (reading the subscription index under its
+// own reader lock) while worker 1 changes the index all along (subscribe,
+// unsubscribe, and sessions that end with subscriptions, shared ones too).
+// A read without the lock would race the writes (ASan: use after free).
+TEST(EngineThreads, OneWorkerRoutesWhileAnotherChangesTheIndex) {
+  const time_point now{std::chrono::hours(1)};
+  hooks h;
+  auto store = storage::make_memory_store();
+  options o;
+  o.sys_interval = std::chrono::seconds(0);
+  engine eng(o, h, *store, 2, now);
+  // A client id worker `w` owns, and its connection there.
+  auto id_on = [&](std::size_t w, std::string prefix) {
+    for (int k = 0;; ++k)
+      if (auto id = prefix + std::to_string(k); eng.owner_of(id) == w) return id;
+  };
+  auto connect = [&](std::size_t w, std::string id) {
+    connect_packet c;
+    c.version = v311;
+    c.client_id = std::move(id);
+    c.clean_start = true;
+    auto ep = std::make_unique<test_endpoint>(eng.worker_at(w), now);
+    ep->receive(encode(packet{std::move(c)}, v311), now);
+    eng.worker_at(w).admit(*ep, now);
+    EXPECT_TRUE(eng.worker_at(w).commit());
+    ep->output().clear();
+    return ep;
+  };
+  auto subscribe = [](std::string filter) {
+    subscribe_packet s;
+    s.packet_id = 1;
+    s.entries.push_back({std::move(filter), subscribe_options{qos::at_most_once, false, false, retain_handling::dont_send}});
+    return encode(packet{std::move(s)}, v311);
+  };
+  unsubscribe_packet u;
+  u.packet_id = 2;
+  u.filters = {"load/x", "$share/g/load/#"};
+  const auto unsubscribe = encode(packet{std::move(u)}, v311);
+  const auto publish = encode(packet{publish_packet("load/x", shared_bytes::copy("m"), qos::at_most_once)}, v311);
+  const auto sub_x = subscribe("load/x"), sub_shared = subscribe("$share/g/load/#"), sub_hash = subscribe("load/#");
+
+  auto publisher = connect(0, id_on(0, "publisher-"));
+  auto local = connect(0, id_on(0, "local-"));  // a subscriber on the routing worker
+  local->receive(sub_hash, now);
+  ASSERT_TRUE(eng.worker_at(0).commit());
+  local->output().clear();
+  auto changing = connect(1, id_on(1, "changing-"));
+  const std::string leaving_id = id_on(1, "leaving-");
+
+  constexpr int rounds = 20'000;
+  std::thread router([&] {
+    auto& w = eng.worker_at(0);
+    for (int k = 0; k < rounds; ++k) {
+      publisher->receive(publish, now);
+      EXPECT_TRUE(w.commit());
+      publisher->output().clear();
+      local->output().clear();
+      (void)w.take_outbox();  // (worker 1's batches: not delivered here)
+    }
+  });
+  std::thread changer([&] {
+    auto& w = eng.worker_at(1);
+    for (int k = 0; k < rounds / 4; ++k) {
+      changing->receive(sub_x, now);
+      changing->receive(sub_shared, now);
+      changing->receive(unsubscribe, now);
+      auto leaving = connect(1, leaving_id);  // subscribes, then its session ends with the connection
+      leaving->receive(sub_shared, now);
+      leaving->receive(sub_x, now);
+      leaving->transport_closed(error{reason::unspecified_error, "test closed"}, now);
+      EXPECT_TRUE(w.commit());
+      changing->output().clear();
+      (void)w.take_outbox();
+    }
+  });
+  router.join();
+  changer.join();
+  EXPECT_EQ(eng.stats().subscriptions.load(), 1u);  // local's "load/#"
+}
 
 }  // namespace
 }  // namespace tern::broker

@@ -181,6 +181,30 @@ TEST_F(Idle, CopiedOptionsCostOneBlockUnlessTheDefaults) {
   }
 }
 
+// A QoS 1 flow that keeps going (a subscriber that acknowledges every
+// message): once the tables have grown, sending and acknowledging allocate
+// nothing, however long it runs (std::deque, which the send order once was,
+// allocated a block every 256 messages).
+TEST(InFlight, SendAndAcknowledgeAllocateNothingOnceGrown) {
+  state s;
+  const publish_packet m("t", shared_bytes::copy(std::string(64, 'x')), qos::at_least_once);
+  auto one = [&](std::size_t window) {
+    while (s.inflight() < window) {
+      auto id = s.allocate_packet_id();
+      ASSERT_TRUE(id);
+      publish_packet out = m;  // shares the payload: no allocation
+      out.packet_id = *id;
+      s.add_outgoing(std::move(out));
+    }
+    ASSERT_TRUE(s.remove_outgoing(s.outgoing_order().front()));
+  };
+  for (int i = 0; i < 1000; ++i) one(1 + i % 4);  // grows the tables
+  const long n = test::heap::count([&] {
+    for (int i = 0; i < 70'000; ++i) one(1 + i % 4);  // every packet id, round the ring many times
+  });
+  EXPECT_EQ(n, 0);
+}
+
 TEST_F(Idle, TheCounterCounts) {
   static int* volatile p = nullptr;
   const long before = test::heap::allocations();

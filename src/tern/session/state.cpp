@@ -4,6 +4,15 @@
 
 namespace tern::session {
 
+namespace {
+// Appends `id`, doubling the ring's block when full (a full
+// circular_buffer would overwrite its front instead).
+void push_order(id_order& order, std::uint16_t id) {
+  if (order.full()) order.set_capacity(std::max<std::size_t>(8, order.capacity() * 2));
+  order.push_back(id);
+}
+}  // namespace
+
 std::optional<std::uint16_t> state::allocate_packet_id() {
   auto& f = flows_.mut();
   if (f.ids_in_use.size() >= 65'535) return std::nullopt;
@@ -29,7 +38,7 @@ void state::add_outgoing(publish_packet m, std::uint32_t origin, std::uint64_t s
   if (journal_ && seq == 0) seq = journal_->next_seq();
   auto [it, inserted] =
       f.outgoing.insert_or_assign(id, outgoing{std::move(m), outgoing::phase::awaiting_ack, origin, seq});
-  if (inserted) f.order.mut().push_back(id);
+  if (inserted) push_order(f.order, id);
   if (journal_) journal_->sent(it->second, was_queued);
 }
 
@@ -39,7 +48,7 @@ void state::restore_outgoing(outgoing o) {
   f.ids_in_use.insert(id);
   auto [it, inserted] = f.outgoing.insert_or_assign(id, std::move(o));
   (void)it;
-  if (inserted) f.order.mut().push_back(id);
+  if (inserted) push_order(f.order, id);
 }
 
 void state::set_released(outgoing& o) {
@@ -62,7 +71,7 @@ std::optional<publish_packet> state::remove_outgoing(std::uint16_t id) {
   auto m = std::move(it->second.message);
   f->outgoing.erase(it);
   // Acknowledgements usually come in order: the id is most often at the front.
-  auto& order = f->order.mut();
+  auto& order = f->order;
   if (!order.empty() && order.front() == id) order.pop_front();
   else if (auto o = std::find(order.begin(), order.end(), id); o != order.end()) order.erase(o);
   f->ids_in_use.erase(id);
@@ -157,7 +166,7 @@ void state::attach_journal(journal* j) {
   }
   auto* f = flows_.ptr();
   if (!f) return;
-  for (auto id : f->order.get()) {
+  for (auto id : f->order) {
     auto& o = f->outgoing.at(id);
     if (o.seq == 0) o.seq = j->next_seq();
     j->sent(o, false);

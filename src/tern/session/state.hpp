@@ -22,6 +22,7 @@
 // Thread safety: none; a state belongs to one thread at a time.
 #pragma once
 
+#include <boost/circular_buffer.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
 
@@ -92,6 +93,10 @@ struct queue_limits {
 // What enqueue() did.
 // The outgoing messages in flight, by packet id (no particular order).
 using outgoing_table = boost::unordered_flat_map<std::uint16_t, outgoing>;
+// Packet ids in the order they were sent: a ring that keeps its block as
+// ids come and go (a std::deque frees and allocates one every 256 ids:
+// an allocation per subscriber every 256 QoS 1/2 messages on a broker).
+using id_order = boost::circular_buffer<std::uint16_t>;
 
 namespace detail {
 // A container allocated on first change: an empty one costs one pointer
@@ -165,7 +170,7 @@ class state {
   std::optional<publish_packet> remove_outgoing(std::uint16_t id);
   const outgoing_table& outgoing_messages() const { return flows_.get().outgoing; }
   // Packet ids in the order their PUBLISH was first sent (resend order).
-  const std::deque<std::uint16_t>& outgoing_order() const { return flows_.get().order.get(); }
+  const id_order& outgoing_order() const { return flows_.get().order; }
   std::size_t inflight() const { return flows_.get().outgoing.size(); }
 
   // ---- incoming QoS 2: PUBREC sent, PUBREL not yet received ----
@@ -227,7 +232,7 @@ class state {
   // a pointer. Tables that allocate nothing per message once grown.
   struct flows {
     outgoing_table outgoing;
-    detail::lazy<std::deque<std::uint16_t>> order;
+    id_order order;  // (empty: no block)
     std::set<std::uint16_t> incoming_qos2;
     boost::unordered_flat_set<std::uint16_t> ids_in_use;
     std::uint16_t next_id = 1;

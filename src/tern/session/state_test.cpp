@@ -24,6 +24,10 @@ std::vector<std::string> topics(const state& s) {
   return out;
 }
 
+std::vector<std::uint16_t> order(const state& s) {
+  return {s.outgoing_order().begin(), s.outgoing_order().end()};
+}
+
 TEST(State, AllocatesIdsInOrder) {
   state s;
   EXPECT_EQ(s.allocate_packet_id(), 1);
@@ -63,7 +67,7 @@ TEST(State, OutgoingKeepsSendOrder) {
   s.add_outgoing(msg("b", 1, qos::exactly_once, 3));
   s.add_outgoing(msg("c", 1, qos::at_least_once, 9));
   EXPECT_EQ(s.inflight(), 3u);
-  EXPECT_EQ(s.outgoing_order(), (std::deque<std::uint16_t>{5, 3, 9}));
+  EXPECT_EQ(order(s), (std::vector<std::uint16_t>{5, 3, 9}));
   ASSERT_NE(s.find_outgoing(3), nullptr);
   EXPECT_EQ(s.find_outgoing(3)->phase, outgoing::phase::awaiting_ack);
   s.find_outgoing(3)->phase = outgoing::phase::awaiting_comp;
@@ -73,7 +77,7 @@ TEST(State, OutgoingKeepsSendOrder) {
   EXPECT_EQ(m->topic(), "b");
   EXPECT_FALSE(s.packet_id_in_use(3));
   EXPECT_EQ(s.find_outgoing(3), nullptr);
-  EXPECT_EQ(s.outgoing_order(), (std::deque<std::uint16_t>{5, 9}));
+  EXPECT_EQ(order(s), (std::vector<std::uint16_t>{5, 9}));
   EXPECT_EQ(s.remove_outgoing(3), std::nullopt);
   EXPECT_EQ(s.inflight(), 2u);
 }
@@ -83,8 +87,29 @@ TEST(State, AddingAnIdAgainReplacesWithoutReordering) {
   s.add_outgoing(msg("a", 1, qos::at_least_once, 1));
   s.add_outgoing(msg("b", 1, qos::at_least_once, 2));
   s.add_outgoing(msg("a2", 1, qos::at_least_once, 1));
-  EXPECT_EQ(s.outgoing_order(), (std::deque<std::uint16_t>{1, 2}));
+  EXPECT_EQ(order(s), (std::vector<std::uint16_t>{1, 2}));
   EXPECT_EQ(s.find_outgoing(1)->message.topic(), "a2");
+}
+
+TEST(State, SendOrderSurvivesTheRingWrappingAndGrowing) {
+  // Ids come and go many times round the ring's block, acknowledged in
+  // order and out of it, with the window growing past the block's size.
+  state s;
+  std::vector<std::uint16_t> expected;
+  std::uint16_t next = 1;
+  for (int round = 0; round < 300; ++round) {
+    const int window = 1 + round % 20;
+    while (static_cast<int>(expected.size()) < window) {
+      s.add_outgoing(msg("t", 1, qos::at_least_once, next));
+      expected.push_back(next++);
+    }
+    // Oldest first, and every fifth round one from the middle.
+    const std::size_t k = round % 5 == 0 ? expected.size() / 2 : 0;
+    ASSERT_TRUE(s.remove_outgoing(expected[k]));
+    expected.erase(expected.begin() + static_cast<std::ptrdiff_t>(k));
+    ASSERT_EQ(order(s), expected) << "round " << round;
+  }
+  EXPECT_EQ(s.inflight(), expected.size());
 }
 
 TEST(State, IncomingQos2Ids) {
