@@ -37,6 +37,11 @@
 // subscription index is shared: read on every publish under the reading
 // worker's own lock (index_lock: no cache line shared with other readers),
 // changed ((un)subscribe, a session's end) under every worker's lock.
+// "A worker's thread" means: one thread at a time, with happens-before
+// between them. The network layer runs a worker on its io thread, or on
+// another io thread that holds the first one's turn lock while it sleeps
+// (to deliver a batch without waking it); reader(i) is then taken on that
+// thread, which is correct, since it is keyed by worker, not by thread.
 //
 // Memory: an idle connection of a clean session costs its endpoint (the
 // session::connection plus 32 bytes), its client_session (at most 88
