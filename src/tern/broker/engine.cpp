@@ -314,7 +314,7 @@ void endpoint::track_unsynced() {
 
 void endpoint::receive(bytes_view in, time_point now) {
   worker_->now_ = now;
-  worker_->engine_.stats_.bytes_received.fetch_add(in.size(), std::memory_order_relaxed);
+  worker_->received_bytes_ += in.size();
   conn_.receive(in, now);
 }
 
@@ -338,7 +338,7 @@ void endpoint::on_publish(publish_packet&& m) {
   if (!client) return;
   auto& eng = worker_->engine_;
   const auto now = worker_->now_;
-  eng.stats_.messages_received.fetch_add(1, std::memory_order_relaxed);
+  ++worker_->received_messages_;
   const auto info = client->info(this);
   const auto verdict = eng.hooks_.on_publish(info, m);
   reason code = reason::success;
@@ -635,7 +635,6 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     }
     b.deliveries.push_back(d);
   }
-  flush_stats();
   const auto routed = targets.size();
   route_targets_ = std::move(targets);
   route_ids_ = std::move(ids);
@@ -646,6 +645,9 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
 
 void worker::flush_stats() {
   auto& st = engine_.stats_;
+  if (received_messages_)
+    st.messages_received.fetch_add(std::exchange(received_messages_, 0), std::memory_order_relaxed);
+  if (received_bytes_) st.bytes_received.fetch_add(std::exchange(received_bytes_, 0), std::memory_order_relaxed);
   if (sent_messages_) st.messages_sent.fetch_add(std::exchange(sent_messages_, 0), std::memory_order_relaxed);
   if (sent_bytes_) st.bytes_sent.fetch_add(std::exchange(sent_bytes_, 0), std::memory_order_relaxed);
   if (dropped_messages_)
@@ -1088,6 +1090,8 @@ void worker::write_through() {
 }
 
 storage::storage_result<void> worker::commit() {
+  // Once per loop turn: the counters every worker adds to share a cache line.
+  flush_stats();
   storage::storage_result<void> r;
   if (!batch_.empty() || written_) r = engine_.store_.commit(batch_, storage::wait_for::durable);
   batch_.clear();

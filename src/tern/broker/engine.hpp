@@ -106,7 +106,9 @@ struct options {
   std::string version = "tern 0.1.0";
 };
 
-// Counters, read by $SYS and tests.
+// Counters, read by $SYS and tests. The message and byte counts are
+// added by each worker once per loop turn (worker::commit), so they may
+// lag by one turn.
 struct statistics {
   std::atomic<std::uint64_t> clients_connected{0};
   std::atomic<std::uint64_t> clients_total{0};  // sessions, connected or not
@@ -320,7 +322,10 @@ class worker {
   std::vector<std::uint32_t> route_merged_ids_;
   std::vector<std::string> route_client_ids_;  // ids of stored deliveries to other workers
   std::vector<std::uint32_t> route_message_in_;  // per worker: the message's index in its outbox
-  // Deliveries counted locally, added to engine::stats() by flush_stats().
+  // Counted locally, added to engine::stats() by flush_stats() (at commit,
+  // once per loop turn, and after a batch): not one shared atomic per message.
+  std::uint64_t received_messages_ = 0;
+  std::uint64_t received_bytes_ = 0;
   std::uint64_t sent_messages_ = 0;
   std::uint64_t sent_bytes_ = 0;
   std::uint64_t dropped_messages_ = 0;
