@@ -26,7 +26,9 @@
 //   worker's changes to the store (one disk sync for the turn: group
 //   commit, so acknowledgements leave only after their messages are
 //   durable), then writes each dirty connection's output with gathered
-//   sendmsg calls straight from the endpoint's write_buffer. What the socket
+//   sendmsg calls straight from the endpoint's write_buffer (a connection
+//   written again within a tick keeps that buffer's memory, emptied, until
+//   the tick, so one in use writes without allocating). What the socket
 //   does not take moves to a pooled pending-write state and goes out when
 //   the socket reports it can take more. The worker's outbox goes to the
 //   other threads (before this thread's own writes), one post per target
@@ -283,6 +285,9 @@ struct thread_state {
   std::vector<tcp_link*> again;  // have more to read (read a few buffers, then let others run)
   std::vector<tcp_link*> again_spare;
   std::vector<tcp_link*> finished;  // closed this turn, deleted at its end
+  // Written since the last tick (their outputs may keep memory until it).
+  std::vector<tcp_link*> warm;
+  bool warm_closed = false;  // one of them is finished: to take out before deleting
   // Pending writes of the connections that have one (few: a socket takes
   // most writes whole), and spare ones for reuse.
   boost::unordered_flat_map<const tcp_link*, std::unique_ptr<pending_write>> pending;
@@ -330,6 +335,7 @@ struct thread_state {
   void open(int fd, time_point now);
   void arrive(tcp_link& l);
   void arm_tick(time_point now);
+  void release_idle_outputs();
   void listen(std::size_t i, std::uint32_t events);
   void on_acceptable(std::size_t i, time_point now);
   void begin_stop();
@@ -453,6 +459,7 @@ class tcp_link final : public broker::endpoint {
     if (dirty_) std::erase(here.dirty, this);
     if (again_) std::erase(here.again, this);
     dirty_ = again_ = open_ = false;
+    here.warm_closed = here.warm_closed || warm_;  // leaves `warm` before it is deleted
     if (writing_) here.give_write_state(take_pending());
     output() = write_buffer{};
     here.finished.push_back(this);
@@ -476,6 +483,7 @@ class tcp_link final : public broker::endpoint {
     move_to_ = 0;
     ::epoll_ctl(from.epoll_fd, EPOLL_CTL_DEL, fd_, nullptr);
     from.remove_link(*this);
+    if (std::exchange(warm_, false)) std::erase(from.warm, this);
     home_ = &to;
     // Carries the link; the runtime may stop before it runs.
     struct carried {
@@ -505,8 +513,17 @@ class tcp_link final : public broker::endpoint {
     std::size_t first = 0;
     std::error_code ec;
     if (write_iov(fd_, iov, first, ec)) {
-      // All written: an idle connection keeps no write memory.
-      out = write_buffer{};
+      // All written. The first write since the tick gives the memory back
+      // (an idle connection keeps none); a second one keeps it, emptied,
+      // for the next: a connection in use writes without allocating, and
+      // the tick gives back what it kept (release_idle_outputs).
+      if (warm_) {
+        out.clear();
+      } else {
+        out = write_buffer{};
+        warm_ = true;
+        here.warm.push_back(this);
+      }
       return true;
     }
     if (ec) {
@@ -572,6 +589,7 @@ class tcp_link final : public broker::endpoint {
   bool again_ = false;         // in home_->again
   bool writing_ = false;       // has a pending write (home_->pending)
   bool open_ = true;           // not finished
+  bool warm_ = false;          // in home_->warm: written since the last tick
 };
 
 // An idle connection is this object and 12 bytes in its thread's tables.
@@ -689,6 +707,7 @@ void thread_state::on_deadlines(time_point now) {
       touched();
     }
     sweep(now);
+    release_idle_outputs();
     arm_tick(now);
   }
   if (now >= paused_until) {
@@ -761,6 +780,16 @@ void thread_state::sweep(time_point now) {
   }
 }
 
+// The outputs kept since the last tick go back to the heap when empty: a
+// connection that stopped writing holds no write memory after one tick.
+void thread_state::release_idle_outputs() {
+  for (auto* l : warm) {
+    l->warm_ = false;
+    if (l->open_ && !l->writing_ && l->output().empty()) l->output() = write_buffer{};
+  }
+  warm.clear();
+}
+
 void thread_state::touched() { flush_due = true; }
 
 void thread_state::mark(tcp_link& l) {
@@ -800,6 +829,7 @@ void thread_state::flush(bool own) {
   // Only the thread's own turn deletes: an epoll_wait of this thread that
   // runs meanwhile may return an event for a connection closed by another.
   if (own) {
+    if (std::exchange(warm_closed, false)) std::erase_if(warm, [](const tcp_link* l) { return !l->open_; });
     for (auto* l : finished) delete l;
     finished.clear();
   }
