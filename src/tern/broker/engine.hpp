@@ -232,6 +232,13 @@ struct batch {
   std::vector<std::uint32_t> identifiers;
   std::vector<std::string> client_ids;
   bool empty() const noexcept { return deliveries.empty(); }
+  // Keeps the capacity.
+  void clear() noexcept {
+    messages.clear();
+    deliveries.clear();
+    identifiers.clear();
+    client_ids.clear();
+  }
 };
 
 class worker {
@@ -256,6 +263,13 @@ class worker {
   // Batches for other workers, produced since the last call; post each to
   // its worker's thread and call deliver() there.
   std::vector<std::pair<std::size_t, batch>> take_outbox();
+  // The same batches, handed in place to f(target worker, batch&), which
+  // delivers them (deliver(std::move(b)) on the target's behalf) or moves
+  // them out (to post them). Each is cleared after: one delivered in place
+  // keeps its capacity, so that at low load a turn hands its messages to
+  // another worker without allocating.
+  template <class F>
+  void hand_over_outbox(F&& f);
 
   // The broker is stopping: every connected client of this worker gets
   // DISCONNECT 0x8B (5.0) and its connection closes; sessions persist.
@@ -447,5 +461,20 @@ class engine {
   // all, so any worker can store a message for any session).
   std::atomic<std::uint64_t> next_seq_{1};
 };
+
+template <class F>
+void worker::hand_over_outbox(F&& f) {
+  for (std::size_t i = 0; i < outbox_.size(); ++i) {
+    auto& b = outbox_[i];
+    if (b.empty()) continue;
+    const auto messages = b.messages.size();
+    const auto deliveries = b.deliveries.size();
+    f(i, b);
+    b.clear();
+    // Moved out: the next turn's batch starts as large as this one was.
+    if (b.messages.capacity() < messages) b.messages.reserve(messages);
+    if (b.deliveries.capacity() < deliveries) b.deliveries.reserve(deliveries);
+  }
+}
 
 }  // namespace tern::broker

@@ -837,14 +837,14 @@ void thread_state::flush(bool own) {
 }
 
 void thread_state::hand_over_outbox(bool may_run) {
-  for (auto& [target, b] : worker.take_outbox()) {
+  worker.hand_over_outbox([&](std::size_t target, broker::batch& b) {
     auto& t = *rt.threads[target];
-    if (may_run && t.run_for(b)) continue;
+    if (may_run && t.run_for(b)) return;
     t.post(task([&t, b = std::move(b)]() mutable {
       t.worker.deliver(std::move(b), clock::now());
       t.touched();
     }));
-  }
+  });
 }
 
 // Another thread has a batch for this one. When this thread sleeps (its
