@@ -311,7 +311,7 @@ def main():
     print("machine: %s, %d cores, Linux %s; MQTT %s; tern bench threads %d; medians of %d rounds" % (
         platform.node(), os.cpu_count() or 0, platform.release(), a.mqtt, a.bench_threads, a.rounds))
     head = ["scenario", "metric"] + ternds + [mosq] + ["%s/mosq" % t.replace("ternd-", "") for t in ternds] + \
-        ["lost (each)", "generator cores (each)", "broker cores (each)", "others' cores"]
+        ["lost (each)", "generator cores (each)", "broker cores (each)", "others' cores (each)"]
     rows = []
     for key, title, _, metrics in chosen:
         for path, label, _better in metrics:
@@ -321,8 +321,7 @@ def main():
                 if key != "idle" else "-"
             gen = "/".join(fmt(med(key, b.name, "generator.cores"), "cores") for b in brokers)
             brk = "/".join(fmt(med(key, b.name, "broker_process.cores"), "cores") for b in brokers)
-            other = fmt(statistics.median([field(r, "machine.other_cores") or 0.0 for b in brokers
-                                           for r in results[(key, b.name)]] or [0.0]), "cores")
+            other = "/".join(fmt(med(key, b.name, "machine.other_cores"), "cores") for b in brokers)
             rows.append([title, label] + [fmt(v, label) for v in vals] + ratios + [lost, gen, brk, other])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
@@ -331,8 +330,15 @@ def main():
     for r in rows:
         print(line(r))
     print("ratios: ternd/mosquitto (throughput: higher is better; latency and KiB/conn: lower is better). "
-          "Cores: CPU seconds / run seconds, %s order; others' cores: what other programs used "
-          "meanwhile (median; above 0.1 the figures are disturbed)." % "/".join(b.name for b in brokers))
+          "Cores: CPU seconds / run seconds, %s order; others' cores: what other programs and the "
+          "hypervisor (steal) used meanwhile (median; above %.2f the figures are disturbed)." % (
+              "/".join(b.name for b in brokers), a.quiet))
+    disturbed = ["%s on %s (%s)" % (key, b.name, fmt(med(key, b.name, "machine.other_cores"), "cores"))
+                 for key, _, _, _ in chosen for b in brokers
+                 if (med(key, b.name, "machine.other_cores") or 0.0) > a.quiet]
+    if disturbed:
+        print("DISTURBED (median others' cores above %.2f: these ratios do not measure the brokers): %s" % (
+            a.quiet, ", ".join(disturbed)))
     kept = [r for rs in results.values() for r in rs]
     repeated = [r for r in kept if r.get("attempt", 1) > 1]
     print("runs kept: %d; %d of them after repeating a disturbed run (others above %.2f cores), %d still above it" % (
