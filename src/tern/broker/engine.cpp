@@ -851,21 +851,6 @@ void worker::deliver(batch&& b, time_point now) {
   flush_stats();
 }
 
-std::vector<std::pair<std::size_t, batch>> worker::take_outbox() {
-  std::vector<std::pair<std::size_t, batch>> out;
-  for (std::size_t i = 0; i < outbox_.size(); ++i) {
-    auto& b = outbox_[i];
-    if (b.empty()) continue;
-    out.emplace_back(i, std::exchange(b, {}));
-    // The next turn's batch starts as large as this one was: no regrowing.
-    const auto& taken = out.back().second;
-    b.messages.reserve(taken.messages.size());
-    b.deliveries.reserve(taken.deliveries.size());
-    if (!taken.identifiers.empty()) b.identifiers.reserve(taken.identifiers.size());
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- worker: sessions by handle
 
 std::size_t worker::by_client_id::operator()(std::string_view id) const noexcept {
@@ -1332,7 +1317,7 @@ storage::storage_result<recovery> engine::recover(time_point now) {
   }
   // Wills routed to other workers' sessions (stored, not yet counted there).
   for (auto& w : workers_)
-    for (auto& [target, b] : w->take_outbox()) workers_[target]->deliver(std::move(b), now);
+    w->hand_over_outbox([&](std::size_t target, batch& b) { workers_[target]->deliver(std::move(b), now); });
   for (auto& w : workers_)
     if (auto r = w->commit(); !r) return r.error();
   return out;

@@ -12,7 +12,7 @@
 //     eng.worker_at(w).admit(*ep, now);
 //   }
 //   // after every event, on each io thread:
-//   for (auto& [target, batch] : eng.worker_at(i).take_outbox()) post_to(target, batch);  // -> deliver()
+//   eng.worker_at(i).hand_over_outbox([&](std::size_t target, batch& b) { post_to(target, std::move(b)); });  // -> deliver()
 //   eng.worker_at(i).tick(now) when eng.worker_at(i).next_tick() passes.
 //   // at the end of every loop turn, before writing any output:
 //   if (auto r = eng.worker_at(i).commit(); !r) log(r.error().message);
@@ -33,7 +33,7 @@
 // one worker (owner_of): its session, its connection after CONNECT, its
 // offline queue and its will live there, so takeover and resume never cross
 // threads. Messages routed to clients of other workers leave in per-worker
-// batches (take_outbox), one post per target thread per loop turn. The
+// batches (hand_over_outbox), one post per target thread per loop turn. The
 // subscription index is shared: read on every publish under the reading
 // worker's own lock (index_lock: no cache line shared with other readers),
 // changed ((un)subscribe, a session's end) under every worker's lock.
@@ -260,14 +260,12 @@ class worker {
   // Periodic work: wills and sessions that expire, $SYS (worker 0).
   void tick(time_point now);
   std::optional<time_point> next_tick() const;
-  // Batches for other workers, produced since the last call; post each to
-  // its worker's thread and call deliver() there.
-  std::vector<std::pair<std::size_t, batch>> take_outbox();
-  // The same batches, handed in place to f(target worker, batch&), which
-  // delivers them (deliver(std::move(b)) on the target's behalf) or moves
-  // them out (to post them). Each is cleared after: one delivered in place
-  // keeps its capacity, so that at low load a turn hands its messages to
-  // another worker without allocating.
+  // Batches for other workers, produced since the last call, handed in
+  // place to f(target worker, batch&), which moves them out (to post each to
+  // its worker's thread, and call deliver() there) or delivers them on the
+  // target's behalf (deliver(std::move(b)) under the target's turn). Each is
+  // cleared after: one delivered in place keeps its capacity, so that at low
+  // load a turn hands its messages to another worker without allocating.
   template <class F>
   void hand_over_outbox(F&& f);
 

@@ -152,10 +152,10 @@ class Engine : public ::testing::Test {
         }
       }
       for (std::size_t w = 0; w < eng->workers(); ++w) {
-        for (auto& [target, b] : eng->worker_at(w).take_outbox()) {
+        eng->worker_at(w).hand_over_outbox([&](std::size_t target, batch& b) {
           eng->worker_at(target).deliver(std::move(b), now);
           moved = true;
-        }
+        });
       }
       if (!moved) break;
     }
@@ -985,7 +985,7 @@ TEST(EngineThreads, OneWorkerRoutesWhileAnotherChangesTheIndex) {
       EXPECT_TRUE(w.commit());
       publisher->output().clear();
       local->output().clear();
-      (void)w.take_outbox();  // (worker 1's batches: not delivered here)
+      w.hand_over_outbox([](std::size_t, batch&) {});  // (worker 1's batches: not delivered here)
     }
   });
   std::thread changer([&] {
@@ -1000,7 +1000,7 @@ TEST(EngineThreads, OneWorkerRoutesWhileAnotherChangesTheIndex) {
       leaving->transport_closed(error{reason::unspecified_error, "test closed"}, now);
       EXPECT_TRUE(w.commit());
       changing->output().clear();
-      (void)w.take_outbox();
+      w.hand_over_outbox([](std::size_t, batch&) {});
     }
   });
   router.join();
