@@ -12,7 +12,7 @@
 //                        ("#", "+/#", "a/+/c/#", ...; a 9-level topic), 1 worker, 3.1.1:
 //                        the subscription trie walks many nodes.
 //   BM_FanOutCrossWorker BM_FanOut with 2 workers: the publisher on worker 0, every
-//                        subscriber owned by worker 1; route -> hand_over_outbox -> deliver,
+//                        subscriber owned by worker 1; route -> deliver_outboxes -> deliver,
 //                        on one thread (no real posting between threads).
 //   BM_FanOutPersistent  BM_FanOut, QoS 1, 3.1.1, subscribers with persistent sessions
 //                        (Clean Session 0): every in-flight message is journaled in the
@@ -230,8 +230,7 @@ class rig {
     pub_->receive(publish_, now_);
     bool ok = commit(pub_worker_);
     if (sub_worker_ != pub_worker_) {
-      eng_->worker_at(pub_worker_).hand_over_outbox(
-          [&](std::size_t target, broker::batch& b) { eng_->worker_at(target).deliver(std::move(b), now_); });
+      eng_->deliver_outboxes(now_);
       ok = commit(sub_worker_) && ok;
     }
     pub_->output().clear();
@@ -321,8 +320,7 @@ class rig {
   void check_first_delivery() {
     pub_->receive(publish_, now_);
     bool ok = commit(pub_worker_);
-    eng_->worker_at(pub_worker_).hand_over_outbox(
-        [&](std::size_t target, broker::batch& b) { eng_->worker_at(target).deliver(std::move(b), now_); });
+    eng_->deliver_outboxes(now_);
     ok = commit(sub_worker_) && ok;
     pub_->output().clear();
     for (auto& s : subs_) {

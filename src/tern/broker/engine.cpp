@@ -1242,6 +1242,16 @@ void engine::index(client_session& s, const storage::subscription_record& r, boo
   }
 }
 
+bool engine::deliver_outboxes(time_point now) {
+  bool moved = false;
+  for (auto& w : workers_)
+    w->hand_over_outbox([&](std::size_t target, batch& b) {
+      workers_[target]->deliver(std::move(b), now);
+      moved = true;
+    });
+  return moved;
+}
+
 storage::storage_result<recovery> engine::recover(time_point now) {
   recovery out;
   std::vector<storage::session_record> records;
@@ -1316,8 +1326,7 @@ storage::storage_result<recovery> engine::recover(time_point now) {
     if (!w.find_session(rec.client_id)) w.batch_.forget_client(rec.client_id);
   }
   // Wills routed to other workers' sessions (stored, not yet counted there).
-  for (auto& w : workers_)
-    w->hand_over_outbox([&](std::size_t target, batch& b) { workers_[target]->deliver(std::move(b), now); });
+  deliver_outboxes(now);
   for (auto& w : workers_)
     if (auto r = w->commit(); !r) return r.error();
   return out;

@@ -400,6 +400,11 @@ class engine {
   storage::store& store() { return store_; }
   time_point started() const { return started_; }
 
+  // Every worker's batches for other workers, delivered to them on this
+  // thread (single-threaded use: recovery, tests, benchmarks; the network
+  // layer hands them between threads itself). True when any moved.
+  bool deliver_outboxes(time_point now);
+
   // Rebuilds the persistent sessions of the store (subscriptions, in-flight
   // messages, incoming QoS 2 ids, offline queues left on disk, delayed
   // wills) on the workers that own them. Call once, before any connection.

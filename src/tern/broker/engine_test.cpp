@@ -151,12 +151,7 @@ class Engine : public ::testing::Test {
           moved = true;
         }
       }
-      for (std::size_t w = 0; w < eng->workers(); ++w) {
-        eng->worker_at(w).hand_over_outbox([&](std::size_t target, batch& b) {
-          eng->worker_at(target).deliver(std::move(b), now);
-          moved = true;
-        });
-      }
+      if (eng->deliver_outboxes(now)) moved = true;
       if (!moved) break;
     }
     // The end of a loop turn, as the network layer does it.
