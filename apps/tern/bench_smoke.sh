@@ -1,8 +1,9 @@
 #!/bin/sh
 # Smoke test of `tern bench` (CTest: tern_bench_smoke): starts ternd on a
 # free port with memory storage, runs fan-in at QoS 1 (MQTT 3.1.1) and QoS 2
-# (MQTT 5) for a second each, and checks that every message arrived exactly
-# once and in order, and that the generator reported its CPU time.
+# (MQTT 5) for a second each, and 3 pairs at 200 messages/s each, and checks
+# that every message arrived exactly once and in order, that the paced run
+# kept its rate, and that the generator reported its CPU time.
 #
 #   sh apps/tern/bench_smoke.sh build/release/bin/tern build/release/bin/ternd
 set -eu
@@ -27,11 +28,11 @@ done
 if [ -z "$port" ]; then echo "ternd did not start:"; cat "$dir/ternd.log"; exit 1; fi
 
 run() {
-  "$tern" bench fan-in -p "$port" --publishers 4 --duration 1 --progress never --broker-pid "$pid" "$@" \
-    >>"$dir/runs.json"
+  "$tern" bench "$@" -p "$port" --duration 1 --progress never --broker-pid "$pid" >>"$dir/runs.json"
 }
-run --qos 1 --version 3.1.1
-run --qos 2 --version 5
+run fan-in --publishers 4 --qos 1 --version 3.1.1
+run fan-in --publishers 4 --qos 2 --version 5
+run pairs --pairs 3 --qos 1 --rate 200
 
 /usr/bin/python3 - "$dir/runs.json" <<'PY'
 import json, sys
@@ -42,6 +43,8 @@ for line in open(sys.argv[1]):
     checks = {
         "ran": r["ok"],
         "messages flowed": r["received"] > 100,
+        "paced at its rate": r["rate_per_publisher"] == 0 or
+            abs(r["sent"] - r["rate_per_publisher"] * r["publishers"] * r["duration_s"]) <= 3,
         "none lost": r["lost"] == 0,
         "none duplicated": r["duplicated"] == 0,
         "none reordered": r["reordered"] == 0,

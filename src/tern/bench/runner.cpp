@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -117,6 +118,7 @@ struct connection {
   std::uint16_t next_id = 1;
   std::vector<std::uint64_t> ids;  // packet ids in use, a bit each
   std::uint64_t start_offset_ns = 0;
+  std::uint64_t planned = 0;  // PUBLISHes to write this turn (event_loop::plan)
 
   // Subscriber
   std::string filter;
@@ -193,6 +195,11 @@ class event_loop {
     e.events = EPOLLIN;
     e.data.ptr = nullptr;
     ::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &e);
+    // Paces publishers at a fixed rate (see arm_pace).
+    pace_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (pace_fd_ < 0) throw std::runtime_error(errno_text("timerfd_create"));
+    e.data.ptr = &pace_fd_;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, pace_fd_, &e);
     const auto per_loop = rs.o.connect_concurrency / static_cast<std::uint32_t>(rs.o.threads);
     concurrency_ = std::max<std::uint32_t>(1, per_loop);
   }
@@ -202,6 +209,7 @@ class event_loop {
     join();  // the thread closed its connections (shutdown_all)
     ::close(ep_);
     ::close(wake_fd_);
+    ::close(pace_fd_);
   }
 
   void add(connection* c) {
@@ -245,7 +253,10 @@ class event_loop {
   void on_publish(connection& c, const publish_packet& p, std::uint64_t now);
   void became_ready(connection& c);
   std::uint64_t budget(connection& c, std::uint64_t now, std::uint64_t& next_due) const;
-  bool pump(connection& c, std::uint64_t& next_due);
+  std::uint64_t due_at(const connection& c, std::uint64_t seq) const noexcept;
+  bool plan(std::uint64_t& next_due);
+  void pump(connection& c, std::uint64_t now);
+  void arm_pace(std::uint64_t at);
   void send(connection& c, const packet& p);
   void mark(connection& c);
   void flush(connection& c);
@@ -259,6 +270,8 @@ class event_loop {
   run_state& rs_;
   int ep_ = -1;
   int wake_fd_ = -1;
+  int pace_fd_ = -1;
+  std::uint64_t paced_at_ = never;  // when pace_fd_ expires
   std::uint32_t concurrency_ = 1;
   std::vector<connection*> conns_;
   std::vector<connection*> pubs_;
@@ -275,15 +288,15 @@ class event_loop {
 void event_loop::run() {
   std::vector<epoll_event> events(1024);
   bool busy = false;
-  std::uint64_t next_due = never;
   for (;;) {
     const phase p = rs_.now_phase();
     if (p == phase::stopping) break;
     if (p == phase::connecting) start_connects();
 
     std::uint64_t now = now_ns();
+    // A rate's next message is pace_fd_'s to wake for; the timeout only
+    // bounds how late the loop sees a change of phase.
     std::uint64_t wait = busy ? 0 : 100 * ms;
-    if (next_due != never) wait = std::min(wait, next_due > now ? next_due - now : 0);
     bool announced = false;
     if (wait > 0 && p == phase::running && rs_.loops.size() > 1 && !pubs_.empty()) {
       // Publishers here wait for subscribers on other loops: ask to be
@@ -303,7 +316,14 @@ void event_loop::run() {
     }
     turn_ns_ = now_ns();
     for (int i = 0; i < n; ++i) {
-      auto* c = static_cast<connection*>(events[static_cast<std::size_t>(i)].data.ptr);
+      void* tag = events[static_cast<std::size_t>(i)].data.ptr;
+      if (tag == &pace_fd_) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] auto r = ::read(pace_fd_, &count, sizeof count);
+        paced_at_ = never;
+        continue;
+      }
+      auto* c = static_cast<connection*>(tag);
       if (c == nullptr) {
         std::uint64_t count = 0;
         [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
@@ -314,9 +334,17 @@ void event_loop::run() {
     publish_progress();
 
     busy = false;
-    next_due = never;
-    if (rs_.now_phase() == phase::running)
-      for (auto* c : pubs_) busy |= pump(*c, next_due);
+    if (rs_.now_phase() == phase::running && !pubs_.empty()) {
+      std::uint64_t next_due = never;
+      busy = plan(next_due);
+      // The timer is set before the messages are stamped: setting a timer
+      // costs a few microseconds here (a VM exit), which would otherwise
+      // fall between a message's stamp and its arrival.
+      if (next_due != never) arm_pace(next_due);
+      const std::uint64_t now_stamp = now_ns();
+      for (auto* c : pubs_)
+        if (c->planned > 0) pump(*c, now_stamp);
+    }
     keep_alive(turn_ns_);
     flush_all();
   }
@@ -565,8 +593,7 @@ std::uint64_t event_loop::budget(connection& c, std::uint64_t now, std::uint64_t
     const std::uint64_t start = rs_.t0.load(std::memory_order_relaxed) + c.start_offset_ns;
     const auto due = now < start ? 0 : static_cast<std::uint64_t>(to_s(now - start) * o.rate) + 1;
     if (due <= c.seq) {
-      const auto at = start + static_cast<std::uint64_t>(static_cast<double>(c.seq) * 1e9 / o.rate);
-      next_due = std::min(next_due, std::max(at, now + 1));
+      next_due = std::min(next_due, std::max(due_at(c, c.seq), now + 1));
       return 0;
     }
     n = std::min(n, due - c.seq);
@@ -574,14 +601,32 @@ std::uint64_t event_loop::budget(connection& c, std::uint64_t now, std::uint64_t
   return n;
 }
 
-// Writes what `c` may send into its output; true when it stopped at the
-// batch size with more allowed (the loop then turns again at once).
-bool event_loop::pump(connection& c, std::uint64_t& next_due) {
+// When publisher `c`'s message number `seq` is due at the fixed rate.
+std::uint64_t event_loop::due_at(const connection& c, std::uint64_t seq) const noexcept {
+  return rs_.t0.load(std::memory_order_relaxed) + c.start_offset_ns +
+         static_cast<std::uint64_t>(static_cast<double>(seq) * 1e9 / rs_.o.rate);
+}
+
+// Sets each publisher's `planned` batch: what it may send now, at most the
+// batch size. True when one stopped at the batch size with more allowed
+// (the loop then turns again at once); next_due becomes the earliest time
+// the rate lets a publisher send again.
+bool event_loop::plan(std::uint64_t& next_due) {
   const std::uint64_t now = now_ns();
-  std::uint64_t n = budget(c, now, next_due);
-  if (n == 0) return false;
-  const bool more = n > rs_.o.batch;
-  n = std::min<std::uint64_t>(n, rs_.o.batch);
+  bool more = false;
+  for (auto* c : pubs_) {
+    std::uint64_t n = budget(*c, now, next_due);
+    more |= n > rs_.o.batch;
+    n = std::min<std::uint64_t>(n, rs_.o.batch);
+    c->planned = n;
+    if (n > 0 && rs_.rate_interval_ns > 0) next_due = std::min(next_due, due_at(*c, c->seq + n));
+  }
+  return more;
+}
+
+// Writes `c`'s planned PUBLISHes into its output, stamped `now`.
+void event_loop::pump(connection& c, std::uint64_t now) {
+  const std::uint64_t n = std::exchange(c.planned, 0);
   const std::size_t size = c.tmpl.size();
   const std::size_t at = c.out.size();
   c.out.resize(at + static_cast<std::size_t>(n) * size);
@@ -599,11 +644,18 @@ bool event_loop::pump(connection& c, std::uint64_t& next_due) {
   }
   rs_.streams[c.stream].sent.value.store(c.seq, std::memory_order_relaxed);
   mark(c);
-  if (rs_.rate_interval_ns > 0) {
-    const auto at_ns = rs_.t0.load(std::memory_order_relaxed) + c.start_offset_ns + static_cast<std::uint64_t>(static_cast<double>(c.seq) * 1e9 / rs_.o.rate);
-    next_due = std::min(next_due, at_ns);
-  }
-  return more;
+}
+
+// Makes pace_fd_ expire at `at` (steady clock, which is CLOCK_MONOTONIC),
+// unless it already does.
+void event_loop::arm_pace(std::uint64_t at) {
+  if (at == paced_at_) return;
+  paced_at_ = at;
+  itimerspec its{};
+  its.it_value.tv_sec = static_cast<time_t>(at / s);
+  its.it_value.tv_nsec = static_cast<long>(at % s);
+  if (at == 0) its.it_value.tv_nsec = 1;  // 0 would disarm it
+  ::timerfd_settime(pace_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
 }
 
 void event_loop::send(connection& c, const packet& p) {
