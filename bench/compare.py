@@ -12,6 +12,11 @@ ternd/mosquitto ratios; --out keeps every run's JSON line.
     /usr/bin/python3 bench/compare.py --quick               # smoke: well under a minute
     /usr/bin/python3 bench/compare.py --only fan-in --rounds 5 --duration 10
 
+--forwarder adds the latency floor to the latency scenario: bench/forwarder.c
+(built here with cc -O2), a loop that copies PUBLISH bytes to subscribers and
+answers what it must, and nothing else. Its column shows how much of each
+broker's latency any broker would have on this machine.
+
 ternd runs with --storage memory and its defaults but io_threads (and any
 --ternd-set KEY=VALUE). mosquitto runs with the settings PEERS.md asks for
 in throughput comparisons: max_inflight_messages 0, max_queued_messages
@@ -87,6 +92,8 @@ def wait_listening(port, proc, limit=10.0):
 class Broker:
     """One kind of broker: starts a fresh process per run, stops it by pid."""
 
+    only = None  # scenario keys it runs (None: every one)
+
     def __init__(self, name, workdir):
         self.name = name
         self.workdir = workdir
@@ -152,6 +159,19 @@ class Mosquitto(Broker):
                     "log_type error\nlog_type warning\n" % port)
         os.chmod(conf, 0o644)
         return [self.binary, "-c", conf]
+
+
+class Forwarder(Broker):
+    """bench/forwarder.c: the latency floor, not a broker (1 pair only: it has no topics)."""
+    only = ("latency",)
+
+    def __init__(self, workdir):
+        super().__init__("forwarder", workdir)
+        self.binary = os.path.join(workdir, "forwarder")
+        subprocess.run(["cc", "-O2", "-o", self.binary, os.path.join(ROOT, "bench", "forwarder.c")], check=True)
+
+    def command(self, port):
+        return [self.binary, str(port)]
 
 
 def busy_cores(interval=0.3):
@@ -248,6 +268,8 @@ def main():
     ap.add_argument("--bench-threads", type=int, default=1, help="tern bench --threads")
     ap.add_argument("--only", default="",
                     help="comma-separated scenario keys or prefixes: fan-in-q0 .. fan-out-q1, fan-in, latency, idle")
+    ap.add_argument("--forwarder", action="store_true",
+                    help="also run the latency scenario against bench/forwarder.c, the floor (MQTT 3.1.1)")
     ap.add_argument("--out", help="append every run's JSON line (with broker and round) to this file")
     ap.add_argument("--quiet", type=float, default=0.1,
                     help="cores other programs may use: before a run, wait for the machine to be this quiet; "
@@ -269,6 +291,10 @@ def main():
     workdir = tempfile.mkdtemp(prefix="tern-compare-")
     os.chmod(workdir, 0o755)  # mosquitto, started as root, reads its config as the user mosquitto
     brokers = [Ternd(a.ternd, int(n), a.ternd_set, workdir) for n in a.io_threads.split(",")]
+    if a.forwarder:
+        if a.mqtt != "3.1.1":
+            sys.exit("compare.py: --forwarder speaks MQTT 3.1.1 only")
+        brokers.append(Forwarder(workdir))
     brokers.append(Mosquitto(a.mosquitto, workdir))
     chosen = [s for s in scenarios(a) if not a.only or any(s[0].startswith(k) for k in a.only.split(","))]
     results = {(s[0], b.name): [] for s in chosen for b in brokers}
@@ -278,6 +304,8 @@ def main():
         for rnd in range(1, a.rounds + 1):
             for key, title, args, _ in chosen:
                 for b in brokers:
+                    if b.only is not None and key not in b.only:
+                        continue
                     r, cmd = run_one(a, b, args)
                     r["round"], r["broker_name"], r["scenario_key"] = rnd, b.name, key
                     if out:
@@ -317,7 +345,8 @@ def main():
         for path, label, _better in metrics:
             vals = [med(key, b.name, path) for b in brokers]
             ratios = ["%.2fx" % (v / vals[-1]) if v is not None and vals[-1] else "-" for v in vals[:-1]]
-            lost = "/".join(str(int(sum(field(r, "lost") or 0 for r in results[(key, b.name)]))) for b in brokers) \
+            lost = "/".join(str(int(sum(field(r, "lost") or 0 for r in results[(key, b.name)])))
+                            if results[(key, b.name)] else "-" for b in brokers) \
                 if key != "idle" else "-"
             gen = "/".join(fmt(med(key, b.name, "generator.cores"), "cores") for b in brokers)
             brk = "/".join(fmt(med(key, b.name, "broker_process.cores"), "cores") for b in brokers)
@@ -329,7 +358,7 @@ def main():
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
         print(line(r))
-    print("ratios: ternd/mosquitto (throughput: higher is better; latency and KiB/conn: lower is better). "
+    print("ratios: against mosquitto (throughput: higher is better; latency and KiB/conn: lower is better). "
           "Cores: CPU seconds / run seconds, %s order; others' cores: what other programs and the "
           "hypervisor (steal) used meanwhile (median; above %.2f the figures are disturbed)." % (
               "/".join(b.name for b in brokers), a.quiet))
