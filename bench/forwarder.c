@@ -49,8 +49,8 @@ static void drop(int ep, struct conn* c) {
   free(c);
 }
 
-/* Handles the whole packets in c->in; returns 0 when the connection closed. */
-static int on_input(int ep, struct conn* c) {
+/* Handles the whole packets in c->in; a DISCONNECT frees c. */
+static void on_input(int ep, struct conn* c) {
   int at = 0;
   for (;;) {
     int length = 0, shift = 0, header = 1, complete = 0;
@@ -101,7 +101,7 @@ static int on_input(int ep, struct conn* c) {
       }
       case 14: /* DISCONNECT */
         drop(ep, c);
-        return 0;
+        return;
       default: /* acknowledgements of what it forwarded: nothing to do */
         break;
     }
@@ -109,7 +109,6 @@ static int on_input(int ep, struct conn* c) {
   }
   memmove(c->in, c->in + at, (size_t)(c->in_len - at));
   c->in_len -= at;
-  return 1;
 }
 
 int main(int argc, char** argv) {
