@@ -530,20 +530,23 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
       if (identifier) ids.push_back(identifier);
       targets.push_back({&id, o, owner, slot, serial, origin, begin, identifier ? 1u : 0u, persistent});
     };
-    engine_.subscriptions_.match(m.topic(), [&](const std::string& id, const engine::subscriber& sub,
-                                                std::string_view filter) {
-      if (sub.options.no_local && id == from.client_id) return;
-      if (!first_filter) first_filter = filter.data();
-      else if (filter.data() != first_filter) merge = true;
+    for (const auto& c : cached_matches(m.topic())) {
+      const auto& id = *c.client_id;
+      const auto& sub = *static_cast<const engine::subscriber*>(c.subscriber);
+      if (sub.options.no_local && id == from.client_id) continue;
+      if (!first_filter) first_filter = c.filter;
+      else if (c.filter != first_filter) merge = true;
       add(id, sub.options, sub.identifier, 0, sub.owner, sub.slot, sub.serial, sub.persistent);
-    });
-    engine_.shared_.match(m.topic(), [&](const std::string&, const std::shared_ptr<engine::share_group>& g,
-                                         std::string_view) {
-      if (g->members.empty()) return;
-      const auto& x = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % g->members.size()];
-      add(x.client_id, x.options, x.identifier, g->origin, x.owner, x.slot, x.serial, x.persistent);
-      merge = true;
-    });
+    }
+    if (!engine_.shared_.empty()) {
+      engine_.shared_.match(m.topic(), [&](const std::string&, const std::shared_ptr<engine::share_group>& g,
+                                           std::string_view) {
+        if (g->members.empty()) return;
+        const auto& x = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % g->members.size()];
+        add(x.client_id, x.options, x.identifier, g->origin, x.owner, x.slot, x.serial, x.persistent);
+        merge = true;
+      });
+    }
     if (merge && targets.size() > 1) {
       // Deliver once per client: the highest QoS, every identifier. A
       // session's handle is the key: sorting integers, not client ids.
@@ -641,6 +644,28 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
   route_client_ids_ = std::move(remote_ids);
   route_message_in_ = std::move(message_in);
   return routed;
+}
+
+std::span<const worker::cached_match> worker::cached_matches(std::string_view topic) {
+  constexpr std::size_t most_topics = 4096;
+  constexpr std::size_t most_matches = 65536;
+  auto& cache = route_cache_;
+  auto& matches = route_cache_matches_;
+  if (route_cache_generation_ != engine_.index_generation_ || cache.size() >= most_topics ||
+      matches.size() >= most_matches) {
+    cache.clear();
+    matches.clear();
+    route_cache_generation_ = engine_.index_generation_;
+  }
+  auto it = cache.find(topic);
+  if (it == cache.end()) {
+    const auto begin = static_cast<std::uint32_t>(matches.size());
+    engine_.subscriptions_.match(topic, [&](const std::string& id, const engine::subscriber& sub,
+                                            std::string_view filter) { matches.push_back({&id, &sub, filter.data()}); });
+    const cached_route r{begin, static_cast<std::uint32_t>(matches.size() - begin)};
+    it = cache.emplace(std::string(topic), r).first;
+  }
+  return {matches.data() + it->second.begin, it->second.count};
 }
 
 void worker::flush_stats() {
@@ -1195,6 +1220,7 @@ engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, 
 engine::~engine() = default;
 
 void engine::unindex(std::string_view filter, std::string_view client_id) {
+  ++index_generation_;
   auto shared = topic::parse_shared(filter);
   if (!shared || !*shared) {
     subscriptions_.erase(filter, std::string(client_id));
@@ -1212,6 +1238,7 @@ void engine::unindex(std::string_view filter, std::string_view client_id) {
 }
 
 void engine::index(client_session& s, const storage::subscription_record& r, bool persistent) {
+  ++index_generation_;
   const auto owner = static_cast<std::uint32_t>(s.home->index_);
   auto shared = topic::parse_shared(r.filter);
   if (!shared || !*shared) {

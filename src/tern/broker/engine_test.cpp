@@ -662,6 +662,61 @@ TEST_F(Engine, UnsubscribeStopsDeliveryAndReportsUnknownFilters) {
   EXPECT_TRUE(c->quiet());
 }
 
+// The same topic routed again after each kind of index change: routing
+// remembers what a topic matched until the index changes (route_cache_).
+TEST_F(Engine, RoutingFollowsEveryChangeOfTheIndex) {
+  make();
+  auto a = connect("a");
+  auto b = connect("b");
+  auto pub = connect("pub");
+  auto got = [](client& c) {
+    c.collect();
+    std::vector<std::string> payloads;
+    for (auto& p : c.in) payloads.emplace_back(std::get<publish_packet>(p).payload().view());
+    c.in.clear();
+    return payloads;
+  };
+  using list = std::vector<std::string>;
+  a->subscribe("t/x");
+  pub->publish("t/x", "1");
+  pub->publish("t/x", "2");  // from what was remembered
+  EXPECT_EQ(got(*a), (list{"1", "2"}));
+  b->subscribe("t/+");  // a new filter matching the topic
+  pub->publish("t/x", "3");
+  EXPECT_EQ(got(*a), (list{"3"}));
+  EXPECT_EQ(got(*b), (list{"3"}));
+  subscribe_options nl;
+  nl.no_local = true;
+  pub->subscribe("t/#", qos::at_most_once, 0, nl);  // a match the publisher itself does not get
+  pub->publish("t/x", "4");
+  EXPECT_EQ(got(*a), (list{"4"}));
+  EXPECT_EQ(got(*b), (list{"4"}));
+  EXPECT_TRUE(pub->quiet());
+  a->subscribe("t/x", qos::at_least_once);  // the same filter with new options
+  pub->publish("t/x", "5", qos::at_least_once, false, 7);
+  (void)pub->expect<puback_packet>();
+  a->collect();
+  ASSERT_EQ(a->in.size(), 1u);
+  EXPECT_EQ(std::get<publish_packet>(a->in.front()).qos, qos::at_least_once);
+  a->in.clear();
+  EXPECT_EQ(got(*b), (list{"5"}));
+  unsubscribe_packet u;
+  u.packet_id = 2;
+  u.filters = {"t/+"};
+  b->send(u);
+  (void)b->expect<unsuback_packet>();
+  pub->publish("t/x", "6");
+  EXPECT_EQ(got(*a), (list{"6"}));
+  EXPECT_TRUE(b->quiet());
+  a->close();  // a clean session ends: its subscriptions leave the index
+  auto a2 = connect("a");
+  pub->publish("t/x", "7");
+  EXPECT_TRUE(a2->quiet());
+  a2->subscribe("t/x");
+  pub->publish("t/x", "8");
+  EXPECT_EQ(got(*a2), (list{"8"}));
+}
+
 TEST_F(Engine, MaximumKeepAliveIsAnnounced) {
   options o;
   o.max_keep_alive = 30;
