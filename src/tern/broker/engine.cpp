@@ -195,6 +195,12 @@ struct client_session final : session::journal {
 static_assert(sizeof(client_session) <= 88);
 static_assert(sizeof(endpoint) <= sizeof(session::connection) + 32);
 
+struct worker::cached_match {
+  const std::string* client_id;
+  const engine::subscriber* subscriber;
+  const char* filter;  // the filter's text in the index: one filter, one pointer
+};
+
 struct engine::share_group {
   struct member {
     std::string client_id;
@@ -532,7 +538,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     };
     for (const auto& c : cached_matches(m.topic())) {
       const auto& id = *c.client_id;
-      const auto& sub = *static_cast<const engine::subscriber*>(c.subscriber);
+      const auto& sub = *c.subscriber;
       if (sub.options.no_local && id == from.client_id) continue;
       if (!first_filter) first_filter = c.filter;
       else if (c.filter != first_filter) merge = true;
@@ -651,11 +657,11 @@ std::span<const worker::cached_match> worker::cached_matches(std::string_view to
   constexpr std::size_t most_matches = 65536;
   auto& cache = route_cache_;
   auto& matches = route_cache_matches_;
-  if (route_cache_generation_ != engine_.index_generation_ || cache.size() >= most_topics ||
-      matches.size() >= most_matches) {
+  const auto version = engine_.subscriptions_.version();
+  if (route_cache_version_ != version || cache.size() >= most_topics || matches.size() >= most_matches) {
     cache.clear();
     matches.clear();
-    route_cache_generation_ = engine_.index_generation_;
+    route_cache_version_ = version;
   }
   auto it = cache.find(topic);
   if (it == cache.end()) {
@@ -1220,7 +1226,6 @@ engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, 
 engine::~engine() = default;
 
 void engine::unindex(std::string_view filter, std::string_view client_id) {
-  ++index_generation_;
   auto shared = topic::parse_shared(filter);
   if (!shared || !*shared) {
     subscriptions_.erase(filter, std::string(client_id));
@@ -1238,7 +1243,6 @@ void engine::unindex(std::string_view filter, std::string_view client_id) {
 }
 
 void engine::index(client_session& s, const storage::subscription_record& r, bool persistent) {
-  ++index_generation_;
   const auto owner = static_cast<std::uint32_t>(s.home->index_);
   auto shared = topic::parse_shared(r.filter);
   if (!shared || !*shared) {

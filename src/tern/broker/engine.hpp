@@ -290,7 +290,7 @@ class worker {
   friend struct client_session;
   // Routes `m` to every matching subscription; returns how many clients it went to.
   std::size_t route(const client_info& from, publish_packet m, time_point now);
-  struct cached_match;
+  struct cached_match;  // (engine.cpp: it names engine::subscriber)
   // The index's subscriptions (not the shared ones) matching `topic`, from
   // route_cache_ or added to it. Call holding this worker's reader lock; the
   // span is valid until the next call.
@@ -340,23 +340,18 @@ class worker {
   std::vector<std::string> route_client_ids_;  // ids of stored deliveries to other workers
   std::vector<std::uint32_t> route_message_in_;  // per worker: the message's index in its outbox
   // What the index matched for the topics this worker routed since the index
-  // last changed (engine::index_generation_): a topic published again costs
-  // one hash lookup, not a walk of the trie with a map probe per level.
-  // Entries point into the index, valid while its generation holds. Emptied
-  // when it has grown past a few thousand topics or tens of thousands of
-  // matches (cached_matches()).
-  struct cached_match {
-    const std::string* client_id;
-    const void* subscriber;  // the index's const engine::subscriber
-    const char* filter;      // the filter's text in the index: one filter, one pointer
-  };
+  // last changed (its version()): a topic published again costs one hash
+  // lookup, not a walk of the trie with a map probe per level. Entries point
+  // into the index, valid while its version holds. Emptied when it has grown
+  // past a few thousand topics or tens of thousands of matches
+  // (cached_matches()).
   struct cached_route {
     std::uint32_t begin;  // route_cache_matches_[begin, +count)
     std::uint32_t count;
   };
   boost::unordered_flat_map<std::string, cached_route, topic::string_hash, std::equal_to<>> route_cache_;
   std::vector<cached_match> route_cache_matches_;
-  std::uint64_t route_cache_generation_ = 0;
+  std::uint64_t route_cache_version_ = 0;
   // Counted locally, added to engine::stats() by flush_stats() (at commit,
   // once per loop turn, and after a batch): not one shared atomic per message.
   std::uint64_t received_messages_ = 0;
@@ -479,7 +474,6 @@ class engine {
   // start, or that destroys endpoints after they stop: correct there too,
   // since a reader lock excludes writers whichever thread holds it.
   index_lock index_lock_;
-  std::uint64_t index_generation_ = 1;  // changes with every change below (worker::route_cache_)
   topic::subscription_trie<std::string, subscriber> subscriptions_;               // key: client id
   topic::subscription_trie<std::string, std::shared_ptr<share_group>> shared_;  // key: share name
   std::unordered_map<std::uint32_t, std::weak_ptr<share_group>> share_origins_;  // by share_group::origin

@@ -32,8 +32,10 @@
 #include <boost/container/small_vector.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,12 +63,14 @@ class subscription_trie {
   subscription_trie() noexcept = default;
   subscription_trie(const subscription_trie&) = delete;
   subscription_trie& operator=(const subscription_trie&) = delete;
-  subscription_trie(subscription_trie&& o) noexcept : root_(std::move(o.root_)), size_(std::exchange(o.size_, 0)) {}
+  subscription_trie(subscription_trie&& o) noexcept
+      : root_(std::move(o.root_)), size_(std::exchange(o.size_, 0)), version_(o.version_++) {}
   subscription_trie& operator=(subscription_trie&& o) noexcept {
     if (this != &o) {
       clear();
       root_ = std::move(o.root_);
       size_ = std::exchange(o.size_, 0);
+      version_ = std::max(version_, o.version_++) + 1;
     }
     return *this;
   }
@@ -77,6 +81,7 @@ class subscription_trie {
   // (validate_filter); it is stored as given.
   bool insert(std::string_view filter, const Key& key, Value value) {
     assert(!validate_filter(filter));
+    ++version_;
     if (!root_) root_ = std::make_unique<node>();
     node* n = root_.get();
     try {
@@ -115,6 +120,7 @@ class subscription_trie {
     if (!n) return false;
     const std::size_t i = find_entry(*n, key);
     if (i == npos) return false;
+    ++version_;
     if (n->index) n->index->erase(key);
     const std::size_t last = n->entries.size() - 1;
     if (i != last) {
@@ -209,6 +215,9 @@ class subscription_trie {
   // The number of (filter, key) entries.
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
+  // Changes with every change of the entries (insert, erase, clear, move):
+  // the references match() and find() hand out stay valid while it holds.
+  std::uint64_t version() const noexcept { return version_; }
 
   // The number of nodes, root included (0 before any insert and after clear):
   // one per distinct filter prefix. For tests and diagnostics; walks the trie.
@@ -227,6 +236,7 @@ class subscription_trie {
 
   // Removes every entry. Iterative: no recursion however deep the trie.
   void clear() noexcept {
+    ++version_;
     size_ = 0;
     if (!root_) return;
     // Unlink the nodes into a list threaded through `parent` (which clear no
@@ -403,6 +413,7 @@ class subscription_trie {
 
   std::unique_ptr<node> root_;
   std::size_t size_ = 0;
+  std::uint64_t version_ = 0;
 };
 
 }  // namespace tern::topic

@@ -69,6 +69,36 @@ TEST(SubscriptionTrie, InsertAddsThenReplaces) {
                                                               {"alice", 3, "sport/+"}}));
 }
 
+// What a cache of match() results relies on (the broker's route cache).
+TEST(SubscriptionTrie, VersionChangesWithEveryChangeOfTheEntries) {
+  trie t;
+  auto v = t.version();
+  auto changed = [&] {
+    const bool c = t.version() != v;
+    v = t.version();
+    return c;
+  };
+  EXPECT_TRUE(t.insert("a/b", "x", 1) && changed());
+  EXPECT_FALSE(t.insert("a/b", "x", 2));  // a new value for the same entry
+  EXPECT_TRUE(changed());
+  EXPECT_FALSE(t.erase("a/b", "nobody"));
+  EXPECT_FALSE(changed());
+  (void)t.find("a/b", "x");
+  t.match("a/b", [](const std::string&, int, std::string_view) {});
+  EXPECT_FALSE(changed());
+  EXPECT_TRUE(t.erase("a/b", "x") && changed());
+  t.insert("c", "y", 3);
+  v = t.version();
+  t.clear();
+  EXPECT_TRUE(changed());
+  t.insert("c", "y", 3);
+  v = t.version();
+  trie other = std::move(t);
+  EXPECT_TRUE(changed());  // the moved-from trie lost its entries
+  t = std::move(other);
+  EXPECT_TRUE(changed());
+}
+
 TEST(SubscriptionTrie, EraseRemovesAndPrunes) {
   trie t;
   t.insert("a/b/c/d", "k", 1);
