@@ -1,6 +1,8 @@
 // ternd's broker: a tern::Broker with the configuration ternd built, running
 // until SIGINT or SIGTERM, then stopped gracefully (MQTT 5 clients get
 // DISCONNECT 0x8B, everything written is flushed for up to a second).
+// SIGHUP, which operators and service managers send to reload, is logged
+// and otherwise ignored until reloading exists: never fatal.
 #include <pthread.h>
 #include <signal.h>
 
@@ -15,11 +17,12 @@ int run_broker(const tern::server::broker_config& config, tern::log::logger& log
   // Block the stop signals before the broker starts its threads, which inherit
   // the mask: the signals then wait for sigwait() below instead of killing the
   // process, whichever thread the kernel picks.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   tern::Broker broker(config, log);
   try {
@@ -30,7 +33,10 @@ int run_broker(const tern::server::broker_config& config, tern::log::logger& log
   }
 
   int signal = 0;
-  while (sigwait(&stop_signals, &signal) != 0) {
+  for (;;) {
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal != SIGHUP) break;
+    log.warn("SIGHUP: ternd cannot reload its configuration yet; it goes on as it was started");
   }
   log.info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();

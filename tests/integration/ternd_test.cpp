@@ -1,5 +1,6 @@
 // ternd as a process: it serves MQTT on the port it is given and stops
-// gracefully on SIGTERM (MQTT 5 clients get DISCONNECT 0x8B), exiting 0.
+// gracefully on SIGTERM (MQTT 5 clients get DISCONNECT 0x8B), exiting 0;
+// SIGHUP does not stop it.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -41,37 +42,75 @@ int wait_for(pid_t pid, std::chrono::milliseconds limit) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+#ifdef TERND_BINARY
+// A ternd process on a free port with the memory store, and a socket to it.
+struct ternd_process {
+  ternd_process() {
+    const auto p = std::to_string(port);
+    const char* argv[] = {TERND_BINARY, "--port", p.c_str(), "--storage", "memory", nullptr};
+    EXPECT_EQ(::posix_spawn(&pid, TERND_BINARY, nullptr, nullptr, const_cast<char* const*>(argv), environ), 0);
+  }
+  ~ternd_process() {
+    if (pid > 0 && wait_for(pid, 0ms) < 0) ::kill(pid, SIGKILL), wait_for(pid, 5s);
+  }
+  // A socket connected to it, within 5 s; -1 if it does not listen.
+  int connect() const {
+    int fd = -1;
+    for (int i = 0; i < 500 && fd < 0; ++i) {
+      fd = connect_tcp(port);
+      if (fd < 0) std::this_thread::sleep_for(10ms);
+    }
+    return fd;
+  }
+  // Its exit status once it exits (within 5 s), -1 if it does not.
+  int exit_status() {
+    const int status = wait_for(pid, 5s);
+    if (status >= 0) pid = -1;
+    return status;
+  }
+  std::uint16_t port = free_port();
+  pid_t pid = -1;
+};
+#endif
+
 TEST(Ternd, ServesAndStopsGracefullyOnSigterm) {
 #ifndef TERND_BINARY
   GTEST_SKIP() << "built without ternd";
 #else
-  const auto port = std::to_string(free_port());
-  const char* argv[] = {TERND_BINARY, "--port", port.c_str(), "--storage", "memory", nullptr};
-  pid_t pid = 0;
-  ASSERT_EQ(::posix_spawn(&pid, TERND_BINARY, nullptr, nullptr, const_cast<char* const*>(argv), environ), 0);
-
-  int fd = -1;
-  for (int i = 0; i < 500 && fd < 0; ++i) {  // up to 5 s for the process to start listening
-    fd = connect_tcp(static_cast<std::uint16_t>(std::stoi(port)));
-    if (fd < 0) std::this_thread::sleep_for(10ms);
-  }
-  if (fd < 0) {
-    ::kill(pid, SIGKILL);
-    wait_for(pid, 5s);
-    FAIL() << "ternd did not listen on port " << port;
-  }
+  ternd_process ternd;
+  const int fd = ternd.connect();
+  ASSERT_GE(fd, 0) << "ternd did not listen on port " << ternd.port;
   test_client c(fd, protocol_version::v5);
   EXPECT_EQ(c.connect("ternd-test").reason_code, reason::success);
   EXPECT_TRUE(c.alive());
 
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ASSERT_EQ(::kill(ternd.pid, SIGTERM), 0);
   std::vector<packet> got;
   EXPECT_TRUE(c.closed_by_broker(&got));
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(std::get<disconnect_packet>(got[0]).reason_code, reason::server_shutting_down);
-  const int status = wait_for(pid, 5s);
-  if (status < 0) ::kill(pid, SIGKILL), wait_for(pid, 5s);
-  EXPECT_EQ(status, 0);
+  EXPECT_EQ(ternd.exit_status(), 0);
+#endif
+}
+
+// Issue 16, fault 7: SIGHUP (sent to reload) used to kill ternd.
+TEST(Ternd, SighupIsNotFatal) {
+#ifndef TERND_BINARY
+  GTEST_SKIP() << "built without ternd";
+#else
+  ternd_process ternd;
+  const int fd = ternd.connect();
+  ASSERT_GE(fd, 0) << "ternd did not listen on port " << ternd.port;
+  test_client c(fd, protocol_version::v3_1_1);
+  EXPECT_EQ(c.connect("hup").reason_code, reason::success);
+  ASSERT_EQ(::kill(ternd.pid, SIGHUP), 0);
+  ASSERT_EQ(::kill(ternd.pid, SIGHUP), 0);
+  EXPECT_TRUE(c.alive());
+  test_client after(ternd.connect(), protocol_version::v5);
+  EXPECT_EQ(after.connect("after-hup").reason_code, reason::success);
+  EXPECT_EQ(wait_for(ternd.pid, 0ms), -1) << "ternd exited";
+  ASSERT_EQ(::kill(ternd.pid, SIGTERM), 0);
+  EXPECT_EQ(ternd.exit_status(), 0);
 #endif
 }
 

@@ -373,14 +373,21 @@ class tcp_link final : public broker::endpoint {
   void on_ready(std::uint32_t events, time_point now) {
     if (!open_) return;
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && writing_) continue_write(now);
+    // The peer's FIN (or an error) may come in the same segment as its last
+    // bytes: then no later edge reports it, and the read must go on past a
+    // short read until recv() says so.
+    if (open_ && (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))) peer_done_ = true;
     if (open_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) read(now);
   }
 
-  // Reads until the socket is drained (a short read), at most a few full
-  // buffers before letting the thread's other connections run.
+  // Reads until the socket is drained (a short read; until end of stream
+  // when the peer has closed), at most a few full buffers before letting
+  // the thread's other connections run.
   void read(time_point now) {
     auto& here = *home_;
-    if (!open_ || closing() || move_to_ != 0) return;
+    if (!open_ || move_to_ != 0) return;
+    if (draining_) return drain(now);
+    if (closing()) return;  // the endpoint reads no more; service() drains the socket
     std::byte* buffer = here.read_buffer.get();
     for (int i = 0; i < full_reads_per_turn; ++i) {
       const ssize_t n = ::recv(fd_, buffer, read_buffer_size, 0);
@@ -389,15 +396,15 @@ class tcp_link final : public broker::endpoint {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         return lost({last_error(), "reading failed"}, now);
       }
-      if (n == 0) return lost({error_code(asio::error::eof), "the peer closed the connection"}, now);
+      if (n == 0) return ended(now);
       receive(bytes_view(buffer, static_cast<std::size_t>(n)), now);
       here.mark(*this);
       if (connect_pending()) {
         admit_or_move(now);
-        if (move_to_ != 0) return;  // reads resume on the owning thread
+        if (move_to_ != 0) return;  // reads resume on the owning thread (arrive)
       }
-      if (closing()) return;  // nothing more to read
-      if (static_cast<std::size_t>(n) < read_buffer_size) return;
+      if (closing()) return;  // nothing more to read; service() drains the socket
+      if (static_cast<std::size_t>(n) < read_buffer_size && !peer_done_) return;
     }
     if (!again_) {
       again_ = true;
@@ -417,10 +424,42 @@ class tcp_link final : public broker::endpoint {
       if (!write(now)) return;  // lost
     }
     if (closing()) {
-      if (!writing_ && output().empty()) return finish(now);
+      if (!writing_ && output().empty()) return begin_drain(now);
       if (auto* p = pending(); p && p->linger_until == time_point::max()) p->linger_until = now + close_linger;
     }
     keep_deadline();
+  }
+
+  // The endpoint closed and its last bytes (a DISCONNECT, an error CONNACK)
+  // are written: the write side shuts (the peer reads them, then end of
+  // stream), and what the peer still sends is read and discarded until it
+  // closes too, or for close_linger at most. Closing at once would make the
+  // kernel answer the peer's next bytes with a reset, which destroys our
+  // last bytes before the peer reads them.
+  void begin_drain(time_point now) {
+    if (draining_) return;
+    if (peer_done_ && !writing_) return finish(now);  // nothing more can come
+    draining_ = true;
+    ::shutdown(fd_, SHUT_WR);
+    home_->dues[index_] = home_->millis(std::min(now + close_linger, home_->grace_at));
+    drain(now);
+  }
+
+  // Reads and discards until the socket would block (a few full buffers at
+  // most: a peer that keeps sending is closed by the deadline); closes at
+  // the end of the stream.
+  void drain(time_point now) {
+    std::byte* buffer = home_->read_buffer.get();
+    for (int i = 0; i < full_reads_per_turn;) {
+      const ssize_t n = ::recv(fd_, buffer, read_buffer_size, 0);
+      if (n > 0) {
+        i += static_cast<std::size_t>(n) == read_buffer_size;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      return finish(now);  // end of stream, or an error
+    }
   }
 
   // The broker is stopping: a connection the engine did not disconnect (its
@@ -434,6 +473,7 @@ class tcp_link final : public broker::endpoint {
   // Its deadline passed (thread_state::sweep).
   void on_due(time_point now) {
     if (!open_) return;
+    if (draining_) return finish(now);
     if (auto* p = pending(); p && now >= p->linger_until) return finish(now);
     if (auto t = next_timeout(); t && *t <= now) {
       on_timeout(now);
@@ -555,10 +595,20 @@ class tcp_link final : public broker::endpoint {
 
   // Keeps this connection's deadline in the thread's table.
   void keep_deadline() {
+    if (draining_) return;  // begin_drain set it
     auto t = next_timeout();
     if (auto* p = pending(); p && p->linger_until != time_point::max() && (!t || p->linger_until < *t))
       t = p->linger_until;
     home_->dues[index_] = t ? home_->millis(*t) : 0;
+  }
+
+  // The peer closed its side. It may still read (a half-close): what the
+  // endpoint has to say (the CONNACK of a CONNECT that came with the end of
+  // the stream) is written at the end of the turn, then the socket closes.
+  void ended(time_point now) {
+    peer_done_ = true;
+    transport_closed({error_code(asio::error::eof), "the peer closed the connection"}, now);
+    home_->mark(*this);
   }
 
   // The transport failed: nothing more can be written.
@@ -580,9 +630,9 @@ class tcp_link final : public broker::endpoint {
     return w;
   }
 
-  // 24 bytes after the endpoint's.
-  thread_state* home_;
+  // 24 bytes after the endpoint's (index_ first: it fits in the endpoint's tail padding).
   std::uint32_t index_ = 0;  // in home_->links
+  thread_state* home_;
   int fd_;
   std::uint16_t move_to_ = 0;  // 1 + the thread to move to after this turn; 0: none
   bool dirty_ = false;         // in home_->dirty
@@ -590,6 +640,8 @@ class tcp_link final : public broker::endpoint {
   bool writing_ = false;       // has a pending write (home_->pending)
   bool open_ = true;           // not finished
   bool warm_ = false;          // in home_->warm: written since the last tick
+  bool peer_done_ = false;     // the peer closed (or the socket failed): read to the end
+  bool draining_ = false;      // closing: written, write side shut, discarding input (begin_drain)
 };
 
 // An idle connection is this object and 12 bytes in its thread's tables.
