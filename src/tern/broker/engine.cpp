@@ -100,8 +100,11 @@ struct client_session final : session::journal {
     // on disk. Only these are read back: the store may also hold messages
     // other workers stored for this session that have not arrived here yet.
     seq_list stored;
+    // QoS 1/2 messages dropped since `stored` reached options::max_stored_messages
+    // (0: not dropping); logged when it starts and once it has drained to half.
+    std::uint64_t dropping = 0;
     bool empty() const noexcept {
-      return !username && subscriptions.empty() && !will && stored.empty() && expires_at == no_time;
+      return !username && subscriptions.empty() && !will && stored.empty() && expires_at == no_time && dropping == 0;
     }
   };
 
@@ -132,6 +135,9 @@ struct client_session final : session::journal {
   protocol_version version = protocol_version::v5;
   // Journaling to the store (persistent): its QoS 1/2 messages, subscriptions and will are there.
   bool journaled = false;
+  // Not journaling, but QoS 1/2 messages its client was too slow for wait in
+  // the store (`stored`), under a session record that recovery discards.
+  bool spilled = false;
 
   // ---- extras ----
   extras& ext() {
@@ -253,6 +259,13 @@ publish_packet prepare(const publish_packet& m, const subscribe_options& o, std:
   return out;
 }
 
+// Levels of a topic name or filter: "a/b/c" has 3.
+std::size_t levels(std::string_view topic) { return static_cast<std::size_t>(std::count(topic.begin(), topic.end(), '/')) + 1; }
+
+// The broker's own topics: no client publishes there (as in mosquitto, which
+// compares the first four characters), so none can forge its statistics.
+bool reserved_for_broker(std::string_view topic) { return topic.starts_with("$SYS"); }
+
 bool covered_by(std::string_view denied, std::string_view filter) {
   if (denied == filter) return true;
   // A filter without wildcards is covered when the denied filter matches it.
@@ -345,6 +358,20 @@ void endpoint::on_publish(publish_packet&& m) {
   auto& eng = worker_->engine_;
   const auto now = worker_->now_;
   ++worker_->received_messages_;
+  const bool v5 = conn_.version() == protocol_version::v5;
+  if (levels(m.topic()) > eng.options_.max_topic_levels) {
+    if (v5 && m.qos != qos::at_most_once) {
+      conn_.acknowledge(m.packet_id, reason::topic_name_invalid);
+    } else {
+      conn_.disconnect(reason::topic_name_invalid);  // 3.1.1: closed, no packet
+    }
+    return;
+  }
+  if (reserved_for_broker(m.topic())) {
+    // Not routed, not retained. 3.1.1 has no way to say so but silence.
+    if (m.qos != qos::at_most_once) conn_.acknowledge(m.packet_id, v5 ? reason::not_authorized : reason::success);
+    return;
+  }
   const auto info = client->info(this);
   const auto verdict = eng.hooks_.on_publish(info, m);
   reason code = reason::success;
@@ -421,6 +448,8 @@ void worker::admit(endpoint& ep, time_point now) {
   bool assigned = false;
   if (c.client_id.empty()) {
     if (!v5 && !c.clean_start) return refuse(reason::client_identifier_not_valid);  // MQTT-3.1.3-8
+    // MQTT 3.1 (3.1 Client Identifier): 1 to 23 characters, else return code 2.
+    if (c.version == protocol_version::v3_1) return refuse(reason::client_identifier_not_valid);
     if (!o.allow_zero_length_client_id) return refuse(reason::client_identifier_not_valid);
     // An identifier this worker owns, so the session stays on this thread.
     do {
@@ -430,6 +459,12 @@ void worker::admit(endpoint& ep, time_point now) {
   }
   if (c.version == protocol_version::v3_1 && c.client_id.size() > 23)
     return refuse(reason::client_identifier_not_valid);
+  if (c.will && levels(c.will->topic) > o.max_topic_levels) {
+    if (v5) return refuse(reason::topic_name_invalid);
+    ep.conn_.disconnect(reason::topic_name_invalid);  // 3.1.1 has no return code for it: closed
+    return ep.wake();
+  }
+  if (c.will && reserved_for_broker(c.will->topic)) return refuse(reason::not_authorized);
 
   const std::string peer = ep.peer();
   const auto verdict =
@@ -439,6 +474,10 @@ void worker::admit(endpoint& ep, time_point now) {
   bool present = false;
   if (client_session* existing = find_session(c.client_id)) {
     auto& s = *existing;
+    // A session that was to end with its connection (3.1.1 CleanSession 1,
+    // 5.0 Session Expiry 0) ends when the takeover closes that connection:
+    // the new one starts afresh and says so (session present 0).
+    const bool ends = c.clean_start || !s.persistent();
     if (s.connection) {  // session takeover: the old connection goes
       endpoint* old = s.connection;
       old->set_client(nullptr);
@@ -449,9 +488,9 @@ void worker::admit(endpoint& ep, time_point now) {
       old->wake();
       const auto* will = s.will();
       const bool delayed = will && will->props.get<property_id::will_delay_interval>().value_or(0) > 0;
-      if (will && !(delayed && !c.clean_start)) publish_will(s, now, old);
+      if (will && !(delayed && !ends)) publish_will(s, now, old);
       s.set_will(nullptr);
-    } else if (s.will_at() != no_time && c.clean_start) {
+    } else if (s.will_at() != no_time && ends) {
       publish_will(s, now, nullptr);  // the old session ends now: its delayed will goes out
     }
     if (s.will_at() != no_time) {  // cancelled by the reconnect
@@ -459,7 +498,7 @@ void worker::admit(endpoint& ep, time_point now) {
       s.more->will_at = no_time;
     }
     s.set_expires_at(no_time);
-    if (c.clean_start) {
+    if (ends) {
       end_session(s, now);
     } else {
       present = true;
@@ -683,6 +722,7 @@ void worker::flush_stats() {
   if (sent_bytes_) st.bytes_sent.fetch_add(std::exchange(sent_bytes_, 0), std::memory_order_relaxed);
   if (dropped_messages_)
     st.messages_dropped.fetch_add(std::exchange(dropped_messages_, 0), std::memory_order_relaxed);
+  if (stored_dropped_) st.stored_dropped.fetch_add(std::exchange(stored_dropped_, 0), std::memory_order_relaxed);
 }
 
 void worker::deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
@@ -719,23 +759,22 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     ++sent_messages_;
     sent_bytes_ += size;
   };
-  if (s.journaled && out.qos != qos::at_most_once) {
-    const auto& o = engine_.options_;
+  if (stored_seq && !s.journaled) {
+    // Stored by a router while the session was persistent; it is no longer.
+    batch_.erase_queued(s.client_id(), stored_seq);
+    stored_seq = 0;
+  }
+  if (out.qos != qos::at_most_once && (s.journaled || live)) {
     // In memory while the client reads and nothing waits in the store; else
-    // in the store only.
-    const bool memory = live && !s.has_stored() && s.state.queue().size() < o.queue.max_messages;
-    if (!memory) {
-      if (s.has_stored() && s.more->stored.size() >= o.max_stored_messages) {
-        ++dropped_messages_;
-        if (stored_seq) batch_.erase_queued(s.client_id(), stored_seq);
-        return;
-      }
-      const auto seq = stored_seq ? stored_seq : engine_.next_seq();
-      if (!stored_seq) batch_.append(s.client_id(), seq, out, now);
-      s.add_stored(seq);
-      return;
-    }
-    const auto seq = stored_seq ? stored_seq : engine_.next_seq();
+    // in the store: a persistent session's while it is offline, and any
+    // session's that its client reads more slowly than messages arrive. An
+    // acknowledged message is not dropped for a slow reader short of
+    // max_stored_messages; a clean session's stored ones go when it ends.
+    const auto& limits = engine_.options_.queue;
+    const bool memory = live && !s.has_stored() && s.state.queue().size() < limits.max_messages &&
+                        s.state.queued_bytes() + size <= limits.max_bytes;
+    if (!memory) return store_queued(s, out, now, stored_seq);
+    const auto seq = s.journaled ? (stored_seq ? stored_seq : engine_.next_seq()) : 0;
     const auto r = live ? s.connection->conn_.publish(std::move(out), now, origin, seq, stored_seq != 0)
                         : s.state.enqueue(std::move(out), now, origin, seq, stored_seq != 0);
     if (r == session::enqueue_result::refused || r == session::enqueue_result::dropped) {
@@ -747,7 +786,6 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     if (live) s.connection->wake();
     return;
   }
-  if (stored_seq) batch_.erase_queued(s.client_id(), stored_seq);  // no longer persistent
   if (live) {
     if (out.qos == qos::at_most_once && s.connection->output().size() > engine_.options_.max_output_backlog) {
       ++dropped_messages_;  // a subscriber that does not read
@@ -761,6 +799,37 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     }
     s.connection->wake();
   }
+}
+
+void worker::store_queued(client_session& s, const publish_packet& out, time_point now, std::uint64_t stored_seq) {
+  const auto max = engine_.options_.max_stored_messages;
+  const auto& log = engine_.options_.log;
+  auto& x = s.ext();
+  if (x.stored.size() >= max) {
+    ++dropped_messages_;
+    ++stored_dropped_;
+    if (x.dropping++ == 0)
+      log.warn("client {}: {} messages wait in the store for it (limits.max_stored_messages): its QoS 1/2 messages "
+               "are dropped until it reads",
+               s.client_id(), x.stored.size());
+    if (stored_seq) batch_.erase_queued(s.client_id(), stored_seq);
+    return;
+  }
+  if (x.dropping && x.stored.size() <= max / 2) {
+    log.warn("client {}: {} QoS 1/2 messages were dropped for it; its queue in the store has room again",
+             s.client_id(), x.dropping);
+    x.dropping = 0;
+  }
+  if (!s.journaled && !s.spilled) {
+    // A clean session's first stored message: a session record that ends
+    // with the broker (expiry 0) names its messages, so that recovery after
+    // a crash forgets them with it.
+    batch_.save_session(storage::session_record{std::string(s.client_id()), s.version, 0, {}, std::nullopt});
+    s.spilled = true;
+  }
+  const auto seq = stored_seq ? stored_seq : engine_.next_seq();
+  if (!stored_seq) batch_.append(s.client_id(), seq, out, now);
+  x.stored.add(seq);
 }
 
 void worker::refill(client_session& s, time_point now) {
@@ -797,14 +866,18 @@ void worker::refill(client_session& s, time_point now) {
   }
   auto& conn = s.connection->conn_;
   for (auto& r : page) {
+    // A journaling session's record goes when the message is sent (its
+    // journal says so); a clean session's now: it holds the message in memory.
+    const bool erase = !s.journaled;
+    if (erase) batch_.erase_queued(s.client_id(), r.seq);
     if (!session::age_message(r.message, r.queued_at, now)) {
-      batch_.erase_queued(s.client_id(), r.seq);  // expired while stored
+      if (!erase) batch_.erase_queued(s.client_id(), r.seq);  // expired while stored
       continue;
     }
     r.message.packet_id = 0;
     const auto res = conn.publish(std::move(r.message), now, 0, r.seq, true);
     if (res == session::enqueue_result::refused) {
-      batch_.erase_queued(s.client_id(), r.seq);
+      if (!erase) batch_.erase_queued(s.client_id(), r.seq);
       ++dropped_messages_;
     } else if (res != session::enqueue_result::dropped) {
       ++sent_messages_;
@@ -948,7 +1021,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
   std::vector<retained_send> retained;
   for (auto& e : sp.entries) {
     reason code;
-    if (topic::validate_filter(e.filter)) {
+    if (topic::validate_filter(e.filter) || levels(e.filter) > o.max_topic_levels) {
       code = reason::topic_filter_invalid;
     } else if (std::any_of(o.denied_filters.begin(), o.denied_filters.end(),
                            [&](const std::string& d) { return covered_by(d, e.filter); })) {
@@ -1080,7 +1153,10 @@ void worker::end_session(client_session& s, time_point now) {
     batch_.forget_client(s.client_id());
     s.state.set_journal(nullptr);
     s.journaled = false;
+  } else if (s.spilled) {
+    batch_.forget_client(s.client_id());  // its stored messages and their session record
   }
+  s.spilled = false;
   if (s.more) s.more->stored.clear();
   s.trim();
   if (s.connection) return;  // a clean start reuses the entry
@@ -1194,6 +1270,7 @@ void worker::publish_sys(time_point now) {
       {"$SYS/broker/messages/received", std::to_string(st.messages_received.load())},
       {"$SYS/broker/messages/sent", std::to_string(st.messages_sent.load())},
       {"$SYS/broker/messages/dropped", std::to_string(st.messages_dropped.load())},
+      {"$SYS/broker/messages/dropped/stored", std::to_string(st.stored_dropped.load())},
       {"$SYS/broker/bytes/received", std::to_string(st.bytes_received.load())},
       {"$SYS/broker/bytes/sent", std::to_string(st.bytes_sent.load())},
       {"$SYS/broker/subscriptions/count", std::to_string(st.subscriptions.load())},

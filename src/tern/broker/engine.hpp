@@ -66,6 +66,7 @@
 
 #include "tern/broker/hooks.hpp"
 #include "tern/broker/index_lock.hpp"
+#include "tern/log/log.hpp"
 #include "tern/session/connection.hpp"
 #include "tern/storage/storage.hpp"
 #include "tern/topic/trie.hpp"
@@ -89,8 +90,10 @@ struct options {
   // Maximum).
   session::queue_limits queue;
   std::uint16_t max_inflight = 65'535;
-  // Per persistent session: QoS 1/2 messages kept in the store beyond the
-  // queue above (offline, or a slow reader); past it they are dropped.
+  // Per session: QoS 1/2 messages kept in the store beyond the queue above
+  // (a persistent session offline, or any session whose client reads
+  // slower than messages arrive); past it they are dropped, counted
+  // (statistics::stored_dropped) and logged.
   std::uint64_t max_stored_messages = 1'000'000;
   // With a store that does not sync every commit (durability batch): how
   // often worker 0 makes everything durable (0: never).
@@ -101,9 +104,18 @@ struct options {
   // Topic filters no client may subscribe to (matched as filters: a
   // subscription is refused when it equals or is covered by one).
   std::vector<std::string> denied_filters;
+  // Levels a topic name or filter may have ("a/b" has 2): every level costs
+  // the matcher. A deeper PUBLISH topic is refused (5.0: PUBACK/PUBREC 0x90
+  // at QoS 1/2, else DISCONNECT 0x90; 3.1.1: the connection closes), a
+  // deeper filter gets SUBACK 0x8F (3.1.1: 0x80), a deeper will topic CONNACK
+  // 0x90 (3.1.1: the connection closes).
+  std::uint32_t max_topic_levels = 200;
   // How often to publish $SYS/broker/... (0: never).
   std::chrono::seconds sys_interval{10};
   std::string version = "tern 0.1.0";
+  // Where the engine says what an operator must know (messages dropped past
+  // the last bound). Default: nowhere.
+  log::logger log;
 };
 
 // Counters, read by $SYS and tests. The message and byte counts are
@@ -117,6 +129,9 @@ struct statistics {
   std::atomic<std::uint64_t> bytes_received{0};
   std::atomic<std::uint64_t> bytes_sent{0};
   std::atomic<std::uint64_t> messages_dropped{0};
+  // QoS 1/2 messages (acknowledged to their publisher) dropped because a
+  // session's queue in the store was full (options::max_stored_messages).
+  std::atomic<std::uint64_t> stored_dropped{0};
   std::atomic<std::uint64_t> subscriptions{0};
 };
 
@@ -310,8 +325,12 @@ class worker {
   void save(const client_session& s);
   void publish_sys(time_point now);
   // Places a prepared message for session `s`: in flight, in the memory
-  // queue, or (persistent session, offline or behind) in the store.
+  // queue, or (persistent session offline, or any session whose memory
+  // queue is full) in the store.
   void place(client_session& s, publish_packet out, time_point now, std::uint32_t origin, std::uint64_t stored_seq);
+  // Stores QoS 1/2 message `out` in `s`'s queue in the store (already there
+  // when `stored_seq`), or drops it visibly when that queue is full.
+  void store_queued(client_session& s, const publish_packet& out, time_point now, std::uint64_t stored_seq);
   // Reads the next page of a persistent session's stored queue back.
   void refill(client_session& s, time_point now);
   // Starts journaling a session that became persistent (writes its state).
@@ -359,6 +378,7 @@ class worker {
   std::uint64_t sent_messages_ = 0;
   std::uint64_t sent_bytes_ = 0;
   std::uint64_t dropped_messages_ = 0;
+  std::uint64_t stored_dropped_ = 0;
 
   engine& engine_;
   std::size_t index_;

@@ -55,6 +55,7 @@ broker::options Broker::engine_options(const server::broker_config& config) {
   o.max_stored_messages = l.max_stored_messages;
   o.max_inflight = l.max_inflight;
   o.denied_filters = l.denied_subscriptions;
+  o.max_topic_levels = l.max_topic_levels;
   o.sys_interval = std::chrono::seconds(config.sys_interval);
   // durability batch: acknowledged once written; made durable every second.
   if (config.storage.durability == server::durability_mode::batch) o.store_sync_interval = std::chrono::seconds(1);
@@ -105,7 +106,13 @@ struct Broker::impl {
         own_store(user_store ? nullptr : open_store(config.storage, l.with_channel("storage"), store_error)),
         store(user_store ? *user_store : *own_store),
         hooks(user_hooks ? *user_hooks : no_hooks, config.auth),
-        engine(engine_options(config), hooks, store, thread_count(config), std::chrono::steady_clock::now()),
+        engine(
+            [&] {
+              auto o = engine_options(config);
+              o.log = l.with_channel("broker");
+              return o;
+            }(),
+            hooks, store, thread_count(config), std::chrono::steady_clock::now()),
         runtime(engine, [&] {
           net::runtime_options o;
           for (const auto& x : config.listeners) o.listeners.push_back({x.address, x.port});

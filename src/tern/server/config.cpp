@@ -69,12 +69,12 @@ constexpr std::array<std::string_view, 7> top_keys{"listeners",    "io_threads",
                                                    "limits",       "storage",    "auth"};
 constexpr std::array<std::string_view, 6> listener_keys{"address",   "port",     "protocol",
                                                         "cert_file", "key_file", "ca_file"};
-constexpr std::array<std::string_view, 14> limits_keys{
+constexpr std::array<std::string_view, 15> limits_keys{
     "max_connections",  "maximum_packet_size", "receive_maximum",
     "topic_alias_maximum", "max_queued_messages", "max_queued_bytes", "max_stored_messages",
     "max_inflight",     "maximum_qos",         "retain_available",
     "max_keep_alive",   "max_session_expiry_interval", "allow_zero_length_client_id",
-    "denied_subscriptions"};
+    "denied_subscriptions", "max_topic_levels"};
 constexpr std::array<std::string_view, 4> storage_keys{"backend", "data_dir", "durability", "on_corruption"};
 constexpr std::array<std::string_view, 3> auth_keys{"allow_anonymous", "password_file", "acl_file"};
 
@@ -432,6 +432,7 @@ class reader {
                      integer(n, key, 0, u32_max, c.max_session_expiry_interval);
                    else if (name == "allow_zero_length_client_id") boolean(n, key, c.allow_zero_length_client_id);
                    else if (name == "denied_subscriptions") filters(n, key, c.denied_subscriptions);
+                   else if (name == "max_topic_levels") integer(n, key, 1, 65'535, c.max_topic_levels);
                  });
   }
 
@@ -548,6 +549,7 @@ std::string to_toml(const broker_config& c) {
   std::string filters;
   for (const auto& f : m.denied_subscriptions) filters += (filters.empty() ? "" : ", ") + quote(f);
   line("denied_subscriptions", "[" + filters + "]");
+  line("max_topic_levels", m.max_topic_levels);
   out += "\n[storage]\n";
   string("backend", to_string(c.storage.backend));
   string("data_dir", c.storage.data_dir.string());

@@ -89,6 +89,7 @@ struct limits_config {
   std::uint32_t max_session_expiry_interval = 0xFFFF'FFFF;  // seconds; 4294967295: no cap
   bool allow_zero_length_client_id = true;             // the broker then assigns one
   std::vector<std::string> denied_subscriptions;       // valid topic filters no client may subscribe to
+  std::uint32_t max_topic_levels = 200;                // levels of a topic name or filter, 1..65535
 
   friend bool operator==(const limits_config&, const limits_config&) = default;
 };

@@ -64,6 +64,7 @@ TEST(Config, Defaults) {
   EXPECT_EQ(c.limits.max_session_expiry_interval, 4'294'967'295u);
   EXPECT_TRUE(c.limits.allow_zero_length_client_id);
   EXPECT_TRUE(c.limits.denied_subscriptions.empty());
+  EXPECT_EQ(c.limits.max_topic_levels, 200u);
   EXPECT_EQ(c.storage.backend, storage_backend::rocksdb);
   EXPECT_EQ(c.storage.data_dir, "./ternd-data");
   EXPECT_EQ(c.storage.durability, durability_mode::fsync);
@@ -129,6 +130,7 @@ denied_subscriptions = [
   "$SYS/#",
   "$share/g/secret/+",
 ]
+max_topic_levels = 16
 
 [storage]
 backend = "memory"
@@ -166,6 +168,7 @@ TEST(Config, FullExample) {
   EXPECT_EQ(c.limits.max_session_expiry_interval, 0u);
   EXPECT_FALSE(c.limits.allow_zero_length_client_id);
   EXPECT_EQ(c.limits.denied_subscriptions, (std::vector<std::string>{"#", "$SYS/#", "$share/g/secret/+"}));
+  EXPECT_EQ(c.limits.max_topic_levels, 16u);
   EXPECT_EQ(c.storage.backend, storage_backend::memory);
   EXPECT_EQ(c.storage.data_dir, "/var/lib/ternd");
   EXPECT_EQ(c.storage.durability, durability_mode::batch);
