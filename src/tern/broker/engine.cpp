@@ -815,11 +815,7 @@ void worker::store_queued(client_session& s, const publish_packet& out, time_poi
     if (stored_seq) batch_.erase_queued(s.client_id(), stored_seq);
     return;
   }
-  if (x.dropping && x.stored.size() <= max / 2) {
-    log.warn("client {}: {} QoS 1/2 messages were dropped for it; its queue in the store has room again",
-             s.client_id(), x.dropping);
-    x.dropping = 0;
-  }
+  stored_has_room(s);
   if (!s.journaled && !s.spilled) {
     // A clean session's first stored message: a session record that ends
     // with the broker (expiry 0) names its messages, so that recovery after
@@ -830,6 +826,14 @@ void worker::store_queued(client_session& s, const publish_packet& out, time_poi
   const auto seq = stored_seq ? stored_seq : engine_.next_seq();
   if (!stored_seq) batch_.append(s.client_id(), seq, out, now);
   x.stored.add(seq);
+}
+
+void worker::stored_has_room(client_session& s) {
+  auto* x = s.more.get();
+  if (!x || !x->dropping || x->stored.size() > engine_.options_.max_stored_messages / 2) return;
+  engine_.options_.log.warn("client {}: {} QoS 1/2 messages were dropped for it; its queue in the store has room again",
+                            s.client_id(), x->dropping);
+  x->dropping = 0;
 }
 
 void worker::refill(client_session& s, time_point now) {
@@ -883,6 +887,7 @@ void worker::refill(client_session& s, time_point now) {
       ++sent_messages_;
     }
   }
+  stored_has_room(s);
   s.trim();  // the stored queue may be empty now
   flush_stats();
   s.connection->wake();

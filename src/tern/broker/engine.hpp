@@ -331,6 +331,8 @@ class worker {
   // Stores QoS 1/2 message `out` in `s`'s queue in the store (already there
   // when `stored_seq`), or drops it visibly when that queue is full.
   void store_queued(client_session& s, const publish_packet& out, time_point now, std::uint64_t stored_seq);
+  // Ends (and logs) an episode of drops once `s`'s stored queue has drained to half.
+  void stored_has_room(client_session& s);
   // Reads the next page of a persistent session's stored queue back.
   void refill(client_session& s, time_point now);
   // Starts journaling a session that became persistent (writes its state).

@@ -2,9 +2,12 @@
 // one and two workers. No sockets: the network layer has its own tests.
 #include "tern/broker/engine.hpp"
 
+#include "tern/log/capture_sink.hpp"
+
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <memory>
 #include <thread>
 
 namespace tern::broker {
@@ -1056,6 +1059,84 @@ TEST(EngineThreads, OneWorkerRoutesWhileAnotherChangesTheIndex) {
   router.join();
   changer.join();
   EXPECT_EQ(eng.stats().subscriptions.load(), 1u);  // local's "load/#"
+}
+
+// ---------------------------------------------------------------- a slow clean session (issue 16, fault 12)
+
+std::size_t stored_for(storage::store& st, std::string_view id) {
+  std::size_t n = 0;
+  st.messages().for_each(id, [&](const storage::message_record&) { ++n; });
+  return n;
+}
+
+TEST_F(Engine, ACleanSessionsOverflowWaitsInTheStoreAndLeavesItAsItIsRead) {
+  options o;
+  o.queue.max_messages = 2;
+  o.max_inflight = 2;
+  make(2, o);
+  auto sub = connect("slow", v311);
+  sub->subscribe("t", qos::at_least_once);
+  auto pub = connect("pub", v5);
+  for (std::uint16_t i = 1; i <= 10; ++i) {
+    pub->publish("t", std::to_string(i), qos::at_least_once, false, i);
+    EXPECT_EQ(pub->expect<puback_packet>().reason_code, reason::success);
+  }
+  EXPECT_EQ(stored_for(*store, "slow"), 6u);  // 2 in flight, 2 queued in memory, 6 in the store
+  EXPECT_TRUE(store->sessions().load("slow"));  // under a record that recovery discards
+  for (int i = 1; i <= 10; ++i) {
+    const auto m = sub->expect<publish_packet>();
+    ASSERT_EQ(m.payload().view(), std::to_string(i));
+    sub->send(puback_packet{m.packet_id, reason::success, {}, {}});
+  }
+  EXPECT_TRUE(sub->quiet());
+  EXPECT_EQ(stored_for(*store, "slow"), 0u);
+  EXPECT_EQ(eng->stats().messages_dropped.load(), 0u);
+  sub->close();
+  EXPECT_FALSE(store->sessions().load("slow"));
+}
+
+TEST_F(Engine, ACleanSessionsStoredMessagesAreForgottenAfterACrash) {
+  options o;
+  o.queue.max_messages = 1;
+  o.max_inflight = 1;
+  make(1, o);
+  auto sub = connect("slow", v5);
+  sub->subscribe("t", qos::exactly_once);
+  auto pub = connect("pub", v311);
+  for (std::uint16_t i = 1; i <= 5; ++i) pub->publish("t", std::to_string(i), qos::at_least_once, false, i);
+  EXPECT_EQ(stored_for(*store, "slow"), 3u);
+  crash_and_restart(1, o);
+  EXPECT_EQ(recovered.sessions, 0u);
+  EXPECT_EQ(recovered.discarded, 1u);
+  EXPECT_EQ(stored_for(*store, "slow"), 0u);
+  auto again = connect("slow", v5, /*clean=*/false, /*expiry=*/60);
+  EXPECT_TRUE(again->quiet());
+}
+
+TEST_F(Engine, PastMaxStoredMessagesDropsAreCountedAndLogged) {
+  auto captured = std::make_shared<log::capture_sink>();
+  options o;
+  o.queue.max_messages = 1;
+  o.max_inflight = 1;
+  o.max_stored_messages = 3;
+  o.log = log::logger{captured, "broker"};
+  make(1, o);
+  auto sub = connect("slow", v311);
+  sub->subscribe("t", qos::at_least_once);
+  auto pub = connect("pub", v311);
+  for (std::uint16_t i = 1; i <= 10; ++i) pub->publish("t", std::to_string(i), qos::at_least_once, false, i);
+  EXPECT_EQ(eng->stats().stored_dropped.load(), 5u);  // 1 in flight, 1 queued, 3 stored
+  EXPECT_EQ(captured->entries().size(), 1u) << captured->text();
+  // It reads: the store drains to half, storing again says how many were dropped.
+  for (int i = 1; i <= 4; ++i) {
+    const auto m = sub->expect<publish_packet>();
+    ASSERT_EQ(m.payload().view(), std::to_string(i));
+    sub->send(puback_packet{m.packet_id, reason::success, {}, {}});
+  }
+  EXPECT_EQ(captured->text(),
+            "warn broker: client slow: 3 messages wait in the store for it (limits.max_stored_messages): its QoS 1/2 "
+            "messages are dropped until it reads\n"
+            "warn broker: client slow: 5 QoS 1/2 messages were dropped for it; its queue in the store has room again\n");
 }
 
 }  // namespace
