@@ -1,5 +1,7 @@
 #include "tern/broker/engine.hpp"
 
+#include "tern/broker/client_session.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -9,196 +11,8 @@
 
 namespace tern::broker {
 
-// Ascending sequence numbers taken from the front. Holds no memory while
-// empty (a std::deque allocates ~600 bytes even then).
-class seq_list {
- public:
-  bool empty() const noexcept { return !q_ || q_->empty(); }
-  std::size_t size() const noexcept { return q_ ? q_->size() : 0; }
-  std::uint64_t front() const noexcept { return q_->front(); }
-  void pop_front() noexcept {
-    q_->pop_front();
-    if (q_->empty()) q_.reset();
-  }
-  void push_back(std::uint64_t seq) { list().push_back(seq); }
-  // Adds `seq` in order.
-  void add(std::uint64_t seq) {
-    auto& l = list();
-    if (l.empty() || l.back() < seq) l.push_back(seq);
-    else l.insert(std::lower_bound(l.begin(), l.end(), seq), seq);
-  }
-  void clear() noexcept { q_.reset(); }
-
- private:
-  std::deque<std::uint64_t>& list() {
-    if (!q_) q_ = std::make_unique<std::deque<std::uint64_t>>();
-    return *q_;
-  }
-  std::unique_ptr<std::deque<std::uint64_t>> q_;
-};
-
-// A session's subscriptions, sorted by filter: one block for all of them
-// (a std::map allocates a node per subscription).
-class subscription_list {
- public:
-  using record = storage::subscription_record;
-  bool empty() const noexcept { return v_.empty(); }
-  std::size_t size() const noexcept { return v_.size(); }
-  auto begin() const noexcept { return v_.begin(); }
-  auto end() const noexcept { return v_.end(); }
-  bool contains(std::string_view filter) const {
-    auto it = lower_bound(filter);
-    return it != v_.end() && it->filter == filter;
-  }
-  // Adds `r`, or replaces the subscription with its filter.
-  void set(record r) {
-    auto it = lower_bound(r.filter);
-    if (it != v_.end() && it->filter == r.filter) *it = std::move(r);
-    else v_.insert(it, std::move(r));
-  }
-  // False when there was none.
-  bool erase(std::string_view filter) {
-    auto it = lower_bound(filter);
-    if (it == v_.end() || it->filter != filter) return false;
-    v_.erase(it);
-    if (v_.empty()) v_.shrink_to_fit();
-    return true;
-  }
-  void clear() noexcept { std::vector<record>().swap(v_); }
-
- private:
-  std::vector<record>::iterator lower_bound(std::string_view filter) {
-    return std::lower_bound(v_.begin(), v_.end(), filter, [](const record& r, std::string_view f) { return r.filter < f; });
-  }
-  std::vector<record>::const_iterator lower_bound(std::string_view filter) const {
-    return std::lower_bound(v_.begin(), v_.end(), filter, [](const record& r, std::string_view f) { return r.filter < f; });
-  }
-  std::vector<record> v_;
-};
-
-// No time: the sentinel of client_session's deadlines.
-constexpr time_point no_time = time_point::max();
-
-// A session as the broker keeps it: MQTT session state, subscriptions, will
-// and expiry, and the connection it is attached to, if any. Lives on the
-// worker that owns its client id.
-//
-// Small, since a broker keeps one per client: the client id is stored right
-// after the object, in the same block (make() allocates it; delete frees
-// it), and what an idle session rarely has (user name, subscriptions, will,
-// a queue in the store) sits in `extras`, allocated when first needed.
-struct client_session final : session::journal {
-  // What idle sessions rarely have, allocated when one of them is set.
-  struct extras {
-    std::optional<std::string> username;
-    subscription_list subscriptions;
-    std::unique_ptr<will_message> will;
-    time_point will_at = no_time;  // a delayed will is due
-    time_point expires_at = no_time;  // the session ends, if still disconnected
-    // The seqs of queued messages kept in the store only (offline, or
-    // behind), ascending: 8 bytes in memory per message, the message itself
-    // on disk. Only these are read back: the store may also hold messages
-    // other workers stored for this session that have not arrived here yet.
-    seq_list stored;
-    // QoS 1/2 messages dropped since `stored` reached options::max_stored_messages
-    // (0: not dropping); logged when it starts and once it has drained to half.
-    std::uint64_t dropping = 0;
-    bool empty() const noexcept {
-      return !username && subscriptions.empty() && !will && stored.empty() && expires_at == no_time && dropping == 0;
-    }
-  };
-
-  static client_session* make(worker& w, std::string_view id) {
-    void* block = ::operator new(sizeof(client_session) + id.size());
-    auto* s = new (block) client_session(w, id.size());
-    if (!id.empty()) std::memcpy(s->id_chars(), id.data(), id.size());
-    return s;
-  }
-  // `delete s` frees the block make() allocated, client id included.
-  void operator delete(client_session* s, std::destroying_delete_t) {
-    const std::size_t size = sizeof(client_session) + s->id_size_;
-    s->~client_session();
-    ::operator delete(s, size);
-  }
-  client_session(const client_session&) = delete;
-  client_session& operator=(const client_session&) = delete;
-
-  std::string_view client_id() const noexcept { return {id_chars(), id_size_}; }
-
-  worker* home;
-  session::state state;
-  endpoint* connection = nullptr;
-  std::uint64_t serial = 0;  // with `slot`: its handle on `home` (worker::session_at)
-  std::uint32_t slot = 0;
-  std::uint32_t expiry_interval = 0;  // seconds; 0xFFFFFFFF: never
-  std::unique_ptr<extras> more;
-  protocol_version version = protocol_version::v5;
-  // Journaling to the store (persistent): its QoS 1/2 messages, subscriptions and will are there.
-  bool journaled = false;
-  // Not journaling, but QoS 1/2 messages its client was too slow for wait in
-  // the store (`stored`), under a session record that recovery discards.
-  bool spilled = false;
-
-  // ---- extras ----
-  extras& ext() {
-    if (!more) more = std::make_unique<extras>();
-    return *more;
-  }
-  // Frees the extras once nothing is in them.
-  void trim() {
-    if (more && more->empty()) more.reset();
-  }
-  void set_username(std::optional<std::string>&& u) {
-    if (u) ext().username = std::move(u);
-    else if (more) more->username.reset();
-  }
-  static const subscription_list& no_subscriptions() {
-    static const subscription_list none;
-    return none;
-  }
-  const subscription_list& subscriptions() const { return more ? more->subscriptions : no_subscriptions(); }
-  will_message* will() const { return more ? more->will.get() : nullptr; }
-  void set_will(std::unique_ptr<will_message> w) {
-    if (w) ext().will = std::move(w);
-    else if (more) more->will.reset();
-  }
-  time_point will_at() const { return more ? more->will_at : no_time; }
-  // When the session ends if still disconnected (no_time: not while connected, or never).
-  time_point expires_at() const { return more ? more->expires_at : no_time; }
-  void set_expires_at(time_point t) {
-    if (t != no_time) ext().expires_at = t;
-    else if (more) more->expires_at = no_time;
-  }
-  bool has_stored() const { return more && !more->stored.empty(); }
-  void add_stored(std::uint64_t seq) { ext().stored.add(seq); }
-
-  client_info info(const endpoint* via) const {
-    return {client_id(), more && more->username ? std::optional<std::string_view>(*more->username) : std::nullopt,
-            version, via};
-  }
-  bool persistent() const { return expiry_interval != 0; }
-
-  // session::journal: the state's changes go to the worker's batch.
-  std::uint64_t next_seq() override;
-  void queued(const session::queued& q) override;
-  void unqueued(std::uint64_t seq) override;
-  void sent(const session::outgoing& o, bool was_queued) override;
-  void released(const session::outgoing& o) override;
-  void completed(std::uint16_t packet_id) override;
-  void incoming_added(std::uint16_t packet_id) override;
-  void incoming_removed(std::uint16_t packet_id) override;
-
- private:
-  client_session(worker& w, std::size_t id_size) : home(&w), id_size_(static_cast<std::uint32_t>(id_size)) {}
-  char* id_chars() noexcept { return reinterpret_cast<char*>(this) + sizeof(client_session); }
-  const char* id_chars() const noexcept { return reinterpret_cast<const char*>(this) + sizeof(client_session); }
-
-  std::uint32_t id_size_;  // the client id's, in the bytes that follow
-};
-
 // Per idle connection (see engine.hpp): the endpoint adds 32 bytes to its
-// connection, the session is at most 88 bytes (32 of them its session::state). alloc_test.cpp measures it.
-static_assert(sizeof(client_session) <= 88);
+// connection (and the session, client_session.hpp, is at most 88 bytes).
 static_assert(sizeof(endpoint) <= sizeof(session::connection) + 32);
 
 struct worker::cached_match {
@@ -273,36 +87,6 @@ bool covered_by(std::string_view denied, std::string_view filter) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------- client_session: journal
-
-std::uint64_t client_session::next_seq() { return home->engine_.next_seq(); }
-
-void client_session::queued(const session::queued& q) {
-  home->batch_.append(client_id(), q.seq, q.message, q.enqueued_at);
-}
-
-void client_session::unqueued(std::uint64_t seq) { home->batch_.erase_queued(client_id(), seq); }
-
-void client_session::sent(const session::outgoing& o, bool was_queued) {
-  if (was_queued) home->batch_.erase_queued(client_id(), o.seq);
-  home->batch_.set_inflight(client_id(), o.seq, o.message.packet_id, storage::inflight_phase::awaiting_ack, o.message);
-}
-
-void client_session::released(const session::outgoing& o) {
-  // The message itself is no longer needed: only PUBREL is ever resent.
-  home->batch_.set_inflight(client_id(), o.seq, o.message.packet_id, storage::inflight_phase::awaiting_comp, {});
-}
-
-void client_session::completed(std::uint16_t packet_id) { home->batch_.erase_inflight(client_id(), packet_id); }
-
-void client_session::incoming_added(std::uint16_t packet_id) {
-  home->batch_.add_incoming_qos2(client_id(), packet_id);
-}
-
-void client_session::incoming_removed(std::uint16_t packet_id) {
-  home->batch_.erase_incoming_qos2(client_id(), packet_id);
-}
 
 // ---------------------------------------------------------------- endpoint
 
@@ -427,6 +211,8 @@ void endpoint::on_closed(const error& why) { worker_->closed(*this, why, worker_
 // ---------------------------------------------------------------- worker
 
 worker::worker(engine& e, std::size_t index) : engine_(e), index_(index) {}
+
+std::uint64_t worker::next_seq() { return engine_.next_seq(); }
 
 worker::~worker() {
   for (client_session* s : sessions_) delete s;

@@ -1,5 +1,7 @@
 #include "tern/server/broker.hpp"
 
+#include "tern/broker/engine.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>

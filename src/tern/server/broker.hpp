@@ -47,8 +47,8 @@
 #include <utility>
 #include <vector>
 
-#include "tern/broker/engine.hpp"
 #include "tern/broker/hooks.hpp"
+#include "tern/broker/options.hpp"
 #include "tern/log/log.hpp"
 #include "tern/server/config.hpp"
 #include "tern/storage/storage.hpp"
