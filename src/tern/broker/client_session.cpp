@@ -4,6 +4,8 @@
 
 namespace tern::broker {
 
+session_handle client_session::handle() const { return {static_cast<std::uint32_t>(home->index()), slot, serial}; }
+
 // The state's changes go to the worker's batch (committed once per loop turn).
 
 std::uint64_t client_session::next_seq() { return home->next_seq(); }

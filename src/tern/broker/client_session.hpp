@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tern/broker/hooks.hpp"
+#include "tern/broker/subscription_index.hpp"
 #include "tern/session/state.hpp"
 #include "tern/storage/storage.hpp"
 
@@ -199,6 +200,8 @@ struct client_session final : session::journal {
             version, via};
   }
   bool persistent() const { return expiry_interval != 0; }
+  // How the index and other workers name it.
+  session_handle handle() const;
 
   // session::journal: the state's changes go to the worker's batch.
   std::uint64_t next_seq() override;

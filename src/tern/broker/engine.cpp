@@ -17,23 +17,8 @@ static_assert(sizeof(endpoint) <= sizeof(session::connection) + 32);
 
 struct worker::cached_match {
   const std::string* client_id;
-  const engine::subscriber* subscriber;
+  const broker::subscriber* subscriber;
   const char* filter;  // the filter's text in the index: one filter, one pointer
-};
-
-struct engine::share_group {
-  struct member {
-    std::string client_id;
-    subscribe_options options;
-    std::uint32_t identifier = 0;
-    bool persistent = false;
-    std::uint32_t owner = 0;  // the session's handle, as in engine::subscriber
-    std::uint32_t slot = 0;
-    std::uint64_t serial = 0;
-  };
-  std::vector<member> members;  // changed under the index's writer lock
-  std::atomic<std::size_t> next{0};
-  std::uint32_t origin = 0;  // tags the messages it delivers (session::connection::publish)
 };
 
 namespace {
@@ -332,8 +317,8 @@ void worker::journal(client_session& s) {
   s.state.attach_journal(&s);
   s.journaled = true;
   if (s.subscriptions().empty()) return;
-  const auto lock = engine_.index_lock_.writer();
-  for (const auto& rec : s.subscriptions()) engine_.index(s, rec, true);
+  const auto lock = engine_.index_.writer();
+  for (const auto& rec : s.subscriptions()) engine_.index_.add(s.client_id(), s.handle(), rec, true);
 }
 
 std::size_t worker::route(const client_info& from, publish_packet m, time_point now) {
@@ -350,16 +335,16 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     // Only the lookup holds the lock (this worker's reader lock); delivery
     // happens after it, so a large fan-out never makes (un)subscribes on
     // other threads wait.
-    const auto lock = engine_.index_lock_.reader(index_);
+    const auto lock = engine_.index_.reader(index_);
     // One filter's entries name distinct clients: only matches from several
     // filters (or shared subscriptions) need merging per client.
     const char* first_filter = nullptr;
     bool merge = false;
     auto add = [&](const std::string& id, const subscribe_options& o, std::uint32_t identifier, std::uint32_t origin,
-                   std::uint32_t owner, std::uint32_t slot, std::uint64_t serial, bool persistent) {
+                   const session_handle& h, bool persistent) {
       const auto begin = static_cast<std::uint32_t>(ids.size());
       if (identifier) ids.push_back(identifier);
-      targets.push_back({&id, o, owner, slot, serial, origin, begin, identifier ? 1u : 0u, persistent});
+      targets.push_back({&id, o, h.owner, h.slot, h.serial, origin, begin, identifier ? 1u : 0u, persistent});
     };
     for (const auto& c : cached_matches(m.topic())) {
       const auto& id = *c.client_id;
@@ -367,17 +352,12 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
       if (sub.options.no_local && id == from.client_id) continue;
       if (!first_filter) first_filter = c.filter;
       else if (c.filter != first_filter) merge = true;
-      add(id, sub.options, sub.identifier, 0, sub.owner, sub.slot, sub.serial, sub.persistent);
+      add(id, sub.options, sub.identifier, 0, sub.session, sub.persistent);
     }
-    if (!engine_.shared_.empty()) {
-      engine_.shared_.match(m.topic(), [&](const std::string&, const std::shared_ptr<engine::share_group>& g,
-                                           std::string_view) {
-        if (g->members.empty()) return;
-        const auto& x = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % g->members.size()];
-        add(x.client_id, x.options, x.identifier, g->origin, x.owner, x.slot, x.serial, x.persistent);
-        merge = true;
-      });
-    }
+    engine_.index_.match_shared(m.topic(), [&](const share_member& x, std::uint32_t origin) {
+      add(x.client_id, x.options, x.identifier, origin, x.session, x.persistent);
+      merge = true;
+    });
     if (merge && targets.size() > 1) {
       // Deliver once per client: the highest QoS, every identifier. A
       // session's handle is the key: sorting integers, not client ids.
@@ -482,7 +462,7 @@ std::span<const worker::cached_match> worker::cached_matches(std::string_view to
   constexpr std::size_t most_matches = 65536;
   auto& cache = route_cache_;
   auto& matches = route_cache_matches_;
-  const auto version = engine_.subscriptions_.version();
+  const auto version = engine_.index_.version();
   if (route_cache_version_ != version || cache.size() >= most_topics || matches.size() >= most_matches) {
     cache.clear();
     matches.clear();
@@ -491,8 +471,9 @@ std::span<const worker::cached_match> worker::cached_matches(std::string_view to
   auto it = cache.find(topic);
   if (it == cache.end()) {
     const auto begin = static_cast<std::uint32_t>(matches.size());
-    engine_.subscriptions_.match(topic, [&](const std::string& id, const engine::subscriber& sub,
-                                            std::string_view filter) { matches.push_back({&id, &sub, filter.data()}); });
+    engine_.index_.match(topic, [&](const std::string& id, const subscriber& sub, std::string_view filter) {
+      matches.push_back({&id, &sub, filter.data()});
+    });
     const cached_route r{begin, static_cast<std::uint32_t>(matches.size() - begin)};
     it = cache.emplace(std::string(topic), r).first;
   }
@@ -681,35 +662,26 @@ void worker::refill(client_session& s, time_point now) {
 
 bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m,
                               time_point now) {
-  engine::share_group::member target;
+  std::optional<share_member> other;
   {
-    const auto lock = engine_.index_lock_.reader(index_);
-    auto it = engine_.share_origins_.find(origin);
-    if (it == engine_.share_origins_.end()) return false;
-    auto g = it->second.lock();
-    if (!g) return false;
-    const auto n = g->members.size();
-    for (std::size_t k = 0; k < n; ++k) {
-      const auto& member = g->members[g->next.fetch_add(1, std::memory_order_relaxed) % n];
-      if (member.client_id == leaving) continue;
-      target = member;
-      break;
-    }
+    const auto lock = engine_.index_.reader(index_);
+    other = engine_.index_.other_member(origin, leaving);
   }
-  if (target.client_id.empty()) return false;
-  if (target.owner == index_) {
-    client_session* s = session_at(target.slot, target.serial);
+  if (!other) return false;
+  const auto& target = *other;
+  if (target.session.owner == index_) {
+    client_session* s = session_at(target.session.slot, target.session.serial);
     if (!s) return false;
     const std::uint32_t one[] = {target.identifier};
     deliver_local(*s, m, target.options, std::span<const std::uint32_t>(one, target.identifier ? 1u : 0u), now, origin);
     flush_stats();
   } else {
-    auto& b = outbox_[target.owner];
+    auto& b = outbox_[target.session.owner];
     delivery d;
     b.messages.push_back(m);
     d.message = static_cast<std::uint32_t>(b.messages.size() - 1);
-    d.slot = target.slot;
-    d.serial = target.serial;
+    d.slot = target.session.slot;
+    d.serial = target.session.serial;
     d.options = target.options;
     d.origin = origin;
     d.ids_begin = static_cast<std::uint32_t>(b.identifiers.size());
@@ -825,8 +797,9 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
         auto shared = topic::parse_shared(sub.filter);
         const bool existed = s.subscriptions().contains(sub.filter);
         {
-          const auto lock = engine_.index_lock_.writer();
-          engine_.index(s, storage::subscription_record{sub.filter, sub.options, identifier}, s.journaled);
+          const auto lock = engine_.index_.writer();
+          engine_.index_.add(s.client_id(), s.handle(), storage::subscription_record{sub.filter, sub.options, identifier},
+                             s.journaled);
         }
         if (!existed) engine_.stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
         s.ext().subscriptions.set({sub.filter, sub.options, identifier});
@@ -867,8 +840,8 @@ void worker::unsubscribe(endpoint& ep, unsubscribe_packet&& u) {
       continue;
     }
     {
-      const auto lock = engine_.index_lock_.writer();
-      engine_.unindex(f, s.client_id());
+      const auto lock = engine_.index_.writer();
+      engine_.index_.remove(f, s.client_id());
     }
     engine_.stats_.subscriptions.fetch_sub(1, std::memory_order_relaxed);
     ack.reason_codes.push_back(reason::success);
@@ -925,8 +898,8 @@ void worker::publish_will(client_session& s, time_point now, const endpoint* fro
 void worker::end_session(client_session& s, time_point now) {
   if (!s.subscriptions().empty()) {
     {
-      const auto lock = engine_.index_lock_.writer();
-      for (const auto& rec : s.subscriptions()) engine_.unindex(rec.filter, s.client_id());
+      const auto lock = engine_.index_.writer();
+      for (const auto& rec : s.subscriptions()) engine_.index_.remove(rec.filter, s.client_id());
     }
     engine_.stats_.subscriptions.fetch_sub(s.subscriptions().size(), std::memory_order_relaxed);
     s.more->subscriptions.clear();
@@ -1082,7 +1055,7 @@ void worker::publish_sys(time_point now) {
 // ---------------------------------------------------------------- engine
 
 engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, time_point now)
-    : options_(std::move(o)), hooks_(h), store_(store), started_(now), index_lock_(workers) {
+    : options_(std::move(o)), hooks_(h), store_(store), started_(now), index_(workers) {
   connection_options_ = options_.connection;
   connection_options_.auto_acknowledge = false;  // acknowledged once durable (commit)
   if (workers == 0) workers = 1;
@@ -1092,54 +1065,6 @@ engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, 
 }
 
 engine::~engine() = default;
-
-void engine::unindex(std::string_view filter, std::string_view client_id) {
-  auto shared = topic::parse_shared(filter);
-  if (!shared || !*shared) {
-    subscriptions_.erase(filter, std::string(client_id));
-    return;
-  }
-  const std::string group((*shared)->group);
-  auto* g = shared_.find((*shared)->filter, group);
-  if (!g) return;
-  auto grp = *g;  // keep the group alive while its entry goes
-  std::erase_if(grp->members, [&](const auto& x) { return x.client_id == client_id; });
-  if (grp->members.empty()) {
-    share_origins_.erase(grp->origin);
-    shared_.erase((*shared)->filter, group);
-  }
-}
-
-void engine::index(client_session& s, const storage::subscription_record& r, bool persistent) {
-  const auto owner = static_cast<std::uint32_t>(s.home->index_);
-  auto shared = topic::parse_shared(r.filter);
-  if (!shared || !*shared) {
-    subscriptions_.insert(r.filter, std::string(s.client_id()),
-                          subscriber{r.options, r.identifier, persistent, owner, s.slot, s.serial});
-    return;
-  }
-  const std::string group((*shared)->group);
-  std::shared_ptr<share_group> grp;
-  if (auto* g = shared_.find((*shared)->filter, group)) {
-    grp = *g;
-  } else {
-    grp = std::make_shared<share_group>();
-    grp->origin = ++next_origin_;
-    share_origins_.emplace(grp->origin, grp);
-    shared_.insert((*shared)->filter, group, grp);
-  }
-  auto m = std::find_if(grp->members.begin(), grp->members.end(), [&](const auto& x) { return x.client_id == s.client_id(); });
-  if (m != grp->members.end()) {
-    m->options = r.options;
-    m->identifier = r.identifier;
-    m->persistent = persistent;
-    m->owner = owner;
-    m->slot = s.slot;
-    m->serial = s.serial;
-  } else {
-    grp->members.push_back({std::string(s.client_id()), r.options, r.identifier, persistent, owner, s.slot, s.serial});
-  }
-}
 
 bool engine::deliver_outboxes(time_point now) {
   bool moved = false;
@@ -1170,9 +1095,9 @@ storage::storage_result<recovery> engine::recover(time_point now) {
     if (rec.expiry_interval != never_expires)
       s.set_expires_at(rec.expires_at.value_or(now + seconds(rec.expiry_interval)));
     if (!rec.subscriptions.empty()) {
-      const auto lock = index_lock_.writer();
+      const auto lock = index_.writer();
       for (auto& sub : rec.subscriptions) {
-        index(s, sub, true);
+        index_.add(s.client_id(), s.handle(), sub, true);
         s.ext().subscriptions.set(sub);
       }
     }

@@ -65,7 +65,7 @@
 #include <vector>
 
 #include "tern/broker/hooks.hpp"
-#include "tern/broker/index_lock.hpp"
+#include "tern/broker/subscription_index.hpp"
 #include "tern/broker/options.hpp"
 #include "tern/session/connection.hpp"
 #include "tern/storage/storage.hpp"
@@ -238,7 +238,7 @@ class worker {
   friend struct client_session;
   // Routes `m` to every matching subscription; returns how many clients it went to.
   std::size_t route(const client_info& from, publish_packet m, time_point now);
-  struct cached_match;  // (engine.cpp: it names engine::subscriber)
+  struct cached_match;
   // The index's subscriptions (not the shared ones) matching `topic`, from
   // route_cache_ or added to it. Call holding this worker's reader lock; the
   // span is valid until the next call.
@@ -389,29 +389,6 @@ class engine {
   friend class endpoint;
   friend struct client_session;
 
-  // A subscription in the index, with the handle of the subscriber's
-  // session. A session is unindexed (under the writer lock) before it is
-  // destroyed, so an entry found under a reader lock names a live session;
-  // and only its owner destroys it, so the owner's own sessions found while
-  // it routes stay alive. Another worker's sessions may end before a batch
-  // reaches them: the serial number tells.
-  struct subscriber {
-    subscribe_options options;
-    std::uint32_t identifier = 0;
-    bool persistent = false;  // the session journals: a router stores QoS 1/2 for it
-    // The session's handle: worker `owner`'s worker::session_at(slot, serial).
-    std::uint32_t owner = 0;
-    std::uint32_t slot = 0;
-    std::uint64_t serial = 0;
-  };
-  struct share_group;
-
-  // Removes `client_id`'s subscription `filter` ("$share/..." included) from
-  // the index. Call holding index_lock_.writer().
-  void unindex(std::string_view filter, std::string_view client_id);
-  // Adds (or updates) session `s`'s subscription `r`. Call holding
-  // index_lock_.writer().
-  void index(client_session& s, const storage::subscription_record& r, bool persistent);
   std::uint64_t next_seq() { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
 
   options options_;
@@ -423,16 +400,9 @@ class engine {
   statistics stats_;
   std::vector<std::unique_ptr<worker>> workers_;
 
-  // Guards the index below: it changes under writer() (index, unindex), and
-  // worker i reads it under reader(i) (route, redeliver_shared) on its own
-  // thread; or on the thread that runs recover() before the io threads
-  // start, or that destroys endpoints after they stop: correct there too,
-  // since a reader lock excludes writers whichever thread holds it.
-  index_lock index_lock_;
-  topic::subscription_trie<std::string, subscriber> subscriptions_;               // key: client id
-  topic::subscription_trie<std::string, std::shared_ptr<share_group>> shared_;  // key: share name
-  std::unordered_map<std::uint32_t, std::weak_ptr<share_group>> share_origins_;  // by share_group::origin
-  std::uint32_t next_origin_ = 0;
+  // Every subscription, read on every publish under the reading worker's
+  // own lock, changed ((un)subscribe, a session's end) under every worker's.
+  subscription_index index_;
   // Numbers the QoS 1/2 messages of persistent sessions (one sequence for
   // all, so any worker can store a message for any session).
   std::atomic<std::uint64_t> next_seq_{1};
