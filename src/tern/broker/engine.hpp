@@ -238,7 +238,11 @@ class worker {
   friend struct client_session;
   // Routes `m` to every matching subscription; returns how many clients it went to.
   std::size_t route(const client_info& from, publish_packet m, time_point now);
-  struct cached_match;
+  struct cached_match {
+    const std::string* client_id;
+    const broker::subscriber* subscriber;
+    const char* filter;  // the filter's text in the index: one filter, one pointer
+  };
   // The index's subscriptions (not the shared ones) matching `topic`, from
   // route_cache_ or added to it. Call holding this worker's reader lock; the
   // span is valid until the next call.

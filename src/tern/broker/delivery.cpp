@@ -1,0 +1,242 @@
+// Delivering to a session: in flight, its memory queue or its queue in the store; refilling from the store; batches from other workers; shared-subscription redelivery.
+#include "tern/broker/engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <new>
+
+#include "tern/broker/client_session.hpp"
+#include "tern/broker/rules.hpp"
+
+namespace tern::broker {
+
+using namespace rules;
+
+void worker::deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
+                           std::span<const std::uint32_t> ids, time_point now, std::uint32_t origin) {
+  if (m.qos == qos::at_most_once && ids.empty() && !m.dup && m.packet_id == 0 && (!m.retain || o.retain_as_published))
+    return place_qos0(s, m, now, origin);  // as it is: no copy
+  place(s, prepare(m, o, ids), now, origin, 0);
+}
+
+void worker::place_qos0(client_session& s, const publish_packet& m, time_point now, std::uint32_t origin) {
+  // A QoS 0 message is never queued for a session without a connection.
+  if (!s.connection || !s.connection->conn_.connected()) return;
+  auto& ep = *s.connection;
+  if (ep.output().size() > engine_.options_.max_output_backlog) {
+    ++dropped_messages_;  // a subscriber that does not read
+    return;
+  }
+  const auto r = ep.conn_.publish_ref(m, now, origin);
+  if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
+    ++dropped_messages_;
+  } else {
+    ++sent_messages_;
+    sent_bytes_ += m.payload().size();
+  }
+  ep.wake();
+}
+
+void worker::place(client_session& s, publish_packet out, time_point now, std::uint32_t origin,
+                   std::uint64_t stored_seq) {
+  const bool live = s.connection && s.connection->conn_.connected();
+  const auto size = out.payload().size();
+  // Counted here, added to the statistics once per call of route(), deliver()...
+  auto sent = [&] {
+    ++sent_messages_;
+    sent_bytes_ += size;
+  };
+  if (stored_seq && !s.journaled) {
+    // Stored by a router while the session was persistent; it is no longer.
+    batch_.erase_queued(s.client_id(), stored_seq);
+    stored_seq = 0;
+  }
+  if (out.qos != qos::at_most_once && (s.journaled || live)) {
+    // In memory while the client reads and nothing waits in the store; else
+    // in the store: a persistent session's while it is offline, and any
+    // session's that its client reads more slowly than messages arrive. An
+    // acknowledged message is not dropped for a slow reader short of
+    // max_stored_messages; a clean session's stored ones go when it ends.
+    const auto& limits = engine_.options_.queue;
+    const bool memory = live && !s.has_stored() && s.state.queue().size() < limits.max_messages &&
+                        s.state.queued_bytes() + size <= limits.max_bytes;
+    if (!memory) return store_queued(s, out, now, stored_seq);
+    const auto seq = s.journaled ? (stored_seq ? stored_seq : engine_.next_seq()) : 0;
+    const auto r = live ? s.connection->conn_.publish(std::move(out), now, origin, seq, stored_seq != 0)
+                        : s.state.enqueue(std::move(out), now, origin, seq, stored_seq != 0);
+    if (r == session::enqueue_result::refused || r == session::enqueue_result::dropped) {
+      ++dropped_messages_;
+      if (r == session::enqueue_result::refused && stored_seq) batch_.erase_queued(s.client_id(), stored_seq);
+    } else if (live) {
+      sent();
+    }
+    if (live) s.connection->wake();
+    return;
+  }
+  if (live) {
+    if (out.qos == qos::at_most_once && s.connection->output().size() > engine_.options_.max_output_backlog) {
+      ++dropped_messages_;  // a subscriber that does not read
+      return;
+    }
+    const auto r = s.connection->conn_.publish(std::move(out), now, origin);
+    if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
+      ++dropped_messages_;
+    } else {
+      sent();
+    }
+    s.connection->wake();
+  }
+}
+
+void worker::store_queued(client_session& s, const publish_packet& out, time_point now, std::uint64_t stored_seq) {
+  const auto max = engine_.options_.max_stored_messages;
+  const auto& log = engine_.options_.log;
+  auto& x = s.ext();
+  if (x.stored.size() >= max) {
+    ++dropped_messages_;
+    ++stored_dropped_;
+    if (x.dropping++ == 0)
+      log.warn("client {}: {} messages wait in the store for it (limits.max_stored_messages): its QoS 1/2 messages "
+               "are dropped until it reads",
+               s.client_id(), x.stored.size());
+    if (stored_seq) batch_.erase_queued(s.client_id(), stored_seq);
+    return;
+  }
+  stored_has_room(s);
+  if (!s.journaled && !s.spilled) {
+    // A clean session's first stored message: a session record that ends
+    // with the broker (expiry 0) names its messages, so that recovery after
+    // a crash forgets them with it.
+    batch_.save_session(storage::session_record{std::string(s.client_id()), s.version, 0, {}, std::nullopt});
+    s.spilled = true;
+  }
+  const auto seq = stored_seq ? stored_seq : engine_.next_seq();
+  if (!stored_seq) batch_.append(s.client_id(), seq, out, now);
+  x.stored.add(seq);
+}
+
+void worker::stored_has_room(client_session& s) {
+  auto* x = s.more.get();
+  if (!x || !x->dropping || x->stored.size() > engine_.options_.max_stored_messages / 2) return;
+  engine_.options_.log.warn("client {}: {} QoS 1/2 messages were dropped for it; its queue in the store has room again",
+                            s.client_id(), x->dropping);
+  x->dropping = 0;
+}
+
+void worker::refill(client_session& s, time_point now) {
+  if (!s.has_stored() || !s.connection || !s.connection->conn_.connected()) return;
+  const auto max = engine_.options_.queue.max_messages;
+  const auto have = s.state.queue().size();
+  if (have > max / 2) return;
+  write_through();  // the store must hold this turn's appends before it is read
+  auto& stored = s.more->stored;
+  const auto want = std::min(stored.size(), max - have);
+  std::vector<storage::message_record> page;
+  page.reserve(want);
+  // The store's queue of this session also holds messages queued in memory
+  // and ones still on their way from other workers: take only the seqs of
+  // `stored`, in order.
+  while (page.size() < want && !stored.empty()) {
+    std::size_t seen = 0;
+    const auto ask = want - page.size() + 16;
+    engine_.store_.messages().for_each_queued(s.client_id(), stored.front(), ask,
+                                              [&](const storage::message_record& r) {
+                                                ++seen;
+                                                if (page.size() >= want) return;
+                                                while (!stored.empty() && stored.front() < r.seq)
+                                                  stored.pop_front();  // gone from the store: nothing to send
+                                                if (!stored.empty() && stored.front() == r.seq) {
+                                                  stored.pop_front();
+                                                  page.push_back(r);
+                                                }
+                                              });
+    if (seen < ask) {  // the store has nothing more: what is left in `stored` is gone
+      if (page.size() < want) stored.clear();
+      break;
+    }
+  }
+  auto& conn = s.connection->conn_;
+  for (auto& r : page) {
+    // A journaling session's record goes when the message is sent (its
+    // journal says so); a clean session's now: it holds the message in memory.
+    const bool erase = !s.journaled;
+    if (erase) batch_.erase_queued(s.client_id(), r.seq);
+    if (!session::age_message(r.message, r.queued_at, now)) {
+      if (!erase) batch_.erase_queued(s.client_id(), r.seq);  // expired while stored
+      continue;
+    }
+    r.message.packet_id = 0;
+    const auto res = conn.publish(std::move(r.message), now, 0, r.seq, true);
+    if (res == session::enqueue_result::refused) {
+      if (!erase) batch_.erase_queued(s.client_id(), r.seq);
+      ++dropped_messages_;
+    } else if (res != session::enqueue_result::dropped) {
+      ++sent_messages_;
+    }
+  }
+  stored_has_room(s);
+  s.trim();  // the stored queue may be empty now
+  flush_stats();
+  s.connection->wake();
+}
+
+bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m,
+                              time_point now) {
+  std::optional<share_member> other;
+  {
+    const auto lock = engine_.index_.reader(index_);
+    other = engine_.index_.other_member(origin, leaving);
+  }
+  if (!other) return false;
+  const auto& target = *other;
+  if (target.session.owner == index_) {
+    client_session* s = session_at(target.session.slot, target.session.serial);
+    if (!s) return false;
+    const std::uint32_t one[] = {target.identifier};
+    deliver_local(*s, m, target.options, std::span<const std::uint32_t>(one, target.identifier ? 1u : 0u), now, origin);
+    flush_stats();
+  } else {
+    auto& b = outbox_[target.session.owner];
+    delivery d;
+    b.messages.push_back(m);
+    d.message = static_cast<std::uint32_t>(b.messages.size() - 1);
+    d.slot = target.session.slot;
+    d.serial = target.session.serial;
+    d.options = target.options;
+    d.origin = origin;
+    d.ids_begin = static_cast<std::uint32_t>(b.identifiers.size());
+    if (target.identifier) {
+      b.identifiers.push_back(target.identifier);
+      d.ids_count = 1;
+    }
+    b.deliveries.push_back(d);
+  }
+  return true;
+}
+
+void worker::deliver(batch&& b, time_point now) {
+  now_ = now;
+  for (const auto& d : b.deliveries) {
+    auto& message = b.messages[d.message];
+    if (d.client == delivery::by_handle) {
+      // A session that ended since it was routed gets nothing.
+      if (client_session* s = session_at(d.slot, d.serial))
+        deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now, d.origin);
+      continue;
+    }
+    const auto& client_id = b.client_ids[d.client];
+    client_session* s = find_session(client_id);
+    if (!s) {
+      if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
+    } else if (d.seq) {
+      place(*s, std::move(message), now, d.origin, d.seq);
+    } else {
+      deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count),
+                    now, d.origin);
+    }
+  }
+  flush_stats();
+}
+
+}  // namespace tern::broker

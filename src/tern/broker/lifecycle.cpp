@@ -1,0 +1,155 @@
+// A connection's end and a session's: wills (delayed or not), expiry, the worker's periodic work and shutdown.
+#include "tern/broker/engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <new>
+
+#include "tern/broker/client_session.hpp"
+#include "tern/broker/rules.hpp"
+
+namespace tern::broker {
+
+using namespace rules;
+
+void worker::closed(endpoint& ep, const error& why, time_point now) {
+  client_session* s = ep.client();
+  if (!s) return;
+  ep.set_client(nullptr);
+  s->connection = nullptr;
+  engine_.stats_.clients_connected.fetch_sub(1, std::memory_order_relaxed);
+  engine_.hooks_.on_disconnect(s->info(&ep), why);
+  if (const auto* will = s->will(); will && !ep.normal_disconnect_) {
+    const auto delay = will->props.get<property_id::will_delay_interval>().value_or(0);
+    if (delay == 0 || !s->persistent()) {
+      publish_will(*s, now, &ep);
+    } else {
+      // Published later, when its client is gone: hooks will see no peer.
+      s->more->will_at = now + seconds(std::min(delay, s->expiry_interval));
+      if (s->journaled) batch_.put_will(s->client_id(), *will, s->more->will_at);
+    }
+  } else {
+    s->set_will(nullptr);
+  }
+  if (!s->persistent()) {
+    end_session(*s, now);
+    return;
+  }
+  s->trim();
+  if (s->expiry_interval != never_expires) s->set_expires_at(now + seconds(s->expiry_interval));
+  save(*s);
+}
+
+void worker::publish_will(client_session& s, time_point now, const endpoint* from) {
+  if (!s.will()) return;
+  will_message w = std::move(*s.more->will);
+  s.more->will.reset();
+  if (s.more->will_at != no_time && s.journaled) batch_.erase_will(s.client_id());
+  s.more->will_at = no_time;
+  s.trim();
+  publish_packet m(w.topic, w.payload, w.qos, w.retain, publish_properties_of_will(w.props));
+  const auto info = s.info(from);
+  if (engine_.hooks_.on_publish(info, m).action != publish_action::allow) return;
+  if (m.retain) batch_.put_retained(m, now);
+  route(info, std::move(m), now);
+}
+
+void worker::end_session(client_session& s, time_point now) {
+  if (!s.subscriptions().empty()) {
+    {
+      const auto lock = engine_.index_.writer();
+      for (const auto& rec : s.subscriptions()) engine_.index_.remove(rec.filter, s.client_id());
+    }
+    engine_.stats_.subscriptions.fetch_sub(s.subscriptions().size(), std::memory_order_relaxed);
+    s.more->subscriptions.clear();
+  }
+  // Messages a shared subscription gave this session and it never received
+  // go to another member (MQTT 5.0 4.8.2). A QoS 2 message whose PUBREC
+  // arrived was received: it stays delivered.
+  for (const auto& [id, out] : s.state.outgoing_messages())
+    if (out.origin && out.phase == session::outgoing::phase::awaiting_ack)
+      redeliver_shared(out.origin, s.client_id(), out.message, now);
+  for (const auto& q : s.state.queue())
+    if (q.origin) redeliver_shared(q.origin, s.client_id(), q.message, now);
+  s.state.clear();
+  if (s.journaled) {
+    batch_.forget_client(s.client_id());
+    s.state.set_journal(nullptr);
+    s.journaled = false;
+  } else if (s.spilled) {
+    batch_.forget_client(s.client_id());  // its stored messages and their session record
+  }
+  s.spilled = false;
+  if (s.more) s.more->stored.clear();
+  s.trim();
+  if (s.connection) return;  // a clean start reuses the entry
+  engine_.stats_.clients_total.fetch_sub(1, std::memory_order_relaxed);
+  remove_session(s);  // `s` is gone after this
+}
+
+void worker::save(const client_session& s) {
+  if (!s.journaled) return;
+  std::optional<time_point> expires;
+  if (!s.connection && s.expires_at() != no_time) expires = s.expires_at();
+  storage::session_record r{std::string(s.client_id()), s.version, s.expiry_interval, {}, expires};
+  r.subscriptions.assign(s.subscriptions().begin(), s.subscriptions().end());
+  batch_.save_session(std::move(r));
+}
+
+
+void worker::tick(time_point now) {
+  now_ = now;
+  // (The clients of these sessions are gone: their wills come from no peer.)
+  std::vector<std::string> ended;
+  for (client_session* s : sessions_) {
+    if (s->will_at() <= now) publish_will(*s, now, nullptr);
+    if (s->expires_at() <= now && !s->connection) ended.emplace_back(s->client_id());
+  }
+  for (const auto& id : ended) {
+    client_session* s = find_session(id);
+    if (!s) continue;
+    publish_will(*s, now, nullptr);  // the session ends: a will still waiting goes now
+    end_session(*s, now);
+  }
+  const auto every = engine_.options_.sys_interval;
+  if (index_ == 0 && every.count() > 0 && now - last_sys_ >= every) {
+    last_sys_ = now;
+    publish_sys(now);
+  }
+  const auto sync_every = engine_.options_.store_sync_interval;
+  if (index_ == 0 && sync_every.count() > 0 && now - last_sync_ >= sync_every) {
+    last_sync_ = now;
+    if (auto r = engine_.store_.sync(); !r && !write_error_) write_error_ = r.error();
+  }
+}
+
+void worker::shutdown(time_point now) {
+  // Closing a connection may end its session (erasing it from sessions_).
+  now_ = now;
+  std::vector<endpoint*> connected;
+  for (const client_session* s : sessions_)
+    if (s->connection) connected.push_back(s->connection);
+  for (auto* ep : connected) {
+    ep->conn_.disconnect(reason::server_shutting_down);
+    ep->wake();
+  }
+}
+
+std::optional<time_point> worker::next_tick() const {
+  std::optional<time_point> t;
+  auto earliest = [&](time_point x) {
+    if (x != no_time && (!t || x < *t)) t = x;
+  };
+  for (const client_session* s : sessions_) {
+    earliest(s->will_at());
+    if (!s->connection) earliest(s->expires_at());
+  }
+  const auto every = engine_.options_.sys_interval;
+  if (index_ == 0 && every.count() > 0) earliest(last_sys_ + every);
+  const auto sync_every = engine_.options_.store_sync_interval;
+  if (index_ == 0 && sync_every.count() > 0) earliest(last_sync_ + sync_every);
+  return t;
+}
+
+}  // namespace tern::broker
