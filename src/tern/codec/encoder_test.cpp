@@ -97,7 +97,8 @@ TEST(Encoder, FitToDropsPropertiesInTheOrderGivenUntilThePacketFits) {
   EXPECT_TRUE(fit_to(q, protocol_version::v5, 20, droppable));
   EXPECT_EQ(q, packet{a});
   // Other properties go only when named.
-  packet c = connack_packet{false, reason::success, properties::builder{}.add<property_id::topic_alias_maximum>(9).build()};
+  packet c =
+      connack_packet{false, reason::success, properties::builder{}.add<property_id::topic_alias_maximum>(9).build()};
   EXPECT_FALSE(fit_to(c, protocol_version::v5, 5, droppable));
   EXPECT_TRUE(fit_to(c, protocol_version::v5, 5, std::array{property_id::topic_alias_maximum}));
   EXPECT_EQ(to_hex(encode(c, protocol_version::v5)), "2003000000");
