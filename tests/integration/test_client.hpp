@@ -169,6 +169,33 @@ class test_client {
     }
   }
 
+  // What the broker sends, undecoded: the first bytes within the timeout,
+  // then more until it closes the connection (`closed`) or `quiet` passes
+  // without a byte. For tests of exact bytes, and of bytes this client's
+  // decoder would refuse.
+  struct raw_bytes {
+    std::vector<std::byte> bytes;
+    bool closed = false;
+  };
+  raw_bytes receive_raw(std::chrono::milliseconds quiet = 300ms) {
+    raw_bytes r;
+    for (auto wait = timeout_; fd_ >= 0; wait = quiet) {
+      const timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      std::byte buf[4096];
+      const auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        r.bytes.insert(r.bytes.end(), buf, buf + n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      r.closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+      return r;
+    }
+    r.closed = true;
+    return r;
+  }
+
   connack_packet connect(connect_packet c) {
     c.version = v_;
     send(c);

@@ -117,6 +117,10 @@ void worker::admit(endpoint& ep, time_point now) {
   engine_.stats_.clients_connected.fetch_add(1, std::memory_order_relaxed);
   if (s.persistent() && !s.journaled) journal(s);
   ep.conn_.accept(s.state, a, now);
+  // Closed inside accept() (a held packet broke a rule, or the CONNACK did
+  // not fit the client's Maximum Packet Size): closed() has run, and `s` is
+  // gone if it was to end with its connection.
+  if (!ep.client()) return ep.wake();
   save(s);
   refill(s, now);
   ep.wake();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "tern/core/wire.hpp"
 
@@ -210,6 +211,22 @@ std::size_t encoded_size(const publish_packet& p, protocol_version v) {
 std::size_t encoded_size(const packet& p, protocol_version v) {
   auto body = std::visit(sizer{v}, p);
   return 1 + varint::size(static_cast<std::uint32_t>(body)) + body;
+}
+
+bool fit_to(packet& p, protocol_version v, std::uint32_t maximum, std::span<const property_id> droppable) {
+  for (std::size_t dropped = 0;; ++dropped) {
+    if (encoded_size(p, v) <= maximum) return true;
+    if (dropped == droppable.size()) return false;
+    std::visit(
+        [&](auto& x) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, publish_packet>) {
+            x.set_props(x.props().without(droppable[dropped]));
+          } else if constexpr (requires { x.props; }) {
+            x.props = x.props.without(droppable[dropped]);
+          }
+        },
+        p);
+  }
 }
 
 std::byte* encode_to(const packet& p, protocol_version v, std::byte* out) {

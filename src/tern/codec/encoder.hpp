@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "tern/codec/packet.hpp"
@@ -27,6 +28,16 @@ namespace tern {
 // The encoded size of `p`, fixed header included.
 std::size_t encoded_size(const packet& p, protocol_version v);
 std::size_t encoded_size(const publish_packet& p, protocol_version v);
+
+// Leaves out of `p` the properties named in `droppable`, one identifier at a
+// time in that order, until `p` encodes in at most `maximum` bytes; true when
+// it then fits. MQTT 5.0 has a sender drop a Reason String or User Property
+// rather than exceed the receiver's Maximum Packet Size (MQTT-3.2.2-19/-20,
+// MQTT-3.4.2-2/-3 and the like for every acknowledgement, DISCONNECT and
+// AUTH); which other properties may go is the caller's decision.
+//   if (!fit_to(ack, v, peer_maximum, std::array{property_id::reason_string, property_id::user_property}))
+//     ;  // too large even so: not to be sent (MQTT-3.1.2-24)
+bool fit_to(packet& p, protocol_version v, std::uint32_t maximum, std::span<const property_id> droppable);
 
 // Writes `p` at `out`, which has room for encoded_size(p, v) bytes; returns
 // the end of what was written.

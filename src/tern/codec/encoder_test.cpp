@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "support/hex.hpp"
 
 namespace tern {
@@ -74,6 +76,32 @@ TEST(Encoder, FieldsAVersionLacksAreLeftOut) {
   subscribe_packet s{1, {{"a", {qos::at_least_once, true, true, retain_handling::dont_send}}}, {}};
   EXPECT_EQ(to_hex(encode(s, protocol_version::v3_1_1)), "8206" "0001" "000161" "01");
   EXPECT_EQ(to_hex(encode(s, protocol_version::v5)), "8207" "0001" "00" "000161" "2d");
+}
+
+TEST(Encoder, FitToDropsPropertiesInTheOrderGivenUntilThePacketFits) {
+  constexpr std::array droppable{property_id::reason_string, property_id::user_property};
+  puback_packet a{3, reason::quota_exceeded,
+                  properties::builder{}.add<property_id::reason_string>("full").user_property("k", "v").build(), {}};
+  packet p = a;
+  ASSERT_EQ(to_hex(encode(p, protocol_version::v5)), "4012" "0003" "97" "0e" "1f000466756c6c" "2600016b000176");
+  // 20 bytes: the Reason String goes (13 bytes), the User Property stays.
+  EXPECT_TRUE(fit_to(p, protocol_version::v5, 13, droppable));
+  EXPECT_EQ(to_hex(encode(p, protocol_version::v5)), "400b" "0003" "97" "07" "2600016b000176");
+  // Then the User Property: the reason code stays.
+  EXPECT_TRUE(fit_to(p, protocol_version::v5, 5, droppable));
+  EXPECT_EQ(to_hex(encode(p, protocol_version::v5)), "4003" "0003" "97");
+  // Nothing more to drop.
+  EXPECT_FALSE(fit_to(p, protocol_version::v5, 4, droppable));
+  // What fits is left alone, whatever it holds.
+  packet q = a;
+  EXPECT_TRUE(fit_to(q, protocol_version::v5, 20, droppable));
+  EXPECT_EQ(q, packet{a});
+  // Other properties go only when named.
+  packet c =
+      connack_packet{false, reason::success, properties::builder{}.add<property_id::topic_alias_maximum>(9).build()};
+  EXPECT_FALSE(fit_to(c, protocol_version::v5, 5, droppable));
+  EXPECT_TRUE(fit_to(c, protocol_version::v5, 5, std::array{property_id::topic_alias_maximum}));
+  EXPECT_EQ(to_hex(encode(c, protocol_version::v5)), "2003000000");
 }
 
 }  // namespace

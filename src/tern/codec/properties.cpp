@@ -1,5 +1,7 @@
 #include "tern/codec/properties.hpp"
 
+#include <algorithm>
+
 namespace tern {
 namespace {
 
@@ -224,6 +226,18 @@ std::optional<property> properties::find(property_id id) const noexcept {
     if (p.id == id) return p;
   }
   return std::nullopt;
+}
+
+properties properties::without(std::span<const property_id> ids) const {
+  const auto dropped = [&](property_id id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
+  bool any = false;
+  for_each([&](const property& p) { any = any || dropped(p.id); });
+  if (!any) return *this;
+  builder b;
+  for_each([&](const property& p) {
+    if (!dropped(p.id)) (void)b.add(p);
+  });
+  return b.empty() ? properties{} : b.build();
 }
 
 std::vector<wire::string_pair> properties::user_properties() const {

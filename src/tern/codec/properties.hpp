@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -148,6 +149,10 @@ class properties {
 
   // The first property `id`, if present.
   std::optional<property> find(property_id id) const noexcept;
+  // This block without the properties whose identifier is in `ids` (the
+  // same block, not a copy, when it holds none of them).
+  properties without(std::span<const property_id> ids) const;
+  properties without(property_id id) const { return without(std::span<const property_id>(&id, 1)); }
 
   template <property_id Id>
   std::optional<typename property_traits<Id>::value_type> get() const noexcept {

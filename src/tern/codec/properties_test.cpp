@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 #include <set>
 
@@ -177,6 +178,22 @@ TEST(Properties, TypedAccessReadsValues) {
   EXPECT_EQ(type_of(pid::user_property), property_type::utf8_pair);
   EXPECT_FALSE(type_of(static_cast<pid>(0x05)));
   EXPECT_EQ(name(pid::topic_alias_maximum), "Topic Alias Maximum");
+}
+
+TEST(Properties, WithoutLeavesOutTheNamedIdentifiers) {
+  auto p = properties::builder{}
+               .add<pid::reason_string>("why")
+               .user_property("k1", "v1")
+               .add<pid::receive_maximum>(10)
+               .user_property("k2", "v2")
+               .build();
+  auto q = p.without(std::array{pid::user_property, pid::reason_string});
+  EXPECT_EQ(q, properties::builder{}.add<pid::receive_maximum>(10).build());
+  EXPECT_EQ(p.without(pid::receive_maximum).user_properties().size(), 2u);
+  // None of them there: the same block, shared.
+  auto same = q.without(pid::user_property);
+  EXPECT_EQ(same.raw().data(), q.raw().data());
+  EXPECT_TRUE(q.without(pid::receive_maximum).empty());
 }
 
 TEST(Properties, RuntimeAddRefusesValuesThatDoNotFit) {

@@ -1,6 +1,7 @@
 #include "tern/session/connection.hpp"
 
 #include <algorithm>
+#include <array>
 #include <system_error>
 
 namespace tern::session {
@@ -35,14 +36,36 @@ reason reason_of(const error& e) noexcept {
   return reason::unspecified_error;
 }
 
-// `props` without any property `id` (the same block when there is none).
-properties without(const properties& props, property_id id) {
-  if (!props.find(id)) return props;
-  properties::builder b;
-  props.for_each([&](const property& p) {
-    if (p.id != id) (void)b.add(p);
-  });
-  return b.build();
+// What a packet loses, in this order, rather than be larger than the
+// peer's Maximum Packet Size (MQTT-3.1.2-24, MQTT-3.2.2-15): the Reason
+// String and User Properties, as the spec says for every packet that may
+// carry them (MQTT-3.2.2-19/-20, MQTT-3.4.2-2/-3, MQTT-3.5.2-2/-3,
+// MQTT-3.6.2-2/-3, MQTT-3.7.2-2/-3, MQTT-3.9.2-1/-2, MQTT-3.11.2-1/-2,
+// MQTT-3.14.2-3/-4, MQTT-3.15.2-2/-3).
+constexpr std::array optional_properties{property_id::reason_string, property_id::user_property};
+
+// What a CONNACK may lose besides: what the client can do without, its
+// absence telling it nothing false. Response Information and Server
+// Reference are the server's to give or not; an absent Topic Alias Maximum
+// is 0, and the client then sends no alias (MQTT-3.2.2-17). Everything else
+// stays: what the spec requires (Assigned Client Identifier MQTT-3.2.2-16,
+// Maximum QoS MQTT-3.2.2-9, Authentication Method MQTT-4.12.0-5), and the
+// limits this side enforces or the values it uses (Receive Maximum, Maximum
+// Packet Size, Retain Available, Server Keep Alive, Session Expiry Interval,
+// the *Available flags), whose absence means another value (65,535, no
+// limit, the client's own...) that the client would act on.
+constexpr std::array optional_in_connack{property_id::reason_string, property_id::user_property,
+                                         property_id::response_information, property_id::server_reference,
+                                         property_id::topic_alias_maximum};
+
+// The packets that may carry a Reason String.
+bool has_reason_string(packet_type t) noexcept {
+  switch (t) {
+    case packet_type::connack: case packet_type::puback: case packet_type::pubrec: case packet_type::pubrel:
+    case packet_type::pubcomp: case packet_type::suback: case packet_type::unsuback: case packet_type::disconnect:
+    case packet_type::auth: return true;
+    default: return false;
+  }
 }
 
 // The Protocol Name and Level of a CONNECT from its first bytes, when they
@@ -186,9 +209,13 @@ void connection::on_decode_error(error e) {
     auto head = peek_connect({extras_->first_bytes.data(), extras_->first_size});
     if (head && (head->name == "MQTT" || head->name == "MQIsdp")) {
       if (e.code == reason::unsupported_protocol_version) {
-        // 3.1.1 MQTT-3.1.2-2: return code 0x01; 5.0 3.1.2.2: reason code 0x84.
+        // A level this side does not speak, with a name it knows: the
+        // 3.1.1 CONNACK with return code 0x01, unacceptable protocol version
+        // (MQTT-3.1.2-2 in 3.1.1; 3.1 has the same bytes). Never the 5.0
+        // form: a client of another level is not known to read it, and a
+        // 5.0 reader takes these bytes too.
         output_.append(packet{connack_packet{false, reason::unsupported_protocol_version, {}}},
-                       head->level < 5 ? protocol_version::v3_1_1 : protocol_version::v5);
+                       protocol_version::v3_1_1);
       } else if (head->name == "MQTT" && head->level == 5) {
         const auto r = reason_of(e);
         output_.append(packet{connack_packet{false, valid_in_connack(r) ? r : reason::unspecified_error, {}}},
@@ -246,8 +273,31 @@ void connection::dispatch(packet& p) {
     case packet_type::disconnect:
       handler_->on_disconnect(std::get<disconnect_packet>(p));
       return close({reason::success, "the peer sent DISCONNECT"});
-    case packet_type::auth: return handler_->on_auth(std::move(std::get<auth_packet>(p)));
+    case packet_type::auth: return on_auth_packet(std::get<auth_packet>(p));
   }
+}
+
+// MQTT 5.0 3.15: "It is a Protocol Error for the Client or Server to send an
+// AUTH packet if the CONNECT packet did not contain the same Authentication
+// Method": none without one in the CONNECT (MQTT-4.12.0-6/-7), and with one,
+// every AUTH carries it (MQTT-4.12.0-5, MQTT-4.12.1-1).
+void connection::on_auth_packet(auth_packet& a) {
+  if (!enhanced_auth_)
+    return fail({reason::protocol_error, "MQTT-4.12.0-6/-7: AUTH without an Authentication Method in the CONNECT"});
+  const auto m = a.props.get<property_id::authentication_method>();
+  if (!m || *m != flows_->auth_method)
+    return fail({reason::protocol_error, "MQTT-4.12.0-5: AUTH without the CONNECT's Authentication Method"});
+  // 3.15.2.1: Success is sent by the Server only, Re-authenticate by the Client only.
+  if (a.reason_code == (role_ == role::server ? reason::success : reason::re_authenticate))
+    return fail({reason::protocol_error, "MQTT 5.0 3.15.2.1: an AUTH reason code of the other side"});
+  handler_->on_auth(std::move(a));
+}
+
+void connection::note_auth_method(const properties& connect_props) {
+  const auto m = connect_props.get<property_id::authentication_method>();
+  if (!m) return;
+  enhanced_auth_ = true;
+  flows().auth_method.assign(*m);
 }
 
 // ---------------------------------------------------------------- server role
@@ -261,14 +311,25 @@ void connection::on_connect_packet(connect_packet& c) {
     if (auto v = c.props.get<property_id::maximum_packet_size>()) peer_.maximum_packet_size = *v;
     if (auto v = c.props.get<property_id::topic_alias_maximum>())
       peer_.topic_alias_maximum = static_cast<std::uint16_t>(*v);
+    note_auth_method(c.props);
   }
   awaiting_accept_ = true;
+  // A client that cannot take even the CONNACK this side adds nothing to is
+  // refused at once, before the handler makes a session for it.
+  if (v5() && peer_.maximum_packet_size < protocol_maximum_packet_size && !connack_for({}))
+    return refuse(reason::packet_too_large);
   handler_->on_connect(std::move(c));
 }
 
 void connection::accept(state& s, const accept_options& a, time_point now) {
   now_ = now;
   if (role_ != role::server || !awaiting_accept_ || closing_) return;
+  const auto ack = connack_for(a);
+  // A CONNACK the client cannot take is not sent (MQTT-3.1.2-24), and the
+  // CONNECT cannot be accepted without it: refused with 0x95 Packet too
+  // large, the code that names the cause (its 5 bytes not sent either when
+  // they do not fit: write() drops what is too large).
+  if (!ack) return refuse(reason::packet_too_large);
   awaiting_accept_ = false;
   state_ = &s;
   connected_ = true;
@@ -277,22 +338,7 @@ void connection::accept(state& s, const accept_options& a, time_point now) {
       peer_.keep_alive = *a.server_keep_alive;
   }
   peer_.receive_maximum = std::min(peer_.receive_maximum, std::max<std::uint16_t>(a.max_inflight, 1));
-  connack_packet ack;
-  ack.session_present = a.session_present;
-  if (v5()) {
-    properties::builder b;
-    const auto& o = *options_;
-    if (o.receive_maximum != 65'535) b.add<property_id::receive_maximum>(o.receive_maximum);
-    if (o.maximum_packet_size < protocol_maximum_packet_size)
-      b.add<property_id::maximum_packet_size>(o.maximum_packet_size);
-    if (o.topic_alias_maximum > 0) b.add<property_id::topic_alias_maximum>(o.topic_alias_maximum);
-    if (o.maximum_qos < qos::exactly_once) b.add<property_id::maximum_qos>(static_cast<std::uint32_t>(o.maximum_qos));
-    if (!o.retain_available) b.add<property_id::retain_available>(0);
-    if (a.server_keep_alive) b.add<property_id::server_keep_alive>(*a.server_keep_alive);
-    b.append(a.props);
-    if (!b.empty()) ack.props = b.build();
-  }
-  write(ack);
+  write(*ack);
   if (flows_) flows_->outbound_window.clear();
   resume(true);
   pump();
@@ -303,6 +349,28 @@ void connection::accept(state& s, const accept_options& a, time_point now) {
     if (closing_) break;
     dispatch(p);
   }
+}
+
+std::optional<packet> connection::connack_for(const accept_options& a) const {
+  connack_packet ack;
+  ack.session_present = a.session_present;
+  if (!v5()) return packet{ack};
+  properties::builder b;
+  const auto& o = *options_;
+  if (o.receive_maximum != 65'535) b.add<property_id::receive_maximum>(o.receive_maximum);
+  if (o.maximum_packet_size < protocol_maximum_packet_size)
+    b.add<property_id::maximum_packet_size>(o.maximum_packet_size);
+  if (o.topic_alias_maximum > 0) b.add<property_id::topic_alias_maximum>(o.topic_alias_maximum);
+  if (o.maximum_qos < qos::exactly_once) b.add<property_id::maximum_qos>(static_cast<std::uint32_t>(o.maximum_qos));
+  if (!o.retain_available) b.add<property_id::retain_available>(0);
+  if (a.server_keep_alive) b.add<property_id::server_keep_alive>(*a.server_keep_alive);
+  b.append(a.props);
+  if (!b.empty()) ack.props = b.build();
+  // A Topic Alias Maximum left out leaves inbound aliases accepted up to the
+  // option all the same: the client sends none (MQTT-3.2.2-17).
+  packet p = std::move(ack);
+  if (!fit_to(p, version_, peer_.maximum_packet_size, optional_in_connack)) return std::nullopt;
+  return p;
 }
 
 void connection::refuse(reason code, properties props) {
@@ -351,6 +419,7 @@ void connection::connect(connect_packet c, state& s, time_point now) {
     }
     if (added) c.props = b.build();
     if (o != *options_) replace_options(o);  // never the caller's shared options
+    note_auth_method(c.props);
   }
   write(c);
 }
@@ -410,7 +479,7 @@ void connection::on_publish_packet(publish_packet& m) {
       } else {
         flows().inbound_aliases.insert_or_assign(key, shared_bytes::copy(m.topic()));
       }
-      m.set_props(without(m.props(), property_id::topic_alias));
+      m.set_props(m.props().without(property_id::topic_alias));
     }
   }
   const auto id = m.packet_id;
@@ -475,18 +544,41 @@ void connection::on_pubrel(const pubrel_packet& a) {
 }
 
 // ---------------------------------------------------------------- outbound acknowledgements
+//
+// PUBACK answers a QoS 1 PUBLISH, PUBREC a QoS 2 PUBLISH, PUBCOMP the PUBREL
+// sent for a PUBREC (4.3.2 and 4.3.3 of both 3.1.1 and 5.0). Any other
+// acknowledgement, decided from the spec's text:
+// - For a packet id in flight at another QoS or phase (PUBREC or PUBCOMP for
+//   a QoS 1 message, PUBACK for a QoS 2 one, PUBCOMP while the PUBREC is
+//   due): a packet "inconsistent with the state of the Client or Server" is a
+//   Protocol Error (5.0 1.2): DISCONNECT 0x82 and close (5.0 4.13.1). 3.1.1
+//   calls it a protocol violation: close (MQTT-4.8.0-1), as Mosquitto does.
+// - For an id not in flight (the session ended, or the message completed):
+//   PUBACK and PUBCOMP end a flow and nothing answers them: ignored. A PUBREC
+//   gets its PUBREL, so that the peer's flow ends: 5.0 with 0x92 Packet
+//   Identifier not found, "not an error during recovery, but at other times
+//   indicates a mismatch" (3.6.2.1); 3.1.1 a plain one ("MUST send a PUBREL
+//   packet when it receives a PUBREC packet", 4.3.3). Not for a 5.0 PUBREC
+//   that refuses (0x80 and above): that flow is over without a PUBREL (4.3.3).
+// - A PUBREC again for a QoS 2 message released already: its PUBREL again.
 
 void connection::on_puback(const puback_packet& a) {
   auto* o = state_->find_outgoing(a.packet_id);
-  if (!o || o->message.qos != qos::at_least_once) return;  // unknown: ignored
+  if (!o) return;
+  if (o->message.qos != qos::at_least_once)
+    return fail({reason::protocol_error, "MQTT 4.3.3: PUBACK for a QoS 2 message"});
   finish_outgoing(a.packet_id, a.reason_code);
 }
 
 void connection::on_pubrec(const pubrec_packet& a) {
   const auto id = a.packet_id;
   auto* o = state_->find_outgoing(id);
-  if (!o || o->message.qos != qos::exactly_once)
+  if (!o) {
+    if (v5() && is_failure(a.reason_code)) return;
     return write(pubrel_packet{id, v5() ? reason::packet_identifier_not_found : reason::success, {}, {}});
+  }
+  if (o->message.qos != qos::exactly_once)
+    return fail({reason::protocol_error, "MQTT 4.3.2: PUBREC for a QoS 1 message"});
   if (o->phase == outgoing::phase::awaiting_comp) return write(pubrel_packet{id, reason::success, {}, {}});
   if (v5() && is_failure(a.reason_code)) return finish_outgoing(id, a.reason_code);
   state_->set_released(*o);
@@ -496,7 +588,11 @@ void connection::on_pubrec(const pubrec_packet& a) {
 
 void connection::on_pubcomp(const pubcomp_packet& a) {
   auto* o = state_->find_outgoing(a.packet_id);
-  if (!o || o->message.qos != qos::exactly_once || o->phase != outgoing::phase::awaiting_comp) return;
+  if (!o) return;
+  if (o->message.qos != qos::exactly_once)
+    return fail({reason::protocol_error, "MQTT 4.3.2: PUBCOMP for a QoS 1 message"});
+  if (o->phase != outgoing::phase::awaiting_comp)
+    return fail({reason::protocol_error, "MQTT 4.3.3: PUBCOMP before the PUBREC"});
   finish_outgoing(a.packet_id, a.reason_code);
 }
 
@@ -611,7 +707,7 @@ bool connection::write_publish(const publish_packet& m) {
     if (alias || carries) {
       changed = m;
       properties::builder b;
-      b.append(without(m.props(), property_id::topic_alias));
+      b.append(m.props().without(property_id::topic_alias));
       if (alias) b.add<property_id::topic_alias>(*alias);
       changed.set_props(b.empty() ? properties{} : b.build());
       if (established) changed.set_topic(shared_bytes{});
@@ -694,7 +790,20 @@ void connection::disconnect(reason code, properties props) {
 // ---------------------------------------------------------------- plumbing
 
 void connection::write(const packet& p) {
-  output_.append(p, version_);
+  // MQTT 5.0: no packet larger than the peer's Maximum Packet Size
+  // (MQTT-3.1.2-24, MQTT-3.2.2-15). One that may carry a Reason String loses
+  // its optional properties first; one that still does not fit is not sent
+  // (MQTT-3.1.2-25: discarded, and the rest goes on as if it had been).
+  // PUBLISH has its own rule (write_publish); CONNECT, SUBSCRIBE and
+  // UNSUBSCRIBE go as given.
+  if (v5() && peer_.maximum_packet_size < protocol_maximum_packet_size && has_reason_string(type_of(p)) &&
+      encoded_size(p, version_) > peer_.maximum_packet_size) {
+    packet smaller = p;
+    if (!fit_to(smaller, version_, peer_.maximum_packet_size, optional_properties)) return;
+    output_.append(smaller, version_);
+  } else {
+    output_.append(p, version_);
+  }
   if (extras_) extras_->last_sent = now_;  // a client's keep alive; a server has none
 }
 

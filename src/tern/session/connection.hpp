@@ -19,17 +19,23 @@
 //   if (c.closing()) close_socket_after_flush();
 //
 // What it handles itself: decoding and the codec's validation; the first
-// packet being CONNECT and no second CONNECT (MQTT-3.1.0-1/-2); PINGREQ ->
-// PINGRESP; keep alive (the server closes after 1.5 x Keep Alive without a
-// packet, 0x8D; the client sends PINGREQ and closes when no PINGRESP comes);
-// QoS 1/2 handshakes in both directions (PUBREC -> PUBREL -> PUBCOMP, a QoS 2
-// message delivered once even when resent); packet identifiers; Receive
-// Maximum both ways (inbound excess: DISCONNECT 0x93; outbound: messages wait
-// in the state's queue); topic aliases both ways (inbound resolution and
-// limits, 0x94; outbound assignment up to the peer's Topic Alias Maximum);
-// Maximum Packet Size both ways (inbound: the decoder refuses, 0x95;
-// outbound: a message too large for the peer is dropped and reported);
-// resending in-flight messages with DUP on a resumed session; Message Expiry
+// packet being CONNECT and no second CONNECT (MQTT-3.1.0-1/-2); a CONNECT of
+// a protocol level it does not speak (the 3.1.1 CONNACK, return code 0x01);
+// PINGREQ -> PINGRESP; keep alive (the server closes after 1.5 x Keep Alive
+// without a packet, 0x8D; the client sends PINGREQ and closes when no
+// PINGRESP comes); QoS 1/2 handshakes in both directions (PUBREC -> PUBREL ->
+// PUBCOMP, a QoS 2 message delivered once even when resent; the wrong
+// acknowledgement for a message in flight is a protocol error, see
+// connection.cpp); packet identifiers; Receive Maximum both ways (inbound
+// excess: DISCONNECT 0x93; outbound: messages wait in the state's queue);
+// topic aliases both ways (inbound resolution and limits, 0x94; outbound
+// assignment up to the peer's Topic Alias Maximum); Maximum Packet Size both
+// ways (inbound: the decoder refuses, 0x95; outbound: a message too large for
+// the peer is dropped and reported, other packets lose their Reason String
+// and User Properties or are not sent, a server's CONNACK loses what the
+// client can do without or becomes a refusal, 0x95); AUTH only with the
+// CONNECT's Authentication Method (else a protocol error, 0x82); resending
+// in-flight messages with DUP on a resumed session; Message Expiry
 // of queued messages (dropped when expired, the interval decremented by the
 // time waited); DISCONNECT with a reason code on 5.0 before closing for a
 // protocol error.
@@ -205,7 +211,10 @@ class connection {
   // works on `s` from now on (resending its in-flight messages in order,
   // PUBLISH with DUP or PUBREL, within the client's Receive Maximum, then its
   // queue), and processes held packets. The broker clears `s` itself when
-  // the session is new.
+  // the session is new. The connection may close inside, on_closed called
+  // before this returns: a held packet broke a rule, or (5.0) the CONNACK
+  // cannot be made to fit the client's Maximum Packet Size, when the CONNECT
+  // is refused with 0x95 instead.
   void accept(state& s, const accept_options& a, time_point now);
   // Refuses the CONNECT with `code` (mapped to a 3.1.1 return code for 3.x
   // clients), then closes (on_closed(code)).
@@ -281,9 +290,14 @@ class connection {
   void on_decode_error(error e);
   void dispatch(packet& p);
   void on_connect_packet(connect_packet& c);
+  // The CONNACK accept(a) sends, within the client's Maximum Packet Size;
+  // nullopt when it cannot be made to fit.
+  std::optional<packet> connack_for(const accept_options& a) const;
   void on_connack_packet(connack_packet& a);
   void on_publish_packet(publish_packet& m);
   bool admit(std::uint16_t id);
+  void on_auth_packet(auth_packet& a);
+  void note_auth_method(const properties& connect_props);
   void on_puback(const puback_packet& a);
   void on_pubrec(const pubrec_packet& a);
   void on_pubrel(const pubrel_packet& a);
@@ -366,6 +380,7 @@ class connection {
     boost::unordered_flat_map<std::uint16_t, shared_bytes> inbound_aliases;
     std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>> outbound_aliases;
     std::set<std::uint16_t> subscribe_ids;  // client: ids this connection allocated for SUBSCRIBE/UNSUBSCRIBE
+    std::string auth_method;                 // the CONNECT's Authentication Method (enhanced_auth_)
   };
   flow_tables& flows() {
     if (!flows_) flows_ = std::make_unique<flow_tables>();
@@ -382,6 +397,7 @@ class connection {
   bool clean_start_ : 1 = false;  // client: the CONNECT's Clean Start
   bool resend_dup_ : 1 = true;    // DUP on the in-flight messages still to resend
   bool owns_options_ : 1 = false;  // options_ was allocated by this connection
+  bool enhanced_auth_ : 1 = false;  // the CONNECT had an Authentication Method (flows_->auth_method)
 };
 
 }  // namespace tern::session

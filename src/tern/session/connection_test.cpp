@@ -392,13 +392,23 @@ TEST(ServerConnect, UnsupportedLevelBelow5GetsV311Connack) {
   EXPECT_EQ(s.calls(), strings{"closed 0x84"});
 }
 
-TEST(ServerConnect, UnsupportedLevelAbove5GetsV5Connack) {
+TEST(ServerConnect, UnsupportedLevelAbove5GetsV311ConnackToo) {
   side s(role::server, v5);
   auto bytes = from_hex("100f 0004 4d515454 06 02 003c 00 0002 6331");
   for (auto b : bytes) s.feed_bytes({&b, 1});  // byte by byte
-  EXPECT_EQ(to_hex(take_bytes(s.conn)), "2003008400");
+  EXPECT_EQ(to_hex(take_bytes(s.conn)), "20020001");  // MQTT-3.1.2-2 (3.1.1), not 5.0's 0x84
   EXPECT_TRUE(s.conn.closing());
   EXPECT_EQ(s.calls(), strings{"closed 0x84"});
+}
+
+TEST(ServerConnect, MqisdpWithAnotherLevelGetsV31Connack) {
+  for (const char* level : {"04", "05", "06"}) {
+    side s(role::server, v311);
+    s.feed_bytes(from_hex(std::string("1010 0006 4d5149736470 ") + level + " 02 003c 0002 6331"));
+    EXPECT_EQ(to_hex(take_bytes(s.conn)), "20020001") << level;  // 3.1: return code 1, the same bytes
+    EXPECT_TRUE(s.conn.closing());
+    EXPECT_EQ(s.calls(), strings{"closed 0x84"});
+  }
 }
 
 TEST(ServerConnect, WrongProtocolNameClosesSilently) {
@@ -490,15 +500,68 @@ TEST(ServerConnect, PacketsAreHeldUntilAccept) {
   EXPECT_EQ(s.calls(), (strings{"publish a/b q1 id=1 'one'", "publish a/b q0 'two'"}));
 }
 
+properties auth_method(std::string_view m) {
+  return properties::builder{}.add<property_id::authentication_method>(m).build();
+}
+
+connect_packet enhanced_connect() {
+  auto c = connect_msg(v5);
+  c.props = auth_method("SCRAM-SHA-1");
+  return c;
+}
+
 TEST(ServerConnect, AuthReachesTheHandlerBeforeAccept) {
   side s(role::server, v5);
-  s.feed(connect_msg(v5));
-  s.conn.send(auth_packet{reason::continue_authentication, {}, {}});
-  s.feed(auth_packet{reason::continue_authentication, {}, {}});
+  s.feed(enhanced_connect());
+  s.conn.send(auth_packet{reason::continue_authentication, auth_method("SCRAM-SHA-1"), {}});
+  s.feed(auth_packet{reason::continue_authentication, auth_method("SCRAM-SHA-1"), {}});
   EXPECT_EQ(s.calls(), (strings{"connect c1 ka=60", "auth rc=0x18"}));
-  EXPECT_EQ(s.out(), strings{"AUTH rc=0x18"});
+  EXPECT_EQ(s.out(), strings{"AUTH rc=0x18 {15=SCRAM-SHA-1}"});
   s.conn.accept(s.st, {}, s.now);
   EXPECT_EQ(s.out(), strings{"CONNACK sp=0 rc=0x00"});
+  // Re-authentication (4.12.1) after CONNACK, with the same method.
+  s.feed(auth_packet{reason::re_authenticate, auth_method("SCRAM-SHA-1"), {}});
+  EXPECT_EQ(s.calls(), strings{"auth rc=0x19"});
+  EXPECT_FALSE(s.conn.closing());
+}
+
+// MQTT 5.0 3.15: an AUTH needs the CONNECT's Authentication Method
+// (MQTT-4.12.0-5/-6/-7, MQTT-4.12.1-1).
+TEST(ServerConnect, AuthWithoutAMethodInTheConnectIsAProtocolError) {
+  {  // before the CONNACK: a CONNACK says so
+    side s(role::server, v5);
+    s.feed(connect_msg(v5));
+    s.calls();
+    s.feed(auth_packet{reason::continue_authentication, auth_method("SCRAM-SHA-1"), {}});
+    EXPECT_EQ(to_hex(take_bytes(s.conn)), "2003008200");
+    EXPECT_EQ(s.calls(), strings{"closed 0x82"});
+  }
+  {  // after: a DISCONNECT
+    server s(v5);
+    s.open();
+    s.feed(auth_packet{reason::re_authenticate, auth_method("SCRAM-SHA-1"), {}});
+    EXPECT_EQ(to_hex(take_bytes(s.conn)), "e00182");
+    EXPECT_EQ(s.calls(), strings{"closed 0x82"});
+  }
+}
+
+TEST(ServerConnect, AuthWithAnotherMethodThanTheConnectsIsAProtocolError) {
+  for (auto props : {auth_method("OTHER"), properties{}}) {
+    server s(v5);
+    s.open(enhanced_connect());
+    s.feed(auth_packet{reason::re_authenticate, props, {}});
+    EXPECT_EQ(to_hex(take_bytes(s.conn)), "e00182");
+    EXPECT_EQ(s.calls(), strings{"closed 0x82"});
+  }
+}
+
+TEST(ServerConnect, AuthWithTheClientsReasonCodesOnly) {
+  // 3.15.2.1: Success (0x00) is the Server's to send.
+  server s(v5);
+  s.open(enhanced_connect());
+  s.feed(auth_packet{reason::success, auth_method("SCRAM-SHA-1"), {}});
+  EXPECT_EQ(to_hex(take_bytes(s.conn)), "e00182");
+  EXPECT_EQ(s.calls(), strings{"closed 0x82"});
 }
 
 TEST(ServerConnect, AcceptInsideOnConnectGoesOnWithTheSameBuffer) {
@@ -1038,15 +1101,58 @@ TEST(OutboundPublish, AcknowledgementsForUnknownIds) {
     EXPECT_EQ(s.out(), strings{"PUBREL 4 rc=0x00"});
   }
   {
-    // A PUBACK for a QoS 2 message is not its acknowledgement.
+    // 5.0: a PUBREC that refuses ends the flow: no PUBREL, known id or not.
     server s(v5);
     s.open();
-    (void)s.conn.publish(pub("t", "x", qos::exactly_once), s.now);
-    s.out();
-    s.feed(puback_packet{1, {}, {}, {}});
-    s.feed(pubcomp_packet{1, {}, {}, {}});  // before PUBREC: ignored too
-    EXPECT_TRUE(s.calls().empty());
-    EXPECT_EQ(s.st.inflight(), 1u);
+    s.feed(pubrec_packet{4, reason::not_authorized, {}, {}});
+    EXPECT_TRUE(s.conn.output().empty());
+    EXPECT_FALSE(s.conn.closing());
+  }
+}
+
+// The acknowledgement of another QoS or phase than the message's: 5.0
+// DISCONNECT 0x82, 3.1.1 closed without a packet (MQTT-4.8.0-1); the message
+// stays in flight in the session, for the next connection. Either role.
+struct wrong_ack {
+  std::string name;
+  qos q;
+  bool released;  // a QoS 2 message's PUBREC arrived (PUBREL sent)
+  packet ack;
+};
+
+std::vector<wrong_ack> wrong_acks() {
+  return {
+      {"PubrecForQos1", qos::at_least_once, false, pubrec_packet{1, {}, {}, {}}},
+      {"PubcompForQos1", qos::at_least_once, false, pubcomp_packet{1, {}, {}, {}}},
+      {"PubackForQos2", qos::exactly_once, false, puback_packet{1, {}, {}, {}}},
+      {"PubcompBeforePubrec", qos::exactly_once, false, pubcomp_packet{1, {}, {}, {}}},
+      {"PubackAfterPubrec", qos::exactly_once, true, puback_packet{1, {}, {}, {}}},
+  };
+}
+
+template <class Side>
+void answer_wrongly(Side& x, const wrong_ack& w) {
+  (void)x.conn.publish(pub("t", "x", w.q), x.now);
+  if (w.released) x.feed(pubrec_packet{1, {}, {}, {}});
+  EXPECT_EQ(x.out().size(), w.released ? 2u : 1u) << w.name;
+  x.feed(w.ack);
+  EXPECT_EQ(to_hex(take_bytes(x.conn)), x.v == v5 ? "e00182" : "") << w.name;
+  EXPECT_TRUE(x.conn.closing()) << w.name;
+  EXPECT_EQ(x.calls(), strings{"closed 0x82"}) << w.name;
+  ASSERT_NE(x.st.find_outgoing(1), nullptr) << w.name;
+  EXPECT_EQ(x.st.find_outgoing(1)->phase, w.released ? outgoing::phase::awaiting_comp : outgoing::phase::awaiting_ack);
+}
+
+TEST(OutboundPublish, TheWrongAcknowledgementIsAProtocolError) {
+  for (const auto& w : wrong_acks()) {
+    for (auto v : {v5, v311}) {
+      server s(v);
+      s.open();
+      answer_wrongly(s, w);
+      client c(v);  // a server that answers our client wrongly
+      c.open();
+      answer_wrongly(c, w);
+    }
   }
 }
 
@@ -1560,6 +1666,101 @@ TEST(Disconnect, TransportClosedReportsOnce) {
 
 // ================================================================ edges
 
+// ================================================================ the peer's Maximum Packet Size
+
+properties reason_and_user() {
+  return properties::builder{}.add<property_id::reason_string>("busy").user_property("k", "v").build();
+}
+
+connect_packet small_client(std::uint32_t maximum) {
+  return connect_msg(v5, 60, true, props_of({{property_id::maximum_packet_size, maximum}}));
+}
+
+TEST(MaximumPacketSize, PacketsLoseTheReasonStringThenUserPropertiesToFit) {
+  // PUBACK 0x97 with both: 20 bytes; without the Reason String: 13; without either: 5.
+  for (auto [maximum, bytes] : {std::pair{20u, "4012000197" "0e" "1f000462757379" "2600016b000176"},
+                                std::pair{19u, "400b000197" "07" "2600016b000176"},
+                                std::pair{12u, "4003000197"}}) {
+    server s(v5, {.auto_acknowledge = false});
+    s.open(small_client(maximum));
+    s.feed(pub("t", "a", qos::at_least_once, 1));
+    s.calls();
+    s.conn.acknowledge(1, reason::quota_exceeded, reason_and_user());
+    EXPECT_EQ(to_hex(take_bytes(s.conn)), bytes) << maximum;
+  }
+  // The same for every packet that may carry them: SUBACK, DISCONNECT...
+  server s(v5);
+  s.open(small_client(13));
+  s.conn.send(suback_packet{1, {reason::granted_qos_1}, reason_and_user()});
+  EXPECT_EQ(to_hex(take_bytes(s.conn)), "900b0001" "07" "2600016b000176" "01");
+  // ...and one that does not fit even so is not sent (MQTT-3.1.2-24/-25).
+  s.conn.send(suback_packet{2, std::vector<reason>(9, reason::granted_qos_1), {}});
+  EXPECT_TRUE(s.conn.output().empty());
+  s.conn.disconnect(reason::server_shutting_down, reason_and_user());
+  EXPECT_EQ(to_hex(take_bytes(s.conn)), "e0098b" "07" "2600016b000176");
+}
+
+TEST(MaximumPacketSize, AClientDropsThemForTheServersMaximumToo) {
+  client c(v5, {.auto_acknowledge = false});
+  c.open(connect_msg(v5), connack_packet{false, reason::success, props_of({{property_id::maximum_packet_size, 12}})});
+  c.feed(pub("t", "a", qos::exactly_once, 1));
+  c.calls();
+  c.conn.acknowledge(1, reason::quota_exceeded, reason_and_user());
+  EXPECT_EQ(to_hex(take_bytes(c.conn)), "5003000197");
+}
+
+TEST(MaximumPacketSize, TheConnackLosesWhatTheClientCanDoWithout) {
+  const options o{.receive_maximum = 10, .topic_alias_maximum = 5};
+  accept_options a;
+  a.props = properties::builder{}
+                .add<property_id::reason_string>("hello")
+                .user_property("k", "v")
+                .add<property_id::response_information>("r")
+                .add<property_id::assigned_client_identifier>("abc")
+                .build();
+  // 36 bytes in all. In this order go the Reason String (28), the User
+  // Property (21), Response Information (17), Topic Alias Maximum (14).
+  for (auto [maximum, bytes] :
+       {std::pair{36u, "20220000" "1f" "21000a" "220005" "1f000568656c6c6f" "2600016b000176" "1a000172" "120003616263"},
+        std::pair{21u, "2013000010" "21000a" "220005" "1a000172" "120003616263"},
+        std::pair{16u, "200c000009" "21000a" "120003616263"}}) {
+    server s(v5, o);
+    s.feed(small_client(maximum));
+    s.conn.accept(s.st, a, s.now);
+    EXPECT_EQ(to_hex(take_bytes(s.conn)), bytes) << maximum;
+    EXPECT_TRUE(s.conn.connected());
+  }
+}
+
+TEST(MaximumPacketSize, AConnackThatCannotFitIsARefusal) {
+  const options o{.receive_maximum = 10, .topic_alias_maximum = 5};
+  accept_options a;
+  a.props = properties::builder{}.add<property_id::assigned_client_identifier>("abc").build();
+  {  // with the handler's Assigned Client Identifier, 14 bytes at least
+    side s(role::server, v5, o);
+    s.feed(small_client(13));
+    EXPECT_EQ(s.calls(), strings{"connect c1 ka=60"});
+    s.conn.accept(s.st, a, s.now);
+    EXPECT_EQ(to_hex(take_bytes(s.conn)), "2003009500");
+    EXPECT_FALSE(s.conn.connected());
+    EXPECT_EQ(s.conn.session(), nullptr);
+    EXPECT_EQ(s.calls(), strings{"closed 0x95"});
+  }
+  {  // this side's own CONNACK, 8 bytes at least: refused before the handler hears of it
+    side s(role::server, v5, o);
+    s.feed(small_client(7));
+    EXPECT_EQ(to_hex(take_bytes(s.conn)), "2003009500");
+    EXPECT_EQ(s.calls(), strings{"closed 0x95"});
+  }
+  {  // not even the refusal fits: nothing
+    side s(role::server, v5, o);
+    s.feed(small_client(4));
+    EXPECT_TRUE(s.conn.output().empty());
+    EXPECT_TRUE(s.conn.closing());
+    EXPECT_EQ(s.calls(), strings{"closed 0x95"});
+  }
+}
+
 TEST(Edges, BytesHeldBeforeAcceptAreBounded) {
   side s(role::server, v5, {.maximum_packet_size = 40});
   s.feed(connect_msg(v5));  // 17 bytes
@@ -1611,12 +1812,38 @@ TEST(Edges, SendRoutesAPublishThroughPublish) {
 
 TEST(Edges, ClientHearsAuthBeforeConnack) {
   client c(v5);
-  c.conn.connect(connect_msg(v5), c.st, c.now);
-  c.feed(auth_packet{reason::continue_authentication, {}, {}});
-  c.conn.send(auth_packet{reason::continue_authentication, {}, {}});
-  EXPECT_EQ(c.out(), (strings{"CONNECT v5 c1 clean ka=60", "AUTH rc=0x18"}));
+  c.conn.connect(enhanced_connect(), c.st, c.now);
+  c.feed(auth_packet{reason::continue_authentication, auth_method("SCRAM-SHA-1"), {}});
+  c.conn.send(auth_packet{reason::continue_authentication, auth_method("SCRAM-SHA-1"), {}});
+  EXPECT_EQ(c.out(), (strings{"CONNECT v5 c1 clean ka=60 {15=SCRAM-SHA-1}", "AUTH rc=0x18 {15=SCRAM-SHA-1}"}));
   EXPECT_EQ(c.calls(), strings{"auth rc=0x18"});
   EXPECT_FALSE(c.conn.closing());
+}
+
+TEST(Edges, ClientRefusesAnAuthOutsideItsMethod) {
+  {  // no Authentication Method in its CONNECT (MQTT-4.12.0-6)
+    client c(v5);
+    c.conn.connect(connect_msg(v5), c.st, c.now);
+    c.out();
+    c.feed(auth_packet{reason::continue_authentication, auth_method("SCRAM-SHA-1"), {}});
+    EXPECT_EQ(to_hex(take_bytes(c.conn)), "e00182");
+    EXPECT_EQ(c.calls(), strings{"closed 0x82"});
+  }
+  {  // another method (MQTT-4.12.0-5)
+    client c(v5);
+    c.conn.connect(enhanced_connect(), c.st, c.now);
+    c.out();
+    c.feed(auth_packet{reason::continue_authentication, auth_method("OTHER"), {}});
+    EXPECT_EQ(to_hex(take_bytes(c.conn)), "e00182");
+    EXPECT_EQ(c.calls(), strings{"closed 0x82"});
+  }
+  {  // Re-authenticate (0x19) is the Client's to send (3.15.2.1)
+    client c(v5);
+    c.open(enhanced_connect());
+    c.feed(auth_packet{reason::re_authenticate, auth_method("SCRAM-SHA-1"), {}});
+    EXPECT_EQ(to_hex(take_bytes(c.conn)), "e00182");
+    EXPECT_EQ(c.calls(), strings{"closed 0x82"});
+  }
 }
 
 TEST(Edges, PublishingFromInsideOnPublish) {
