@@ -414,5 +414,25 @@ TEST(Fault12, DropsPastTheStoredBoundAreCountedAndLogged) {
   EXPECT_TRUE(sub.nothing_within(100ms));
 }
 
+// ---------------------------------------------------------------- a CONNECT that fails behind itself
+
+// A CONNECT with a malformed packet behind it in the same write: the
+// connection ends before the CONNECT is admitted, and must not take over
+// the session of a client already connected with that id.
+TEST(FailedBeforeAdmission, ACorruptConnectionTakesNoSessionOver) {
+  running_broker b(2);
+  test_client holder(b.port, v5);
+  ASSERT_EQ(holder.connect("held").reason_code, reason::success);
+  for (auto v : {v311, v5}) {
+    test_client bad(b.port, v);
+    auto bytes = encode(make_connect("held", v), v);
+    const auto junk = from_hex("30 ff ff ff ff 7f");
+    bytes.insert(bytes.end(), junk.begin(), junk.end());
+    bad.send_raw(bytes);
+    EXPECT_TRUE(bad.closed_by_broker());
+  }
+  EXPECT_TRUE(holder.alive());
+}
+
 }  // namespace
 }  // namespace tern::testing

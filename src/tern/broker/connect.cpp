@@ -18,6 +18,10 @@ void worker::admit(endpoint& ep, time_point now) {
   now_ = now;
   const std::unique_ptr<connect_packet> pending(ep.pending());  // freed on return: an idle connection keeps no CONNECT
   ep.set_client(nullptr);
+  // The connection failed before its CONNECT was admitted (a malformed
+  // packet behind it in the same read): no hooks, no takeover of a session
+  // in use by a client whose CONNECT was sound.
+  if (ep.conn_.closing()) return ep.wake();
   connect_packet& c = *pending;
   const auto& o = engine_.options_;
   const bool v5 = c.version == protocol_version::v5;
