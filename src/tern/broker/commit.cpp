@@ -14,7 +14,7 @@ namespace tern::broker {
 using namespace rules;
 
 void worker::flush_stats() {
-  auto& st = engine_.stats_;
+  auto& st = engine_.stats();
   if (received_messages_)
     st.messages_received.fetch_add(std::exchange(received_messages_, 0), std::memory_order_relaxed);
   if (received_bytes_) st.bytes_received.fetch_add(std::exchange(received_bytes_, 0), std::memory_order_relaxed);
@@ -28,7 +28,7 @@ void worker::flush_stats() {
 
 void worker::write_through() {
   if (batch_.empty()) return;
-  if (auto r = engine_.store_.commit(batch_, storage::wait_for::written); !r && !write_error_)
+  if (auto r = engine_.store().commit(batch_, storage::wait_for::written); !r && !write_error_)
     write_error_ = r.error();
   batch_.clear();
   written_ = true;
@@ -38,18 +38,18 @@ storage::storage_result<void> worker::commit() {
   // Once per loop turn: the counters every worker adds to share a cache line.
   flush_stats();
   storage::storage_result<void> r;
-  if (!batch_.empty() || written_) r = engine_.store_.commit(batch_, storage::wait_for::durable);
+  if (!batch_.empty() || written_) r = engine_.store().commit(batch_, storage::wait_for::durable);
   batch_.clear();
   written_ = false;
   if (r && write_error_) r = *std::exchange(write_error_, std::nullopt);
   // (Swapped with a spare, not moved out: both keep their capacity.)
   std::swap(unsynced_, committed_);
-  for (auto* ep : committed_) ep->unsynced_ = false;
+  for (auto* ep : committed_) ep->set_unsynced(false);
   if (!r) {
     // Nothing of this turn may be acknowledged: the clients send it again.
     for (auto* ep : committed_) {
       ep->output().clear();
-      ep->conn_.disconnect(reason::unspecified_error);
+      ep->protocol().disconnect(reason::unspecified_error);
       ep->wake();
     }
   }

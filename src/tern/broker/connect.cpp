@@ -14,19 +14,19 @@ namespace tern::broker {
 using namespace rules;
 
 void worker::admit(endpoint& ep, time_point now) {
-  ep.worker_ = this;
+  ep.move_to(*this);
   now_ = now;
   const std::unique_ptr<connect_packet> pending(ep.pending());  // freed on return: an idle connection keeps no CONNECT
   ep.set_client(nullptr);
   // The connection failed before its CONNECT was admitted (a malformed
   // packet behind it in the same read): no hooks, no takeover of a session
   // in use by a client whose CONNECT was sound.
-  if (ep.conn_.closing()) return ep.wake();
+  if (ep.protocol().closing()) return ep.wake();
   connect_packet& c = *pending;
-  const auto& o = engine_.options_;
+  const auto& o = engine_.config();
   const bool v5 = c.version == protocol_version::v5;
   auto refuse = [&](reason r) {
-    ep.conn_.refuse(r);
+    ep.protocol().refuse(r);
     ep.wake();
   };
 
@@ -46,14 +46,14 @@ void worker::admit(endpoint& ep, time_point now) {
     return refuse(reason::client_identifier_not_valid);
   if (c.will && levels(c.will->topic) > o.max_topic_levels) {
     if (v5) return refuse(reason::topic_name_invalid);
-    ep.conn_.disconnect(reason::topic_name_invalid);  // 3.1.1 has no return code for it: closed
+    ep.protocol().disconnect(reason::topic_name_invalid);  // 3.1.1 has no return code for it: closed
     return ep.wake();
   }
   if (c.will && reserved_for_broker(c.will->topic)) return refuse(reason::not_authorized);
 
   const std::string peer = ep.peer();
   const auto verdict =
-      engine_.hooks_.on_connect({c.client_id, c.username, c.password, c.props, c.version, c.clean_start, peer});
+      engine_.event_hooks().on_connect({c.client_id, c.username, c.password, c.props, c.version, c.clean_start, peer});
   if (is_failure(verdict)) return refuse(verdict);
 
   bool present = false;
@@ -67,9 +67,9 @@ void worker::admit(endpoint& ep, time_point now) {
       endpoint* old = s.connection;
       old->set_client(nullptr);
       s.connection = nullptr;
-      engine_.stats_.clients_connected.fetch_sub(1, std::memory_order_relaxed);
-      engine_.hooks_.on_disconnect(s.info(old), error{reason::session_taken_over});
-      old->conn_.disconnect(reason::session_taken_over);
+      engine_.stats().clients_connected.fetch_sub(1, std::memory_order_relaxed);
+      engine_.event_hooks().on_disconnect(s.info(old), error{reason::session_taken_over});
+      old->protocol().disconnect(reason::session_taken_over);
       old->wake();
       const auto* will = s.will();
       const bool delayed = will && will->props.get<property_id::will_delay_interval>().value_or(0) > 0;
@@ -93,7 +93,7 @@ void worker::admit(endpoint& ep, time_point now) {
   if (!found) {
     found = &add_session(c.client_id);
     found->state.set_limits(o.queue);
-    engine_.stats_.clients_total.fetch_add(1, std::memory_order_relaxed);
+    engine_.stats().clients_total.fetch_add(1, std::memory_order_relaxed);
   }
   auto& s = *found;
   s.set_username(std::move(c.username));
@@ -105,7 +105,7 @@ void worker::admit(endpoint& ep, time_point now) {
   s.expiry_interval = std::min(requested, o.max_session_expiry_interval);
   s.connection = &ep;
   ep.set_client(&s);
-  ep.normal_disconnect_ = false;
+  ep.set_disconnected_normally(false);
 
   session::accept_options a;
   a.session_present = present;
@@ -118,9 +118,9 @@ void worker::admit(endpoint& ep, time_point now) {
     if (s.expiry_interval != requested) b.add<property_id::session_expiry_interval>(s.expiry_interval);
     if (!b.empty()) a.props = b.build();
   }
-  engine_.stats_.clients_connected.fetch_add(1, std::memory_order_relaxed);
+  engine_.stats().clients_connected.fetch_add(1, std::memory_order_relaxed);
   if (s.persistent() && !s.journaled) journal(s);
-  ep.conn_.accept(s.state, a, now);
+  ep.protocol().accept(s.state, a, now);
   // Closed inside accept() (a held packet broke a rule, or the CONNACK did
   // not fit the client's Maximum Packet Size): closed() has run, and `s` is
   // gone if it was to end with its connection.
@@ -135,8 +135,8 @@ void worker::journal(client_session& s) {
   s.state.attach_journal(&s);
   s.journaled = true;
   if (s.subscriptions().empty()) return;
-  const auto lock = engine_.index_.writer();
-  for (const auto& rec : s.subscriptions()) engine_.index_.add(s.client_id(), s.handle(), rec, true);
+  const auto lock = engine_.index().writer();
+  for (const auto& rec : s.subscriptions()) engine_.index().add(s.client_id(), s.handle(), rec, true);
 }
 
 }  // namespace tern::broker

@@ -22,13 +22,13 @@ void worker::deliver_local(client_session& s, const publish_packet& m, const sub
 
 void worker::place_qos0(client_session& s, const publish_packet& m, time_point now, std::uint32_t origin) {
   // A QoS 0 message is never queued for a session without a connection.
-  if (!s.connection || !s.connection->conn_.connected()) return;
+  if (!s.connection || !s.connection->protocol().connected()) return;
   auto& ep = *s.connection;
-  if (ep.output().size() > engine_.options_.max_output_backlog) {
+  if (ep.output().size() > engine_.config().max_output_backlog) {
     ++dropped_messages_;  // a subscriber that does not read
     return;
   }
-  const auto r = ep.conn_.publish_ref(m, now, origin);
+  const auto r = ep.protocol().publish_ref(m, now, origin);
   if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
     ++dropped_messages_;
   } else {
@@ -40,7 +40,7 @@ void worker::place_qos0(client_session& s, const publish_packet& m, time_point n
 
 void worker::place(client_session& s, publish_packet out, time_point now, std::uint32_t origin,
                    std::uint64_t stored_seq) {
-  const bool live = s.connection && s.connection->conn_.connected();
+  const bool live = s.connection && s.connection->protocol().connected();
   const auto size = out.payload().size();
   // Counted here, added to the statistics once per call of route(), deliver()...
   auto sent = [&] {
@@ -58,12 +58,12 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     // session's that its client reads more slowly than messages arrive. An
     // acknowledged message is not dropped for a slow reader short of
     // max_stored_messages; a clean session's stored ones go when it ends.
-    const auto& limits = engine_.options_.queue;
+    const auto& limits = engine_.config().queue;
     const bool memory = live && !s.has_stored() && s.state.queue().size() < limits.max_messages &&
                         s.state.queued_bytes() + size <= limits.max_bytes;
     if (!memory) return store_queued(s, out, now, stored_seq);
     const auto seq = s.journaled ? (stored_seq ? stored_seq : engine_.next_seq()) : 0;
-    const auto r = live ? s.connection->conn_.publish(std::move(out), now, origin, seq, stored_seq != 0)
+    const auto r = live ? s.connection->protocol().publish(std::move(out), now, origin, seq, stored_seq != 0)
                         : s.state.enqueue(std::move(out), now, origin, seq, stored_seq != 0);
     if (r == session::enqueue_result::refused || r == session::enqueue_result::dropped) {
       ++dropped_messages_;
@@ -75,11 +75,11 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     return;
   }
   if (live) {
-    if (out.qos == qos::at_most_once && s.connection->output().size() > engine_.options_.max_output_backlog) {
+    if (out.qos == qos::at_most_once && s.connection->output().size() > engine_.config().max_output_backlog) {
       ++dropped_messages_;  // a subscriber that does not read
       return;
     }
-    const auto r = s.connection->conn_.publish(std::move(out), now, origin);
+    const auto r = s.connection->protocol().publish(std::move(out), now, origin);
     if (r == session::enqueue_result::dropped || r == session::enqueue_result::refused) {
       ++dropped_messages_;
     } else {
@@ -90,8 +90,8 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
 }
 
 void worker::store_queued(client_session& s, const publish_packet& out, time_point now, std::uint64_t stored_seq) {
-  const auto max = engine_.options_.max_stored_messages;
-  const auto& log = engine_.options_.log;
+  const auto max = engine_.config().max_stored_messages;
+  const auto& log = engine_.config().log;
   auto& x = s.ext();
   if (x.stored.size() >= max) {
     ++dropped_messages_;
@@ -118,15 +118,15 @@ void worker::store_queued(client_session& s, const publish_packet& out, time_poi
 
 void worker::stored_has_room(client_session& s) {
   auto* x = s.more.get();
-  if (!x || !x->dropping || x->stored.size() > engine_.options_.max_stored_messages / 2) return;
-  engine_.options_.log.warn("client {}: {} QoS 1/2 messages were dropped for it; its queue in the store has room again",
+  if (!x || !x->dropping || x->stored.size() > engine_.config().max_stored_messages / 2) return;
+  engine_.config().log.warn("client {}: {} QoS 1/2 messages were dropped for it; its queue in the store has room again",
                             s.client_id(), x->dropping);
   x->dropping = 0;
 }
 
 void worker::refill(client_session& s, time_point now) {
-  if (!s.has_stored() || !s.connection || !s.connection->conn_.connected()) return;
-  const auto max = engine_.options_.queue.max_messages;
+  if (!s.has_stored() || !s.connection || !s.connection->protocol().connected()) return;
+  const auto max = engine_.config().queue.max_messages;
   const auto have = s.state.queue().size();
   if (have > max / 2) return;
   write_through();  // the store must hold this turn's appends before it is read
@@ -140,7 +140,7 @@ void worker::refill(client_session& s, time_point now) {
   while (page.size() < want && !stored.empty()) {
     std::size_t seen = 0;
     const auto ask = want - page.size() + 16;
-    engine_.store_.messages().for_each_queued(s.client_id(), stored.front(), ask,
+    engine_.store().messages().for_each_queued(s.client_id(), stored.front(), ask,
                                               [&](const storage::message_record& r) {
                                                 ++seen;
                                                 if (page.size() >= want) return;
@@ -156,7 +156,7 @@ void worker::refill(client_session& s, time_point now) {
       break;
     }
   }
-  auto& conn = s.connection->conn_;
+  auto& conn = s.connection->protocol();
   for (auto& r : page) {
     // A journaling session's record goes when the message is sent (its
     // journal says so); a clean session's now: it holds the message in memory.
@@ -185,8 +185,8 @@ bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, co
                               time_point now) {
   std::optional<share_member> other;
   {
-    const auto lock = engine_.index_.reader(index_);
-    other = engine_.index_.other_member(origin, leaving);
+    const auto lock = engine_.index().reader(index_);
+    other = engine_.index().other_member(origin, leaving);
   }
   if (!other) return false;
   const auto& target = *other;

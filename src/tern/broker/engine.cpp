@@ -17,9 +17,14 @@ static_assert(sizeof(endpoint) <= sizeof(session::connection) + 32);
 
 // ---------------------------------------------------------------- worker
 
-worker::worker(engine& e, std::size_t index) : engine_(e), index_(index) {}
+worker::worker(engine& e, std::size_t index, std::size_t workers, time_point now)
+    : engine_(e), index_(index), last_sys_(now), last_sync_(now) {
+  outbox_.resize(workers);
+}
 
 std::uint64_t worker::next_seq() { return engine_.next_seq(); }
+
+const session::options& worker::connection_options() const { return engine_.connection_options(); }
 
 worker::~worker() {
   for (client_session* s : sessions_) delete s;
@@ -33,9 +38,7 @@ engine::engine(options o, hooks& h, storage::store& store, std::size_t workers, 
   connection_options_ = options_.connection;
   connection_options_.auto_acknowledge = false;  // acknowledged once durable (commit)
   if (workers == 0) workers = 1;
-  for (std::size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
-  for (auto& w : workers_) w->outbox_.resize(workers);
-  for (auto& w : workers_) w->last_sys_ = w->last_sync_ = now;
+  for (std::size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(*this, i, workers, now));
 }
 
 engine::~engine() = default;
@@ -57,7 +60,7 @@ std::size_t engine::owner_of(std::string_view client_id) const {
 
 std::size_t engine::owner_of(const endpoint& ep) const {
   const connect_packet* c = ep.pending();
-  if (!c || c->client_id.empty()) return ep.worker_->index_;
+  if (!c || c->client_id.empty()) return ep.current_worker().index();
   return owner_of(c->client_id);
 }
 

@@ -105,19 +105,40 @@ class endpoint : private session::handler {
   std::string peer() const { return destroying_ ? std::string() : peer_address(); }
   const session::connection& connection() const { return conn_; }
 
- protected:
+  // ---- the engine's side: its worker's, on the endpoint's thread ----
+  // The protocol machine, for the worker to accept, refuse, publish to...
+  session::connection& protocol() { return conn_; }
+  // The worker it belongs to (the one that admitted it, or the accepting one).
+  worker& current_worker() const { return *worker_; }
+  void move_to(worker& w) { worker_ = &w; }
+  // Its CONNECT, until admitted.
+  connect_packet* pending() const { return admitted_ ? nullptr : pending_; }
+  // From admit on: its session, until the connection ends (nullptr when
+  // refused, closed or taken over).
+  client_session* client() const { return admitted_ ? client_ : nullptr; }
+  void set_client(client_session* s) {
+    admitted_ = true;
+    client_ = s;
+  }
+  // Its client sent DISCONNECT (not 0x04, disconnect with will message).
+  bool disconnected_normally() const { return normal_disconnect_; }
+  void set_disconnected_normally(bool b) { normal_disconnect_ = b; }
+  // Acknowledged a QoS 1/2 message this loop turn (in the worker's list).
+  bool unsynced() const { return unsynced_; }
+  void set_unsynced(bool b) { unsynced_ = b; }
+
   // ---- the I/O side, implemented by the network layer ----
   // The endpoint has output to write, a new deadline or is closing: act on
   // it soon, on the endpoint's thread (coalescing many wakes into one write).
   virtual void wake() = 0;
+
+ protected:
   // The peer's address ("127.0.0.1:50000", "[::1]:50000"). Asked when
   // needed rather than kept: an idle connection holds no copy of it. Hooks
   // may ask during any input, transport_closed() included: answer until then.
   virtual std::string peer_address() const = 0;
 
  private:
-  friend class worker;
-  friend class engine;
   void on_connect(connect_packet&& c) override;
   void on_publish(publish_packet&& m) override;
   void on_delivered(const publish_packet& m, reason code) override;
@@ -126,13 +147,6 @@ class endpoint : private session::handler {
   void on_unsubscribe(unsubscribe_packet&& u) override;
   void on_disconnect(const disconnect_packet& d) override;
   void on_closed(const error& why) override;
-  void track_unsynced();
-  connect_packet* pending() const { return admitted_ ? nullptr : pending_; }
-  client_session* client() const { return admitted_ ? client_ : nullptr; }
-  void set_client(client_session* s) {
-    admitted_ = true;
-    client_ = s;
-  }
 
   worker* worker_;
   session::connection conn_;
@@ -187,7 +201,8 @@ struct batch {
 
 class worker {
  public:
-  worker(engine& e, std::size_t index);
+  // Worker `index` of `workers`, on an engine started at `now`.
+  worker(engine& e, std::size_t index, std::size_t workers, time_point now);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -232,10 +247,41 @@ class worker {
   // Changes waiting for commit().
   bool uncommitted() const { return !batch_.empty() || written_; }
 
+  // ---- what its endpoints report (endpoint.cpp), on this worker's thread ----
+  // An input of one of its endpoints begins (`bytes` received, or 0).
+  void input(std::size_t bytes, time_point now) {
+    now_ = now;
+    received_bytes_ += bytes;
+  }
+  time_point now() const { return now_; }
+  const session::options& connection_options() const;
+  // A PUBLISH from the client of `ep` (admitted): checked, routed, acknowledged.
+  void publish(endpoint& ep, publish_packet&& m);
+  void subscribe(endpoint& ep, subscribe_packet&& s);
+  void unsubscribe(endpoint& ep, unsubscribe_packet&& u);
+  // The client sent DISCONNECT.
+  void disconnect(endpoint& ep, const disconnect_packet& d);
+  // The connection ended (for any reason): wills, the session's end or expiry.
+  void closed(endpoint& ep, const error& why, time_point now);
+  // A message to `s` completed its QoS flow: room for what waits in the store.
+  void delivered(client_session& s);
+  // A message to one of its clients was dropped (too large for it, expired).
+  void dropped();
+  // `ep` acknowledged a QoS 1/2 message this turn: commit() must sync first.
+  void track_unsynced(endpoint& ep);
+  // `ep` is being destroyed.
+  void forget(endpoint& ep);
+
+  // ---- recovery (engine::recover), before any connection ----
+  // Rebuilds persistent session `rec` here; false when it had ended (discarded).
+  // `last_seq` grows to the largest message number seen.
+  bool restore(const storage::session_record& rec, time_point now, recovery& out, std::uint64_t& last_seq);
+  // A delayed will found in the store: its session's, or published now if that ended.
+  void restore_will(const storage::will_record& r, time_point now, recovery& out);
+  // Forgets what the store holds for `client_id` unless a session of it lives here.
+  void forget_if_gone(std::string_view client_id);
+
  private:
-  friend class endpoint;
-  friend class engine;
-  friend struct client_session;
   // Routes `m` to every matching subscription; returns how many clients it went to.
   std::size_t route(const client_info& from, publish_packet m, time_point now);
   struct cached_match {
@@ -252,9 +298,6 @@ class worker {
   // Sends `m` to one member of the shared subscription `origin` other than
   // `leaving` (here or through the outbox); false when none is left.
   bool redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m, time_point now);
-  void closed(endpoint& ep, const error& why, time_point now);
-  void subscribe(endpoint& ep, subscribe_packet&& s);
-  void unsubscribe(endpoint& ep, unsubscribe_packet&& u);
   // Publishes `s`'s will, if any, as coming from the client of `from` (a
   // will published after its client left: nullptr).
   void publish_will(client_session& s, time_point now, const endpoint* from);
@@ -276,6 +319,8 @@ class worker {
   void journal(client_session& s);
   // Writes the batch without waiting for a sync, so reads see it.
   void write_through();
+  // The refusal of a PUBLISH no client may make (too deep, into $SYS), if it is one.
+  bool refused(endpoint& ep, const publish_packet& m);
   // Adds the deliveries counted since the last call to the engine's statistics.
   void flush_stats();
 
@@ -376,6 +421,13 @@ class engine {
   statistics& stats() { return stats_; }
   storage::store& store() { return store_; }
   time_point started() const { return started_; }
+  hooks& event_hooks() { return hooks_; }
+  subscription_index& index() { return index_; }
+  // What every endpoint's protocol machine uses (shared, not copied).
+  const session::options& connection_options() const { return connection_options_; }
+  // Numbers the QoS 1/2 messages of persistent sessions (one sequence for
+  // all, so any worker can store a message for any session).
+  std::uint64_t next_seq() { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
 
   // Every worker's batches for other workers, delivered to them on this
   // thread (single-threaded use: recovery, tests, benchmarks; the network
@@ -389,12 +441,6 @@ class engine {
   storage::storage_result<recovery> recover(time_point now);
 
  private:
-  friend class worker;
-  friend class endpoint;
-  friend struct client_session;
-
-  std::uint64_t next_seq() { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
-
   options options_;
   // What every endpoint's protocol machine uses (shared, not copied).
   session::options connection_options_;

@@ -13,14 +13,36 @@ namespace tern::broker {
 
 using namespace rules;
 
+void worker::disconnect(endpoint& ep, const disconnect_packet& d) {
+  client_session* client = ep.client();
+  if (!client) return;
+  if (auto e = d.props.get<property_id::session_expiry_interval>()) {
+    if (client->expiry_interval == 0 && *e != 0) {
+      // A session that was to end on disconnect cannot be made to persist by
+      // DISCONNECT: not a valid DISCONNECT, so the will goes out (MQTT-3.14.2-2).
+      ep.set_disconnected_normally(false);
+      ep.protocol().disconnect(reason::protocol_error);
+      return;
+    }
+    client->expiry_interval = std::min(*e, engine_.config().max_session_expiry_interval);
+    if (client->persistent() && !client->journaled) journal(*client);
+  }
+}
+
+void worker::delivered(client_session& s) {
+  if (s.has_stored()) refill(s, now_);
+}
+
+void worker::dropped() { engine_.stats().messages_dropped.fetch_add(1, std::memory_order_relaxed); }
+
 void worker::closed(endpoint& ep, const error& why, time_point now) {
   client_session* s = ep.client();
   if (!s) return;
   ep.set_client(nullptr);
   s->connection = nullptr;
-  engine_.stats_.clients_connected.fetch_sub(1, std::memory_order_relaxed);
-  engine_.hooks_.on_disconnect(s->info(&ep), why);
-  if (const auto* will = s->will(); will && !ep.normal_disconnect_) {
+  engine_.stats().clients_connected.fetch_sub(1, std::memory_order_relaxed);
+  engine_.event_hooks().on_disconnect(s->info(&ep), why);
+  if (const auto* will = s->will(); will && !ep.disconnected_normally()) {
     const auto delay = will->props.get<property_id::will_delay_interval>().value_or(0);
     if (delay == 0 || !s->persistent()) {
       publish_will(*s, now, &ep);
@@ -50,7 +72,7 @@ void worker::publish_will(client_session& s, time_point now, const endpoint* fro
   s.trim();
   publish_packet m(w.topic, w.payload, w.qos, w.retain, publish_properties_of_will(w.props));
   const auto info = s.info(from);
-  if (engine_.hooks_.on_publish(info, m).action != publish_action::allow) return;
+  if (engine_.event_hooks().on_publish(info, m).action != publish_action::allow) return;
   if (m.retain) batch_.put_retained(m, now);
   route(info, std::move(m), now);
 }
@@ -58,10 +80,10 @@ void worker::publish_will(client_session& s, time_point now, const endpoint* fro
 void worker::end_session(client_session& s, time_point now) {
   if (!s.subscriptions().empty()) {
     {
-      const auto lock = engine_.index_.writer();
-      for (const auto& rec : s.subscriptions()) engine_.index_.remove(rec.filter, s.client_id());
+      const auto lock = engine_.index().writer();
+      for (const auto& rec : s.subscriptions()) engine_.index().remove(rec.filter, s.client_id());
     }
-    engine_.stats_.subscriptions.fetch_sub(s.subscriptions().size(), std::memory_order_relaxed);
+    engine_.stats().subscriptions.fetch_sub(s.subscriptions().size(), std::memory_order_relaxed);
     s.more->subscriptions.clear();
   }
   // Messages a shared subscription gave this session and it never received
@@ -84,7 +106,7 @@ void worker::end_session(client_session& s, time_point now) {
   if (s.more) s.more->stored.clear();
   s.trim();
   if (s.connection) return;  // a clean start reuses the entry
-  engine_.stats_.clients_total.fetch_sub(1, std::memory_order_relaxed);
+  engine_.stats().clients_total.fetch_sub(1, std::memory_order_relaxed);
   remove_session(s);  // `s` is gone after this
 }
 
@@ -112,15 +134,15 @@ void worker::tick(time_point now) {
     publish_will(*s, now, nullptr);  // the session ends: a will still waiting goes now
     end_session(*s, now);
   }
-  const auto every = engine_.options_.sys_interval;
+  const auto every = engine_.config().sys_interval;
   if (index_ == 0 && every.count() > 0 && now - last_sys_ >= every) {
     last_sys_ = now;
     publish_sys(now);
   }
-  const auto sync_every = engine_.options_.store_sync_interval;
+  const auto sync_every = engine_.config().store_sync_interval;
   if (index_ == 0 && sync_every.count() > 0 && now - last_sync_ >= sync_every) {
     last_sync_ = now;
-    if (auto r = engine_.store_.sync(); !r && !write_error_) write_error_ = r.error();
+    if (auto r = engine_.store().sync(); !r && !write_error_) write_error_ = r.error();
   }
 }
 
@@ -131,7 +153,7 @@ void worker::shutdown(time_point now) {
   for (const client_session* s : sessions_)
     if (s->connection) connected.push_back(s->connection);
   for (auto* ep : connected) {
-    ep->conn_.disconnect(reason::server_shutting_down);
+    ep->protocol().disconnect(reason::server_shutting_down);
     ep->wake();
   }
 }
@@ -145,9 +167,9 @@ std::optional<time_point> worker::next_tick() const {
     earliest(s->will_at());
     if (!s->connection) earliest(s->expires_at());
   }
-  const auto every = engine_.options_.sys_interval;
+  const auto every = engine_.config().sys_interval;
   if (index_ == 0 && every.count() > 0) earliest(last_sys_ + every);
-  const auto sync_every = engine_.options_.store_sync_interval;
+  const auto sync_every = engine_.config().store_sync_interval;
   if (index_ == 0 && sync_every.count() > 0) earliest(last_sync_ + sync_every);
   return t;
 }

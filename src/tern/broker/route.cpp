@@ -28,7 +28,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     // Only the lookup holds the lock (this worker's reader lock); delivery
     // happens after it, so a large fan-out never makes (un)subscribes on
     // other threads wait.
-    const auto lock = engine_.index_.reader(index_);
+    const auto lock = engine_.index().reader(index_);
     // One filter's entries name distinct clients: only matches from several
     // filters (or shared subscriptions) need merging per client.
     const char* first_filter = nullptr;
@@ -47,7 +47,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
       else if (c.filter != first_filter) merge = true;
       add(id, sub.options, sub.identifier, 0, sub.session, sub.persistent);
     }
-    engine_.index_.match_shared(m.topic(), [&](const share_member& x, std::uint32_t origin) {
+    engine_.index().match_shared(m.topic(), [&](const share_member& x, std::uint32_t origin) {
       add(x.client_id, x.options, x.identifier, origin, x.session, x.persistent);
       merge = true;
     });
@@ -155,7 +155,7 @@ std::span<const worker::cached_match> worker::cached_matches(std::string_view to
   constexpr std::size_t most_matches = 65536;
   auto& cache = route_cache_;
   auto& matches = route_cache_matches_;
-  const auto version = engine_.index_.version();
+  const auto version = engine_.index().version();
   if (route_cache_version_ != version || cache.size() >= most_topics || matches.size() >= most_matches) {
     cache.clear();
     matches.clear();
@@ -164,7 +164,7 @@ std::span<const worker::cached_match> worker::cached_matches(std::string_view to
   auto it = cache.find(topic);
   if (it == cache.end()) {
     const auto begin = static_cast<std::uint32_t>(matches.size());
-    engine_.index_.match(topic, [&](const std::string& id, const subscriber& sub, std::string_view filter) {
+    engine_.index().match(topic, [&](const std::string& id, const subscriber& sub, std::string_view filter) {
       matches.push_back({&id, &sub, filter.data()});
     });
     const cached_route r{begin, static_cast<std::uint32_t>(matches.size() - begin)};

@@ -15,7 +15,7 @@ using namespace rules;
 
 void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
   auto& s = *ep.client();
-  const auto& o = engine_.options_;
+  const auto& o = engine_.config();
   const bool v5 = s.version == protocol_version::v5;
   const std::uint32_t identifier = sp.props.get<property_id::subscription_identifier>().value_or(0);
   suback_packet ack;
@@ -34,17 +34,17 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
       code = reason::not_authorized;
     } else {
       subscription sub = e;
-      code = engine_.hooks_.on_subscribe(s.info(&ep), sub);
+      code = engine_.event_hooks().on_subscribe(s.info(&ep), sub);
       if (!is_failure(code)) {
         sub.options.max_qos = std::min(sub.options.max_qos, o.connection.maximum_qos);
         auto shared = topic::parse_shared(sub.filter);
         const bool existed = s.subscriptions().contains(sub.filter);
         {
-          const auto lock = engine_.index_.writer();
-          engine_.index_.add(s.client_id(), s.handle(), storage::subscription_record{sub.filter, sub.options, identifier},
+          const auto lock = engine_.index().writer();
+          engine_.index().add(s.client_id(), s.handle(), storage::subscription_record{sub.filter, sub.options, identifier},
                              s.journaled);
         }
-        if (!existed) engine_.stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
+        if (!existed) engine_.stats().subscriptions.fetch_add(1, std::memory_order_relaxed);
         s.ext().subscriptions.set({sub.filter, sub.options, identifier});
         code = static_cast<reason>(sub.options.max_qos);
         const auto rh = sub.options.retain_handling;
@@ -57,7 +57,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
     if (!v5 && is_failure(code)) code = reason::unspecified_error;  // 3.1.1 knows only 0x80
     ack.reason_codes.push_back(code);
   }
-  ep.conn_.send(std::move(ack));
+  ep.protocol().send(std::move(ack));
   save(s);
   if (!retained.empty()) write_through();  // retained messages stored this turn are matched too
   for (auto& r : retained) {
@@ -65,7 +65,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
     opts.retain_as_published = true;  // retained messages sent on subscribe keep RETAIN=1
     std::vector<std::uint32_t> ids;
     if (identifier) ids.push_back(identifier);
-    engine_.store_.retained().match(r.filter, now_, [&](const publish_packet& m) {
+    engine_.store().retained().match(r.filter, now_, [&](const publish_packet& m) {
       deliver_local(s, m, opts, ids, now_);
     });
   }
@@ -83,15 +83,15 @@ void worker::unsubscribe(endpoint& ep, unsubscribe_packet&& u) {
       continue;
     }
     {
-      const auto lock = engine_.index_.writer();
-      engine_.index_.remove(f, s.client_id());
+      const auto lock = engine_.index().writer();
+      engine_.index().remove(f, s.client_id());
     }
-    engine_.stats_.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+    engine_.stats().subscriptions.fetch_sub(1, std::memory_order_relaxed);
     ack.reason_codes.push_back(reason::success);
   }
   s.trim();
   if (s.version != protocol_version::v5) ack.reason_codes.clear();
-  ep.conn_.send(std::move(ack));
+  ep.protocol().send(std::move(ack));
   save(s);
   ep.wake();
 }

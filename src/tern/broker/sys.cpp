@@ -14,11 +14,11 @@ namespace tern::broker {
 using namespace rules;
 
 void worker::publish_sys(time_point now) {
-  auto& st = engine_.stats_;
-  const auto store = engine_.store_.stats();
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - engine_.started_).count();
+  auto& st = engine_.stats();
+  const auto store = engine_.store().stats();
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - engine_.started()).count();
   const std::pair<std::string_view, std::string> values[] = {
-      {"$SYS/broker/version", engine_.options_.version},
+      {"$SYS/broker/version", engine_.config().version},
       {"$SYS/broker/uptime", std::to_string(uptime) + " seconds"},
       {"$SYS/broker/clients/connected", std::to_string(st.clients_connected.load())},
       {"$SYS/broker/clients/total", std::to_string(st.clients_total.load())},
@@ -29,7 +29,7 @@ void worker::publish_sys(time_point now) {
       {"$SYS/broker/bytes/received", std::to_string(st.bytes_received.load())},
       {"$SYS/broker/bytes/sent", std::to_string(st.bytes_sent.load())},
       {"$SYS/broker/subscriptions/count", std::to_string(st.subscriptions.load())},
-      {"$SYS/broker/retained messages/count", std::to_string(engine_.store_.retained().size())},
+      {"$SYS/broker/retained messages/count", std::to_string(engine_.store().retained().size())},
       {"$SYS/broker/store/commits", std::to_string(store.commits)},
       {"$SYS/broker/store/syncs", std::to_string(store.synced_commits)},
       {"$SYS/broker/store/disk syncs", std::to_string(store.disk_syncs)},

@@ -1,0 +1,67 @@
+// A PUBLISH from a client: the rules every broker applies (topic depth, $SYS),
+// the hooks, retained messages, routing, the acknowledgement (written after
+// the turn's commit).
+#include "tern/broker/engine.hpp"
+
+#include <algorithm>
+
+#include "tern/broker/client_session.hpp"
+#include "tern/broker/rules.hpp"
+
+namespace tern::broker {
+
+using namespace rules;
+
+void worker::publish(endpoint& ep, publish_packet&& m) {
+  client_session* client = ep.client();
+  if (!client) return;
+  auto& conn = ep.protocol();
+  ++received_messages_;
+  if (refused(ep, m)) return;
+  const auto info = client->info(&ep);
+  const auto verdict = engine_.event_hooks().on_publish(info, m);
+  reason code = reason::success;
+  if (verdict.action == publish_action::allow) {
+    if (m.retain) batch_.put_retained(m, now_);
+    const auto matched = route(info, m, now_);
+    if (matched == 0 && conn.version() == protocol_version::v5) code = reason::no_matching_subscribers;
+  } else if (verdict.action == publish_action::refuse) {
+    code = verdict.code;
+  }
+  if (m.qos != qos::at_most_once) {
+    // Into the output now; written after this turn's commit().
+    conn.acknowledge(m.packet_id, code);
+    track_unsynced(ep);
+  }
+}
+
+bool worker::refused(endpoint& ep, const publish_packet& m) {
+  auto& conn = ep.protocol();
+  const bool v5 = conn.version() == protocol_version::v5;
+  if (levels(m.topic()) > engine_.config().max_topic_levels) {
+    if (v5 && m.qos != qos::at_most_once) {
+      conn.acknowledge(m.packet_id, reason::topic_name_invalid);
+    } else {
+      conn.disconnect(reason::topic_name_invalid);  // 3.1.1: closed, no packet
+    }
+    return true;
+  }
+  if (reserved_for_broker(m.topic())) {
+    // Not routed, not retained. 3.1.1 has no way to say so but silence.
+    if (m.qos != qos::at_most_once) conn.acknowledge(m.packet_id, v5 ? reason::not_authorized : reason::success);
+    return true;
+  }
+  return false;
+}
+
+void worker::track_unsynced(endpoint& ep) {
+  if (ep.unsynced()) return;
+  ep.set_unsynced(true);
+  unsynced_.push_back(&ep);
+}
+
+void worker::forget(endpoint& ep) {
+  if (ep.unsynced()) std::erase(unsynced_, &ep);
+}
+
+}  // namespace tern::broker
