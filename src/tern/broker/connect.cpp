@@ -57,7 +57,7 @@ void worker::admit(endpoint& ep, time_point now) {
   if (is_failure(verdict)) return refuse(verdict);
 
   bool present = false;
-  if (client_session* existing = find_session(c.client_id)) {
+  if (client_session* existing = sessions_.find(c.client_id)) {
     auto& s = *existing;
     // A session that was to end with its connection (3.1.1 CleanSession 1,
     // 5.0 Session Expiry 0) ends when the takeover closes that connection:
@@ -89,9 +89,9 @@ void worker::admit(endpoint& ep, time_point now) {
       present = true;
     }
   }
-  client_session* found = find_session(c.client_id);
+  client_session* found = sessions_.find(c.client_id);
   if (!found) {
-    found = &add_session(c.client_id);
+    found = &sessions_.add(*this, c.client_id);
     found->state.set_limits(o.queue);
     engine_.stats().clients_total.fetch_add(1, std::memory_order_relaxed);
   }

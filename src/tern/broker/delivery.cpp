@@ -191,7 +191,7 @@ bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, co
   if (!other) return false;
   const auto& target = *other;
   if (target.session.owner == index_) {
-    client_session* s = session_at(target.session.slot, target.session.serial);
+    client_session* s = sessions_.at(target.session.slot, target.session.serial);
     if (!s) return false;
     const std::uint32_t one[] = {target.identifier};
     deliver_local(*s, m, target.options, std::span<const std::uint32_t>(one, target.identifier ? 1u : 0u), now, origin);
@@ -221,12 +221,12 @@ void worker::deliver(batch&& b, time_point now) {
     auto& message = b.messages[d.message];
     if (d.client == delivery::by_handle) {
       // A session that ended since it was routed gets nothing.
-      if (client_session* s = session_at(d.slot, d.serial))
+      if (client_session* s = sessions_.at(d.slot, d.serial))
         deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now, d.origin);
       continue;
     }
     const auto& client_id = b.client_ids[d.client];
-    client_session* s = find_session(client_id);
+    client_session* s = sessions_.find(client_id);
     if (!s) {
       if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
     } else if (d.seq) {

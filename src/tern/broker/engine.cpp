@@ -26,9 +26,7 @@ std::uint64_t worker::next_seq() { return engine_.next_seq(); }
 
 const session::options& worker::connection_options() const { return engine_.connection_options(); }
 
-worker::~worker() {
-  for (client_session* s : sessions_) delete s;
-}
+worker::~worker() = default;
 
 
 // ---------------------------------------------------------------- engine

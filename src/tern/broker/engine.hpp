@@ -67,6 +67,7 @@
 #include "tern/broker/hooks.hpp"
 #include "tern/broker/subscription_index.hpp"
 #include "tern/broker/options.hpp"
+#include "tern/broker/session_table.hpp"
 #include "tern/session/connection.hpp"
 #include "tern/storage/storage.hpp"
 #include "tern/topic/trie.hpp"
@@ -369,31 +370,11 @@ class worker {
   // The time of the input being handled on this worker's thread (set by
   // every input: an endpoint's, admit, deliver, tick, shutdown).
   time_point now_{};
-  // Hashes and compares sessions by client id, and finds them by a
-  // std::string_view (no allocation). Defined in engine.cpp.
-  struct by_client_id {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view id) const noexcept;
-    std::size_t operator()(const client_session* s) const noexcept;
-    bool operator()(const client_session* a, const client_session* b) const noexcept;
-    bool operator()(std::string_view id, const client_session* s) const noexcept;
-    bool operator()(const client_session* s, std::string_view id) const noexcept;
-  };
-  // The worker's sessions (owned: destroyed by remove_session or ~worker),
-  // found by client id: one pointer per slot.
-  boost::unordered_flat_set<client_session*, by_client_id, by_client_id> sessions_;
-  client_session* find_session(std::string_view client_id) const;
-  // Sessions by handle: slots_[slot] (nullptr: free), with a serial number
-  // that tells a session from a later one in the same slot.
-  client_session& add_session(std::string_view client_id);
-  void remove_session(client_session& s);  // destroys `s`
-  client_session* session_at(std::uint32_t slot, std::uint64_t serial) const noexcept;
+  // Its sessions: by client id and by handle.
+  session_table sessions_;
   // Sends a QoS 0 message as it is (no copy) to session `s`, if connected.
   void place_qos0(client_session& s, const publish_packet& m, time_point now, std::uint32_t origin);
 
-  std::vector<client_session*> slots_;
-  std::vector<std::uint32_t> free_slots_;
-  std::uint64_t next_serial_ = 1;
   std::vector<batch> outbox_;  // per target worker
   storage::write_batch batch_;  // this turn's changes, committed by commit()
   bool written_ = false;        // write_through() wrote changes commit() must make durable

@@ -107,7 +107,7 @@ void worker::end_session(client_session& s, time_point now) {
   s.trim();
   if (s.connection) return;  // a clean start reuses the entry
   engine_.stats().clients_total.fetch_sub(1, std::memory_order_relaxed);
-  remove_session(s);  // `s` is gone after this
+  sessions_.remove(s);  // `s` is gone after this
 }
 
 void worker::save(const client_session& s) {
@@ -129,7 +129,7 @@ void worker::tick(time_point now) {
     if (s->expires_at() <= now && !s->connection) ended.emplace_back(s->client_id());
   }
   for (const auto& id : ended) {
-    client_session* s = find_session(id);
+    client_session* s = sessions_.find(id);
     if (!s) continue;
     publish_will(*s, now, nullptr);  // the session ends: a will still waiting goes now
     end_session(*s, now);

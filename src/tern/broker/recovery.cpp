@@ -37,7 +37,7 @@ bool worker::restore(const storage::session_record& rec, time_point now, recover
     return false;
   }
   auto& index = engine_.index();
-  auto& s = add_session(rec.client_id);
+  auto& s = sessions_.add(*this, rec.client_id);
   s.version = rec.version;
   s.expiry_interval = rec.expiry_interval;
   s.state.set_limits(engine_.config().queue);
@@ -81,7 +81,7 @@ bool worker::restore(const storage::session_record& rec, time_point now, recover
 }
 
 void worker::restore_will(const storage::will_record& r, time_point now, recovery& out) {
-  if (client_session* s = find_session(r.client_id)) {
+  if (client_session* s = sessions_.find(r.client_id)) {
     s->set_will(std::make_unique<will_message>(r.will));
     s->more->will_at = r.due;
     ++out.wills;
@@ -96,7 +96,7 @@ void worker::restore_will(const storage::will_record& r, time_point now, recover
 }
 
 void worker::forget_if_gone(std::string_view client_id) {
-  if (!find_session(client_id)) batch_.forget_client(client_id);
+  if (!sessions_.find(client_id)) batch_.forget_client(client_id);
 }
 
 }  // namespace tern::broker

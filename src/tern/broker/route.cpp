@@ -104,7 +104,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     const auto q = std::min(m.qos, t.options.max_qos);
     if (t.owner == index_) {
       // This worker's session: alive, since only this thread ends it.
-      client_session* s = session_at(t.slot, t.serial);
+      client_session* s = sessions_.at(t.slot, t.serial);
       if (!s) continue;
       if (q == qos::at_most_once && t_ids.empty()) {
         const bool retain = t.options.retain_as_published && m.retain;

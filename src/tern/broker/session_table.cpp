@@ -1,5 +1,5 @@
 // A worker's sessions, by client id and by handle (slot and serial).
-#include "tern/broker/engine.hpp"
+#include "tern/broker/session_table.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -7,37 +7,36 @@
 #include <new>
 
 #include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
 
 namespace tern::broker {
 
-using namespace rules;
-
-// ---------------------------------------------------------------- worker: sessions by handle
-
-std::size_t worker::by_client_id::operator()(std::string_view id) const noexcept {
+std::size_t session_table::by_client_id::operator()(std::string_view id) const noexcept {
   return std::hash<std::string_view>{}(id);
 }
-std::size_t worker::by_client_id::operator()(const client_session* s) const noexcept {
+std::size_t session_table::by_client_id::operator()(const client_session* s) const noexcept {
   return (*this)(s->client_id());
 }
-bool worker::by_client_id::operator()(const client_session* a, const client_session* b) const noexcept {
+bool session_table::by_client_id::operator()(const client_session* a, const client_session* b) const noexcept {
   return a->client_id() == b->client_id();
 }
-bool worker::by_client_id::operator()(std::string_view id, const client_session* s) const noexcept {
+bool session_table::by_client_id::operator()(std::string_view id, const client_session* s) const noexcept {
   return id == s->client_id();
 }
-bool worker::by_client_id::operator()(const client_session* s, std::string_view id) const noexcept {
+bool session_table::by_client_id::operator()(const client_session* s, std::string_view id) const noexcept {
   return s->client_id() == id;
 }
 
-client_session* worker::find_session(std::string_view client_id) const {
+session_table::~session_table() {
+  for (client_session* s : sessions_) delete s;
+}
+
+client_session* session_table::find(std::string_view client_id) const {
   auto it = sessions_.find(client_id);
   return it == sessions_.end() ? nullptr : *it;
 }
 
-client_session& worker::add_session(std::string_view client_id) {
-  std::unique_ptr<client_session> p(client_session::make(*this, client_id));
+client_session& session_table::add(worker& home, std::string_view client_id) {
+  std::unique_ptr<client_session> p(client_session::make(home, client_id));
   auto& s = *p;
   if (free_slots_.empty()) {
     s.slot = static_cast<std::uint32_t>(slots_.size());
@@ -52,14 +51,14 @@ client_session& worker::add_session(std::string_view client_id) {
   return s;
 }
 
-void worker::remove_session(client_session& s) {
+void session_table::remove(client_session& s) {
   slots_[s.slot] = nullptr;
   free_slots_.push_back(s.slot);
   sessions_.erase(&s);
   delete &s;
 }
 
-client_session* worker::session_at(std::uint32_t slot, std::uint64_t serial) const noexcept {
+client_session* session_table::at(std::uint32_t slot, std::uint64_t serial) const noexcept {
   if (slot >= slots_.size()) return nullptr;
   client_session* s = slots_[slot];
   return s && s->serial == serial ? s : nullptr;
