@@ -1,4 +1,4 @@
-// The I/O side of tern::net::broker_runtime: io threads, listeners and the
+// The I/O side of tern::net::runtime: io threads, listeners and the
 // per-connection driver of broker::endpoint. The only file of tern's broker
 // that includes Asio's I/O objects (asio.cpp compiles Asio itself, once).
 //
@@ -46,7 +46,7 @@
 // - Its CONNECT makes a connection move to the thread that owns its client
 //   id: its socket leaves this thread's epoll set and joins the target's,
 //   where worker::admit runs.
-#include "tern/net/broker_runtime.hpp"
+#include "tern/net/runtime.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -1005,19 +1005,19 @@ void thread_state::begin_stop() {
 
 }  // namespace detail
 
-// ---------------------------------------------------------------- broker_runtime
+// ---------------------------------------------------------------- runtime
 
-struct broker_runtime::impl : detail::host {
+struct runtime::impl : detail::host {
   using host::host;
 };
 
-broker_runtime::broker_runtime(broker::engine& e, runtime_options o)
+runtime::runtime(broker::engine& e, runtime_options o)
     : impl_(std::make_unique<impl>(e, std::move(o))) {
   for (std::size_t i = 0; i < e.workers(); ++i)
     impl_->threads.push_back(std::make_unique<detail::thread_state>(*impl_, i));
 }
 
-broker_runtime::~broker_runtime() {
+runtime::~runtime() {
   stop();
   impl_->threads.clear();  // each closes its connections, then its io_context goes
 }
@@ -1043,7 +1043,7 @@ std::vector<tcp::endpoint> resolve(asio::io_context& ctx, const listen_address& 
 
 }  // namespace
 
-std::error_code broker_runtime::start() {
+std::error_code runtime::start() {
   auto& rt = *impl_;
   if (rt.started) {
     rt.start_error = "start() was called before";
@@ -1113,14 +1113,14 @@ std::error_code broker_runtime::start() {
   return {};
 }
 
-const std::string& broker_runtime::start_error() const { return impl_->start_error; }
+const std::string& runtime::start_error() const { return impl_->start_error; }
 
-void broker_runtime::stop() {
+void runtime::stop() {
   auto& rt = *impl_;
   if (!rt.running.load()) return;
   const auto me = std::this_thread::get_id();
   if (std::find(rt.thread_ids.begin(), rt.thread_ids.end(), me) != rt.thread_ids.end())
-    throw std::logic_error("tern::net::broker_runtime::stop() called on one of its io threads");
+    throw std::logic_error("tern::net::runtime::stop() called on one of its io threads");
   rt.stopping = true;
   for (auto& t : rt.threads) t->post(task([s = t.get()] { s->begin_stop(); }));
   {
@@ -1139,16 +1139,16 @@ void broker_runtime::stop() {
   rt.running = false;
 }
 
-bool broker_runtime::running() const { return impl_->running.load(); }
+bool runtime::running() const { return impl_->running.load(); }
 
-std::vector<bound_address> broker_runtime::bound() const {
+std::vector<bound_address> runtime::bound() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->bound;
 }
 
-std::size_t broker_runtime::connections() const { return impl_->live.load(); }
+std::size_t runtime::connections() const { return impl_->live.load(); }
 
-void broker_runtime::adopt(int native_socket) {
+void runtime::adopt(int native_socket) {
   auto& rt = *impl_;
   owned_fd fd(native_socket);
   if (!rt.running.load() || rt.stopping.load()) return;  // closed by `fd`
