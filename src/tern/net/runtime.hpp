@@ -1,8 +1,8 @@
 // tern/net/runtime.hpp: runs a broker::engine over TCP: io threads (one
-// io_context and one engine worker each), listeners, and the driver of every
-// connection (reads into the engine, gathered writes out of it, its timer,
-// moving a connection to the thread that owns its client id after CONNECT,
-// batches between threads, the workers' periodic tick).
+// reactor and one engine worker each), listeners, and the driver of every
+// connection (reads into the engine, gathered writes out of it, its
+// deadlines, moving a connection to the thread that owns its client id after
+// CONNECT, batches between threads, the workers' periodic tick).
 //
 //   tern::broker::engine eng(opts, hooks, *store, /*workers=*/2, std::chrono::steady_clock::now());
 //   tern::net::runtime rt(eng, {.listeners = {{"127.0.0.1", 0}}});
