@@ -4,8 +4,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -28,6 +26,7 @@
 #include "tern/bench/sequence.hpp"
 #include "tern/bench/stamp.hpp"
 #include "tern/codec/codec.hpp"
+#include "tern/net/reactor.hpp"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24  // linux/in.h; glibc's netinet/in.h lacks it
@@ -102,7 +101,7 @@ struct connection {
   std::vector<std::byte> out;  // encoded, not yet written: out[out_at..]
   std::size_t out_at = 0;
   bool dirty = false;    // in its loop's list of connections to flush
-  bool writing = false;  // the socket was full: EPOLLOUT is registered
+  bool writing = false;  // the socket was full: it is watched for writable too
   std::uint64_t last_sent_ns = 0;
   std::uint32_t receive_max = 65535;
 
@@ -185,21 +184,15 @@ struct run_state {
   }
 };
 
-class event_loop {
+// One generator thread: a reactor (tern/net/reactor.hpp) whose turns it
+// drives, its connections watched level-triggered.
+class event_loop final : public net::reactor::handler {
  public:
-  explicit event_loop(run_state& rs) : rs_(rs), rbuf_(256 * 1024) {
-    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
-    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ep_ < 0 || wake_fd_ < 0) throw std::runtime_error(errno_text("epoll/eventfd"));
-    epoll_event e{};
-    e.events = EPOLLIN;
-    e.data.ptr = nullptr;
-    ::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &e);
+  explicit event_loop(run_state& rs) : rs_(rs), loop_(1024), rbuf_(256 * 1024) {
     // Paces publishers at a fixed rate (see arm_pace).
     pace_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (pace_fd_ < 0) throw std::runtime_error(errno_text("timerfd_create"));
-    e.data.ptr = &pace_fd_;
-    ::epoll_ctl(ep_, EPOLL_CTL_ADD, pace_fd_, &e);
+    if (!loop_.watch(pace_fd_, pace_token, net::watch_mode::readable)) throw std::runtime_error(errno_text("epoll_ctl"));
     const auto per_loop = rs.o.connect_concurrency / static_cast<std::uint32_t>(rs.o.threads);
     concurrency_ = std::max<std::uint32_t>(1, per_loop);
   }
@@ -207,8 +200,6 @@ class event_loop {
   event_loop& operator=(const event_loop&) = delete;
   ~event_loop() {
     join();  // the thread closed its connections (shutdown_all)
-    ::close(ep_);
-    ::close(wake_fd_);
     ::close(pace_fd_);
   }
 
@@ -222,10 +213,7 @@ class event_loop {
   void join() {
     if (thread_.joinable()) thread_.join();
   }
-  void wake() noexcept {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
-  }
+  void wake() noexcept { loop_.wake(); }
 
   // Read after join().
   histogram latency;
@@ -243,7 +231,15 @@ class event_loop {
   std::atomic<bool> waiting{false};
 
  private:
+  // The pace timer's token (a connection's is its address: even, not 0).
+  static constexpr std::uint64_t pace_token = 1;
+
   void run();
+  // net::reactor::handler
+  void on_ready(std::uint64_t token, std::uint32_t ready_bits, net::time_point now) override;
+  void end_turn(net::time_point now) override;
+  net::time_point next_deadline() const override { return deadline_; }
+  void turn_began(net::time_point now);
   void start_connects();
   void begin_connect(connection& c);
   void on_event(connection& c, std::uint32_t events);
@@ -264,13 +260,15 @@ class event_loop {
   void publish_progress();
   void keep_alive(std::uint64_t now);
   void close(connection& c, const std::string& why);
-  void modify(connection& c, std::uint32_t events);
+  void modify(connection& c, net::watch_mode m);
   void shutdown_all();
 
   run_state& rs_;
-  int ep_ = -1;
-  int wake_fd_ = -1;
+  net::reactor loop_;
   int pace_fd_ = -1;
+  net::time_point deadline_ = net::time_point::max();  // of the next wait
+  bool busy_ = false;       // the last turn left messages to send: do not wait
+  bool announced_ = false;  // `waiting` was set for this wait
   std::uint64_t paced_at_ = never;  // when pace_fd_ expires
   std::uint32_t concurrency_ = 1;
   std::vector<connection*> conns_;
@@ -286,69 +284,73 @@ class event_loop {
 };
 
 void event_loop::run() {
-  std::vector<epoll_event> events(1024);
-  bool busy = false;
   for (;;) {
     const phase p = rs_.now_phase();
     if (p == phase::stopping) break;
     if (p == phase::connecting) start_connects();
 
-    std::uint64_t now = now_ns();
-    // A rate's next message is pace_fd_'s to wake for; the timeout only
+    const auto now = net::clock::now();
+    // A rate's next message is pace_fd_'s to wake for; the deadline only
     // bounds how late the loop sees a change of phase.
-    std::uint64_t wait = busy ? 0 : 100 * ms;
-    bool announced = false;
-    if (wait > 0 && p == phase::running && rs_.loops.size() > 1 && !pubs_.empty()) {
+    deadline_ = busy_ ? net::time_point::min() : now + std::chrono::milliseconds(100);
+    if (!busy_ && p == phase::running && rs_.loops.size() > 1 && !pubs_.empty()) {
       // Publishers here wait for subscribers on other loops: ask to be
       // woken, then look once more (the other side may have just moved).
       waiting.store(true);
-      announced = true;
+      announced_ = true;
       std::uint64_t due = never;
+      const std::uint64_t now_at = now_ns();
       for (auto* c : pubs_)
-        if (budget(*c, now, due) > 0) wait = 0;
+        if (budget(*c, now_at, due) > 0) deadline_ = net::time_point::min();
     }
-    timespec ts{static_cast<time_t>(wait / s), static_cast<long>(wait % s)};
-    const int n = ::epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
-    if (announced) waiting.store(false, std::memory_order_relaxed);
-    if (n < 0 && errno != EINTR) {
-      rs_.fail(errno_text("epoll_pwait2"));
+    try {
+      loop_.turn(*this);
+    } catch (const std::system_error& e) {
+      rs_.fail(e.what());
       break;
     }
-    turn_ns_ = now_ns();
-    for (int i = 0; i < n; ++i) {
-      void* tag = events[static_cast<std::size_t>(i)].data.ptr;
-      if (tag == &pace_fd_) {
-        std::uint64_t count = 0;
-        [[maybe_unused]] auto r = ::read(pace_fd_, &count, sizeof count);
-        paced_at_ = never;
-        continue;
-      }
-      auto* c = static_cast<connection*>(tag);
-      if (c == nullptr) {
-        std::uint64_t count = 0;
-        [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
-        continue;
-      }
-      on_event(*c, events[static_cast<std::size_t>(i)].events);
-    }
-    publish_progress();
-
-    busy = false;
-    if (rs_.now_phase() == phase::running && !pubs_.empty()) {
-      std::uint64_t next_due = never;
-      busy = plan(next_due);
-      // The timer is set before the messages are stamped: setting a timer
-      // costs a few microseconds here (a VM exit), which would otherwise
-      // fall between a message's stamp and its arrival.
-      if (next_due != never) arm_pace(next_due);
-      const std::uint64_t now_stamp = now_ns();
-      for (auto* c : pubs_)
-        if (c->planned > 0) pump(*c, now_stamp);
-    }
-    keep_alive(turn_ns_);
-    flush_all();
   }
   shutdown_all();
+}
+
+// The wait is over: the first event, or the end of the turn.
+void event_loop::turn_began(net::time_point now) {
+  if (announced_) {
+    waiting.store(false, std::memory_order_relaxed);
+    announced_ = false;
+  }
+  turn_ns_ = static_cast<std::uint64_t>(std::chrono::nanoseconds(now.time_since_epoch()).count());
+}
+
+void event_loop::on_ready(std::uint64_t token, std::uint32_t ready_bits, net::time_point now) {
+  turn_began(now);
+  if (token == pace_token) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto r = ::read(pace_fd_, &count, sizeof count);
+    paced_at_ = never;
+    return;
+  }
+  on_event(*reinterpret_cast<connection*>(static_cast<std::uintptr_t>(token)), ready_bits);
+}
+
+void event_loop::end_turn(net::time_point now) {
+  turn_began(now);
+  publish_progress();
+
+  busy_ = false;
+  if (rs_.now_phase() == phase::running && !pubs_.empty()) {
+    std::uint64_t next_due = never;
+    busy_ = plan(next_due);
+    // The timer is set before the messages are stamped: setting a timer
+    // costs a few microseconds here (a VM exit), which would otherwise
+    // fall between a message's stamp and its arrival.
+    if (next_due != never) arm_pace(next_due);
+    const std::uint64_t now_stamp = now_ns();
+    for (auto* c : pubs_)
+      if (c->planned > 0) pump(*c, now_stamp);
+  }
+  keep_alive(turn_ns_);
+  flush_all();
 }
 
 void event_loop::start_connects() {
@@ -375,19 +377,14 @@ void event_loop::begin_connect(connection& c) {
   if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&rs_.broker), sizeof rs_.broker) != 0 &&
       errno != EINPROGRESS)
     return rs_.fail(errno_text("connect"));
-  epoll_event e{};
-  e.events = EPOLLIN | EPOLLOUT;
-  e.data.ptr = &c;
-  if (::epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &e) != 0) return rs_.fail(errno_text("epoll_ctl"));
+  if (!loop_.watch(c.fd, reinterpret_cast<std::uintptr_t>(&c), net::watch_mode::readable_writable))
+    return rs_.fail(errno_text("epoll_ctl"));
   c.writing = true;
   c.st = connection::state::connecting;
 }
 
-void event_loop::modify(connection& c, std::uint32_t events) {
-  epoll_event e{};
-  e.events = events;
-  e.data.ptr = &c;
-  ::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &e);
+void event_loop::modify(connection& c, net::watch_mode m) {
+  [[maybe_unused]] const bool ok = loop_.rewatch(c.fd, reinterpret_cast<std::uintptr_t>(&c), m);
 }
 
 void event_loop::on_event(connection& c, std::uint32_t events) {
@@ -397,17 +394,17 @@ void event_loop::on_event(connection& c, std::uint32_t events) {
     socklen_t len = sizeof err;
     ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return close(c, std::string("connect: ") + std::strerror(err));
-    if (events & (EPOLLOUT | EPOLLIN)) on_connected(c);
+    if (events & (net::ready::writable | net::ready::readable)) on_connected(c);
     return;
   }
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
-  if (c.st != connection::state::closed && (events & EPOLLOUT)) flush(c);
+  if (events & (net::ready::readable | net::ready::failed)) on_readable(c);
+  if (c.st != connection::state::closed && (events & net::ready::writable)) flush(c);
 }
 
 void event_loop::on_connected(connection& c) {
   const auto& o = rs_.o;
   c.writing = false;
-  modify(c, EPOLLIN);
+  modify(c, net::watch_mode::readable);
   c.st = connection::state::connack;
   c.dec.set_version(o.version);
   connect_packet cp;
@@ -681,7 +678,7 @@ void event_loop::flush(connection& c) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         if (!c.writing) {
           c.writing = true;
-          modify(c, EPOLLIN | EPOLLOUT);
+          modify(c, net::watch_mode::readable_writable);
         }
         return;
       }
@@ -694,7 +691,7 @@ void event_loop::flush(connection& c) {
   c.last_sent_ns = turn_ns_;
   if (c.writing) {
     c.writing = false;
-    modify(c, EPOLLIN);
+    modify(c, net::watch_mode::readable);
   }
 }
 
@@ -720,7 +717,7 @@ void event_loop::keep_alive(std::uint64_t now) {
 void event_loop::close(connection& c, const std::string& why) {
   if (c.st == connection::state::closed) return;
   const auto was = c.st;
-  ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+  loop_.unwatch(c.fd);
   ::close(c.fd);
   c.fd = -1;
   c.st = connection::state::closed;

@@ -102,7 +102,7 @@ void io_thread::on_deadlines(time_point now) {
       if (l.paused_until == time_point::max()) continue;
       if (now >= l.paused_until) {
         l.paused_until = time_point::max();
-        listen(i, watch_mode::accept);
+        listen(i, watch_mode::readable);
       } else {
         paused_until = std::min(paused_until, l.paused_until);
       }
@@ -237,7 +237,7 @@ void io_thread::arrive(link& l) {
 
 void io_thread::add_listener(std::unique_ptr<listener> l) {
   listeners.push_back(std::move(l));
-  listen(listeners.size() - 1, watch_mode::accept);
+  listen(listeners.size() - 1, watch_mode::readable);
 }
 
 void io_thread::arm_tick(time_point now) {

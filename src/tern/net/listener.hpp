@@ -30,7 +30,7 @@ namespace tern::net::detail {
 std::string address_text(const sockaddr* a, socklen_t len);
 
 // A listening socket, non-blocking; watched by its thread's reactor
-// (watch_mode::accept, or paused).
+// (watch_mode::readable, or paused).
 struct listener {
   listener(int f, bound_address a, std::string n) : fd(f), at(std::move(a)), name(std::move(n)) {}
   listener(const listener&) = delete;

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <climits>
 #include <system_error>
@@ -19,17 +18,16 @@ namespace tern::net {
 
 namespace {
 
-// Events taken from the epoll set at once.
-constexpr int events_per_wait = 256;
-
 std::error_code last_error() { return {errno, std::system_category()}; }
 
 std::uint32_t epoll_bits(watch_mode m) {
   switch (m) {
     case watch_mode::stream:
       return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    case watch_mode::accept:
+    case watch_mode::readable:
       return EPOLLIN;
+    case watch_mode::readable_writable:
+      return EPOLLIN | EPOLLOUT;
     case watch_mode::paused:
       break;
   }
@@ -58,10 +56,11 @@ int timeout_ms(time_point next) {
 }  // namespace
 
 struct reactor::events {
-  std::array<epoll_event, events_per_wait> list{};
+  std::vector<epoll_event> list;
 };
 
-reactor::reactor() : events_(std::make_unique<events>()) {
+reactor::reactor(std::size_t events_per_wait)
+    : events_(std::make_unique<events>(events{std::vector<epoll_event>(std::clamp<std::size_t>(events_per_wait, 1, 4096))})) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::system_error(last_error(), "epoll_create1");
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -108,7 +107,7 @@ void reactor::turn(handler& h) {
   const int timeout = timeout_ms(h.next_deadline());
   turn.unlock();
   auto& list = events_->list;
-  const int n = ::epoll_wait(epoll_fd_, list.data(), events_per_wait, timeout);
+  const int n = ::epoll_wait(epoll_fd_, list.data(), static_cast<int>(list.size()), timeout);
   if (n < 0 && errno != EINTR) throw std::system_error(last_error(), "epoll_wait");
   turn.lock();
   const auto now = clock::now();

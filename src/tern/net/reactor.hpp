@@ -11,7 +11,7 @@
 //   };
 //   tern::net::reactor r;
 //   my_loop loop;
-//   r.watch(fd, reinterpret_cast<std::uint64_t>(&conn), tern::net::watch_mode::stream);
+//   r.watch(fd, reinterpret_cast<std::uintptr_t>(&conn), tern::net::watch_mode::stream);
 //   while (!r.quitting()) r.turn(loop);                       // on the io thread
 //   r.post(tern::net::task([] { ... }));                      // from any thread
 //
@@ -75,8 +75,12 @@ enum class watch_mode {
   // A connection: readable and writable, each reported once per change
   // (edge-triggered): registered once, never modified.
   stream,
-  // A listening socket: readable, reported as long as it is (level-triggered).
-  accept,
+  // Readable, reported as long as it is (level-triggered): a listening
+  // socket, a timer descriptor, a client's socket with nothing to write.
+  readable,
+  // Readable or writable, as long as it is (level-triggered): a client's
+  // socket that connects, or waits to write the rest of its output.
+  readable_writable,
   // Watched but silent (a listener that pauses).
   paused,
 };
@@ -101,8 +105,9 @@ class reactor {
   // Token 0 is the reactor's own (its wake descriptor).
   static constexpr std::uint64_t reserved_token = 0;
 
-  // Throws std::system_error when the kernel refuses the epoll set or eventfd.
-  reactor();
+  // Takes at most `events_per_wait` events from the kernel per turn. Throws
+  // std::system_error when the kernel refuses the epoll set or eventfd.
+  explicit reactor(std::size_t events_per_wait = 256);
   ~reactor();
   reactor(const reactor&) = delete;
   reactor& operator=(const reactor&) = delete;

@@ -74,7 +74,7 @@ TEST(Reactor, AListenerLikeWatchReportsAsLongAsItIsReadableAndPausedNotAtAll) {
   reactor r;
   recorder h;
   test::socket_pair s;
-  ASSERT_TRUE(r.watch(s.fd[0], 7, watch_mode::accept));
+  ASSERT_TRUE(r.watch(s.fd[0], 7, watch_mode::readable));
   ASSERT_EQ(::write(s.fd[1], "x", 1), 1);
   r.turn(h);
   r.turn(h);  // level-triggered: again
