@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "integration/test_client.hpp"
+#include "support/test_client.hpp"
 #include "tern/server/broker.hpp"
 
 namespace tern::testing {

@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "integration/test_client.hpp"
+#include "support/test_client.hpp"
 
 extern char** environ;
 

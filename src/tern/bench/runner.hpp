@@ -3,7 +3,7 @@
 // publisher encodes its PUBLISH once with tern::encode and patches the packet
 // id and the payload stamp for every message; acknowledgements (PUBACK,
 // PUBREC/PUBREL/PUBCOMP) are encoded and decoded with the codec too. Many
-// connections share few threads (one epoll loop each); each loop turn ends
+// connections share few threads (one net::reactor each); each loop turn ends
 // with one write per connection that has something to send, so PUBLISHes
 // and acknowledgements go out many per system call.
 //

@@ -21,7 +21,7 @@
 #include <mutex>
 #include <thread>
 
-#include "integration/test_client.hpp"
+#include "support/test_client.hpp"
 #include "tern/client/test_mosquitto.hpp"
 #include "tern/client/test_threaded.hpp"
 #include "tern/storage/test_dir.hpp"

@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <thread>
 
-#include "integration/test_client.hpp"
+#include "support/test_client.hpp"
 #include "support/heap_counter.hpp"
-#include "tern/net/broker_runtime.hpp"
+#include "tern/net/runtime.hpp"
 
 namespace tern::net {
 namespace {
@@ -49,7 +49,7 @@ void one_message_at_a_time(std::size_t io_threads) {
     pub_id = "pub-" + std::to_string(i);
   runtime_options o;
   o.listeners.push_back({"127.0.0.1", 0});
-  broker_runtime rt(engine, o);
+  runtime rt(engine, o);
   ASSERT_FALSE(rt.start());
   const auto port = rt.bound().at(0).port;
 

@@ -8,7 +8,7 @@
 #include <system_error>
 #include <thread>
 
-#include "tern/net/broker_runtime.hpp"
+#include "tern/net/runtime.hpp"
 #include "tern/storage/rocksdb_store.hpp"
 
 namespace tern {
@@ -166,7 +166,7 @@ struct Broker::impl {
   storage::store& store;
   config_hooks hooks;
   broker::engine engine;
-  net::broker_runtime runtime;  // last: stopped and destroyed before the engine
+  net::runtime runtime;  // last: stopped and destroyed before the engine
 };
 
 Broker::Broker(server::broker_config config, log::logger log)

@@ -1,11 +1,11 @@
-// tern/net/broker_runtime.hpp: runs a broker::engine over TCP: io threads (one
-// io_context and one engine worker each), listeners, and the driver of every
-// connection (reads into the engine, gathered writes out of it, its timer,
-// moving a connection to the thread that owns its client id after CONNECT,
-// batches between threads, the workers' periodic tick).
+// tern/net/runtime.hpp: runs a broker::engine over TCP: io threads (one
+// reactor and one engine worker each), listeners, and the driver of every
+// connection (reads into the engine, gathered writes out of it, its
+// deadlines, moving a connection to the thread that owns its client id after
+// CONNECT, batches between threads, the workers' periodic tick).
 //
 //   tern::broker::engine eng(opts, hooks, *store, /*workers=*/2, std::chrono::steady_clock::now());
-//   tern::net::broker_runtime rt(eng, {.listeners = {{"127.0.0.1", 0}}});
+//   tern::net::runtime rt(eng, {.listeners = {{"127.0.0.1", 0}}});
 //   if (auto ec = rt.start(); ec) { ... rt.start_error() says which listener ... }
 //   std::uint16_t port = rt.bound()[0].port;
 //   ...
@@ -57,14 +57,14 @@ struct runtime_options {
   log::logger log;
 };
 
-class broker_runtime {
+class runtime {
  public:
   // One io thread per engine worker. The engine must outlive the runtime.
-  broker_runtime(broker::engine& e, runtime_options o);
+  runtime(broker::engine& e, runtime_options o);
   // Stops (as stop()) if running.
-  ~broker_runtime();
-  broker_runtime(const broker_runtime&) = delete;
-  broker_runtime& operator=(const broker_runtime&) = delete;
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
 
   // Binds every listener and starts the io threads. On failure nothing is
   // left open or running, the error is returned and start_error() names the

@@ -1,7 +1,7 @@
-// broker_runtime on its own (an engine, no tern::Broker): listener errors,
+// runtime on its own (an engine, no tern::Broker): listener errors,
 // connection accounting, adopted sockets, stop. The protocol flows over real
 // sockets are in tests/integration.
-#include "tern/net/broker_runtime.hpp"
+#include "tern/net/runtime.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -9,7 +9,7 @@
 
 #include <thread>
 
-#include "integration/test_client.hpp"
+#include "support/test_client.hpp"
 
 namespace tern::net {
 namespace {
@@ -29,17 +29,17 @@ struct Runtime : ::testing::Test {
     return o;
   }
   // Waits (bounded) until `rt` has `n` connections.
-  static bool settles_at(const broker_runtime& rt, std::size_t n) {
+  static bool settles_at(const runtime& rt, std::size_t n) {
     for (int i = 0; i < 200 && rt.connections() != n; ++i) std::this_thread::sleep_for(5ms);
     return rt.connections() == n;
   }
 };
 
 TEST_F(Runtime, StartNamesTheListenerThatCannotBeBound) {
-  broker_runtime first(engine, on("127.0.0.1"));
+  runtime first(engine, on("127.0.0.1"));
   ASSERT_FALSE(first.start());
   const auto port = first.bound().at(0).port;
-  broker_runtime second(engine, on("127.0.0.1", port));
+  runtime second(engine, on("127.0.0.1", port));
   EXPECT_TRUE(second.start());
   EXPECT_EQ(second.start_error().rfind("bind 127.0.0.1:" + std::to_string(port) + ": ", 0), 0u)
       << second.start_error();
@@ -50,13 +50,13 @@ TEST_F(Runtime, StartNamesTheListenerThatCannotBeBound) {
 }
 
 TEST_F(Runtime, StartNamesAnAddressThatDoesNotResolve) {
-  broker_runtime rt(engine, on("no-such-host.invalid"));
+  runtime rt(engine, on("no-such-host.invalid"));
   EXPECT_TRUE(rt.start());
   EXPECT_EQ(rt.start_error().rfind("resolve no-such-host.invalid: ", 0), 0u) << rt.start_error();
 }
 
 TEST_F(Runtime, CountsConnectionsAndClosesThemOnStop) {
-  broker_runtime rt(engine, on("127.0.0.1"));
+  runtime rt(engine, on("127.0.0.1"));
   ASSERT_FALSE(rt.start());
   const auto port = rt.bound().at(0).port;
   EXPECT_EQ(rt.bound()[0].to_string(), "127.0.0.1:" + std::to_string(port));
@@ -76,7 +76,7 @@ TEST_F(Runtime, CountsConnectionsAndClosesThemOnStop) {
 }
 
 TEST_F(Runtime, AdoptedSocketsThatAreNotTcpAreClosed) {
-  broker_runtime rt(engine, runtime_options{});  // no listener at all
+  runtime rt(engine, runtime_options{});  // no listener at all
   ASSERT_FALSE(rt.start());
   EXPECT_TRUE(rt.bound().empty());
   int pair[2];
@@ -96,7 +96,7 @@ TEST_F(Runtime, AdoptedSocketsThatAreNotTcpAreClosed) {
 TEST_F(Runtime, AListenerOutOfDescriptorsPausesThenAcceptsWhatWaited) {
   // Nothing logged while out of descriptors: the sanitizers' own checks
   // need descriptors and fail in fmt's formatting.
-  broker_runtime rt(engine, on("127.0.0.1"));
+  runtime rt(engine, on("127.0.0.1"));
   ASSERT_FALSE(rt.start());
   const auto port = rt.bound().at(0).port;
 

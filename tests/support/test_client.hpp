@@ -1,4 +1,4 @@
-// tests/integration/test_client.hpp: a small blocking MQTT client for the
+// tests/support/test_client.hpp: a small blocking MQTT client for the
 // black-box tests: POSIX sockets and tern's codec, every receive bounded by a
 // socket timeout, no threads.
 //

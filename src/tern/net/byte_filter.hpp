@@ -1,0 +1,99 @@
+// tern/net/byte_filter.hpp: the layers of a connection's byte stream, under
+// the link (which speaks MQTT bytes) and over the socket. A byte filter takes
+// bytes in (read), bytes out (write), says what it waits for (wants: the
+// socket readable or writable, as a TLS handshake may want to read while
+// the link writes) and closes. TLS (OpenSSL on memory BIOs: ciphertext
+// through the layer below, plaintext above) and WebSocket framing will be
+// filters; TCP is the socket itself, the bottom of every stack.
+//
+//   std::byte buf[4096];
+//   auto r = tcp::read(fd, buf);              // plain TCP: the link calls these directly
+//   if (r.status == io_status::done) use(std::span(buf, r.bytes));
+//
+//   tcp_filter f(fd);                         // the same, behind the interface
+//   byte_filter& layer = f;                   // what a TLS filter would hold as its next layer
+//   r = layer.write(iov, first);
+//
+// The link calls tcp:: directly when a connection has no filter: no virtual
+// call and no copy on the plain TCP path (one test of a pointer per read or
+// write); a filtered connection goes through its top filter, once per read
+// or write (of up to a 64 KiB buffer), never per byte.
+//
+// Thread safety: none; a filter belongs to its connection's thread.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+#include <vector>
+
+namespace tern::net {
+
+// How a read or write through a byte layer went.
+enum class io_status : std::uint8_t {
+  done,         // `bytes` moved (a read of 0 bytes only when asked for 0)
+  would_block,  // nothing more now: wait until wants() is ready
+  end,          // read: the stream ended cleanly
+  failed,       // `ec` says why
+};
+
+struct io_result {
+  std::size_t bytes = 0;
+  io_status status = io_status::done;
+  std::error_code ec;
+};
+
+// One layer of a connection's stream.
+class byte_filter {
+ public:
+  virtual ~byte_filter() = default;
+  // Bytes in: reads at most out.size() bytes of the stream into `out`.
+  virtual io_result read(std::span<std::byte> out) = 0;
+  // Bytes out: writes as much of iov[first, end) as the layers below take,
+  // advancing `first` and trimming iov[first] past what was taken. done:
+  // all of it; would_block: the rest waits for wants().
+  virtual io_result write(std::vector<iovec>& iov, std::size_t& first) = 0;
+  // What a would_block waits for: ready::readable and/or ready::writable
+  // of the socket (reactor.hpp).
+  virtual std::uint32_t wants() const = 0;
+  // No more bytes out (a TLS close_notify, a WebSocket close frame, then the
+  // socket's FIN); reading goes on.
+  virtual void shutdown_write() = 0;
+  // Gives up the stream and the layers below it (the socket closes).
+  virtual void close() = 0;
+};
+
+// The TCP layer: calls on the socket, non-blocking, EINTR retried.
+namespace tcp {
+// One recv into `out`.
+io_result read(int fd, std::span<std::byte> out);
+// Gathered sendmsg calls until all is written or the socket would block.
+io_result write(int fd, std::vector<iovec>& iov, std::size_t& first);
+// Sends the FIN.
+void shutdown_write(int fd);
+}  // namespace tcp
+
+// The TCP layer as a byte_filter: the bottom of a stack of filters.
+class tcp_filter final : public byte_filter {
+ public:
+  // Takes ownership of the connected socket `fd`.
+  explicit tcp_filter(int fd) : fd_(fd) {}
+  ~tcp_filter() override { close(); }
+  tcp_filter(const tcp_filter&) = delete;
+  tcp_filter& operator=(const tcp_filter&) = delete;
+
+  io_result read(std::span<std::byte> out) override { return tcp::read(fd_, out); }
+  io_result write(std::vector<iovec>& iov, std::size_t& first) override { return tcp::write(fd_, iov, first); }
+  std::uint32_t wants() const override;
+  void shutdown_write() override { tcp::shutdown_write(fd_); }
+  void close() override;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace tern::net
