@@ -189,30 +189,36 @@ bool worker::redeliver_shared(std::uint32_t origin, std::string_view leaving, co
     other = engine_.index().other_member(origin, leaving);
   }
   if (!other) return false;
-  const auto& target = *other;
-  if (target.session.owner == index_) {
-    client_session* s = sessions_.at(target.session.slot, target.session.serial);
-    if (!s) return false;
-    const std::uint32_t one[] = {target.identifier};
-    deliver_local(*s, m, target.options, std::span<const std::uint32_t>(one, target.identifier ? 1u : 0u), now, origin);
-    flush_stats();
-  } else {
-    auto& b = outbox_[target.session.owner];
-    delivery d;
-    b.messages.push_back(m);
-    d.message = static_cast<std::uint32_t>(b.messages.size() - 1);
-    d.slot = target.session.slot;
-    d.serial = target.session.serial;
-    d.options = target.options;
-    d.origin = origin;
-    d.ids_begin = static_cast<std::uint32_t>(b.identifiers.size());
-    if (target.identifier) {
-      b.identifiers.push_back(target.identifier);
-      d.ids_count = 1;
-    }
-    b.deliveries.push_back(d);
-  }
+  const auto& member = *other;
+  if (member.session.owner == index_ && !sessions_.at(member.session.slot, member.session.serial)) return false;
+  // By handle, as before a shared subscription's redelivery (persistent: false: not stored on the way).
+  const route_target t{&member.client_id, member.options, member.session, origin, 0, member.identifier ? 1u : 0u, false};
+  const std::uint32_t one[] = {member.identifier};
+  targets_[member.session.owner]->deliver(++routes_, m, t, member.client_id, std::span<const std::uint32_t>(one, t.ids_count),
+                                          now);
+  local_.finish();
+  flush_stats();
   return true;
+}
+
+void worker::local_target::deliver(std::uint64_t route, const publish_packet& m, const route_target& t,
+                                   std::string_view, std::span<const std::uint32_t> ids, time_point now) {
+  // This worker's session: alive while it routes, since only this thread ends it.
+  client_session* s = w_.sessions_.at(t.session.slot, t.session.serial);
+  if (!s) return;
+  if (route != route_) {
+    finish();
+    route_ = route;
+  }
+  if (std::min(m.qos, t.options.max_qos) == qos::at_most_once && ids.empty()) {
+    const bool retain = t.options.retain_as_published && m.retain;
+    const bool as_is = m.qos == qos::at_most_once && m.retain == retain && !m.dup && m.packet_id == 0;
+    auto& p = plain_[retain ? 1 : 0];
+    if (!as_is && !p) p = prepare(m, t.options, {});
+    w_.place_qos0(*s, as_is ? m : *p, now, t.origin);
+  } else {
+    w_.deliver_local(*s, m, t.options, ids, now, t.origin);
+  }
 }
 
 void worker::deliver(batch&& b, time_point now) {

@@ -19,7 +19,11 @@ static_assert(sizeof(endpoint) <= sizeof(session::connection) + 32);
 
 worker::worker(engine& e, std::size_t index, std::size_t workers, time_point now)
     : engine_(e), index_(index), last_sys_(now), last_sync_(now) {
-  outbox_.resize(workers);
+  outboxes_.reserve(workers);
+  for (std::size_t i = 0; i < workers; ++i) {
+    outboxes_.emplace_back(*this);
+    targets_.push_back(i == index ? static_cast<delivery_target*>(&local_) : &outboxes_.back());
+  }
 }
 
 std::uint64_t worker::next_seq() { return engine_.next_seq(); }

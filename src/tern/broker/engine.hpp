@@ -64,6 +64,7 @@
 #include <utility>
 #include <vector>
 
+#include "tern/broker/delivery_target.hpp"
 #include "tern/broker/hooks.hpp"
 #include "tern/broker/subscription_index.hpp"
 #include "tern/broker/options.hpp"
@@ -165,39 +166,6 @@ class endpoint : private session::handler {
   bool destroying_ = false;  // in ~endpoint: the derived part is gone (no virtual calls)
   // (The time of the current input is the worker's now_: every handler call
   // happens inside an input on the worker's thread.)
-};
-
-// Messages for clients of another worker, routed during one loop turn.
-// Each message is in it once, however many of the worker's clients get it.
-struct delivery {
-  static constexpr std::uint32_t by_handle = 0xFFFFFFFF;
-  std::uint32_t message = 0;         // batch::messages[message]
-  std::uint32_t client = by_handle;  // batch::client_ids[client]; by_handle: the session (slot, serial)
-  std::uint32_t slot = 0;
-  std::uint64_t serial = 0;
-  subscribe_options options;
-  std::uint32_t origin = 0;  // the shared subscription it came through, if any
-  std::uint32_t ids_begin = 0;  // its subscription identifiers: batch::identifiers[ids_begin, +ids_count)
-  std::uint32_t ids_count = 0;
-  // Non-zero: the routing worker stored the message (already prepared for
-  // this subscriber: QoS, RETAIN, identifiers) as queued message `seq` of a
-  // persistent session, and committed it before posting the batch. Such a
-  // delivery names its session by client id.
-  std::uint64_t seq = 0;
-};
-struct batch {
-  std::vector<publish_packet> messages;  // as routed (retain flag as published), or prepared (seq)
-  std::vector<delivery> deliveries;      // in routing order
-  std::vector<std::uint32_t> identifiers;
-  std::vector<std::string> client_ids;
-  bool empty() const noexcept { return deliveries.empty(); }
-  // Keeps the capacity.
-  void clear() noexcept {
-    messages.clear();
-    deliveries.clear();
-    identifiers.clear();
-    client_ids.clear();
-  }
 };
 
 class worker {
@@ -325,24 +293,38 @@ class worker {
   // Adds the deliveries counted since the last call to the engine's statistics.
   void flush_stats();
 
+  // This worker's own sessions as a delivery target.
+  class local_target final : public delivery_target {
+   public:
+    explicit local_target(worker& w) : w_(w) {}
+    void deliver(std::uint64_t route, const publish_packet& m, const route_target& t, std::string_view client_id,
+                 std::span<const std::uint32_t> ids, time_point now) override;
+    // The route is over: the copies made for it go.
+    void finish() noexcept {
+      plain_[0].reset();
+      plain_[1].reset();
+    }
+
+   private:
+    worker& w_;
+    std::uint64_t route_ = 0;
+    // A QoS 0 copy of the route's message per RETAIN flag, made once and
+    // sent to every subscriber that gets it as it is, without identifiers.
+    std::optional<publish_packet> plain_[2];
+  };
+  local_target local_{*this};
+  // Per worker: where routing hands a message for that worker's clients
+  // (local_ for this one, an outbox for each other).
+  std::vector<outbox_target> outboxes_;
+  std::vector<delivery_target*> targets_;
+  std::uint64_t routes_ = 0;  // numbers routes (delivery_target::deliver)
+
   // route()'s working space, kept between calls so that routing allocates
   // nothing once they have grown (see route()).
-  struct route_target {
-    const std::string* client_id;  // the index's copy: valid while the index lock is held
-    subscribe_options options;
-    std::uint32_t owner;
-    std::uint32_t slot;
-    std::uint64_t serial;
-    std::uint32_t origin;
-    std::uint32_t ids_begin;  // route_ids_[ids_begin, +ids_count)
-    std::uint32_t ids_count;
-    bool persistent;
-  };
   std::vector<route_target> route_targets_;
   std::vector<std::uint32_t> route_ids_;
   std::vector<std::uint32_t> route_merged_ids_;
   std::vector<std::string> route_client_ids_;  // ids of stored deliveries to other workers
-  std::vector<std::uint32_t> route_message_in_;  // per worker: the message's index in its outbox
   // What the index matched for the topics this worker routed since the index
   // last changed (its version()): a topic published again costs one hash
   // lookup, not a walk of the trie with a map probe per level. Entries point
@@ -375,7 +357,6 @@ class worker {
   // Sends a QoS 0 message as it is (no copy) to session `s`, if connected.
   void place_qos0(client_session& s, const publish_packet& m, time_point now, std::uint32_t origin);
 
-  std::vector<batch> outbox_;  // per target worker
   storage::write_batch batch_;  // this turn's changes, committed by commit()
   bool written_ = false;        // write_through() wrote changes commit() must make durable
   std::optional<storage::storage_error> write_error_;
@@ -441,8 +422,9 @@ class engine {
 
 template <class F>
 void worker::hand_over_outbox(F&& f) {
-  for (std::size_t i = 0; i < outbox_.size(); ++i) {
-    auto& b = outbox_[i];
+  for (std::size_t i = 0; i < outboxes_.size(); ++i) {
+    if (i == index_) continue;
+    auto& b = outboxes_[i].pending();
     if (b.empty()) continue;
     const auto messages = b.messages.size();
     const auto deliveries = b.deliveries.size();

@@ -37,7 +37,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
                    const session_handle& h, bool persistent) {
       const auto begin = static_cast<std::uint32_t>(ids.size());
       if (identifier) ids.push_back(identifier);
-      targets.push_back({&id, o, h.owner, h.slot, h.serial, origin, begin, identifier ? 1u : 0u, persistent});
+      targets.push_back({&id, o, h, origin, begin, identifier ? 1u : 0u, persistent});
     };
     for (const auto& c : cached_matches(m.topic())) {
       const auto& id = *c.client_id;
@@ -54,7 +54,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     if (merge && targets.size() > 1) {
       // Deliver once per client: the highest QoS, every identifier. A
       // session's handle is the key: sorting integers, not client ids.
-      auto key = [](const route_target& t) { return std::pair{t.owner, t.slot}; };
+      auto key = [](const route_target& t) { return std::pair{t.session.owner, t.session.slot}; };
       std::sort(targets.begin(), targets.end(), [&](const route_target& a, const route_target& b) { return key(a) < key(b); });
       auto merged_ids = std::exchange(route_merged_ids_, {});
       merged_ids.clear();
@@ -78,75 +78,29 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
       std::swap(ids, merged_ids);
       route_merged_ids_ = std::move(merged_ids);
     }
-    // What other workers need by client id (stored messages of persistent
-    // sessions), copied while the index still holds the ids.
+    // What other workers' outboxes need by client id (stored messages of
+    // persistent sessions), copied while the index still holds the ids.
     for (auto& t : targets) {
-      if (t.owner == index_ || !t.persistent || std::min(m.qos, t.options.max_qos) == qos::at_most_once) continue;
+      if (t.session.owner == index_ || !t.persistent || std::min(m.qos, t.options.max_qos) == qos::at_most_once)
+        continue;
       remote_ids.push_back(*t.client_id);  // taken in this order below
     }
   }
+  // Each target prepares the message for its subscriber (delivery_target.hpp).
+  const auto route = ++routes_;
   std::size_t next_remote = 0;
-  // A QoS 0 copy of `m` per RETAIN flag, made once and sent to every
-  // subscriber that gets it as it is, without identifiers.
-  std::optional<publish_packet> plain[2];
-  // `m`'s index in outbox_[w].messages, once it is there.
-  auto message_in = std::exchange(route_message_in_, {});
-  message_in.assign(outbox_.size(), delivery::by_handle);
-  auto message_for = [&](std::uint32_t owner) {
-    if (message_in[owner] == delivery::by_handle) {
-      outbox_[owner].messages.push_back(m);
-      message_in[owner] = static_cast<std::uint32_t>(outbox_[owner].messages.size() - 1);
-    }
-    return message_in[owner];
-  };
   for (auto& t : targets) {
     const std::span<const std::uint32_t> t_ids(ids.data() + t.ids_begin, t.ids_count);
-    const auto q = std::min(m.qos, t.options.max_qos);
-    if (t.owner == index_) {
-      // This worker's session: alive, since only this thread ends it.
-      client_session* s = sessions_.at(t.slot, t.serial);
-      if (!s) continue;
-      if (q == qos::at_most_once && t_ids.empty()) {
-        const bool retain = t.options.retain_as_published && m.retain;
-        const bool as_is = m.qos == qos::at_most_once && m.retain == retain && !m.dup && m.packet_id == 0;
-        auto& p = plain[retain ? 1 : 0];
-        if (!as_is && !p) p = prepare(m, t.options, {});
-        place_qos0(*s, as_is ? m : *p, now, t.origin);
-      } else {
-        deliver_local(*s, m, t.options, t_ids, now, t.origin);
-      }
-      continue;
-    }
-    auto& b = outbox_[t.owner];
-    delivery d;
-    d.options = t.options;
-    d.origin = t.origin;
-    if (t.persistent && q != qos::at_most_once) {
-      // Stored here, committed before the batch is posted: the publisher's
-      // acknowledgement waits for this worker's commit only.
-      const auto& id = remote_ids[next_remote++];
-      auto out = prepare(m, t.options, t_ids);
-      d.seq = engine_.next_seq();
-      batch_.append(id, d.seq, out, now);
-      b.messages.push_back(std::move(out));
-      d.message = static_cast<std::uint32_t>(b.messages.size() - 1);
-      b.client_ids.push_back(id);
-      d.client = static_cast<std::uint32_t>(b.client_ids.size() - 1);
-    } else {
-      d.message = message_for(t.owner);
-      d.slot = t.slot;
-      d.serial = t.serial;
-      d.ids_begin = static_cast<std::uint32_t>(b.identifiers.size());
-      d.ids_count = t.ids_count;
-      b.identifiers.insert(b.identifiers.end(), t_ids.begin(), t_ids.end());
-    }
-    b.deliveries.push_back(d);
+    std::string_view id;
+    if (t.session.owner != index_ && t.persistent && std::min(m.qos, t.options.max_qos) != qos::at_most_once)
+      id = remote_ids[next_remote++];
+    targets_[t.session.owner]->deliver(route, m, t, id, t_ids, now);
   }
+  local_.finish();
   const auto routed = targets.size();
   route_targets_ = std::move(targets);
   route_ids_ = std::move(ids);
   route_client_ids_ = std::move(remote_ids);
-  route_message_in_ = std::move(message_in);
   return routed;
 }
 
