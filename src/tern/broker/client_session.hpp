@@ -23,6 +23,7 @@
 
 #include "tern/broker/hooks.hpp"
 #include "tern/broker/subscription_index.hpp"
+#include "tern/core/fifo.hpp"
 #include "tern/session/state.hpp"
 #include "tern/storage/storage.hpp"
 
@@ -31,34 +32,6 @@ namespace tern::broker {
 class worker;
 class endpoint;
 using session::time_point;
-
-// Ascending sequence numbers taken from the front. Holds no memory while
-// empty (a std::deque allocates ~600 bytes even then).
-class seq_list {
- public:
-  bool empty() const noexcept { return !q_ || q_->empty(); }
-  std::size_t size() const noexcept { return q_ ? q_->size() : 0; }
-  std::uint64_t front() const noexcept { return q_->front(); }
-  void pop_front() noexcept {
-    q_->pop_front();
-    if (q_->empty()) q_.reset();
-  }
-  void push_back(std::uint64_t seq) { list().push_back(seq); }
-  // Adds `seq` in order.
-  void add(std::uint64_t seq) {
-    auto& l = list();
-    if (l.empty() || l.back() < seq) l.push_back(seq);
-    else l.insert(std::lower_bound(l.begin(), l.end(), seq), seq);
-  }
-  void clear() noexcept { q_.reset(); }
-
- private:
-  std::deque<std::uint64_t>& list() {
-    if (!q_) q_ = std::make_unique<std::deque<std::uint64_t>>();
-    return *q_;
-  }
-  std::unique_ptr<std::deque<std::uint64_t>> q_;
-};
 
 // A session's subscriptions, sorted by filter: one block for all of them
 // (a std::map allocates a node per subscription).
@@ -122,7 +95,7 @@ struct client_session final : session::journal {
     // behind), ascending: 8 bytes in memory per message, the message itself
     // on disk. Only these are read back: the store may also hold messages
     // other workers stored for this session that have not arrived here yet.
-    seq_list stored;
+    fifo<std::uint64_t> stored;
     // QoS 1/2 messages dropped since `stored` reached options::max_stored_messages
     // (0: not dropping); logged when it starts and once it has drained to half.
     std::uint64_t dropping = 0;

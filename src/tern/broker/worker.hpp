@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tern/broker/client_session.hpp"
+#include "tern/core/string_hash.hpp"
 #include "tern/broker/delivery_target.hpp"
 #include "tern/broker/endpoint.hpp"
 #include "tern/broker/hooks.hpp"
@@ -201,7 +202,7 @@ class worker {
     std::uint32_t begin;  // route_cache_matches_[begin, +count)
     std::uint32_t count;
   };
-  boost::unordered_flat_map<std::string, cached_route, topic::string_hash, std::equal_to<>> route_cache_;
+  boost::unordered_flat_map<std::string, cached_route, tern::string_hash, std::equal_to<>> route_cache_;
   std::vector<cached_match> route_cache_matches_;
   std::uint64_t route_cache_version_ = 0;
   // Counted locally, added to engine::stats() by flush_stats() (at commit,

@@ -75,6 +75,8 @@
 #include <vector>
 
 #include "tern/codec/codec.hpp"
+#include "tern/core/fifo.hpp"
+#include "tern/core/string_hash.hpp"
 #include "tern/session/state.hpp"
 
 namespace tern::session {
@@ -313,35 +315,6 @@ class connection {
   void fail(const error& e);
   void close(const error& e);
 
-  struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-  // Packet ids in arrival order, taken from the front: a vector and the index
-  // of its front (a std::deque allocates ~600 bytes even when empty).
-  class id_fifo {
-   public:
-    bool empty() const noexcept { return head_ == ids_.size(); }
-    std::uint16_t front() const noexcept { return ids_[head_]; }
-    void pop_front() noexcept {
-      if (++head_ == ids_.size()) clear();
-    }
-    void push_back(std::uint16_t id) { ids_.push_back(id); }
-    void erase(std::uint16_t id) noexcept {
-      auto it = std::find(ids_.begin() + static_cast<std::ptrdiff_t>(head_), ids_.end(), id);
-      if (it != ids_.end()) ids_.erase(it);
-      if (empty()) clear();
-    }
-    void clear() noexcept {
-      ids_.clear();
-      head_ = 0;
-    }
-
-   private:
-    std::vector<std::uint16_t> ids_;
-    std::size_t head_ = 0;
-  };
-
   void replace_options(const options& o);
 
   // Memory (the budget is in connection.cpp): what only some phase or role
@@ -374,11 +347,11 @@ class connection {
     // what counts against the peer's Receive Maximum (a flow resumed from an
     // earlier connection at PUBREL takes no room).
     boost::unordered_flat_set<std::uint16_t> outbound_window;
-    id_fifo resend;  // in-flight ids to resend when the quota allows
+    fifo<std::uint16_t> resend;  // in-flight ids to resend when the quota allows
     boost::unordered_flat_map<std::uint16_t, qos> pending_ack;  // inbound QoS 1/2 delivered, PUBACK/PUBREC not sent
     boost::unordered_flat_set<std::uint16_t> inbound_window;    // inbound QoS 1/2 counted against our Receive Maximum
     boost::unordered_flat_map<std::uint16_t, shared_bytes> inbound_aliases;
-    std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>> outbound_aliases;
+    std::unordered_map<std::string, std::uint16_t, tern::string_hash, std::equal_to<>> outbound_aliases;
     std::set<std::uint16_t> subscribe_ids;  // client: ids this connection allocated for SUBSCRIBE/UNSUBSCRIBE
     std::string auth_method;                 // the CONNECT's Authentication Method (enhanced_auth_)
   };

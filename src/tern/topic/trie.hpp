@@ -43,16 +43,10 @@
 #include <utility>
 #include <vector>
 
+#include "tern/core/string_hash.hpp"
 #include "tern/topic/topic.hpp"
 
 namespace tern::topic {
-
-// A transparent string hash: lets a map keyed by std::string be searched with
-// a std::string_view (use it with std::equal_to<>).
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
 
 // A map from (Topic Filter, Key) to Value, matched against Topic Names.
 // Key must be copyable, hashable with KeyHash and comparable with KeyEqual;
@@ -272,7 +266,7 @@ class subscription_trie {
     Value value;
   };
   struct node;
-  using children_map = boost::unordered_flat_map<std::string, std::unique_ptr<node>, string_hash, std::equal_to<>>;
+  using children_map = boost::unordered_flat_map<std::string, std::unique_ptr<node>, tern::string_hash, std::equal_to<>>;
   using key_index = boost::unordered_flat_map<Key, std::size_t, KeyHash, KeyEqual>;
 
   struct node {
