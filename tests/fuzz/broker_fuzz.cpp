@@ -16,7 +16,7 @@
 //   3 a PUBLISH (topic from a small set, QoS, retain, DUP, expiry, alias)
 //   4 PUBACK, PUBREC, PUBREL or PUBCOMP (a given id, or the oldest in flight)
 //   5 DISCONNECT, PINGREQ, closing the transport, or restarting the engine
-//     (cleanly, or as after a crash) on the same store
+//     on the same store (shutdown, or as after a crash)
 //   6 advancing the clock (10 ms to 10 minutes): timeouts and ticks
 //   7 raw bytes (as 0) on a new connection
 // Packets are built in the version of the slot's CONNECT (5.0 before one).
@@ -237,11 +237,15 @@ class harness {
     check_stats();
   }
 
-  // The broker stops and starts again on the same store: cleanly (every
-  // connection closes and its effects are committed), or as after a crash
-  // (nothing more is committed; the endpoints go with their engine).
+  // The broker stops and starts again on the same store: cleanly (shutdown:
+  // its clients are disconnected, every connection closes and the effects are
+  // committed), or as after a crash (nothing more is committed; the endpoints
+  // go with their engine).
   void restart(bool crash) {
-    if (!crash) close_all();
+    if (!crash) {
+      for (std::size_t w = 0; w < eng_->workers(); ++w) eng_->worker_at(w).shutdown(now_);
+      close_all();
+    }
     conns_.clear();
     for (auto& s : slot_) s = nullptr;
     eng_.reset();
