@@ -53,6 +53,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <list>
@@ -72,8 +73,11 @@ using namespace tern;
 using namespace tern::broker;
 using namespace std::chrono_literals;
 
-void check(bool ok) {
-  if (!ok) std::abort();
+// Aborts (what libFuzzer reports), naming the invariant's line.
+void check(bool ok, unsigned line = __builtin_LINE()) {
+  if (ok) return;
+  std::fprintf(stderr, "broker_fuzz: invariant at line %u failed\n", line);
+  std::abort();
 }
 
 constexpr std::size_t workers = 2;
@@ -189,6 +193,12 @@ struct conn {
   bool out_versioned = false;
   bool connack = false, refused = false, disconnected = false;
   std::set<std::uint16_t> inflight;  // QoS 1/2 PUBLISH ids the client has not acknowledged
+  // Ids the client acknowledged during this step: the broker may have read
+  // the acknowledgement before or after it sent a PUBLISH with the same id in
+  // the same step, so such an id neither counts nor is a reuse until the
+  // step ends (when it is taken out of `inflight`: it may still be in
+  // flight, but leaving it out never raises a false alarm).
+  std::set<std::uint16_t> acked_now;
   std::set<std::uint32_t> aliases;   // topic aliases set on this connection
   std::unordered_map<std::uint16_t, std::uint32_t> puback_out, pubrec_out, pubcomp_out;
   std::uint32_t pingresp_out = 0;
@@ -286,7 +296,11 @@ class harness {
       it = conns_.erase(it);  // ~endpoint: may end a session, publish a will
     }
     pump();
-    for (auto& c : conns_) take_output(c);
+    for (auto& c : conns_) {
+      take_output(c);
+      for (auto id : c.acked_now) c.inflight.erase(id);
+      c.acked_now.clear();
+    }
     check_stats();
   }
 
@@ -529,11 +543,11 @@ class harness {
         c.requests.push_back(
             {packet_type::unsuback, u->packet_id, c.version == protocol_version::v5 ? u->filters.size() : 0});
       } else if (auto* a = std::get_if<puback_packet>(&p)) {
-        c.inflight.erase(a->packet_id);
+        c.acked_now.insert(a->packet_id);
       } else if (auto* a = std::get_if<pubrec_packet>(&p)) {
-        c.inflight.erase(a->packet_id);  // (its PUBCOMP ends it; erased early: never a false alarm)
+        c.acked_now.insert(a->packet_id);  // (its PUBCOMP ends it; taken out early: never a false alarm)
       } else if (auto* a = std::get_if<pubcomp_packet>(&p)) {
-        c.inflight.erase(a->packet_id);
+        c.acked_now.insert(a->packet_id);
       } else if (auto* a = std::get_if<pubrel_packet>(&p)) {
         ++c.pubrel_in[a->packet_id];
       } else if (std::holds_alternative<pingreq_packet>(p)) {
@@ -621,11 +635,14 @@ class harness {
         const auto& m = std::get<publish_packet>(p);
         check(m.qos <= options_.connection.maximum_qos);
         if (m.qos != qos::at_most_once) {
-          check(m.packet_id != 0);
-          check(m.dup || !c.inflight.contains(m.packet_id));
-          c.inflight.insert(m.packet_id);
-          const std::size_t window = std::min<std::uint32_t>(c.receive_maximum, std::max<std::uint16_t>(options_.max_inflight, 1));
-          check(c.inflight.size() <= window);
+          const auto id = m.packet_id;
+          check(id != 0);
+          check(m.dup || c.acked_now.contains(id) || !c.inflight.contains(id));
+          c.inflight.insert(id);
+          const auto window = std::min<std::uint32_t>(c.receive_maximum, std::max<std::uint16_t>(options_.max_inflight, 1));
+          check(static_cast<std::size_t>(std::count_if(c.inflight.begin(), c.inflight.end(), [&](std::uint16_t i) {
+                  return !c.acked_now.contains(i);
+                })) <= window);
         }
         if (v5) {
           check(size <= c.maximum_packet_size);

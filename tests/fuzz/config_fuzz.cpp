@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -18,8 +19,11 @@
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
+// Aborts (what libFuzzer reports), naming the invariant's line.
+void check(bool ok, unsigned line = __builtin_LINE()) {
+  if (ok) return;
+  std::fprintf(stderr, "config_fuzz: invariant at line %u failed\n", line);
+  std::abort();
 }
 
 constexpr std::string_view file = "fuzz.toml";
