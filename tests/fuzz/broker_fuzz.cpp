@@ -86,14 +86,6 @@ constexpr std::size_t max_commands = 1024;
 constexpr std::size_t max_ids = 64;  // client ids remembered for the final store check
 constexpr std::uint32_t capped_expiry = 600;
 
-// A known engine fault (/work/notes/fuzz-findings/broker-admit-uaf-held-disconnect.txt):
-// packets read with a CONNECT are dispatched inside worker::admit's accept();
-// one that ends the connection of a session that does not persist deletes the
-// session, which admit() then uses. While that stands, a read that holds a
-// non-persistent CONNECT and more is split after the CONNECT, with the
-// admission in between, so that the fuzzer gets past it. False to look for it.
-constexpr bool avoid_admit_uaf = true;
-
 struct fuzz_endpoint final : endpoint {
   using endpoint::endpoint;
   void wake() override {}
@@ -160,6 +152,7 @@ options make_options(std::uint8_t a, std::uint8_t b, std::uint8_t c) {
   // Capped: at the end every session expires, and the store must be empty.
   o.max_session_expiry_interval = (c & 1) ? 0xFFFF'FFFF : capped_expiry;
   o.store_sync_interval = (c & 2) ? 1000ms : 0ms;
+  if (c & 4) o.max_topic_levels = 2;  // "t/a/b" is one too deep
   return o;
 }
 
@@ -174,8 +167,6 @@ struct conn {
   bool hello = false;  // its CONNECT was read; then:
   protocol_version version = protocol_version::unknown;
   bool clean_start = false;
-  bool persistent = false;       // its session outlives the connection (expiry > 0)
-  bool disconnect_read = false;  // it sent DISCONNECT
   std::uint32_t receive_maximum = 65'535;
   std::uint32_t maximum_packet_size = 268'435'460;
   std::uint32_t topic_alias_maximum = 0;
@@ -308,7 +299,8 @@ class harness {
     auto& st = eng_->stats();
     constexpr std::uint64_t huge = std::uint64_t{1} << 62;  // an underflow wraps past it
     for (const auto* v : {&st.clients_connected, &st.clients_total, &st.messages_received, &st.messages_sent,
-                          &st.bytes_received, &st.bytes_sent, &st.messages_dropped, &st.subscriptions})
+                          &st.bytes_received, &st.bytes_sent, &st.messages_dropped, &st.stored_dropped,
+                          &st.subscriptions})
       check(v->load() < huge);
     check(st.clients_connected.load() <= conns_.size());
     std::size_t sessions = 0;
@@ -364,16 +356,9 @@ class harness {
     feed(c, encode(p, c.send_version()));
   }
 
-  // The broker reads `bytes`, in one read; see avoid_admit_uaf.
+  // The broker reads `bytes`, in one read.
   void feed(conn& c, bytes_view bytes) {
-    const std::size_t hello_end = read_client(c, bytes);
-    // (A DISCONNECT may set the Session Expiry Interval to 0.)
-    if (avoid_admit_uaf && hello_end < bytes.size() && (!c.persistent || c.disconnect_read)) {
-      c.ep->receive(bytes.first(hello_end), now_);
-      pump();  // admitted before the rest arrives
-      bytes = bytes.subspan(hello_end);
-      if (c.ep->closing()) return;
-    }
+    read_client(c, bytes);
     c.ep->receive(bytes, now_);
   }
 
@@ -505,26 +490,19 @@ class harness {
 
   // ---- what the client sent ----
 
-  // Reads what the client sent; returns where in `bytes` its CONNECT ended,
-  // when that is in them (else npos).
-  std::size_t read_client(conn& c, bytes_view bytes) {
-    const std::size_t total = bytes.size();
-    std::size_t hello_end = std::string::npos;
+  // Reads what the client sent.
+  void read_client(conn& c, bytes_view bytes) {
     while (!bytes.empty() && !c.in_broken) {
       auto r = c.in.next(bytes);
       if (!r) {
         c.in_broken = true;
-        break;
+        return;
       }
-      if (!*r) break;
+      if (!*r) return;
       auto& p = **r;
       if (auto* h = std::get_if<connect_packet>(&p)) {
         if (c.hello) continue;  // a second CONNECT: the broker ends the connection
         c.hello = true;
-        hello_end = total - bytes.size();
-        c.persistent = h->version == protocol_version::v5
-                           ? h->props.get<property_id::session_expiry_interval>().value_or(0) != 0
-                           : !h->clean_start;
         c.version = h->version;
         c.in.set_version(h->version);
         c.clean_start = h->clean_start;
@@ -552,11 +530,8 @@ class harness {
         ++c.pubrel_in[a->packet_id];
       } else if (std::holds_alternative<pingreq_packet>(p)) {
         ++c.pingreq_in;
-      } else if (std::holds_alternative<disconnect_packet>(p)) {
-        c.disconnect_read = true;
       }
     }
-    return hello_end;
   }
 
   void remember(std::string_view id) {
