@@ -22,7 +22,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include "tern/client/test_mosquitto.hpp"
+#include "support/mosquitto.hpp"
 #include "tern/log/capture_sink.hpp"
 
 namespace tern {

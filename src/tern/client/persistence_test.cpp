@@ -22,8 +22,8 @@
 #include <thread>
 
 #include "integration/test_client.hpp"
-#include "tern/client/test_mosquitto.hpp"
-#include "tern/client/test_threaded.hpp"
+#include "support/mosquitto.hpp"
+#include "support/threaded_client.hpp"
 #include "tern/storage/test_dir.hpp"
 
 namespace tern {
