@@ -30,6 +30,22 @@ Ack ack(std::uint16_t id) {
   return a;
 }
 
+// A memory store whose commits fail while `failing`.
+struct flaky_store final : storage::store {
+  std::unique_ptr<storage::store> inner = storage::make_memory_store();
+  bool failing = false;
+  storage::retain_store& retained() override { return inner->retained(); }
+  storage::session_store& sessions() override { return inner->sessions(); }
+  storage::message_store& messages() override { return inner->messages(); }
+  storage::will_store& wills() override { return inner->wills(); }
+  storage::storage_result<void> commit(const storage::write_batch& b, storage::wait_for w) override {
+    if (failing) return storage::storage_error{make_error_code(storage::errc::io_error), "disk full (test)"};
+    return inner->commit(b, w);
+  }
+  storage::storage_result<void> sync() override { return inner->sync(); }
+  storage::store_stats stats() const override { return inner->stats(); }
+};
+
 // The link and the application, as the session sees them.
 struct recorder final : client_session::events {
   std::vector<std::string> log;  // events, in order ("write" per write)
@@ -382,6 +398,47 @@ TEST_F(ClientSession, StoreCommitsBeforeWritingAndBeforeHandingOver) {
                                                 "publish_done " + std::to_string(tag) + " ok Success"}));
   s->delivered(1);
   EXPECT_TRUE(ev.store->dirty());  // the erase waits for the next commit's sync
+}
+
+// A commit that fails ends the connection without writing what it covered;
+// the reconnect commits again, and only then do the bytes leave.
+TEST_F(ClientSession, FailedCommitEndsTheConnectionWithoutWritingAndTheReconnectCommitsAgain) {
+  make();
+  auto backing = std::make_unique<flaky_store>();
+  auto* flaky = backing.get();
+  auto store = std::make_unique<persistent_session>(std::move(backing));
+  ev.store = store.get();
+  s->attach_store(std::move(store));
+  copts.clean_start = false;
+  start();
+  open();
+  accept();
+  events();
+  flaky->failing = true;
+  const auto tag = s->publish(publish_packet("t", shared_bytes::copy("x"), qos::at_least_once), now).tag;
+  s->turn(now);
+  finish_writes();
+  EXPECT_TRUE(ev.sent.empty());
+  const auto io_error = "disconnected " + make_error_code(storage::errc::io_error).message();
+  EXPECT_EQ(events(), (std::vector<std::string>{"close", io_error}));
+  EXPECT_EQ(s->store_error(), make_error_code(storage::errc::io_error));
+
+  fire();  // still failing: not even the CONNECT leaves
+  s->opened({}, now);
+  finish_writes();
+  EXPECT_TRUE(ev.sent.empty());
+  EXPECT_EQ(events(), (std::vector<std::string>{"open", "close"}));
+
+  flaky->failing = false;
+  fire();
+  open();
+  accept(true);
+  auto p = expect<publish_packet>();
+  EXPECT_EQ(p.topic(), "t");
+  EXPECT_FALSE(ev.dirty_at_write);
+  feed(ack<puback_packet>(p.packet_id));
+  EXPECT_EQ(events(), (std::vector<std::string>{"open", "write", "connect_done ok", "connected present", "write",
+                                                "publish_done " + std::to_string(tag) + " ok Success"}));
 }
 
 TEST_F(ClientSession, PingCompletesOnPingrespAndFailsWithTheConnection) {
