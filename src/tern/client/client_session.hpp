@@ -29,8 +29,10 @@
 //   (keep alive, CONNACK timeout); while closing, the flush deadline.
 //
 // Events run inside the session's calls: a driver completes operations
-// later (posted), never calls back into the session from an event but for
-// the documented answers (the next input). Thread safety: none.
+// later (posted) and answers open_transport() and write() with later inputs
+// (opened(), written()); the one call it may make from inside an event is
+// delivered(), from message() (a message the receive queue's bound drops is
+// done with at once). Thread safety: none.
 #pragma once
 
 #include <cstdint>
