@@ -239,7 +239,6 @@ void client_session::opened(error_code ec, time_point now) {
   phase_ = phase::handshaking;
   log_.debug("transport open to {}; sending CONNECT (clean start {})", uri_.to_string(), clean);
   conn_->connect(make_connect(clean), st_, now);
-  turn(now);
 }
 
 bool client_session::received(bytes_view in, time_point now) {

@@ -11,7 +11,8 @@
 //   client_session s(options, log, driver);
 //   if (auto e = s.connect("mqtt://127.0.0.1", {.client_id = "c1"}, now, unix_ms)) fail(e);
 //   s.begin(now);                      // events: open_transport()
-//   s.opened({}, now);                 // transport open: CONNECT goes out (events: write())
+//   s.opened({}, now);                 // transport open: CONNECT encoded; start reading, then
+//   s.turn(now);                       // it goes out (events: write())
 //   s.received(bytes, now);            // CONNACK...: events: connect_done(), connected(), write()...
 //   s.written({}, now);                // the write() finished
 //   arm_timer(s.next_deadline());      // then s.on_timer(now) when it passes
@@ -160,7 +161,8 @@ class client_session final : session::handler {
   // ---- inputs (the link's) ----
   // Sends what waits, commits the store, writes, notices the end of the connection.
   void turn(time_point now);
-  // The transport opened (or could not: `ec`).
+  // The transport opened: the CONNECT is encoded (a turn() writes it: start
+  // reading first). Or it could not (`ec`): the attempt failed.
   void opened(error_code ec, time_point now);
   // Bytes read. True: read on.
   bool received(bytes_view in, time_point now);

@@ -119,6 +119,7 @@ class ClientSession : public ::testing::Test {
   // The transport opened: CONNECT goes out.
   void open() {
     s->opened({}, now);
+    s->turn(now);
     auto c = expect<connect_packet>();
     EXPECT_EQ(c.client_id, copts.client_id);
     finish_writes();
@@ -425,6 +426,7 @@ TEST_F(ClientSession, FailedCommitEndsTheConnectionWithoutWritingAndTheReconnect
 
   fire();  // still failing: not even the CONNECT leaves
   s->opened({}, now);
+  s->turn(now);
   finish_writes();
   EXPECT_TRUE(ev.sent.empty());
   EXPECT_EQ(events(), (std::vector<std::string>{"open", "close"}));

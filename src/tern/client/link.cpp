@@ -38,12 +38,18 @@ void link::close() {
 
 void link::on_opened(const std::shared_ptr<stream>& s, error_code ec) {
   if (s != current_) return;
-  // Reading starts before the CONNECT is written (as it always did): on TLS,
-  // the order of the first read and write decides which error a refused
-  // handshake reports (the peer's alert, not the reset that follows).
-  if (ec) current_.reset();
-  else start_read(s);
-  session_.opened(ec, now());
+  const auto t = now();
+  if (ec) {
+    current_.reset();
+    session_.opened(ec, t);
+    return rearm();
+  }
+  // CONNECT encoded, then the first read started, then the turn writes: the
+  // order it always had. On TLS it decides which error a refused handshake
+  // reports (the broker's alert, not the reset that follows it).
+  session_.opened({}, t);
+  if (s == current_) start_read(s);
+  session_.turn(t);
   rearm();
 }
 
