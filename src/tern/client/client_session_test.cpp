@@ -140,6 +140,18 @@ class ClientSession : public ::testing::Test {
     s->received(bytes_view(b.data(), b.size()), now);
     finish_writes();
   }
+  // A session over `backing` (Clean Start 0), connected; its events forgotten.
+  void connect_with_store(std::unique_ptr<storage::store> backing) {
+    make();
+    auto store = std::make_unique<persistent_session>(std::move(backing));
+    ev.store = store.get();
+    s->attach_store(std::move(store));
+    copts.clean_start = false;
+    start();
+    open();
+    accept();
+    events();
+  }
   // The transport broke: the session closes it and, once written out, ends.
   void drop() {
     s->transport_error(error_code(ECONNRESET, boost::system::system_category()), now);
@@ -374,15 +386,7 @@ TEST_F(ClientSession, Qos2IsNotDuplicatedAfterAReconnect) {
 // are handed to write(), and a received message reaches the application
 // only once its record is committed, before its PUBACK leaves.
 TEST_F(ClientSession, StoreCommitsBeforeWritingAndBeforeHandingOver) {
-  make();
-  auto store = std::make_unique<persistent_session>(storage::make_memory_store());
-  ev.store = store.get();
-  s->attach_store(std::move(store));
-  copts.clean_start = false;
-  start();
-  open();
-  accept();
-  events();
+  connect_with_store(storage::make_memory_store());
   const auto tag = s->publish(publish_packet("t", shared_bytes::copy("x"), qos::at_least_once), now).tag;
   EXPECT_TRUE(ev.store->dirty());  // recorded as queued
   s->turn(now);                    // commit, then write
@@ -404,17 +408,9 @@ TEST_F(ClientSession, StoreCommitsBeforeWritingAndBeforeHandingOver) {
 // A commit that fails ends the connection without writing what it covered;
 // the reconnect commits again, and only then do the bytes leave.
 TEST_F(ClientSession, FailedCommitEndsTheConnectionWithoutWritingAndTheReconnectCommitsAgain) {
-  make();
   auto backing = std::make_unique<flaky_store>();
   auto* flaky = backing.get();
-  auto store = std::make_unique<persistent_session>(std::move(backing));
-  ev.store = store.get();
-  s->attach_store(std::move(store));
-  copts.clean_start = false;
-  start();
-  open();
-  accept();
-  events();
+  connect_with_store(std::move(backing));
   flaky->failing = true;
   const auto tag = s->publish(publish_packet("t", shared_bytes::copy("x"), qos::at_least_once), now).tag;
   s->turn(now);
