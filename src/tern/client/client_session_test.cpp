@@ -382,6 +382,65 @@ TEST_F(ClientSession, Qos2IsNotDuplicatedAfterAReconnect) {
   EXPECT_EQ(std::count(log.begin(), log.end(), "publish_done " + std::to_string(tag) + " ok Success"), 1);
 }
 
+// 3.1.1 with Clean Session: the broker forgets the session, so the message
+// in flight goes back to the front of the queue and out again as new; the
+// QoS 2 message already released (PUBREL) reached the broker: it completes.
+TEST_F(ClientSession, CleanSessionReconnectRequeuesInFlightAndCompletesReleasedQos2) {
+  copts.version = protocol_version::v3_1_1;
+  start();
+  open();
+  accept();
+  const auto a = publish("a", qos::at_least_once);
+  EXPECT_EQ(expect<publish_packet>().topic(), "a");
+  const auto b = publish("b", qos::exactly_once);
+  const auto pb = expect<publish_packet>();
+  feed(ack<pubrec_packet>(pb.packet_id));
+  (void)expect<pubrel_packet>();
+  drop();
+  events();
+  fire();
+  s->opened({}, now);
+  EXPECT_EQ(events(), (std::vector<std::string>{"open", "publish_done " + std::to_string(b) + " ok Success"}));
+  EXPECT_EQ(s->queued(), 1u);
+  s->turn(now);
+  EXPECT_TRUE(expect<connect_packet>().clean_start);
+  finish_writes();
+  accept();
+  auto again = expect<publish_packet>();
+  EXPECT_EQ(again.topic(), "a");
+  EXPECT_FALSE(again.dup);
+  EXPECT_TRUE(ev.sent.empty());  // no PUBREL for b
+  feed(ack<puback_packet>(again.packet_id));
+  auto log = events();
+  EXPECT_EQ(log.back(), "publish_done " + std::to_string(a) + " ok Success");
+}
+
+// 5.0 Message Expiry: a queued message goes out with the time it has left,
+// or not at all once it ran out.
+TEST_F(ClientSession, QueuedMessagesExpireAndGoOutWithTheTimeLeft) {
+  start();
+  auto with_expiry = [&](std::string topic, std::uint32_t seconds) {
+    return s->publish(publish_packet(topic, shared_bytes::copy("x"), qos::at_least_once, false,
+                                     properties::builder{}.add<property_id::message_expiry_interval>(seconds).build()),
+                      now)
+        .tag;
+  };
+  const auto short_lived = with_expiry("short", 3);
+  (void)with_expiry("long", 10);
+  now += 4s;
+  open();
+  accept();
+  auto p = expect<publish_packet>();
+  EXPECT_EQ(p.topic(), "long");
+  EXPECT_EQ(p.props().get<property_id::message_expiry_interval>(), 6u);
+  EXPECT_TRUE(ev.sent.empty());
+  auto log = events();
+  EXPECT_NE(std::find(log.begin(), log.end(),
+                      "publish_done " + std::to_string(short_lived) + " " +
+                          make_error_code(client_error::message_expired).message() + " Unspecified error"),
+            log.end());
+}
+
 // With a store: every record is committed before the bytes it stands for
 // are handed to write(), and a received message reaches the application
 // only once its record is committed, before its PUBACK leaves.
