@@ -56,7 +56,7 @@
 //   token with asio::error::operation_aborted, without calling callbacks.
 //
 // Persistence (client_options::persistence.dir): as for AsyncClient (see
-// async_client.hpp): in-flight and queued QoS 1/2 messages survive a
+// docs/client.md, "Persistence"): in-flight and queued QoS 1/2 messages survive a
 // restart of the process. A received QoS 1/2 message counts as taken once
 // the on_message() callback returned, or once it is in receive()'s queue.
 //

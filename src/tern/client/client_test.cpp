@@ -15,7 +15,7 @@
 
 #include <boost/asio/error.hpp>
 
-#include "tern/client/test_mosquitto.hpp"
+#include "support/mosquitto.hpp"
 #include "tern/server/broker.hpp"
 
 namespace tern {

@@ -47,8 +47,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "tern/client/async_client.hpp"
-#include "tern/client/test_mosquitto.hpp"
-#include "tern/client/test_threaded.hpp"
+#include "support/mosquitto.hpp"
+#include "support/threaded_client.hpp"
 #include "tern/storage/test_dir.hpp"
 
 extern char** environ;

@@ -130,7 +130,7 @@ struct tls_options {
 // `dir`), so that it survives a restart of the process: QoS 1/2 messages in
 // flight both ways, the offline queue, and the received messages not yet
 // handed to the application. What is guaranteed, and in what order things
-// are written, is in async_client.hpp ("Persistence").
+// are written, is in docs/client.md ("Persistence").
 struct persistence_options {
   // The store's directory, created if missing. Empty: nothing is stored
   // (the default). Records are keyed by the client id, which must then be

@@ -1,6 +1,6 @@
 // tern/client/persistence.hpp (internal to the client): the client's side of
 // an MQTT session kept in a storage::store, so that it survives a restart of
-// the process. AsyncClient drives it (see "Persistence" in async_client.hpp
+// the process. AsyncClient drives it (see "Persistence" in docs/client.md
 // for what is guaranteed); it does no I/O of its own but the store's, reads
 // no clock and starts no thread.
 //

@@ -21,9 +21,9 @@
 #include <mutex>
 #include <thread>
 
+#include "support/mosquitto.hpp"
 #include "support/test_client.hpp"
-#include "tern/client/test_mosquitto.hpp"
-#include "tern/client/test_threaded.hpp"
+#include "support/threaded_client.hpp"
 #include "tern/storage/test_dir.hpp"
 
 namespace tern {

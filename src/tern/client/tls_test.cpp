@@ -27,7 +27,7 @@
 
 #include "tern/client/client.hpp"
 #include "tern/client/error.hpp"
-#include "tern/client/test_mosquitto.hpp"
+#include "support/mosquitto.hpp"
 #include "tern/log/capture_sink.hpp"
 
 namespace tern {

@@ -1,4 +1,4 @@
-// tern/client/test_threaded.hpp (tests only): an AsyncClient on an io
+// tests/support/threaded_client.hpp: an AsyncClient on an io
 // thread of its own, so that a test thread can play the broker (blocking
 // sockets) or another process's part while the client runs.
 //

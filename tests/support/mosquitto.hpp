@@ -1,4 +1,4 @@
-// tern/client/test_mosquitto.hpp (tests only): runs Debian's mosquitto
+// tests/support/mosquitto.hpp: runs Debian's mosquitto
 // (2.0.x) on a free port of 127.0.0.1 for black-box client tests.
 //
 //   tern::testing::mosquitto broker;              // picks a port, writes the config
