@@ -28,11 +28,10 @@ void check(bool ok, unsigned line = __builtin_LINE()) {
 
 constexpr std::string_view file = "fuzz.toml";
 
-// A known fault (/work/notes/fuzz-findings/config-refusal-not-one-line.txt):
-// keys and toml++'s syntax error descriptions reach the refusal unescaped, so
-// a control character, a line break included, can split a problem's line.
-// While that stands only the first line is checked; true checks every line.
-constexpr bool strict_refusal_lines = false;
+// Every line of a refusal is checked (false: the first only). A control
+// character of a key or of toml++'s description once split a problem's
+// line; the refusal escapes them now (config.cpp, printable()).
+constexpr bool strict_refusal_lines = true;
 
 // "<file>:<line>:" with a line number between 1 and `lines` (a TOML syntax
 // error may point just past the end).

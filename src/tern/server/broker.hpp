@@ -20,8 +20,8 @@
 //
 // What the configuration means here: listeners (only protocol "mqtt"; an IPv6
 // wildcard is made IPv6-only when an IPv4 listener has the same port),
-// io_threads (0: one per core), sys_interval, the limits (max_inflight is not
-// enforced yet: the outbound window is the client's Receive Maximum),
+// io_threads (0: one per core), sys_interval, the limits (the outbound
+// window is the smaller of max_inflight and the client's Receive Maximum),
 // auth.allow_anonymous. A listener of another protocol, a password_file or
 // an acl_file makes start() fail (not implemented yet) rather than run
 // without them. Storage: the store given to the constructor, else the one
@@ -57,7 +57,9 @@ namespace tern {
 
 class Broker {
  public:
-  // A broker with no hooks (everything allowed) and an in-memory store.
+  // A broker with no hooks (everything allowed) and the store `config`
+  // names (by default RocksDB in ./ternd-data; storage.backend = memory
+  // keeps nothing).
   // `log` gets the broker's records (channels "broker" and "net"); a default
   // logger logs nothing.
   explicit Broker(server::broker_config config = {}, log::logger log = {});

@@ -96,6 +96,21 @@ constexpr std::int64_t i64_max = std::numeric_limits<std::int64_t>::max();
 
 // ---- text helpers ------------------------------------------------------------
 
+// `s` with its control characters escaped (\n, \x1b...): text from the
+// document (a quoted key, toml++'s description of what it saw) must not
+// break a refusal's one line per problem or reach a terminal raw.
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') out += "\\n";
+    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
+    else out += c;
+  }
+  return out;
+}
+
 // `s` as a TOML basic string.
 std::string quote(std::string_view s) {
   std::string out;
@@ -230,7 +245,8 @@ class reader {
   explicit reader(std::string_view file) : file_(file) {}
 
   void refuse(const toml::source_region& at, std::string_view key, std::string_view what) {
-    problems_.push_back({at.begin.line, at.begin.column, fmt::format("{}:{}: {}: {}", file_, at.begin.line, key, what)});
+    problems_.push_back(
+        {at.begin.line, at.begin.column, fmt::format("{}:{}: {}: {}", file_, at.begin.line, printable(key), printable(what))});
   }
   void refuse(const toml::node& at, std::string_view key, std::string_view what) { refuse(at.source(), key, what); }
 
@@ -482,7 +498,7 @@ config_result<broker_config> parse_config(std::string_view text, std::string_vie
     document = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
     return config_error{
-        fmt::format("{}:{}:{}: {}", name, e.source().begin.line, e.source().begin.column, e.description())};
+        fmt::format("{}:{}:{}: {}", name, e.source().begin.line, e.source().begin.column, printable(e.description()))};
   }
   broker_config config;
   reader r(name);

@@ -243,6 +243,9 @@ TEST(ToToml, NoListenersAndAwkwardStrings) {
 TEST(Refusal, WrongType) {
   EXPECT_EQ(refusal("# limits\n\n[limits]\nmax_connections = 10\n\n# the keep alive\nmax_keep_alive = \"ten\"\n"),
             R"(ternd.toml:7: limits.max_keep_alive: expected an integer between 0 and 65535, got "ten")");
+  // Text from the document cannot forge a line or reach a terminal raw.
+  EXPECT_EQ(refusal("\"a\\nternd.toml:1: forged\\u001b[31m\" = 1\n"),
+            "ternd.toml:1: a\\nternd.toml:1: forged\\x1b[31m: unknown key");
   EXPECT_EQ(refusal("sys_interval = 1.5\n"),
             "ternd.toml:1: sys_interval: expected an integer between 0 and 86400, got 1.5");
   EXPECT_EQ(refusal("sys_interval = 10.0\n"),
