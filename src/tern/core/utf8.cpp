@@ -59,4 +59,28 @@ std::optional<error> validate(std::string_view s) noexcept {
   return std::nullopt;
 }
 
+name_chars check_topic_name(std::string_view s) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  auto has_zero = [](std::uint64_t w) { return (w - ones) & ~w & highs; };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if ((w & highs) | has_zero(w) | has_zero(w ^ (ones * '+')) | has_zero(w ^ (ones * '#'))) break;
+  }
+  name_chars r;
+  for (std::size_t j = i; j < s.size(); ++j) {
+    const char c = s[j];
+    if (c == '+' || c == '#') {
+      r.wildcard = true;
+    } else if (c == 0 || (static_cast<unsigned char>(c) & 0x80u)) {
+      const auto rest = s.substr(j);
+      r.encoding = validate(rest);
+      r.wildcard = r.wildcard || rest.find_first_of("+#") != std::string_view::npos;
+      return r;
+    }
+  }
+  return r;
+}
+
 }  // namespace tern::utf8

@@ -19,4 +19,14 @@ std::optional<error> validate(std::string_view s) noexcept;
 
 inline bool is_valid(std::string_view s) noexcept { return !validate(s).has_value(); }
 
+// What is wrong with the characters of a Topic Name: not a valid MQTT string
+// (the error, as validate() gives it) and whether it holds a wildcard ('+'
+// or '#'). One pass, eight bytes at a time while the text is ASCII: the
+// codec checks every PUBLISH's topic with it, topic::validate_name too.
+struct name_chars {
+  std::optional<error> encoding;
+  bool wildcard = false;
+};
+name_chars check_topic_name(std::string_view s) noexcept;
+
 }  // namespace tern::utf8

@@ -75,8 +75,12 @@ result<shared_filter> split_shared(std::string_view f) noexcept {
 }  // namespace
 
 std::optional<error> validate_name(std::string_view name) noexcept {
-  if (auto e = check_string(name, reason::topic_name_invalid, name_empty, name_too_long, name_null)) return e;
-  if (name.find_first_of("+#") != std::string_view::npos) return error{reason::topic_name_invalid, name_wildcard};
+  constexpr auto r = reason::topic_name_invalid;
+  if (name.empty()) return error{r, name_empty};
+  if (name.size() > max_length) return error{r, name_too_long};
+  const auto c = utf8::check_topic_name(name);
+  if (c.encoding) return name.find('\0') != std::string_view::npos ? error{r, name_null} : error{r, c.encoding->detail};
+  if (c.wildcard) return error{r, name_wildcard};
   return std::nullopt;
 }
 
