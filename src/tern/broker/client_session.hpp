@@ -25,6 +25,7 @@
 #include "tern/broker/subscription_index.hpp"
 #include "tern/core/fifo.hpp"
 #include "tern/session/state.hpp"
+#include "tern/storage/batch_journal.hpp"
 #include "tern/storage/storage.hpp"
 
 namespace tern::broker {
@@ -83,7 +84,7 @@ constexpr time_point no_time = time_point::max();
 // after the object, in the same block (make() allocates it; delete frees
 // it), and what an idle session rarely has (user name, subscriptions, will,
 // a queue in the store) sits in `extras`, allocated when first needed.
-struct client_session final : session::journal {
+struct client_session final : storage::batch_journal {
   // What idle sessions rarely have, allocated when one of them is set.
   struct extras {
     std::optional<std::string> username;
@@ -176,15 +177,10 @@ struct client_session final : session::journal {
   // How the index and other workers name it.
   session_handle handle() const;
 
-  // session::journal: the state's changes go to the worker's batch.
+  // session::journal: the state's changes go to the worker's batch, under the client id.
   std::uint64_t next_seq() override;
-  void queued(const session::queued& q) override;
-  void unqueued(std::uint64_t seq) override;
-  void sent(const session::outgoing& o, bool was_queued) override;
-  void released(const session::outgoing& o) override;
-  void completed(std::uint16_t packet_id) override;
-  void incoming_added(std::uint16_t packet_id) override;
-  void incoming_removed(std::uint16_t packet_id) override;
+  storage::write_batch& journal_batch() override;
+  std::string_view journal_key() const override { return client_id(); }
 
  private:
   client_session(worker& w, std::size_t id_size) : home(&w), id_size_(static_cast<std::uint32_t>(id_size)) {}

@@ -76,27 +76,6 @@ restored_session persistent_session::load(std::string client_id, std::uint64_t p
   return out;
 }
 
-// ---------------------------------------------------------------- journal
-
-void persistent_session::queued(const session::queued& q) { batch_.append(key_, q.seq, q.message, q.enqueued_at); }
-
-void persistent_session::unqueued(std::uint64_t seq) { batch_.erase_queued(key_, seq); }
-
-void persistent_session::sent(const session::outgoing& o, bool was_queued) {
-  if (was_queued) batch_.erase_queued(key_, o.seq);
-  batch_.set_inflight(key_, o.seq, o.message.packet_id, storage::inflight_phase::awaiting_ack, o.message);
-}
-
-void persistent_session::released(const session::outgoing& o) {
-  // The body is no longer needed: only PUBREL is ever resent.
-  batch_.set_inflight(key_, o.seq, o.message.packet_id, storage::inflight_phase::awaiting_comp, {});
-}
-
-void persistent_session::completed(std::uint16_t packet_id) { batch_.erase_inflight(key_, packet_id); }
-
-void persistent_session::incoming_added(std::uint16_t packet_id) { batch_.add_incoming_qos2(key_, packet_id); }
-
-void persistent_session::incoming_removed(std::uint16_t packet_id) { batch_.erase_incoming_qos2(key_, packet_id); }
 
 // ---------------------------------------------------------------- offline queue
 

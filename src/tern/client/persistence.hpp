@@ -39,6 +39,7 @@
 #include "tern/client/options.hpp"
 #include "tern/log/log.hpp"
 #include "tern/session/state.hpp"
+#include "tern/storage/batch_journal.hpp"
 #include "tern/storage/rocksdb_store.hpp"
 
 namespace tern::client_detail {
@@ -59,7 +60,7 @@ struct restored_session {
   std::uint64_t skipped = 0;                  // inbox messages up to `processed`, erased
 };
 
-class persistent_session final : public session::journal {
+class persistent_session final : public storage::batch_journal {
  public:
   // Opens (or creates) the RocksDB store in o.dir. `now` anchors the
   // store's Unix-time records (Message Expiry of queued messages).
@@ -78,13 +79,8 @@ class persistent_session final : public session::journal {
   // ---- session::journal (the state's in-flight messages) ----
   // Numbers are shared with queue(): a publish's tag is its seq.
   std::uint64_t next_seq() override { return next_seq_++; }
-  void queued(const session::queued& q) override;
-  void unqueued(std::uint64_t seq) override;
-  void sent(const session::outgoing& o, bool was_queued) override;
-  void released(const session::outgoing& o) override;
-  void completed(std::uint16_t packet_id) override;
-  void incoming_added(std::uint16_t packet_id) override;
-  void incoming_removed(std::uint16_t packet_id) override;
+  storage::write_batch& journal_batch() override { return batch_; }
+  std::string_view journal_key() const override { return key_; }
 
   // ---- the client's offline queue ----
   // A QoS 1/2 publish (tag `seq`, from next_seq()) joined the offline queue.
