@@ -60,7 +60,7 @@
 #include <variant>
 #include <vector>
 
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 #include "tern/codec/codec.hpp"
 #include "tern/storage/storage.hpp"
 
@@ -106,8 +106,7 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); 
 namespace {
 
 using namespace tern;
-using broker::endpoint;
-using broker::engine;
+using engine::endpoint;
 
 struct null_endpoint final : endpoint {
   using endpoint::endpoint;
@@ -170,8 +169,8 @@ std::vector<std::string> matching_filters(std::size_t n) {
   return out;
 }
 
-broker::options engine_options() {
-  broker::options o;
+engine::options engine_options() {
+  engine::options o;
   o.sys_interval = std::chrono::seconds(0);
   return o;
 }
@@ -184,14 +183,14 @@ class rig {
       : rig(nullptr, l, l == layout::cross_worker ? 2 : 1, 0, subscribers, q, v) {}
   // Worker `worker` of `shared` (2 workers): a publisher and `subscribers`
   // subscribers of parallel_topics[worker], all owned by that worker.
-  rig(engine& shared, std::size_t worker, std::size_t subscribers, qos q, protocol_version v)
+  rig(engine::engine& shared, std::size_t worker, std::size_t subscribers, qos q, protocol_version v)
       : rig(&shared, layout::parallel, 2, worker, subscribers, q, v) {}
 
  private:
-  rig(engine* shared, layout l, std::size_t workers, std::size_t side, std::size_t subscribers, qos q,
+  rig(engine::engine* shared, layout l, std::size_t workers, std::size_t side, std::size_t subscribers, qos q,
       protocol_version v)
       : v_(v), q_(q) {
-    if (!shared) own_ = std::make_unique<engine>(engine_options(), hooks_, *store_, workers, now_);
+    if (!shared) own_ = std::make_unique<engine::engine>(engine_options(), hooks_, *store_, workers, now_);
     eng_ = shared ? shared : own_.get();
     pub_worker_ = side;
     sub_worker_ = l == layout::cross_worker ? 1 : side;  // cross-worker: every subscriber on worker 1
@@ -340,11 +339,11 @@ class rig {
   qos q_;
   std::size_t pub_worker_ = 0;
   std::size_t sub_worker_ = 0;
-  broker::time_point now_{std::chrono::hours(1)};
-  broker::hooks hooks_;
+  engine::time_point now_{std::chrono::hours(1)};
+  engine::hooks hooks_;
   std::unique_ptr<storage::store> store_ = storage::make_memory_store();
-  std::unique_ptr<engine> own_;  // before the endpoints: they go first
-  engine* eng_ = nullptr;        // own_, or the engine a parallel rig shares
+  std::unique_ptr<engine::engine> own_;  // before the endpoints: they go first
+  engine::engine* eng_ = nullptr;        // own_, or the engine a parallel rig shares
   std::vector<std::unique_ptr<endpoint>> subs_;
   std::unique_ptr<endpoint> pub_;
   std::vector<std::byte> publish_;
@@ -380,9 +379,9 @@ struct parallel_engine {
     for (std::size_t w = 0; w < 2; ++w)
       sides.push_back(std::make_unique<rig>(eng, w, subscribers, qos::at_most_once, protocol_version::v3_1_1));
   }
-  broker::hooks hooks;
+  engine::hooks hooks;
   std::unique_ptr<storage::store> store = storage::make_memory_store();
-  engine eng{engine_options(), hooks, *store, 2, broker::time_point{std::chrono::hours(1)}};
+  engine::engine eng{engine_options(), hooks, *store, 2, engine::time_point{std::chrono::hours(1)}};
   std::vector<std::unique_ptr<rig>> sides;  // after eng: its endpoints go first
 };
 

@@ -29,9 +29,9 @@
 
 namespace {
 
-class my_hooks final : public tern::broker::hooks {
+class my_hooks final : public tern::engine::hooks {
  public:
-  tern::reason on_connect(const tern::broker::connect_request& r) override {
+  tern::reason on_connect(const tern::engine::connect_request& r) override {
     // Read-only after construction: safe from every io thread at once.
     auto user = r.username ? users_.find(*r.username) : users_.end();
     if (user == users_.end() || !r.password || *r.password != user->second)
@@ -39,8 +39,8 @@ class my_hooks final : public tern::broker::hooks {
     return tern::reason::success;
   }
 
-  tern::broker::publish_verdict on_publish(const tern::broker::client_info&, tern::publish_packet& m) override {
-    if (m.topic().starts_with("private/")) return {tern::broker::publish_action::discard};
+  tern::engine::publish_verdict on_publish(const tern::engine::client_info&, tern::publish_packet& m) override {
+    if (m.topic().starts_with("private/")) return {tern::engine::publish_action::discard};
     if (m.topic().starts_with("raw/")) m.set_topic("clean/" + std::string(m.topic().substr(4)));
     return {};  // allow, as (possibly) changed
   }
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  tern::server::broker_config config;  // 127.0.0.1, limits at their defaults
+  tern::server::config config;  // 127.0.0.1, limits at their defaults
   config.listeners[0].port = static_cast<std::uint16_t>(port);
   config.storage.backend = tern::server::storage_backend::memory;
   my_hooks hooks;

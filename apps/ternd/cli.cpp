@@ -11,7 +11,7 @@
 namespace ternd {
 namespace {
 
-using tern::server::broker_config;
+using tern::server::config;
 
 constexpr std::string_view version = "ternd " TERND_VERSION;
 
@@ -70,7 +70,7 @@ std::variant<options, int> parse_command_line(int argc, const char* const* argv,
   return o;
 }
 
-void apply(const options& o, broker_config& config) {
+void apply(const options& o, config& config) {
   if (o.port) {
     if (config.listeners.empty()) config.listeners.emplace_back();
     config.listeners.front().port = *o.port;
@@ -83,8 +83,8 @@ void apply(const options& o, broker_config& config) {
   if (o.storage) config.storage.backend = *o.storage;
 }
 
-tern::server::config_result<broker_config> effective_config(const options& o) {
-  broker_config config;
+tern::server::config_result<config> effective_config(const options& o) {
+  config config;
   if (o.config_file) {
     auto loaded = tern::server::load_config(*o.config_file);
     if (!loaded) return loaded;
@@ -94,7 +94,7 @@ tern::server::config_result<broker_config> effective_config(const options& o) {
   return config;
 }
 
-void report(const broker_config& config, const tern::log::logger& log) {
+void report(const config& config, const tern::log::logger& log) {
   if (log.enabled(tern::log::level::debug)) {
     std::string text = tern::server::to_toml(config);
     if (!text.empty() && text.back() == '\n') text.pop_back();

@@ -44,15 +44,15 @@ struct options {
 // port (adding one on 127.0.0.1 when there is none), each -v lowers the log
 // level one step (info -> debug -> trace), --data-dir and --storage set
 // storage.data_dir and storage.backend.
-void apply(const options& o, tern::server::broker_config& config);
+void apply(const options& o, tern::server::config& config);
 
 // The configuration to run with: the file's (or the defaults), then apply().
-[[nodiscard]] tern::server::config_result<tern::server::broker_config> effective_config(const options& o);
+[[nodiscard]] tern::server::config_result<tern::server::config> effective_config(const options& o);
 
 // Logs `config` at debug level, and a warning for each risky setting.
-void report(const tern::server::broker_config& config, const tern::log::logger& log);
+void report(const tern::server::config& config, const tern::log::logger& log);
 
-using broker_runner = std::function<int(const tern::server::broker_config&, tern::log::logger&)>;
+using broker_runner = std::function<int(const tern::server::config&, tern::log::logger&)>;
 
 // All of ternd: parses the command line, builds the configuration, logs to
 // `log_output` (channel "ternd"), then returns run(config, logger)'s exit code.

@@ -14,7 +14,7 @@ namespace ternd {
 namespace {
 
 using tern::log::level;
-using tern::server::broker_config;
+using tern::server::config;
 
 // What one run of program() did.
 struct outcome {
@@ -22,7 +22,7 @@ struct outcome {
   std::string out;
   std::string err;
   std::string log;                          // capture_sink::text()
-  std::optional<broker_config> ran_with;    // the configuration run() was given
+  std::optional<config> ran_with;    // the configuration run() was given
   level log_level = level::off;             // the logger's level as run() saw it
 };
 
@@ -37,7 +37,7 @@ outcome run_program(const std::vector<std::string>& args, int runner_code = 0) {
   std::ostringstream out, err;
   auto captured = std::make_shared<tern::log::capture_sink>();
   o.code = program(static_cast<int>(storage.size()), argv.data(), out, err, captured,
-                   [&](const broker_config& c, tern::log::logger& log) {
+                   [&](const config& c, tern::log::logger& log) {
                      o.ran_with = c;
                      o.log_level = log.min_level();
                      EXPECT_EQ(log.channel(), "ternd");
@@ -97,7 +97,7 @@ TEST(Ternd, RunsWithTheDefaultsAndReturnsTheBrokersCode) {
   const auto o = run_program({}, 7);
   EXPECT_EQ(o.code, 7);
   ASSERT_TRUE(o.ran_with);
-  EXPECT_EQ(*o.ran_with, broker_config{});
+  EXPECT_EQ(*o.ran_with, config{});
   EXPECT_EQ(o.log_level, level::info);
   EXPECT_EQ(o.log, "");  // nothing at info on the defaults
   EXPECT_EQ(o.err, "");
@@ -160,7 +160,7 @@ TEST(Ternd, VerboseSteps) {
 
 TEST(Ternd, VerboseLogsTheEffectiveConfiguration) {
   const auto o = run_program({"-v", "--storage", "memory"});
-  broker_config expected;
+  config expected;
   expected.log_level = level::debug;
   expected.storage.backend = tern::server::storage_backend::memory;
   std::string text = tern::server::to_toml(expected);

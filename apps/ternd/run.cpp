@@ -13,7 +13,7 @@
 
 namespace ternd {
 
-int run_broker(const tern::server::broker_config& config, tern::log::logger& log) {
+int run_broker(const tern::server::config& config, tern::log::logger& log) {
   // Block the stop signals before the broker starts its threads, which inherit
   // the mask: the signals then wait for sigwait() below instead of killing the
   // process, whichever thread the kernel picks.

@@ -15,6 +15,6 @@ namespace ternd {
 
 // Runs a broker with `config`, logging through `log`, until it is stopped
 // (SIGINT, SIGTERM). Returns the process's exit code: 0 after a clean stop.
-int run_broker(const tern::server::broker_config& config, tern::log::logger& log);
+int run_broker(const tern::server::config& config, tern::log::logger& log);
 
 }  // namespace ternd

@@ -1,6 +1,6 @@
 // libFuzzer target for the broker engine: whole connections, without I/O.
 //
-// A tern::broker::engine (two workers, a memory store, a manual clock) serves
+// A tern::engine::engine (two workers, a memory store, a manual clock) serves
 // up to four client slots, driven as the network layer drives it: CONNECTs
 // admitted on the worker that owns their client id, every worker committed,
 // then batches handed between workers, until nothing moves; a connection
@@ -64,13 +64,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 #include "tern/storage/storage.hpp"
 
 namespace {
 
 using namespace tern;
-using namespace tern::broker;
+using namespace tern::engine;
 using namespace std::chrono_literals;
 
 // Aborts (what libFuzzer reports), naming the invariant's line.
@@ -229,7 +229,7 @@ class harness {
   // ---- the engine ----
 
   void start() {
-    eng_ = std::make_unique<engine>(options_, hooks_, *store_, workers, now_);
+    eng_ = std::make_unique<tern::engine::engine>(options_, hooks_, *store_, workers, now_);
     auto r = eng_->recover(now_);
     check(static_cast<bool>(r));
     auto& st = eng_->stats();
@@ -665,7 +665,7 @@ class harness {
   fuzz_hooks hooks_;
   std::unique_ptr<storage::store> store_ = storage::make_memory_store();
   time_point now_{std::chrono::hours(1)};
-  std::unique_ptr<engine> eng_;
+  std::unique_ptr<tern::engine::engine> eng_;
   std::list<conn> conns_;  // alive; a slot's current one is in slot_
   std::array<conn*, slots> slot_{};
   std::size_t opened_ = 0;

@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t lines = 1;
   for (char c : text) lines += c == '\n' ? 1 : 0;
 
-  tern::server::config_result<tern::server::broker_config> r = tern::server::config_error{};
+  tern::server::config_result<tern::server::config> r = tern::server::config_error{};
   try {
     r = tern::server::parse_config(text, file);
   } catch (...) {

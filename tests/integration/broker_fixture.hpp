@@ -17,8 +17,8 @@
 
 namespace tern::testing {
 
-inline server::broker_config test_config(std::uint32_t io_threads) {
-  server::broker_config c;
+inline server::config test_config(std::uint32_t io_threads) {
+  server::config c;
   c.listeners = {server::listener_config{}};
   c.listeners[0].address = "127.0.0.1";
   c.listeners[0].port = 0;
@@ -63,9 +63,9 @@ inline int close_wait_sockets_after(std::uint16_t port, std::chrono::millisecond
 // the way out that the broker closed every connection its peer closed (none
 // left in CLOSE-WAIT; clients declared after the broker are gone by then).
 struct running_broker {
-  explicit running_broker(std::uint32_t io_threads = 2, broker::hooks* hooks = nullptr)
+  explicit running_broker(std::uint32_t io_threads = 2, engine::hooks* hooks = nullptr)
       : running_broker(test_config(io_threads), hooks) {}
-  running_broker(server::broker_config c, broker::hooks* hooks) {
+  running_broker(server::config c, engine::hooks* hooks) {
     broker = hooks ? std::make_unique<Broker>(std::move(c), *hooks) : std::make_unique<Broker>(std::move(c));
     broker->start();
     port = broker->ports().at(0);

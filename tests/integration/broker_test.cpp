@@ -267,14 +267,14 @@ TEST(Broker, KeepAliveTimeoutClosesTheConnection) {
   EXPECT_EQ(std::get<disconnect_packet>(got[0]).reason_code, reason::keep_alive_timeout);
 }
 
-struct gate : broker::hooks {
-  reason on_connect(const broker::connect_request& r) override {
+struct gate : engine::hooks {
+  reason on_connect(const engine::connect_request& r) override {
     if (r.username == "alice" && r.password == "secret") return reason::success;
     return reason::bad_user_name_or_password;
   }
-  broker::publish_verdict on_publish(const broker::client_info&, publish_packet& m) override {
+  engine::publish_verdict on_publish(const engine::client_info&, publish_packet& m) override {
     if (m.topic().starts_with("raw/")) m.set_topic("clean/" + std::string(m.topic().substr(4)));
-    if (m.topic() == "drop") return {broker::publish_action::discard};
+    if (m.topic() == "drop") return {engine::publish_action::discard};
     return {};
   }
 };

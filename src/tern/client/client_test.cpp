@@ -84,7 +84,7 @@ class ClientTest : public ::testing::TestWithParam<broker_kind> {
       ASSERT_TRUE(mosq_->start()) << "cannot start /usr/sbin/mosquitto";
       port_ = mosq_->port();
     } else {
-      server::broker_config c;
+      server::config c;
       c.listeners = {server::listener_config{}};
       c.listeners[0].address = "127.0.0.1";
       c.listeners[0].port = 0;

@@ -25,7 +25,7 @@ std::string text(const publish_packet& m) { return std::string(m.payload().view(
 class HelpersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server::broker_config c;
+    server::config c;
     c.listeners = {server::listener_config{}};
     c.listeners[0].address = "127.0.0.1";
     c.listeners[0].port = 0;

@@ -41,9 +41,9 @@ bool read_exactly(int fd, std::size_t n) {
 // are chosen so), and each message crosses from one engine worker to the
 // other (delivered by the publisher's thread while the subscriber's sleeps).
 void one_message_at_a_time(std::size_t io_threads) {
-  broker::hooks hooks;
+  engine::hooks hooks;
   auto store = storage::make_memory_store();
-  broker::engine engine{{}, hooks, *store, io_threads, std::chrono::steady_clock::now()};
+  engine::engine engine{{}, hooks, *store, io_threads, std::chrono::steady_clock::now()};
   std::string sub_id = "sub", pub_id = "pub";
   for (int i = 0; io_threads > 1 && engine.owner_of(pub_id) == engine.owner_of(sub_id); ++i)
     pub_id = "pub-" + std::to_string(i);

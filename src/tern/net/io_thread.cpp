@@ -180,7 +180,7 @@ void io_thread::flush(bool own) {
 }
 
 void io_thread::hand_over_outbox(bool may_run) {
-  worker.hand_over_outbox([&](std::size_t target, broker::batch& b) {
+  worker.hand_over_outbox([&](std::size_t target, engine::batch& b) {
     auto& t = *rt.threads[target];
     if (may_run && t.run_for(b)) return;
     t.loop.post(task([&t, b = std::move(b)]() mutable {
@@ -195,7 +195,7 @@ void io_thread::hand_over_outbox(bool may_run) {
 // delivers it and writes the result itself: the message reaches its
 // subscriber without waking this thread, one thread wakeup less on its way
 // (~20 us here when the two threads would be on different cores).
-bool io_thread::run_for(broker::batch& b) {
+bool io_thread::run_for(engine::batch& b) {
   auto turn = loop.borrow_if_idle();
   if (!turn.owns_lock()) return false;
   worker.deliver(std::move(b), clock::now());

@@ -26,7 +26,7 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 #include "tern/net/link.hpp"
 #include "tern/net/listener.hpp"
 #include "tern/net/reactor.hpp"
@@ -51,9 +51,9 @@ struct owned_fd {
 
 // What every thread shares: the engine, the options, the threads.
 struct host {
-  host(broker::engine& e, runtime_options o) : engine(e), options(std::move(o)) {}
+  host(engine::engine& e, runtime_options o) : engine(e), options(std::move(o)) {}
 
-  broker::engine& engine;
+  engine::engine& engine;
   runtime_options options;
   std::vector<std::unique_ptr<io_thread>> threads;
   std::vector<std::thread::id> thread_ids;
@@ -119,7 +119,7 @@ struct io_thread final : reactor::handler {
 
   host& rt;
   std::size_t index;
-  broker::worker& worker;
+  engine::worker& worker;
   reactor loop;
   // Deadlines of the loop (time_point::max(): none).
   time_point tick_at = time_point::max();
@@ -151,7 +151,7 @@ struct io_thread final : reactor::handler {
   void on_deadlines(time_point now);
   void flush(bool own);
   void hand_over_outbox(bool may_run);
-  bool run_for(broker::batch& b);
+  bool run_for(engine::batch& b);
   void release_idle_outputs();
   void listen(std::size_t i, watch_mode m);
   void on_acceptable(std::size_t i, time_point now);

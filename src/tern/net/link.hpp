@@ -1,4 +1,4 @@
-// tern/net/link.hpp: one connection of the broker: a broker::endpoint (the
+// tern/net/link.hpp: one connection of the broker: a engine::endpoint (the
 // engine's side: MQTT bytes in, output, deadlines) with its socket, driven by
 // its io thread (io_thread.hpp). It reads into the thread's shared buffer and
 // feeds the endpoint, writes the endpoint's output with gathered calls (what
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 #include "tern/net/byte_filter.hpp"
 #include "tern/net/reactor.hpp"
 
@@ -42,7 +42,7 @@ struct pending_write {
 
 // Owned by its thread (its deadline table); deleted at the end of the turn
 // it closed in, so that pointers to it held during the turn stay valid.
-class link final : public broker::endpoint {
+class link final : public engine::endpoint {
  public:
   link(io_thread& home, int fd, time_point now);
   ~link() override;
@@ -116,6 +116,6 @@ class link final : public broker::endpoint {
 };
 
 // An idle connection is this object and 12 bytes in its thread's tables.
-static_assert(sizeof(link) <= sizeof(broker::endpoint) + 24);
+static_assert(sizeof(link) <= sizeof(engine::endpoint) + 24);
 
 }  // namespace tern::net::detail

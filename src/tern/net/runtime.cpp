@@ -27,7 +27,7 @@ struct runtime::impl : detail::host {
   using host::host;
 };
 
-runtime::runtime(broker::engine& e, runtime_options o) : impl_(std::make_unique<impl>(e, std::move(o))) {
+runtime::runtime(engine::engine& e, runtime_options o) : impl_(std::make_unique<impl>(e, std::move(o))) {
   for (std::size_t i = 0; i < e.workers(); ++i)
     impl_->threads.push_back(std::make_unique<detail::io_thread>(*impl_, i));
 }

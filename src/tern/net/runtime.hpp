@@ -1,10 +1,10 @@
-// tern/net/runtime.hpp: runs a broker::engine over TCP: io threads (one
+// tern/net/runtime.hpp: runs an engine::engine over TCP: io threads (one
 // reactor and one engine worker each), listeners, and the driver of every
 // connection (reads into the engine, gathered writes out of it, its
 // deadlines, moving a connection to the thread that owns its client id after
 // CONNECT, batches between threads, the workers' periodic tick).
 //
-//   tern::broker::engine eng(opts, hooks, *store, /*workers=*/2, std::chrono::steady_clock::now());
+//   tern::engine::engine eng(opts, hooks, *store, /*workers=*/2, std::chrono::steady_clock::now());
 //   tern::net::runtime rt(eng, {.listeners = {{"127.0.0.1", 0}}});
 //   if (auto ec = rt.start(); ec) { ... rt.start_error() says which listener ... }
 //   std::uint16_t port = rt.bound()[0].port;
@@ -26,7 +26,7 @@
 #include <system_error>
 #include <vector>
 
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 #include "tern/log/log.hpp"
 
 namespace tern::net {
@@ -60,7 +60,7 @@ struct runtime_options {
 class runtime {
  public:
   // One io thread per engine worker. The engine must outlive the runtime.
-  runtime(broker::engine& e, runtime_options o);
+  runtime(engine::engine& e, runtime_options o);
   // Stops (as stop()) if running.
   ~runtime();
   runtime(const runtime&) = delete;

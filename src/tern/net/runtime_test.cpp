@@ -18,9 +18,9 @@ using namespace std::chrono_literals;
 using testing::test_client;
 
 struct Runtime : ::testing::Test {
-  broker::hooks hooks;
+  engine::hooks hooks;
   std::unique_ptr<storage::store> store = storage::make_memory_store();
-  broker::engine engine{{}, hooks, *store, 2, std::chrono::steady_clock::now()};
+  engine::engine engine{{}, hooks, *store, 2, std::chrono::steady_clock::now()};
 
   runtime_options on(std::string address, std::uint16_t port = 0) {
     runtime_options o;

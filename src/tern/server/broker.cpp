@@ -1,6 +1,6 @@
 #include "tern/server/broker.hpp"
 
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -14,36 +14,36 @@
 namespace tern {
 namespace {
 
-std::size_t thread_count(const server::broker_config& c) {
+std::size_t thread_count(const server::config& c) {
   if (c.io_threads != 0) return c.io_threads;
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
 // The program's hooks, behind what the configuration itself enforces.
-class config_hooks final : public broker::hooks {
+class config_hooks final : public engine::hooks {
  public:
-  config_hooks(broker::hooks& next, const server::auth_config& auth) : next_(next), anonymous_(auth.allow_anonymous) {}
+  config_hooks(engine::hooks& next, const server::auth_config& auth) : next_(next), anonymous_(auth.allow_anonymous) {}
 
-  reason on_connect(const broker::connect_request& r) override {
+  reason on_connect(const engine::connect_request& r) override {
     if (!anonymous_ && !r.username) return reason::not_authorized;
     return next_.on_connect(r);
   }
-  broker::publish_verdict on_publish(const broker::client_info& c, publish_packet& m) override {
+  engine::publish_verdict on_publish(const engine::client_info& c, publish_packet& m) override {
     return next_.on_publish(c, m);
   }
-  reason on_subscribe(const broker::client_info& c, subscription& s) override { return next_.on_subscribe(c, s); }
-  void on_disconnect(const broker::client_info& c, const error& why) override { next_.on_disconnect(c, why); }
+  reason on_subscribe(const engine::client_info& c, subscription& s) override { return next_.on_subscribe(c, s); }
+  void on_disconnect(const engine::client_info& c, const error& why) override { next_.on_disconnect(c, why); }
 
  private:
-  broker::hooks& next_;
+  engine::hooks& next_;
   bool anonymous_;
 };
 
 }  // namespace
 
-broker::options Broker::engine_options(const server::broker_config& config) {
+engine::options Broker::engine_options(const server::config& config) {
   const auto& l = config.limits;
-  broker::options o;
+  engine::options o;
   o.connection.maximum_packet_size = l.maximum_packet_size;
   o.connection.receive_maximum = l.receive_maximum;
   o.connection.topic_alias_maximum = l.topic_alias_maximum;
@@ -102,7 +102,7 @@ std::unique_ptr<storage::store> open_store(const server::storage_config& c, cons
 }  // namespace
 
 struct Broker::impl {
-  impl(server::broker_config c, broker::hooks* user_hooks, storage::store* user_store, log::logger l)
+  impl(server::config c, engine::hooks* user_hooks, storage::store* user_store, log::logger l)
       : config(std::move(c)),
         log(l.with_channel("broker")),
         own_store(user_store ? nullptr : open_store(config.storage, l.with_channel("storage"), store_error)),
@@ -157,25 +157,25 @@ struct Broker::impl {
     return true;
   }
 
-  server::broker_config config;
+  server::config config;
   log::logger log;
   std::string store_error;  // opening the configured store failed: start() fails
   bool recovered = false;
-  broker::hooks no_hooks;
+  engine::hooks no_hooks;
   std::unique_ptr<storage::store> own_store;
   storage::store& store;
   config_hooks hooks;
-  broker::engine engine;
+  engine::engine engine;
   net::runtime runtime;  // last: stopped and destroyed before the engine
 };
 
-Broker::Broker(server::broker_config config, log::logger log)
+Broker::Broker(server::config config, log::logger log)
     : impl_(std::make_unique<impl>(std::move(config), nullptr, nullptr, std::move(log))) {}
 
-Broker::Broker(server::broker_config config, broker::hooks& hooks, log::logger log)
+Broker::Broker(server::config config, engine::hooks& hooks, log::logger log)
     : impl_(std::make_unique<impl>(std::move(config), &hooks, nullptr, std::move(log))) {}
 
-Broker::Broker(server::broker_config config, broker::hooks& hooks, storage::store& store, log::logger log)
+Broker::Broker(server::config config, engine::hooks& hooks, storage::store& store, log::logger log)
     : impl_(std::make_unique<impl>(std::move(config), &hooks, &store, std::move(log))) {}
 
 Broker::~Broker() = default;  // the runtime's destructor stops it
@@ -237,7 +237,7 @@ std::size_t Broker::connections() const { return impl_->runtime.connections(); }
 
 std::size_t Broker::io_threads() const { return impl_->engine.workers(); }
 
-const broker::statistics& Broker::stats() const { return impl_->engine.stats(); }
+const engine::statistics& Broker::stats() const { return impl_->engine.stats(); }
 
 void Broker::external_connected(int native_socket) { impl_->runtime.adopt(native_socket); }
 

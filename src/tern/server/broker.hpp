@@ -1,14 +1,14 @@
 // tern/server/broker.hpp: tern::Broker, the MQTT broker as an object a program
 // embeds: the engine (sessions, routing, retained messages, wills, expiry),
-// listeners and io threads, configured by a tern::server::broker_config, with
+// listeners and io threads, configured by a tern::server::config, with
 // the program's hooks and store.
 //
-//   struct gate : tern::broker::hooks {               // optional: accept, refuse, filter
-//     tern::reason on_connect(const tern::broker::connect_request& r) override {
+//   struct gate : tern::engine::hooks {               // optional: accept, refuse, filter
+//     tern::reason on_connect(const tern::engine::connect_request& r) override {
 //       return r.username == "alice" ? tern::reason::success : tern::reason::not_authorized;
 //     }
 //   } hooks;
-//   tern::server::broker_config config;
+//   tern::server::config config;
 //   config.listeners[0].port = 0;                     // 127.0.0.1, any free port
 //   tern::Broker broker(config, hooks);
 //   broker.start();                                   // throws std::system_error naming the listener
@@ -47,8 +47,8 @@
 #include <utility>
 #include <vector>
 
-#include "tern/broker/hooks.hpp"
-#include "tern/broker/options.hpp"
+#include "tern/engine/hooks.hpp"
+#include "tern/engine/options.hpp"
 #include "tern/log/log.hpp"
 #include "tern/server/config.hpp"
 #include "tern/storage/storage.hpp"
@@ -62,11 +62,11 @@ class Broker {
   // keeps nothing).
   // `log` gets the broker's records (channels "broker" and "net"); a default
   // logger logs nothing.
-  explicit Broker(server::broker_config config = {}, log::logger log = {});
+  explicit Broker(server::config config = {}, log::logger log = {});
   // With the program's hooks, which must outlive the broker.
-  Broker(server::broker_config config, broker::hooks& hooks, log::logger log = {});
+  Broker(server::config config, engine::hooks& hooks, log::logger log = {});
   // With the program's hooks and store, which must outlive the broker.
-  Broker(server::broker_config config, broker::hooks& hooks, storage::store& store, log::logger log = {});
+  Broker(server::config config, engine::hooks& hooks, storage::store& store, log::logger log = {});
   // Stops the broker (as stop()) if it runs. Not on an io thread.
   ~Broker();
   Broker(const Broker&) = delete;
@@ -99,7 +99,7 @@ class Broker {
   // The number of io threads (and engine workers). Any thread.
   std::size_t io_threads() const;
   // The engine's counters ($SYS reads the same). Any thread.
-  const broker::statistics& stats() const;
+  const engine::statistics& stats() const;
 
   // Hands the broker a connected TCP socket the program accepted itself; the
   // broker owns it from now on and closes it when done (at once when it is not
@@ -117,7 +117,7 @@ class Broker {
   }
 
   // The engine options a configuration stands for (the limits, $SYS interval).
-  static broker::options engine_options(const server::broker_config& config);
+  static engine::options engine_options(const server::config& config);
 
  private:
   struct impl;

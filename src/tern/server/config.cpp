@@ -366,7 +366,7 @@ class reader {
 
   // ---- the tables ----
 
-  void top(const toml::table& t, broker_config& c) {
+  void top(const toml::table& t, config& c) {
     for_each_key(t, "", "", top_keys, [&](std::string_view name, const toml::node& n, const std::string& key) {
       if (name == "listeners") listeners(n, key, c.listeners);
       else if (name == "io_threads") integer(n, key, 0, 1024, c.io_threads);
@@ -492,7 +492,7 @@ void throw_exception_from_error(const config_error& e, const boost::source_locat
   throw std::runtime_error(e.message);
 }
 
-config_result<broker_config> parse_config(std::string_view text, std::string_view name) {
+config_result<config> parse_config(std::string_view text, std::string_view name) {
   toml::table document;
   try {
     document = toml::parse(text, name);
@@ -500,14 +500,14 @@ config_result<broker_config> parse_config(std::string_view text, std::string_vie
     return config_error{
         fmt::format("{}:{}:{}: {}", name, e.source().begin.line, e.source().begin.column, printable(e.description()))};
   }
-  broker_config config;
+  config config;
   reader r(name);
   r.top(document, config);
   if (r.problem_count() > 0) return config_error{r.message()};
   return config;
 }
 
-config_result<broker_config> load_config(const std::filesystem::path& path) {
+config_result<config> load_config(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return config_error{fmt::format("{}: is a directory", name)};
@@ -526,7 +526,7 @@ config_result<broker_config> load_config(const std::filesystem::path& path) {
   return parse_config(text, name);
 }
 
-std::string to_toml(const broker_config& c) {
+std::string to_toml(const config& c) {
   std::string out;
   auto line = [&out](std::string_view key, const auto& value) { out += fmt::format("{} = {}\n", key, value); };
   auto string = [&line](std::string_view key, std::string_view value) { line(key, quote(value)); };

@@ -7,7 +7,7 @@
 //     std::cerr << cfg.error().message;   //  expected an integer between 0 and 65535, got \"ten\""
 //     return 2;
 //   }
-//   tern::server::broker_config defaults;   // 127.0.0.1:1883, RocksDB in ./ternd-data, fsync
+//   tern::server::config defaults;   // 127.0.0.1:1883, RocksDB in ./ternd-data, fsync
 //
 // The file's layout (etc/ternd.toml shows every key with its default):
 //   top level   io_threads, log_level, sys_interval
@@ -111,9 +111,9 @@ struct auth_config {
   friend bool operator==(const auth_config&, const auth_config&) = default;
 };
 
-// Everything the broker is told. A default-constructed broker_config is the
+// Everything the broker is told. A default-constructed config is the
 // default configuration. Thread safety: a plain value.
-struct broker_config {
+struct config {
   std::vector<listener_config> listeners{listener_config{}};  // may be empty when embedding
   std::uint32_t io_threads = 0;                    // 0: one per core
   log::level log_level = log::level::info;
@@ -122,7 +122,7 @@ struct broker_config {
   storage_config storage;
   auth_config auth;
 
-  friend bool operator==(const broker_config&, const broker_config&) = default;
+  friend bool operator==(const config&, const config&) = default;
 };
 
 // A refused configuration: one line per problem, in the order of the file,
@@ -142,13 +142,13 @@ using config_result = boost::system::result<T, config_error>;
 // Parses `text`, a TOML document; `name` (usually the file's path) starts each
 // refusal. Keys left out keep their defaults; unknown keys and sections are
 // refused, with "did you mean" when a known one is close.
-[[nodiscard]] config_result<broker_config> parse_config(std::string_view text, std::string_view name);
+[[nodiscard]] config_result<config> parse_config(std::string_view text, std::string_view name);
 
 // Reads and parses the file at `path` (named in refusals as written).
-[[nodiscard]] config_result<broker_config> load_config(const std::filesystem::path& path);
+[[nodiscard]] config_result<config> load_config(const std::filesystem::path& path);
 
 // `config` as a TOML document that parse_config() reads back to an equal
 // value: every key, in the order of etc/ternd.toml. Holds no secret.
-[[nodiscard]] std::string to_toml(const broker_config& config);
+[[nodiscard]] std::string to_toml(const config& config);
 
 }  // namespace tern::server

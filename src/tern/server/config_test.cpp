@@ -19,10 +19,10 @@ std::string refusal(std::string_view text) {
 }
 
 // `text` parsed; fails the test on a refusal.
-broker_config parsed(std::string_view text) {
+config parsed(std::string_view text) {
   auto r = parse_config(text, "ternd.toml");
   EXPECT_TRUE(r) << r.error().message;
-  return r ? *r : broker_config{};
+  return r ? *r : config{};
 }
 
 // A directory of its own under the system's temporary directory, removed at the end.
@@ -42,7 +42,7 @@ class temp_dir {
 // ---- defaults and accepted files ---------------------------------------------
 
 TEST(Config, Defaults) {
-  const broker_config c;
+  const config c;
   ASSERT_EQ(c.listeners.size(), 1u);
   EXPECT_EQ(c.listeners[0].address, "127.0.0.1");
   EXPECT_EQ(c.listeners[0].port, 1883);
@@ -75,15 +75,15 @@ TEST(Config, Defaults) {
 }
 
 TEST(Config, EmptyFileGivesTheDefaults) {
-  EXPECT_EQ(parsed(""), broker_config{});
-  EXPECT_EQ(parsed("# nothing but a comment\n\n"), broker_config{});
-  EXPECT_EQ(parsed("[limits]\n[storage]\n[auth]\n"), broker_config{});
+  EXPECT_EQ(parsed(""), config{});
+  EXPECT_EQ(parsed("# nothing but a comment\n\n"), config{});
+  EXPECT_EQ(parsed("[limits]\n[storage]\n[auth]\n"), config{});
 }
 
 TEST(Config, ExampleFileShowsExactlyTheDefaults) {
   auto r = load_config(TERN_SOURCE_DIR "/etc/ternd.toml");
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(*r, broker_config{});
+  EXPECT_EQ(*r, config{});
 }
 
 constexpr std::string_view full_example = R"(io_threads = 4
@@ -145,7 +145,7 @@ acl_file = "/etc/ternd/acl"
 )";
 
 TEST(Config, FullExample) {
-  const broker_config c = parsed(full_example);
+  const config c = parsed(full_example);
   EXPECT_EQ(c.io_threads, 4u);
   EXPECT_EQ(c.log_level, log::level::debug);
   EXPECT_EQ(c.sys_interval, 0u);
@@ -180,7 +180,7 @@ TEST(Config, FullExample) {
 
 TEST(Config, OtherTomlSpellingsOfTheSameThing) {
   // Dotted keys, inline tables and an inline array of listener tables.
-  const broker_config c = parsed(R"(limits.max_keep_alive = 60
+  const config c = parsed(R"(limits.max_keep_alive = 60
 storage = { backend = "memory" }
 listeners = [{ port = 1 }, { port = 2, address = "10.0.0.1" }]
 )");
@@ -194,7 +194,7 @@ listeners = [{ port = 1 }, { port = 2, address = "10.0.0.1" }]
 TEST(Config, NoListeners) { EXPECT_TRUE(parsed("listeners = []\n").listeners.empty()); }
 
 TEST(Config, ListenerPortDefaultsByProtocol) {
-  const broker_config c = parsed("[[listeners]]\n[[listeners]]\nprotocol = \"mqtts\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
+  const config c = parsed("[[listeners]]\n[[listeners]]\nprotocol = \"mqtts\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
                                  "address = \"::1\"\n[[listeners]]\nport = 0\n[[listeners]]\nport = 0\n");
   ASSERT_EQ(c.listeners.size(), 4u);
   EXPECT_EQ(c.listeners[0].port, 1883);
@@ -204,7 +204,7 @@ TEST(Config, ListenerPortDefaultsByProtocol) {
 }
 
 TEST(Config, EmptyPathsMeanNone) {
-  const broker_config c = parsed("[[listeners]]\ncert_file = \"\"\n[auth]\npassword_file = \"\"\n");
+  const config c = parsed("[[listeners]]\ncert_file = \"\"\n[auth]\npassword_file = \"\"\n");
   EXPECT_TRUE(c.listeners[0].cert_file.empty());
   EXPECT_TRUE(c.auth.password_file.empty());
 }
@@ -212,20 +212,20 @@ TEST(Config, EmptyPathsMeanNone) {
 // ---- to_toml ------------------------------------------------------------------
 
 TEST(ToToml, DefaultsReadBackEqual) {
-  const std::string text = to_toml(broker_config{});
-  EXPECT_EQ(parsed(text), broker_config{});
+  const std::string text = to_toml(config{});
+  EXPECT_EQ(parsed(text), config{});
   EXPECT_NE(text.find("\n[[listeners]]\naddress = \"127.0.0.1\"\nport = 1883\nprotocol = \"mqtt\"\n"),
             std::string::npos)
       << text;
 }
 
 TEST(ToToml, FullExampleReadsBackEqual) {
-  const broker_config c = parsed(full_example);
+  const config c = parsed(full_example);
   EXPECT_EQ(parsed(to_toml(c)), c);
 }
 
 TEST(ToToml, NoListenersAndAwkwardStrings) {
-  broker_config c;
+  config c;
   c.listeners.clear();
   c.storage.data_dir = "dir with \"quotes\", \\backslashes\\, a\ttab, caf\xc3\xa9 and \x01";
   c.auth.acl_file = "line\nbreak";

@@ -1,10 +1,10 @@
-#include "tern/broker/subscription_index.hpp"
+#include "tern/engine/subscription_index.hpp"
 
 #include <algorithm>
 
 #include "tern/topic/topic.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 void subscription_index::remove(std::string_view filter, std::string_view client_id) {
   auto shared = topic::parse_shared(filter);
@@ -64,4 +64,4 @@ std::optional<share_member> subscription_index::other_member(std::uint32_t origi
   return std::nullopt;
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

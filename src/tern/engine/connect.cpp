@@ -1,15 +1,15 @@
 // A worker admits a CONNECT: client id rules, hooks, takeover, resume, the CONNACK.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -139,4 +139,4 @@ void worker::journal(client_session& s) {
   for (const auto& rec : s.subscriptions()) engine_.index().add(s.client_id(), s.handle(), rec, true);
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

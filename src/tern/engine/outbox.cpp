@@ -1,11 +1,11 @@
 // Routing to another worker's clients: the outbox batch (outbox_target).
 #include <algorithm>
 
-#include "tern/broker/delivery_target.hpp"
-#include "tern/broker/engine.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/delivery_target.hpp"
+#include "tern/engine/engine.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 void outbox_target::deliver(std::uint64_t route, const publish_packet& m, const route_target& t,
                             std::string_view client_id, std::span<const std::uint32_t> ids, time_point now) {
@@ -39,4 +39,4 @@ void outbox_target::deliver(std::uint64_t route, const publish_packet& m, const 
   b.deliveries.push_back(d);
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

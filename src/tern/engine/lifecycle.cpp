@@ -1,15 +1,15 @@
 // A connection's end and a session's: wills (delayed or not), expiry, the worker's periodic work and shutdown.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -174,4 +174,4 @@ std::optional<time_point> worker::next_tick() const {
   return t;
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,4 +1,4 @@
-// tern/broker/client_session.hpp: a session as the broker keeps it: MQTT
+// tern/engine/client_session.hpp: a session as the broker keeps it: MQTT
 // session state (session::state), subscriptions, will, expiry, a queue in
 // the store, and the connection it is attached to, if any. Owned by the
 // worker that owns its client id, on that worker's thread.
@@ -21,14 +21,14 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/broker/hooks.hpp"
-#include "tern/broker/subscription_index.hpp"
+#include "tern/engine/hooks.hpp"
+#include "tern/engine/subscription_index.hpp"
 #include "tern/core/fifo.hpp"
 #include "tern/session/state.hpp"
 #include "tern/storage/batch_journal.hpp"
 #include "tern/storage/storage.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 class worker;
 class endpoint;
@@ -194,4 +194,4 @@ struct client_session final : storage::batch_journal {
 // connection's cost (alloc_test.cpp measures it).
 static_assert(sizeof(client_session) <= 88);
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,7 +1,7 @@
 // index_lock: readers share, a writer excludes them all, writers never
 // deadlock. Threads race on purpose here; the checks hold only if the lock
 // works (no sleeps: every thread runs a fixed number of rounds).
-#include "tern/broker/index_lock.hpp"
+#include "tern/engine/index_lock.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace tern::broker {
+namespace tern::engine {
 namespace {
 
 // A writer changes two values one after the other; a reader that holds
@@ -83,4 +83,4 @@ TEST(IndexLock, NoWorkersMeansOneReader) {
 }
 
 }  // namespace
-}  // namespace tern::broker
+}  // namespace tern::engine

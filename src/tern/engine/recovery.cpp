@@ -1,15 +1,15 @@
 // At start: the store's persistent sessions, their subscriptions, in-flight and queued messages and wills rebuilt on their workers.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -99,4 +99,4 @@ void worker::forget_if_gone(std::string_view client_id) {
   if (!sessions_.find(client_id)) batch_.forget_client(client_id);
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

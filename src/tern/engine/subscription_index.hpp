@@ -1,11 +1,11 @@
-// tern/broker/subscription_index.hpp: every subscription of the broker, as
+// tern/engine/subscription_index.hpp: every subscription of the broker, as
 // routing reads it: a trie of plain subscriptions (topic filter -> client
 // id -> subscriber) and a trie of shared-subscription groups, with the lock
 // that guards both (index_lock: a reader lock per worker). Each entry names
 // its session by handle (the owning worker, a slot and a serial), so a
 // router can reach the session without a lookup by client id.
 //
-//   tern::broker::subscription_index idx(workers);
+//   tern::engine::subscription_index idx(workers);
 //   { auto w = idx.writer(); idx.add("c1", {owner, slot, serial}, {"a/+", opts, 0}, false); }
 //   { auto r = idx.reader(worker);
 //     idx.match("a/b", [](const std::string& id, const subscriber& s, std::string_view filter) { ... });
@@ -25,12 +25,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tern/broker/index_lock.hpp"
+#include "tern/engine/index_lock.hpp"
 #include "tern/codec/packet.hpp"
 #include "tern/storage/storage.hpp"
 #include "tern/topic/trie.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 // A session's handle: worker `owner`'s session in `slot`, the one with this
 // serial number (a later session in the same slot has another).
@@ -109,4 +109,4 @@ class subscription_index {
   std::uint32_t next_origin_ = 0;
 };
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,15 +1,15 @@
 // Delivering to a session: in flight, its memory queue or its queue in the store; refilling from the store; batches from other workers; shared-subscription redelivery.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -245,4 +245,4 @@ void worker::deliver(batch&& b, time_point now) {
   flush_stats();
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

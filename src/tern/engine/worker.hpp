@@ -1,4 +1,4 @@
-// tern/broker/worker.hpp: the part of the engine that runs on one io
+// tern/engine/worker.hpp: the part of the engine that runs on one io
 // thread: its sessions (session_table), what its endpoints report (one file
 // per action: connect.cpp, publish.cpp, subscribe.cpp, delivery.cpp,
 // lifecycle.cpp, sys.cpp, recovery.cpp), routing (route.cpp, through
@@ -21,17 +21,17 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/broker/client_session.hpp"
+#include "tern/engine/client_session.hpp"
 #include "tern/core/string_hash.hpp"
-#include "tern/broker/delivery_target.hpp"
-#include "tern/broker/endpoint.hpp"
-#include "tern/broker/hooks.hpp"
-#include "tern/broker/options.hpp"
-#include "tern/broker/session_table.hpp"
+#include "tern/engine/delivery_target.hpp"
+#include "tern/engine/endpoint.hpp"
+#include "tern/engine/hooks.hpp"
+#include "tern/engine/options.hpp"
+#include "tern/engine/session_table.hpp"
 #include "tern/storage/storage.hpp"
 #include "tern/topic/trie.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 class engine;
 
@@ -122,7 +122,7 @@ class worker {
   std::size_t route(const client_info& from, publish_packet m, time_point now);
   struct cached_match {
     const std::string* client_id;
-    const broker::subscriber* subscriber;
+    const struct subscriber* subscriber;
     const char* filter;  // the filter's text in the index: one filter, one pointer
   };
   // The index's subscriptions (not the shared ones) matching `topic`, from
@@ -250,4 +250,4 @@ void worker::hand_over_outbox(F&& f) {
   }
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

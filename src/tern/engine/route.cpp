@@ -1,15 +1,15 @@
 // A worker routes a message: the subscriptions that match (from its route cache), one delivery per client, local ones placed at once, others batched per worker.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -127,4 +127,4 @@ std::span<const worker::cached_match> worker::cached_matches(std::string_view to
   return {matches.data() + it->second.begin, it->second.count};
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,4 +1,4 @@
-// tern/broker/session_table.hpp: a worker's sessions (it owns them), found
+// tern/engine/session_table.hpp: a worker's sessions (it owns them), found
 // by client id (without allocating: a std::string_view will do) and by
 // handle (a slot and a serial number that tells a session from a later one
 // in the same slot), which is how the subscription index and other workers'
@@ -18,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/broker/client_session.hpp"
+#include "tern/engine/client_session.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 class session_table {
  public:
@@ -56,4 +56,4 @@ class session_table {
   std::uint64_t next_serial_ = 1;
 };
 
-}  // namespace tern::broker
+}  // namespace tern::engine

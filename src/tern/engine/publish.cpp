@@ -1,14 +1,14 @@
 // A PUBLISH from a client: the rules every broker applies (topic depth, $SYS),
 // the hooks, retained messages, routing, the acknowledgement (written after
 // the turn's commit).
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -64,4 +64,4 @@ void worker::forget(endpoint& ep) {
   if (ep.unsynced()) std::erase(unsynced_, &ep);
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,13 +1,13 @@
-// tern/broker/hooks.hpp: the embedding program's say in what the broker
+// tern/engine/hooks.hpp: the embedding program's say in what the broker
 // does: accept or refuse a CONNECT, allow, discard, refuse, redirect or
 // rewrite a PUBLISH, grant, downgrade or refuse a subscription, and learn of
 // disconnections.
 //
-//   struct my_hooks : tern::broker::hooks {
-//     tern::reason on_connect(const tern::broker::connect_request& r) override {
+//   struct my_hooks : tern::engine::hooks {
+//     tern::reason on_connect(const tern::engine::connect_request& r) override {
 //       return r.username == "admin" ? tern::reason::success : tern::reason::not_authorized;
 //     }
-//     tern::broker::publish_verdict on_publish(const tern::broker::client_info&, tern::publish_packet& m) override {
+//     tern::engine::publish_verdict on_publish(const tern::engine::client_info&, tern::publish_packet& m) override {
 //       if (m.topic().starts_with("raw/")) m.set_topic("clean/" + std::string(m.topic().substr(4)));  // redirect
 //       return {};
 //     }
@@ -24,7 +24,7 @@
 #include "tern/codec/packet.hpp"
 #include "tern/core/error.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 struct connect_request {
   std::string_view client_id;
@@ -75,4 +75,4 @@ class hooks {
   virtual void on_disconnect(const client_info&, const error& /*why*/) {}
 };
 
-}  // namespace tern::broker
+}  // namespace tern::engine

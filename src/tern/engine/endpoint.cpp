@@ -1,14 +1,14 @@
 // The engine side of a network connection: what its protocol machine reports goes to its worker.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
+#include "tern/engine/client_session.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 // ---------------------------------------------------------------- endpoint
 
@@ -78,4 +78,4 @@ void endpoint::on_disconnect(const disconnect_packet& d) {
 
 void endpoint::on_closed(const error& why) { worker_->closed(*this, why, worker_->now()); }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

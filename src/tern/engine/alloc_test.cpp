@@ -10,10 +10,10 @@
 #include <cstdio>
 
 #include "support/heap_counter.hpp"
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 #include "tern/codec/codec.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 namespace {
 
 struct quiet_endpoint final : endpoint {
@@ -241,4 +241,4 @@ TEST(Memory, FanOutAllocatesNothingPerSubscriber) {
 }
 
 }  // namespace
-}  // namespace tern::broker
+}  // namespace tern::engine

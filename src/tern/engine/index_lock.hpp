@@ -1,4 +1,4 @@
-// tern/broker/index_lock.hpp: the lock of the engine's subscription index,
+// tern/engine/index_lock.hpp: the lock of the engine's subscription index,
 // a reader lock per worker ("big reader lock"). Every published message
 // reads the index, on its worker's thread; changes ((un)subscribe, a
 // session's end) are rare. A std::shared_mutex made every reader write the
@@ -7,7 +7,7 @@
 // on a cache line that no other thread touches until a writer comes; a
 // writer locks every worker's lock.
 //
-//   tern::broker::index_lock l(workers);
+//   tern::engine::index_lock l(workers);
 //   { auto r = l.reader(i); /* read the index */ }   // on worker i's thread
 //   { auto w = l.writer(); /* change the index */ }  // on any thread
 //
@@ -22,7 +22,7 @@
 #include <memory>
 #include <mutex>
 
-namespace tern::broker {
+namespace tern::engine {
 
 class index_lock {
   // A plain std::mutex: only its worker locks it to read, so it is almost
@@ -84,4 +84,4 @@ class index_lock {
   std::unique_ptr<slot[]> slots_;
 };
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,8 +1,8 @@
-#include "tern/broker/client_session.hpp"
+#include "tern/engine/client_session.hpp"
 
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 session_handle client_session::handle() const { return {static_cast<std::uint32_t>(home->index()), slot, serial}; }
 
@@ -12,4 +12,4 @@ std::uint64_t client_session::next_seq() { return home->next_seq(); }
 
 storage::write_batch& client_session::journal_batch() { return home->store_batch(); }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

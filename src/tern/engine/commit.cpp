@@ -1,15 +1,15 @@
 // The end of a worker's loop turn: the store batch committed (group commit), the counters added.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -57,4 +57,4 @@ storage::storage_result<void> worker::commit() {
   return r;
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,15 +1,15 @@
 // $SYS/broker/...: the broker's statistics as retained messages, every sys_interval.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -43,4 +43,4 @@ void worker::publish_sys(time_point now) {
   }
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,6 +1,6 @@
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
-#include "tern/broker/client_session.hpp"
+#include "tern/engine/client_session.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -9,7 +9,7 @@
 
 #include "tern/topic/topic.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 // Per idle connection (see engine.hpp): the endpoint adds 32 bytes to its
 // connection (and the session, client_session.hpp, is at most 88 bytes).
@@ -67,4 +67,4 @@ std::size_t engine::owner_of(const endpoint& ep) const {
 }
 
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,9 +1,9 @@
-// tern/broker/endpoint.hpp: one network connection as the engine sees it:
+// tern/engine/endpoint.hpp: one network connection as the engine sees it:
 // the MQTT protocol machine (session::connection, server role) and the
 // hand-off of what it reports to its worker. The network layer's connection
 // derives from it (wake, peer_address) and owns it.
 //
-//   class my_link final : public tern::broker::endpoint {
+//   class my_link final : public tern::engine::endpoint {
 //     void wake() override;                        // write output() soon
 //     std::string peer_address() const override;   // "127.0.0.1:50000"
 //   };
@@ -20,7 +20,7 @@
 
 #include "tern/session/connection.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using session::time_point;
 class worker;
@@ -113,4 +113,4 @@ class endpoint : private session::handler {
   // happens inside an input on the worker's thread.)
 };
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,12 +1,12 @@
-// tern/broker/options.hpp: what a broker engine is told (options), what it
+// tern/engine/options.hpp: what a broker engine is told (options), what it
 // counts (statistics) and what it found in its store at start (recovery).
 // The embedding layer (tern::Broker) needs these and nothing else of the
 // engine's insides.
 //
-//   tern::broker::options o;
+//   tern::engine::options o;
 //   o.max_topic_levels = 64;
 //   o.queue.max_messages = 10'000;
-//   tern::broker::engine eng(o, hooks, store, workers, now);
+//   tern::engine::engine eng(o, hooks, store, workers, now);
 //   eng.stats().clients_connected.load();
 #pragma once
 
@@ -19,7 +19,7 @@
 #include "tern/log/log.hpp"
 #include "tern/session/connection.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 struct options {
   // Per connection: Maximum Packet Size, Receive Maximum, Topic Alias
@@ -92,4 +92,4 @@ struct recovery {
   std::size_t discarded = 0;  // sessions that had ended (expired while down)
 };
 
-}  // namespace tern::broker
+}  // namespace tern::engine

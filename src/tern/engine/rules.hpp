@@ -1,6 +1,6 @@
-// tern/broker/rules.hpp: small rules the worker's actions share: how a
+// tern/engine/rules.hpp: small rules the worker's actions share: how a
 // message is prepared for one subscriber, which topics are the broker's, how
-// deep a topic may be. Internal to src/tern/broker.
+// deep a topic may be. Internal to src/tern/engine.
 #pragma once
 
 #include <algorithm>
@@ -12,7 +12,7 @@
 #include "tern/codec/packet.hpp"
 #include "tern/topic/topic.hpp"
 
-namespace tern::broker::rules {
+namespace tern::engine::rules {
 
 constexpr std::uint32_t never_expires = 0xFFFFFFFF;
 
@@ -62,4 +62,4 @@ inline bool covered_by(std::string_view denied, std::string_view filter) {
   return !topic::has_wildcard(filter) && topic::matches(denied, filter);
 }
 
-}  // namespace tern::broker::rules
+}  // namespace tern::engine::rules

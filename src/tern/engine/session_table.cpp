@@ -1,14 +1,14 @@
 // A worker's sessions, by client id and by handle (slot and serial).
-#include "tern/broker/session_table.hpp"
+#include "tern/engine/session_table.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
+#include "tern/engine/client_session.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 std::size_t session_table::by_client_id::operator()(std::string_view id) const noexcept {
   return std::hash<std::string_view>{}(id);
@@ -64,4 +64,4 @@ client_session* session_table::at(std::uint32_t slot, std::uint64_t serial) cons
   return s && s->serial == serial ? s : nullptr;
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

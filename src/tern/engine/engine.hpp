@@ -1,8 +1,8 @@
-// tern/broker/engine.hpp: the broker engine, without I/O. Sessions, takeover,
+// tern/engine/engine.hpp: the broker engine, without I/O. Sessions, takeover,
 // routing, retained messages, wills, session expiry, shared subscriptions,
 // limits and $SYS, driven by a network layer that feeds it bytes and time.
 //
-//   tern::broker::engine eng(opts, hooks, store, /*workers=*/2, now);
+//   tern::engine::engine eng(opts, hooks, store, /*workers=*/2, now);
 //   // on io thread i, for a new socket, the network layer's connection (an
 //   // endpoint that implements wake() and peer_address()):
 //   auto ep = std::make_unique<my_connection>(eng.worker_at(i), now, socket);
@@ -65,14 +65,14 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/broker/endpoint.hpp"
-#include "tern/broker/hooks.hpp"
-#include "tern/broker/options.hpp"
-#include "tern/broker/subscription_index.hpp"
-#include "tern/broker/worker.hpp"
+#include "tern/engine/endpoint.hpp"
+#include "tern/engine/hooks.hpp"
+#include "tern/engine/options.hpp"
+#include "tern/engine/subscription_index.hpp"
+#include "tern/engine/worker.hpp"
 #include "tern/storage/storage.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 class engine {
  public:
@@ -127,4 +127,4 @@ class engine {
   std::atomic<std::uint64_t> next_seq_{1};
 };
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,4 +1,4 @@
-// tern/broker/delivery_target.hpp: where a worker's router hands a message
+// tern/engine/delivery_target.hpp: where a worker's router hands a message
 // for one matched subscriber. A worker has one target per worker: its own
 // sessions (worker::local_target, delivery.cpp) and, for each other worker,
 // an outbox that gathers one batch per loop turn (outbox_target, outbox.cpp).
@@ -20,12 +20,12 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/broker/subscription_index.hpp"
+#include "tern/engine/subscription_index.hpp"
 #include "tern/codec/packet.hpp"
 #include "tern/session/state.hpp"
 #include "tern/storage/storage.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using session::time_point;
 class worker;
@@ -108,4 +108,4 @@ class outbox_target final : public delivery_target {
   std::uint32_t message_ = 0;
 };
 
-}  // namespace tern::broker
+}  // namespace tern::engine

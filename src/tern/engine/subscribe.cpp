@@ -1,15 +1,15 @@
 // SUBSCRIBE and UNSUBSCRIBE: the index, the session's list, retained messages.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 #include <new>
 
-#include "tern/broker/client_session.hpp"
-#include "tern/broker/rules.hpp"
+#include "tern/engine/client_session.hpp"
+#include "tern/engine/rules.hpp"
 
-namespace tern::broker {
+namespace tern::engine {
 
 using namespace rules;
 
@@ -96,4 +96,4 @@ void worker::unsubscribe(endpoint& ep, unsubscribe_packet&& u) {
   ep.wake();
 }
 
-}  // namespace tern::broker
+}  // namespace tern::engine

@@ -1,6 +1,6 @@
 // Engine tests: raw packets in, decoded packets out, on a manual clock, with
 // one and two workers. No sockets: the network layer has its own tests.
-#include "tern/broker/engine.hpp"
+#include "tern/engine/engine.hpp"
 
 #include "tern/log/capture_sink.hpp"
 
@@ -10,7 +10,7 @@
 #include <memory>
 #include <thread>
 
-namespace tern::broker {
+namespace tern::engine {
 namespace {
 
 using namespace std::chrono_literals;
@@ -780,9 +780,9 @@ TEST_F(Engine, SysTopicsArePublished) {
 }
 
 }  // namespace
-}  // namespace tern::broker
+}  // namespace tern::engine
 
-namespace tern::broker {
+namespace tern::engine {
 namespace {
 
 class Durability : public Engine, public ::testing::WithParamInterface<std::size_t> {};
@@ -1140,4 +1140,4 @@ TEST_F(Engine, PastMaxStoredMessagesDropsAreCountedAndLogged) {
 }
 
 }  // namespace
-}  // namespace tern::broker
+}  // namespace tern::engine
