@@ -14,6 +14,7 @@
 // Thread safety: the routing worker's thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -41,6 +42,14 @@ struct route_target {
   std::uint32_t ids_count;
   bool persistent;  // the session journals
 };
+
+// Whether `m` for `t` is stored by the routing worker and so names its
+// session by client id: a persistent subscriber's QoS 1/2 delivery. The
+// router copies such ids while it holds the index lock; outbox_target
+// stores such deliveries before posting its batch.
+inline bool stored_by_router(const publish_packet& m, const route_target& t) noexcept {
+  return t.persistent && std::min(m.qos, t.options.max_qos) != qos::at_most_once;
+}
 
 class delivery_target {
  public:

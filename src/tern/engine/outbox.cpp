@@ -13,7 +13,7 @@ void outbox_target::deliver(std::uint64_t route, const publish_packet& m, const 
   delivery d;
   d.options = t.options;
   d.origin = t.origin;
-  if (t.persistent && std::min(m.qos, t.options.max_qos) != qos::at_most_once) {
+  if (stored_by_router(m, t)) {
     // Stored here, committed before the batch is posted: the publisher's
     // acknowledgement waits for the routing worker's commit only.
     auto out = rules::prepare(m, t.options, ids);

@@ -81,8 +81,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
     // What other workers' outboxes need by client id (stored messages of
     // persistent sessions), copied while the index still holds the ids.
     for (auto& t : targets) {
-      if (t.session.owner == index_ || !t.persistent || std::min(m.qos, t.options.max_qos) == qos::at_most_once)
-        continue;
+      if (t.session.owner == index_ || !stored_by_router(m, t)) continue;
       remote_ids.push_back(*t.client_id);  // taken in this order below
     }
   }
@@ -92,8 +91,7 @@ std::size_t worker::route(const client_info& from, publish_packet m, time_point 
   for (auto& t : targets) {
     const std::span<const std::uint32_t> t_ids(ids.data() + t.ids_begin, t.ids_count);
     std::string_view id;
-    if (t.session.owner != index_ && t.persistent && std::min(m.qos, t.options.max_qos) != qos::at_most_once)
-      id = remote_ids[next_remote++];
+    if (t.session.owner != index_ && stored_by_router(m, t)) id = remote_ids[next_remote++];
     targets_[t.session.owner]->deliver(route, m, t, id, t_ids, now);
   }
   local_.finish();
