@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <system_error>
 
+#include "tern/net/tls_options.hpp"  // tls_verify_category()
+
 namespace tern {
 
 enum class client_error : std::uint8_t {
@@ -35,18 +37,6 @@ const std::error_category& client_error_category() noexcept;
 inline std::error_code make_error_code(client_error e) noexcept {
   return {static_cast<int>(e), client_error_category()};
 }
-
-// The category of a TLS handshake that failed because the server's
-// certificate did not verify (mqtts://). The value is OpenSSL's verify result
-// (X509_V_ERR_*: 20 unknown issuer, 10 expired, 62 hostname mismatch, 64 IP
-// address mismatch...); the message is "certificate verify failed: " and
-// OpenSSL's reason. Name "tern.tls.verify".
-//
-//   if (ec.category() == tern::tls_verify_category()) ...   // the broker's certificate is not trusted
-//
-// Other handshake failures (an alert from the server, no common protocol
-// version) carry OpenSSL's error (boost::asio::error::get_ssl_category()).
-const std::error_category& tls_verify_category() noexcept;
 
 }  // namespace tern
 

@@ -26,7 +26,7 @@ error_code link::open(const broker_uri& uri) {
   s->tr = std::move(*tr);
   s->rbuf.resize(read_buffer_size);
   current_ = s;
-  s->tr->async_open(uri, [owner = owner_.lock(), this, s](error_code ec) { on_opened(s, ec); });
+  s->tr->async_open(uri.host, uri.port, [owner = owner_.lock(), this, s](error_code ec) { on_opened(s, ec); });
   return {};
 }
 

@@ -1,5 +1,6 @@
-// The TLS transport of tern::client (mqtts://): asio::ssl::stream over a TCP
-// socket, with a context built from tls_options on every connection attempt.
+// A client's TLS stream (tern/net/stream.hpp; mqtts://): asio::ssl::stream
+// over a TCP socket, with a context built from tls_options for every stream
+// (so for every connection attempt of a client).
 //
 // Verification: verify_peer against the CAs given (or the system's), and
 // OpenSSL's own host check (X509_VERIFY_PARAM_set1_host, or _set1_ip_asc
@@ -33,8 +34,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "tern/client/error.hpp"
-#include "tern/client/transport.hpp"
+#include "tern/net/stream.hpp"
 
 namespace tern {
 namespace {
@@ -56,7 +56,7 @@ const std::error_category& tls_verify_category() noexcept {
 
 }  // namespace tern
 
-namespace tern::client_detail {
+namespace tern::net {
 namespace {
 
 namespace asio = boost::asio;
@@ -149,9 +149,9 @@ error_code handshake_error(SSL* ssl, bool verifying, error_code ec) {
   return ec;
 }
 
-class tls_transport final : public transport, public std::enable_shared_from_this<tls_transport> {
+class tls_stream final : public stream, public std::enable_shared_from_this<tls_stream> {
  public:
-  tls_transport(const asio::any_io_executor& ex, std::shared_ptr<ssl::context> ctx, const tls_options& o,
+  tls_stream(const asio::any_io_executor& ex, std::shared_ptr<ssl::context> ctx, const tls_options& o,
                 const log::logger& log)
       : ctx_(std::move(ctx)),
         resolver_(ex),
@@ -161,13 +161,13 @@ class tls_transport final : public transport, public std::enable_shared_from_thi
         verify_host_(o.verify_host_name && !o.insecure),
         log_(log) {}
 
-  void async_open(const broker_uri& uri, open_handler h) override {
-    if (server_name_.empty()) server_name_ = uri.host;
+  void async_open(const std::string& host, std::uint16_t port, open_handler h) override {
+    if (server_name_.empty()) server_name_ = host;
     if (auto ec = prepare()) return asio::post(resolver_.get_executor(), [h = std::move(h), ec]() mutable {
       std::move(h)(ec);
     });
     resolver_.async_resolve(
-        uri.host, std::to_string(uri.port),
+        host, std::to_string(port),
         [self = shared_from_this(), h = std::move(h)](error_code ec, tcp::resolver::results_type r) mutable {
           if (ec) return std::move(h)(ec);
           if (self->closed_) return std::move(h)(asio::error::operation_aborted);
@@ -250,11 +250,11 @@ class tls_transport final : public transport, public std::enable_shared_from_thi
 
 }  // namespace
 
-result<std::shared_ptr<transport>> make_tls_transport(const asio::any_io_executor& ex, const tls_options& tls,
-                                                      const log::logger& log) {
+result<std::shared_ptr<stream>> make_tls_stream(const asio::any_io_executor& ex, const tls_options& tls,
+                                                const log::logger& log) {
   auto ctx = make_context(tls, log);
   if (!ctx) return ctx.error();
-  return std::shared_ptr<transport>(std::make_shared<tls_transport>(ex, std::move(*ctx), tls, log));
+  return std::shared_ptr<stream>(std::make_shared<tls_stream>(ex, std::move(*ctx), tls, log));
 }
 
-}  // namespace tern::client_detail
+}  // namespace tern::net
