@@ -288,6 +288,13 @@ std::optional<account_line> split_account(std::string_view text, std::size_t num
 
 bool is_comment_or_blank(std::string_view text) { return text.starts_with('#') || trim(text).empty(); }
 
+// A comment or blank line as to_text() writes it back: without the carriage
+// returns at its end (a CRLF file is written with LF line ends).
+std::string kept(std::string_view text) {
+  while (text.ends_with('\r')) text.remove_suffix(1);
+  return std::string(text);
+}
+
 }  // namespace
 
 void password_file::reindex() {
@@ -302,7 +309,7 @@ file_result<password_file> password_file::parse(std::string_view text, std::stri
   std::unordered_map<std::string_view, std::size_t> seen;  // user -> line number
   for (const auto [number, t] : text_lines(text)) {
     if (is_comment_or_blank(t)) {
-      f.lines_.push_back({std::string(t), {}, std::nullopt});
+      f.lines_.push_back({kept(t), {}, std::nullopt});
       continue;
     }
     const auto a = split_account(t, number, p);
@@ -336,7 +343,7 @@ file_result<password_file> password_file::parse_plain(std::string_view text, std
   std::unordered_map<std::string_view, std::size_t> seen;
   for (const auto [number, t] : text_lines(text)) {
     if (is_comment_or_blank(t)) {
-      f.lines_.push_back({std::string(t), {}, std::nullopt});
+      f.lines_.push_back({kept(t), {}, std::nullopt});
       continue;
     }
     const auto a = split_account(t, number, p);
