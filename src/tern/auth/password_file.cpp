@@ -303,7 +303,11 @@ void password_file::reindex() {
     if (lines_[i].hash) index_.emplace(lines_[i].user, i);
 }
 
-file_result<password_file> password_file::parse(std::string_view text, std::string_view name) {
+// The lines of `text`: comments and blanks kept, each account's hash from
+// hash_of(text after ':', whether the file is still clean), every problem
+// named by line.
+template <class HashOf>
+file_result<password_file> password_file::read(std::string_view text, std::string_view name, HashOf hash_of) {
   password_file f;
   problems p(name);
   std::unordered_map<std::string_view, std::size_t> seen;  // user -> line number
@@ -314,13 +318,13 @@ file_result<password_file> password_file::parse(std::string_view text, std::stri
     }
     const auto a = split_account(t, number, p);
     if (!a) continue;
-    auto h = password_hash::parse(trim(a->rest));
-    if (!h) {
-      p.add(number, fmt::format("user \"{}\": {}", a->user, h.error().detail));
-      continue;
-    }
     if (const auto [at, fresh] = seen.emplace(a->user, number); !fresh) {
       p.add(number, fmt::format("user \"{}\" is already on line {}", a->user, at->second));
+      continue;
+    }
+    result<password_hash> h = hash_of(a->rest, p.empty());
+    if (!h) {
+      p.add(number, fmt::format("user \"{}\": {}", a->user, h.error().message()));
       continue;
     }
     f.lines_.push_back({{}, std::string(a->user), std::move(*h)});
@@ -328,6 +332,10 @@ file_result<password_file> password_file::parse(std::string_view text, std::stri
   if (!p.empty()) return p.error();
   f.reindex();
   return f;
+}
+
+file_result<password_file> password_file::parse(std::string_view text, std::string_view name) {
+  return read(text, name, [](std::string_view rest, bool) { return password_hash::parse(trim(rest)); });
 }
 
 file_result<password_file> password_file::load(const std::filesystem::path& path) {
@@ -338,35 +346,11 @@ file_result<password_file> password_file::load(const std::filesystem::path& path
 
 file_result<password_file> password_file::parse_plain(std::string_view text, std::string_view name,
                                                        const hash_options& options) {
-  password_file f;
-  problems p(name);
-  std::unordered_map<std::string_view, std::size_t> seen;
-  for (const auto [number, t] : text_lines(text)) {
-    if (is_comment_or_blank(t)) {
-      f.lines_.push_back({kept(t), {}, std::nullopt});
-      continue;
-    }
-    const auto a = split_account(t, number, p);
-    if (!a) continue;
-    if (password_hash::parse(trim(a->rest))) {
-      p.add(number, fmt::format("user \"{}\": the password is already hashed", a->user));
-      continue;
-    }
-    if (const auto [at, fresh] = seen.emplace(a->user, number); !fresh) {
-      p.add(number, fmt::format("user \"{}\" is already on line {}", a->user, at->second));
-      continue;
-    }
-    if (!p.empty()) continue;  // no hashing once the file is refused
-    auto h = password_hash::make(a->rest, options);
-    if (!h) {
-      p.add(number, fmt::format("user \"{}\": {}", a->user, h.error().message()));
-      continue;
-    }
-    f.lines_.push_back({{}, std::string(a->user), std::move(*h)});
-  }
-  if (!p.empty()) return p.error();
-  f.reindex();
-  return f;
+  return read(text, name, [&options](std::string_view password, bool clean) -> result<password_hash> {
+    if (password_hash::parse(trim(password))) return invalid("the password is already hashed");
+    if (!clean) return password_hash{};  // the file is refused: hash no more
+    return password_hash::make(password, options);
+  });
 }
 
 const password_hash* password_file::find(std::string_view user) const {

@@ -140,6 +140,8 @@ class password_file {
     std::optional<password_hash> hash;   // set for an account
   };
   void reindex();
+  template <class HashOf>
+  static file_result<password_file> read(std::string_view text, std::string_view name, HashOf hash_of);
 
   std::vector<line> lines_;
   std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>> index_;  // user -> lines_ index
