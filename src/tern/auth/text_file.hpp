@@ -10,6 +10,7 @@
 // Files are read with the caller's thread; nothing here keeps state.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <string>
