@@ -167,30 +167,34 @@ const std::vector<acl::rule>* acl::user_rules(std::string_view user) const {
 
 bool acl::allowed(std::optional<std::string_view> user, std::string_view client_id, std::string_view topic,
                   access what) const {
-  if (!patterns_.empty() && ((user && dangerous(*user)) || dangerous(client_id))) return false;
   if (what == access::subscribe) {
     const auto shared = topic::parse_shared(topic);
     if (!shared) return false;
     if (*shared) topic = (*shared)->filter;
   }
   const std::vector<rule>* own = user ? user_rules(*user) : &anonymous_;
+  // A '+' or '#' in a name would turn a pattern into a wider filter: such a
+  // client gets its own section's rules and no pattern (mosquitto 2.0).
+  const bool patterns = !((user && dangerous(*user)) || dangerous(client_id));
   // Denials first, from the client's section and from the patterns.
   if (own)
     for (const auto& r : *own)
       if (r.what == grant::deny && applies(r.filter, topic, what)) return false;
-  for (const auto& r : patterns_) {
-    if (r.what != grant::deny) continue;
-    const auto f = substitute(r.filter, user, client_id, false);
-    if (f && applies(*f, topic, what)) return false;
-  }
+  if (patterns)
+    for (const auto& r : patterns_) {
+      if (r.what != grant::deny) continue;
+      const auto f = substitute(r.filter, user, client_id, false);
+      if (f && applies(*f, topic, what)) return false;
+    }
   if (own)
     for (const auto& r : *own)
       if (grants(r.what, what) && applies(r.filter, topic, what)) return true;
-  for (const auto& r : patterns_) {
-    if (!grants(r.what, what)) continue;
-    const auto f = substitute(r.filter, user, client_id, true);
-    if (f && applies(*f, topic, what)) return true;
-  }
+  if (patterns)
+    for (const auto& r : patterns_) {
+      if (!grants(r.what, what)) continue;
+      const auto f = substitute(r.filter, user, client_id, true);
+      if (f && applies(*f, topic, what)) return true;
+    }
   return false;
 }
 

@@ -25,11 +25,12 @@
 //   refused, whatever grants it. (mosquitto 2.0 looks at the user's rules,
 //   denials first, before the patterns, so there a user's grant beats a
 //   pattern's deny; here the deny wins, as its manual describes.)
-// - A client whose user name or client id holds '+' or '#' gets nothing when
-//   the file has patterns (mosquitto's rule: it would widen a pattern). A
-//   pattern that would put a '/' into a level through %c or %u grants nothing
-//   to that client (mosquitto substitutes it, so that client "a/b" reaches
-//   into "a"'s part of the tree); as a deny it is applied as substituted.
+// - A client whose user name or client id holds '+' or '#' gets the rules of
+//   its own section and no pattern at all (mosquitto 2.0: the name would
+//   turn a pattern into a wider filter). A pattern that would put a '/' into
+//   the topic through %c or %u grants nothing to that client (mosquitto
+//   substitutes it, so that client "a/b" reaches into client "a"'s part of
+//   the tree); as a deny it applies as substituted.
 // - Subscribe: mosquitto 2.0 accepts every SUBSCRIBE and checks read access at
 //   delivery. Here a filter may be subscribed to when a read rule covers it
 //   (every topic the filter matches is readable by that rule) and no deny rule

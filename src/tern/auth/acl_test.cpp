@@ -139,10 +139,13 @@ TEST(AclAllowed, WildcardsOrSlashesInIdsDoNotWidenPatterns) {
       "topic read public\n"
       "pattern readwrite devices/%c/#\n"
       "pattern readwrite users/%u\n");
-  // '+' or '#' in a user name or client id: nothing at all (mosquitto 2.0).
+  // '+' or '#' in a user name or client id: no pattern, only the client's
+  // own section (mosquitto 2.0).
   EXPECT_FALSE(a.allowed(std::nullopt, "#", "devices/x/y", W));
   EXPECT_FALSE(a.allowed(std::nullopt, "+", "devices/x", W));
-  EXPECT_FALSE(a.allowed(std::nullopt, "a+", "public", R));
+  EXPECT_FALSE(a.allowed(std::nullopt, "+", "devices/+/x", W));
+  EXPECT_TRUE(a.allowed(std::nullopt, "a+", "public", R));
+  EXPECT_FALSE(a.allowed("e#", "c", "public", R));  // no section of its own
   EXPECT_TRUE(a.allowed("eve", "c", "public", R));  // control: a harmless user name
   EXPECT_TRUE(a.allowed("eve", "c", "users/eve", W));
   EXPECT_FALSE(a.allowed("#", "c", "users/anything", W));
