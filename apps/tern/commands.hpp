@@ -18,5 +18,7 @@ void add_bench(CLI::App& app, int& status);
 // `tern pub` (pub.cpp) and `tern sub` (sub.cpp): mosquitto_pub/mosquitto_sub's flags.
 void add_pub(CLI::App& app, int& status);
 void add_sub(CLI::App& app, int& status);
+// `tern passwd` (passwd.cpp): mosquitto_passwd's flags, on tern::auth::password_file.
+void add_passwd(CLI::App& app, int& status);
 
 }  // namespace tern::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   tern::cli::add_bench(app, status);
   tern::cli::add_pub(app, status);
   tern::cli::add_sub(app, status);
+  tern::cli::add_passwd(app, status);
 
   try {
     app.parse(argc, argv);
