@@ -1,0 +1,82 @@
+// tern/net/tls_filter.hpp: the server side of TLS (1.2 and 1.3, OpenSSL) as
+// a byte filter (byte_filter.hpp) under the link, over the TCP layer: what
+// an "mqtts" listener's connections speak, on the same io threads and engine
+// as plain TCP. A tls_server is the listener's context (certificate, key,
+// the CA that signs client certificates) and makes one filter per accepted
+// connection; reload() re-reads the files for the connections that come
+// after (those already open keep the context they started with).
+//
+//   std::string error;
+//   auto tls = tern::net::tls_server::make({.cert_file = "server.crt", .key_file = "server.key"}, error);
+//   if (!tls) { ... error: "cert_file server.crt: No such file or directory" ... }
+//   runtime_options o;
+//   o.listeners = {{"0.0.0.0", 8883, tls}};      // each connection: tls->make(fd, now)
+//   ...
+//   if (!tls->reload(error)) log.warn("keeping the certificates in force: {}", error);   // on SIGHUP
+//
+// The filter drives OpenSSL through a BIO of its own whose reads call the
+// layer below (no copy of the ciphertext coming in) and whose writes gather
+// the records of one call in the filter, written to the layer below with one
+// call when the call ends (a handshake flight, or a batch of MQTT packets
+// copied into 16 KiB records: one send per batch, not one per record). It
+// holds no buffer of its own while idle (SSL_MODE_RELEASE_BUFFERS).
+// OpenSSL's headers stay in tls_filter.cpp.
+//
+// Thread safety: a tls_server's make() and reload() from any thread; a
+// filter belongs to its connection's thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "tern/net/byte_filter.hpp"
+
+namespace tern::net {
+
+struct tls_server_options {
+  std::string cert_file;  // PEM: the server's certificate, then its chain
+  std::string key_file;   // PEM: its private key (unencrypted)
+  // PEM: the CAs whose client certificates are accepted; empty: clients are
+  // not asked for one.
+  std::string ca_file;
+  // With ca_file: a client without a certificate fails the handshake (false:
+  // it may connect without one; one it presents must still verify).
+  bool require_certificate = true;
+  // The client certificate's CN is the user name the engine sees (the
+  // CONNECT's user name and password are dropped); a client without one is
+  // refused with "bad user name or password" (as mosquitto does).
+  bool use_identity_as_username = false;
+  // A handshake that takes longer is closed.
+  std::chrono::milliseconds handshake_timeout{10'000};
+};
+
+class tls_server final : public byte_filter_maker {
+ public:
+  // Reads the files and builds the context; nullptr and `error` naming the
+  // file and OpenSSL's reason when one cannot be used.
+  static std::shared_ptr<tls_server> make(tls_server_options o, std::string& error);
+  ~tls_server() override;
+  tls_server(const tls_server&) = delete;
+  tls_server& operator=(const tls_server&) = delete;
+
+  std::unique_ptr<byte_filter> make(int fd, std::chrono::steady_clock::time_point now) const override;
+
+  // Reads the files again: connections accepted from now on use them. On
+  // failure the context in force stays and `error` says why.
+  bool reload(std::string& error);
+
+  const tls_server_options& options() const { return options_; }
+
+  struct context;  // OpenSSL's SSL_CTX (tls_filter.cpp)
+
+ private:
+  explicit tls_server(tls_server_options o);
+
+  tls_server_options options_;
+  mutable std::mutex mutex_;         // guards current_
+  std::shared_ptr<context> current_;
+};
+
+}  // namespace tern::net
