@@ -336,7 +336,10 @@ void link::lost(const error& why, time_point now) {
   if (!open_) return;
   // The engine has not met this connection yet: the runtime says why it goes.
   if (filter_ && filter_->handshake_deadline() != time_point::max())
-    home_->rt.options.log.info("{}: {} ({})", peer_address(), why.detail, why.code.message());
+    if (const auto peer = peer_address(); !peer.empty())
+      home_->rt.options.log.info("{}: {} ({})", peer, why.detail, why.code.message());
+    else
+      home_->rt.options.log.info("a connection that ended: {} ({})", why.detail, why.code.message());
   transport_closed(why, now);
   output().clear();
   finish(now);
