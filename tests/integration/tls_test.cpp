@@ -91,8 +91,12 @@ error_code round_trip(std::uint16_t port, const tls_options& tls, connect_option
 // A blocking TLS client on OpenSSL, for the bytes a library would hide.
 class raw_tls {
  public:
-  explicit raw_tls(std::uint16_t port, bool with_cert = false) : fd_(connect_tcp(port)) {
+  explicit raw_tls(std::uint16_t port, bool with_cert = false, int version = 0) : fd_(connect_tcp(port)) {
     ctx_ = SSL_CTX_new(TLS_client_method());
+    if (version != 0) {
+      SSL_CTX_set_min_proto_version(ctx_, version);
+      SSL_CTX_set_max_proto_version(ctx_, version);
+    }
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
     if (with_cert) {
       SSL_CTX_use_certificate_file(ctx_, certificates().path("client.crt").c_str(), SSL_FILETYPE_PEM);
@@ -125,7 +129,9 @@ class raw_tls {
       return out;
     }
   }
+  int read_some(std::uint8_t* buf, int size) { return SSL_read(ssl_, buf, size); }
   int fd() const { return fd_; }
+  int version() const { return SSL_version(ssl_); }
   bool closed_cleanly = false;
 
  private:
@@ -175,6 +181,103 @@ TEST_F(MqttsListener, TernsClientRoundTripsOverTlsBesideAPlainListenerOnTheSameE
   auto m = plain.expect<publish_packet>();
   EXPECT_EQ(m.topic(), "tls/echo");
   plain.disconnect();
+}
+
+TEST_F(MqttsListener, LargeMessagesCrossManyRecordsAndFullSocketsBothWays) {
+  running_broker b(tls_config(mqtts()), nullptr);
+  client_options o;
+  o.tls = trust_ca();
+  o.reconnect.enabled = false;
+  Client sub(o), pub(o);
+  ASSERT_FALSE(sub.connect(uri(b.port), {.client_id = "big-sub"}));
+  ASSERT_FALSE(pub.connect(uri(b.port), {.client_id = "big-pub"}));
+  auto s = sub.subscribe("big/#", qos::at_least_once);
+  ASSERT_TRUE(s.wait(5s) && !s.error());
+  // 1000000 bytes each (below the 1 MiB packet limit), 8 of them: more than
+  // the sockets hold, so writes wait for the peer.
+  std::string payload(1'000'000, 'x');
+  for (std::size_t i = 0; i < payload.size(); i += 4099) payload[i] = static_cast<char>('a' + i % 26);
+  std::vector<decltype(pub.publish("", "", qos::at_least_once))> sent;
+  for (int i = 0; i < 8; ++i) sent.push_back(pub.publish("big/" + std::to_string(i), payload, qos::at_least_once));
+  for (auto& p : sent) EXPECT_TRUE(p.wait_for_publish(30s) && !p.error()) << p.error().message();
+  for (int i = 0; i < 8; ++i) {
+    auto m = sub.receive(30s);
+    ASSERT_TRUE(m) << "message " << i;
+    EXPECT_EQ(m->topic(), "big/" + std::to_string(i));
+    EXPECT_TRUE(m->payload().view() == payload) << "message " << i << " differs";
+  }
+  pub.disconnect().wait(5s);
+  sub.disconnect().wait(5s);
+}
+
+TEST_F(MqttsListener, ASubscriberThatReadsLateGetsEverythingTheSocketCouldNotTake) {
+  running_broker b(tls_config(mqtts()), nullptr);
+  raw_tls late(b.port);
+  ASSERT_TRUE(late.handshake());
+  ASSERT_TRUE(late.send(connect_v5("late")));
+  ASSERT_TRUE(late.send({0x82, 10, 0, 1, 0, 0, 4, 'l', 'a', 't', 'e', 1}));  // SUBSCRIBE "late" QoS 1
+  std::vector<std::uint8_t> got;
+  auto take_packet = [&](std::size_t& at) -> std::optional<std::pair<std::uint8_t, std::size_t>> {
+    // The fixed header at `at`: type and remaining length; advances past the packet.
+    std::size_t len = 0, i = at + 1;
+    for (int shift = 0; i < got.size() && shift < 28; shift += 7, ++i) {
+      len |= static_cast<std::size_t>(got[i] & 0x7F) << shift;
+      if ((got[i] & 0x80) == 0) break;
+    }
+    if (i >= got.size() || i + 1 + len > got.size()) return std::nullopt;
+    const auto type = got[at];
+    at = i + 1 + len;
+    return std::pair{type, len};
+  };
+  // CONNACK and SUBACK first.
+  for (std::size_t at = 0, packets = 0; packets < 2;) {
+    std::uint8_t buf[256];
+    const int n = late.read_some(buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    got.insert(got.end(), buf, buf + n);
+    while (take_packet(at)) ++packets;
+  }
+  got.clear();
+  client_options o;
+  o.tls = trust_ca();
+  o.reconnect.enabled = false;
+  Client pub(o);
+  ASSERT_FALSE(pub.connect(uri(b.port), {.client_id = "flood"}));
+  const std::string payload(1'000'000, 'z');
+  // QoS 1: kept for a subscriber that does not read (QoS 0 would be dropped past max_output_backlog).
+  std::vector<decltype(pub.publish("", "", qos::at_least_once))> sent;
+  for (int i = 0; i < 8; ++i) sent.push_back(pub.publish("late", payload, qos::at_least_once));
+  for (auto& p : sent) EXPECT_TRUE(p.wait_for_publish(30s) && !p.error()) << p.error().message();
+  pub.disconnect().wait(5s);
+  std::this_thread::sleep_for(300ms);  // the broker's socket to `late` is full by now
+  std::size_t at = 0, publishes = 0;
+  while (publishes < 8) {
+    std::uint8_t buf[65536];
+    const int n = late.read_some(buf, sizeof buf);
+    ASSERT_GT(n, 0) << "after " << publishes << " messages";
+    got.insert(got.end(), buf, buf + n);
+    while (auto p = take_packet(at)) {
+      EXPECT_EQ(p->first & 0xF0, 0x30);
+      EXPECT_EQ(p->second, 2 + 4 + 2 + 1 + payload.size()) << "topic, packet id, no properties, the payload";
+      ++publishes;
+    }
+  }
+}
+
+TEST_F(MqttsListener, SpeaksTls12AndTls13) {
+  running_broker b(tls_config(mqtts()), nullptr);
+  for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    raw_tls c(b.port, false, version);
+    ASSERT_TRUE(c.handshake()) << version;
+    EXPECT_EQ(c.version(), version);
+    ASSERT_TRUE(c.send(connect_v5("v" + std::to_string(version))));
+    ASSERT_TRUE(c.send({0xE0, 0}));  // DISCONNECT
+    const auto got = c.read_to_end();
+    ASSERT_GE(got.size(), 4u);
+    EXPECT_EQ(got[0], 0x20);
+    EXPECT_EQ(got[3], 0x00) << "accepted";
+    EXPECT_TRUE(c.closed_cleanly) << "close_notify after a normal DISCONNECT too";
+  }
 }
 
 TEST_F(MqttsListener, WithACaFileAClientCertificateIsRequired) {

@@ -335,11 +335,11 @@ void link::ended(time_point now) {
 void link::lost(const error& why, time_point now) {
   if (!open_) return;
   // The engine has not met this connection yet: the runtime says why it goes.
-  if (filter_ && filter_->handshake_deadline() != time_point::max())
-    if (const auto peer = peer_address(); !peer.empty())
-      home_->rt.options.log.info("{}: {} ({})", peer, why.detail, why.code.message());
-    else
-      home_->rt.options.log.info("a connection that ended: {} ({})", why.detail, why.code.message());
+  if (filter_ && filter_->handshake_deadline() != time_point::max()) {
+    const auto peer = peer_address();
+    home_->rt.options.log.info("{}: {} ({})", peer.empty() ? "a peer that left" : peer, why.detail,
+                               why.code.message());
+  }
   transport_closed(why, now);
   output().clear();
   finish(now);
