@@ -2,7 +2,7 @@
 """Interop over TLS: ternd's mqtts listeners driven by mosquitto_pub/sub,
 paho-mqtt (tls_set) and tern's own CLI, with certificates made at test time
 by the openssl command (a CA, a second CA, a server certificate for
-localhost/127.0.0.1 from each, a client certificate).
+localhost/127.0.0.1 from each, a client certificate: tests/support/make-pki.sh).
 
     /usr/bin/python3 tests/interop/run_tls_interop.py --ternd build/asan/bin/ternd [--tern build/asan/bin/tern]
 
@@ -24,79 +24,42 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import uuid
 
 import paho.mqtt.client as mqtt
 
+from run_interop import Broker, Paho, free_port, run  # the plain interop script beside this one
+
 TIMEOUT = 10
 
-OPENSSL_CNF = """[req]
-distinguished_name = dn
-[dn]
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1
-[client]
-basicConstraints = CA:FALSE
-extendedKeyUsage = clientAuth
-"""
-
-MAKE_PKI = """set -e
-key="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-ca() { openssl req -x509 $key -keyout $1.key -out $1.crt -days 2 -subj "/CN=$2" -config openssl.cnf -extensions ca; }
-leaf() {
-  openssl req -new $key -keyout $1.key -out $1.csr -subj "/CN=$4" -config openssl.cnf
-  openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial -out $1.crt -days 2 \\
-    -extfile openssl.cnf -extensions $3
-}
-ca ca "tern interop CA"
-ca ca2 "tern interop CA 2"
-leaf server ca server localhost
-leaf server2 ca2 server localhost
-leaf client ca client interop-client
-cp server.crt live.crt
-cp server.key live.key
-"""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(cmd, timeout=TIMEOUT, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAKE_PKI = os.path.join(HERE, "..", "support", "make-pki.sh")
 
 
 def topic():
     return "tls-interop/" + uuid.uuid4().hex[:12]
 
 
-class Setup:
+class Setup(Broker):
+    """ternd from a configuration file with the three listeners; output() and stop() are Broker's."""
+
     def __init__(self, ternd, tern):
-        self.ternd = ternd
+        super().__init__(ternd)
         self.tern = tern
         self.dir = tempfile.mkdtemp(prefix="tern-tls-interop-")
-        with open(os.path.join(self.dir, "openssl.cnf"), "w") as f:
-            f.write(OPENSSL_CNF)
-        r = subprocess.run(["sh", "-c", MAKE_PKI], cwd=self.dir, capture_output=True, text=True)
+        r = subprocess.run(["sh", MAKE_PKI, self.dir], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError("openssl failed: " + r.stderr)
+        # ca2 and server2: the certificate SIGHUP swaps in (signed by another CA).
+        for a, b in (("unknown_ca.crt", "ca2.crt"), ("unknown_server.crt", "server2.crt"),
+                     ("unknown_server.key", "server2.key"), ("server.crt", "live.crt"), ("server.key", "live.key")):
+            shutil.copy(os.path.join(self.dir, a), os.path.join(self.dir, b))
         self.open_port = self.mutual_port = self.plain_port = None
-        self.proc = None
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -150,19 +113,6 @@ backend = "memory"
             self.stop()
         raise RuntimeError("ternd did not start: " + self.output())
 
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-6000:]
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -204,6 +154,14 @@ for _v in ("311", "5"):
 
 
 @scenario
+def mosquitto_tls_versions(s):
+    for version in ("tlsv1.2", "tlsv1.3"):
+        r = run(mosq(s, "mosquitto_pub", s.open_port, "--tls-version", version, "-t", topic(), "-q", "1",
+                     "-m", version, "-d"))
+        assert r.returncode == 0 and "received PUBACK" in r.stdout, (version, r.stdout, r.stderr)
+
+
+@scenario
 def mosquitto_client_certificate_accepted(s):
     roundtrip(s, s.mutual_port, "5", 1, cert=True)
 
@@ -232,68 +190,27 @@ def tls_and_plain_listeners_share_the_engine(s):
     assert out.strip() == "from TLS", (out, err)
 
 
-class Paho:
+class TlsPaho(Paho):
+    """run_interop's paho client, over TLS (paho 1.6 tls_set)."""
+
     def __init__(self, s, port, version, cert=False):
-        self.c = mqtt.Client(client_id="", protocol=version) if version == mqtt.MQTTv5 else \
-            mqtt.Client(client_id="", clean_session=True, protocol=version)
+        super().__init__(port, version)
         kw = {"ca_certs": s.path("ca.crt")}
         if cert:
             kw.update(certfile=s.path("client.crt"), keyfile=s.path("client.key"))
         self.c.tls_set(**kw)
-        self.cond = threading.Condition()
-        self.connack = None
-        self.messages = []
-        self.subscribed = False
-        self.c.on_connect = self._on_connect
-        self.c.on_message = self._on_message
-        self.c.on_subscribe = self._on_subscribe
-        self.port = port
-
-    def _on_connect(self, c, u, flags, rc, props=None):
-        with self.cond:
-            self.connack = rc
-            self.cond.notify_all()
-
-    def _on_message(self, c, u, m):
-        with self.cond:
-            self.messages.append(m)
-            self.cond.notify_all()
-
-    def _on_subscribe(self, *a):
-        with self.cond:
-            self.subscribed = True
-            self.cond.notify_all()
-
-    def wait(self, pred, what):
-        with self.cond:
-            if not self.cond.wait_for(pred, TIMEOUT):
-                raise AssertionError("timed out waiting for " + what)
-
-    def connect(self):
-        self.c.connect("127.0.0.1", self.port, keepalive=30)
-        self.c.loop_start()
-        self.wait(lambda: self.connack is not None, "CONNACK")
-        return self.connack
-
-    def stop(self):
-        self.c.disconnect()
-        self.c.loop_stop()
 
 
 def paho_roundtrip(s, port, version, cert=False):
     t = topic()
-    sub = Paho(s, port, version, cert)
-    assert sub.connect() == 0
-    sub.c.subscribe(t, 1)
-    sub.wait(lambda: sub.subscribed, "SUBACK")
-    pub = Paho(s, port, version, cert)
-    assert pub.connect() == 0
+    sub = TlsPaho(s, port, version, cert)
+    assert sub.connect()[1] == 0
+    sub.subscribe(t, 1)
+    pub = TlsPaho(s, port, version, cert)
+    assert pub.connect()[1] == 0
     for i in range(5):
-        info = pub.c.publish(t, "m%d" % i, qos=1)
-        info.wait_for_publish(TIMEOUT)
-        assert info.is_published()
-    sub.wait(lambda: len(sub.messages) >= 5, "5 messages")
-    assert [m.payload.decode() for m in sub.messages] == ["m%d" % i for i in range(5)]
+        pub.publish(t, "m%d" % i, qos=1)
+    assert [m.payload.decode() for m in sub.expect(5)] == ["m%d" % i for i in range(5)]
     pub.stop()
     sub.stop()
 
@@ -362,10 +279,9 @@ def bad_input_closes_only_that_connection(s):
 def sighup_rereads_the_certificate_for_new_connections(s):
     # A subscriber connected before the reload keeps its connection.
     t = topic()
-    before = Paho(s, s.open_port, mqtt.MQTTv5)
-    assert before.connect() == 0
-    before.c.subscribe(t, 1)
-    before.wait(lambda: before.subscribed, "SUBACK")
+    before = TlsPaho(s, s.open_port, mqtt.MQTTv5)
+    assert before.connect()[1] == 0
+    before.subscribe(t, 1)
     shutil.copy(s.path("server2.crt"), s.path("live.crt"))
     shutil.copy(s.path("server2.key"), s.path("live.key"))
     s.proc.send_signal(signal.SIGHUP)
@@ -377,8 +293,7 @@ def sighup_rereads_the_certificate_for_new_connections(s):
     assert r.returncode == 0, "the new certificate is not served: " + r.stderr
     r = run(mosq(s, "mosquitto_pub", s.open_port, "-t", t, "-m", "old cert", cafile="ca.crt"))
     assert r.returncode != 0, "the old certificate is still served"
-    before.wait(lambda: len(before.messages) >= 1, "the message on the connection made before SIGHUP")
-    assert before.messages[0].payload == b"new cert"
+    assert before.expect(1, "messages on the connection made before SIGHUP")[0].payload == b"new cert"
     before.stop()
     # A broken file: the certificate in force stays.
     with open(s.path("live.crt"), "w") as f:
