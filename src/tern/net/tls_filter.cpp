@@ -84,13 +84,15 @@ BIO_METHOD* layer_bio();
 
 class tls_filter final : public byte_filter {
  public:
-  tls_filter(SSL* ssl, int fd, time_point deadline, bool identity_as_username)
+  // The server side (`client` false) or the client side of the handshake.
+  tls_filter(SSL* ssl, int fd, time_point deadline, bool identity_as_username, bool client = false)
       : next_(fd), ssl_(ssl), deadline_(deadline), identity_as_username_(identity_as_username) {
     BIO* b = BIO_new(layer_bio());
     BIO_set_data(b, this);
     BIO_set_init(b, 1);
     SSL_set_bio(ssl_, b, b);  // owned by ssl_
-    SSL_set_accept_state(ssl_);
+    if (client) SSL_set_connect_state(ssl_);
+    else SSL_set_accept_state(ssl_);
   }
   ~tls_filter() override { SSL_free(ssl_); }
   tls_filter(const tls_filter&) = delete;
@@ -361,41 +363,60 @@ int no_pass_phrase(char*, int, int, void*) { return 0; }
 
 }  // namespace
 
-struct tls_server::context {
+struct tls_context {
   SSL_CTX* ctx = nullptr;
-  ~context() { SSL_CTX_free(ctx); }
+  ~tls_context() { SSL_CTX_free(ctx); }
 };
 
 namespace {
 
-// The context `o` describes, or nullptr and why not.
-std::shared_ptr<tls_server::context> build(const tls_server_options& o, std::string& error) {
-  auto c = std::make_shared<tls_server::context>();
-  c->ctx = SSL_CTX_new(TLS_server_method());
+// A context with the settings both sides share, or nullptr and why not.
+std::shared_ptr<tls_context> new_context(const SSL_METHOD* method, std::string& error) {
+  auto c = std::make_shared<tls_context>();
+  c->ctx = SSL_CTX_new(method);
   if (c->ctx == nullptr) {
     error = "cannot create an OpenSSL context: " + take_openssl_error().message();
     return nullptr;
   }
   SSL_CTX* ctx = c->ctx;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_read_ahead(ctx, 1);
-  static const unsigned char session_context[] = "tern";
-  SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
   SSL_CTX_set_default_passwd_cb(ctx, no_pass_phrase);
   ERR_clear_error();
-  if (!readable("cert_file", o.cert_file, error)) return nullptr;
-  if (SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1)
-    return openssl_failed("cert_file", o.cert_file, error);
-  if (!readable("key_file", o.key_file, error)) return nullptr;
-  if (SSL_CTX_use_PrivateKey_file(ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-    return openssl_failed("key_file", o.key_file, error);
+  return c;
+}
+
+// Loads a certificate chain and its key into `ctx`; false and why not.
+bool use_certificate(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file, std::string& error) {
+  if (!readable("cert_file", cert_file, error)) return false;
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    openssl_failed("cert_file", cert_file, error);
+    return false;
+  }
+  if (!readable("key_file", key_file, error)) return false;
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    openssl_failed("key_file", key_file, error);
+    return false;
+  }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
-    error = "key_file " + o.key_file + " is not the key of cert_file " + o.cert_file;
-    return nullptr;
+    error = "key_file " + key_file + " is not the key of cert_file " + cert_file;
+    return false;
   }
+  return true;
+}
+
+// The server context `o` describes, or nullptr and why not.
+std::shared_ptr<tls_context> build(const tls_server_options& o, std::string& error) {
+  auto c = new_context(TLS_server_method(), error);
+  if (!c) return nullptr;
+  SSL_CTX* ctx = c->ctx;
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  static const unsigned char session_context[] = "tern";
+  SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
+  if (!use_certificate(ctx, o.cert_file, o.key_file, error)) return nullptr;
   if (!o.ca_file.empty()) {
     if (!readable("ca_file", o.ca_file, error)) return nullptr;
     if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1)
@@ -428,6 +449,33 @@ bool tls_server::reload(std::string& error) {
   std::lock_guard lock(mutex_);
   current_.swap(c);  // connections made with the old one hold it (SSL_new counts a reference)
   return true;
+}
+
+tls_client::~tls_client() = default;
+
+std::shared_ptr<tls_client> tls_client::make(const tls_client_options& o, std::string& error) {
+  auto c = new_context(TLS_client_method(), error);
+  if (!c) return nullptr;
+  SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);  // every connection: a full handshake
+  if (!o.ca_file.empty()) {
+    if (!readable("ca_file", o.ca_file, error)) return nullptr;
+    if (SSL_CTX_load_verify_locations(c->ctx, o.ca_file.c_str(), nullptr) != 1)
+      return openssl_failed("ca_file", o.ca_file, error);
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, nullptr);
+  }
+  if (!o.cert_file.empty() && !use_certificate(c->ctx, o.cert_file, o.key_file, error)) return nullptr;
+  std::shared_ptr<tls_client> out(new tls_client());
+  out->context_ = std::move(c);
+  return out;
+}
+
+std::unique_ptr<byte_filter> tls_client::make(int fd, std::chrono::steady_clock::time_point) const {
+  SSL* ssl = SSL_new(context_->ctx);
+  if (ssl == nullptr) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return std::make_unique<tls_filter>(ssl, fd, time_point::max(), false, true);
 }
 
 std::unique_ptr<byte_filter> tls_server::make(int fd, std::chrono::steady_clock::time_point now) const {

@@ -22,8 +22,14 @@
 // holds no buffer of its own while idle (SSL_MODE_RELEASE_BUFFERS).
 // OpenSSL's headers stay in tls_filter.cpp.
 //
-// Thread safety: a tls_server's make() and reload() from any thread; a
-// filter belongs to its connection's thread.
+// The same filter speaks the client side for the load generator (tern bench
+// over TLS): a tls_client makes it. (The client library keeps its own
+// transport on asio::ssl, src/tern/client/tls_transport.cpp: its context
+// has other settings (SNI, host name checks, PEM text) and nothing here
+// would be shared but a few OpenSSL calls.)
+//
+// Thread safety: make() and reload() from any thread; a filter belongs to
+// its connection's thread.
 #pragma once
 
 #include <chrono>
@@ -52,6 +58,8 @@ struct tls_server_options {
   std::chrono::milliseconds handshake_timeout{10'000};
 };
 
+struct tls_context;  // OpenSSL's SSL_CTX (tls_filter.cpp)
+
 class tls_server final : public byte_filter_maker {
  public:
   // Reads the files and builds the context; nullptr and `error` naming the
@@ -69,14 +77,35 @@ class tls_server final : public byte_filter_maker {
 
   const tls_server_options& options() const { return options_; }
 
-  struct context;  // OpenSSL's SSL_CTX (tls_filter.cpp)
-
  private:
   explicit tls_server(tls_server_options o);
 
   tls_server_options options_;
-  mutable std::mutex mutex_;         // guards current_
-  std::shared_ptr<context> current_;
+  mutable std::mutex mutex_;  // guards current_
+  std::shared_ptr<tls_context> current_;
+};
+
+struct tls_client_options {
+  // PEM: the CAs the server's certificate must chain to; empty: the server
+  // is not verified (a load generator's choice, never a client's).
+  std::string ca_file;
+  std::string cert_file;  // PEM: a client certificate, for servers that ask; with key_file
+  std::string key_file;
+};
+
+// The client side, for programs on the reactor (the load generator). Every
+// connection makes a full handshake (no session resumption).
+class tls_client final : public byte_filter_maker {
+ public:
+  static std::shared_ptr<tls_client> make(const tls_client_options& o, std::string& error);
+  ~tls_client() override;
+  tls_client(const tls_client&) = delete;
+  tls_client& operator=(const tls_client&) = delete;
+  std::unique_ptr<byte_filter> make(int fd, std::chrono::steady_clock::time_point now) const override;
+
+ private:
+  tls_client() = default;
+  std::shared_ptr<tls_context> context_;
 };
 
 }  // namespace tern::net
