@@ -116,8 +116,8 @@ class tls_filter final : public byte_filter {
       const int e = SSL_get_error(ssl_, rc);
       if (e == SSL_ERROR_WANT_READ) {
         status = io_status::would_block;
-      } else if (e == SSL_ERROR_ZERO_RETURN || (next_ended_ && !next_error_)) {
-        ended_ = true;  // close_notify, or the end of the stream
+      } else if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && next_ended_ && !next_error_)) {
+        ended_ = true;  // close_notify, or the end of the stream (a protocol error before it stays one)
         status = io_status::end;
       } else {
         failed_ = error_of(e);
