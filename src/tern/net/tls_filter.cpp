@@ -396,7 +396,8 @@ bool use_certificate(SSL_CTX* ctx, const std::string& cert_file, const std::stri
     return false;
   }
   if (!readable("key_file", key_file, error)) return false;
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 &&
+      ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
     openssl_failed("key_file", key_file, error);
     return false;
   }
