@@ -12,6 +12,12 @@ ternd/mosquitto ratios; --out keeps every run's JSON line.
     /usr/bin/python3 bench/compare.py --quick               # smoke: well under a minute
     /usr/bin/python3 bench/compare.py --only fan-in --rounds 5 --duration 10
 
+TLS rows (fan-in-q1-tls, connect-tls) run `tern bench --tls` against an
+mqtts listener of ternd and a mosquitto listener with certfile/keyfile, with
+a certificate made at the start by tests/support/make-pki.sh; connect-tls
+counts new connections per second, each a full TLS handshake and a CONNECT
+(the idle scenario's connections / connect_s).
+
 --forwarder adds the latency floor to the latency scenario: bench/forwarder.c
 (built here with cc -O2), a loop that copies PUBLISH bytes to subscribers and
 answers what it must, and nothing else. Its column shows how much of each
@@ -50,6 +56,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THROUGHPUT = [("msgs_per_s", "msg/s", "higher")]
 LATENCY = [("latency_us.p50", "p50 us", "lower"), ("latency_us.p99", "p99 us", "lower")]
 MEMORY = [("broker_process.kib_per_connection", "KiB/conn", "lower")]
+CONNECTS = [("connects_per_s", "conn/s", "higher")]
 
 
 def scenarios(a):
@@ -67,6 +74,11 @@ def scenarios(a):
         ("idle", "idle %s connections" % format(a.idle_connections, ","),
          ["idle", "--connections", str(a.idle_connections), "-d", str(a.idle_hold),
           "--source-addresses", "4", "--connect-concurrency", "100"], MEMORY),
+        ("fan-in-q1-tls", "fan-in 8->1 QoS 1, TLS",
+         ["fan-in", "--publishers", "8", "--qos", "1", "-d", d, "-w", w, "--tls"], THROUGHPUT),
+        ("connect-tls", "new TLS connections (%s, full handshake)" % format(a.tls_connections, ","),
+         ["idle", "--connections", str(a.tls_connections), "-d", "0.1", "--source-addresses", "4",
+          "--connect-concurrency", "100", "--tls"], CONNECTS + MEMORY),
     ]
 
 
@@ -100,13 +112,16 @@ class Broker:
         self.proc = None
         self.port = None
 
-    def command(self, port):
+    pki_dir = None  # the certificates of TLS runs (main makes them)
+
+    def command(self, port, tls):
         raise NotImplementedError
 
-    def start(self):
+    def start(self, tls=False):
+        """`tls`: listen with TLS (the certificate in pki_dir, set by main)."""
         self.port = free_port()
         log = open(os.path.join(self.workdir, self.name + ".log"), "ab")
-        self.proc = subprocess.Popen(self.command(self.port), stdout=log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(self.command(self.port, tls), stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
         log.close()
         if not wait_listening(self.port, self.proc):
@@ -131,18 +146,21 @@ class Ternd(Broker):
         super().__init__("ternd-io%d" % io_threads, workdir)
         self.binary = binary
         self.config = os.path.join(workdir, self.name + ".toml")
-        sections = {"": ["io_threads = %d" % io_threads, 'log_level = "warn"']}
+        self.sections = {"": ["io_threads = %d" % io_threads, 'log_level = "warn"']}
         for kv in settings:
             key, value = kv.split("=", 1)
             section, _, name = key.rpartition(".")
-            sections.setdefault(section, []).append("%s = %s" % (name, value))
-        with open(self.config, "w") as f:
-            for section, lines in sections.items():
-                if section:
-                    f.write("\n[%s]\n" % section)
-                f.write("\n".join(lines) + "\n")
+            self.sections.setdefault(section, []).append("%s = %s" % (name, value))
 
-    def command(self, port):
+    def command(self, port, tls):
+        with open(self.config, "w") as f:
+            f.write("\n".join(self.sections[""]) + "\n")
+            if tls:  # -p sets this listener's port
+                f.write('\n[[listeners]]\nprotocol = "mqtts"\ncert_file = "%s/server.crt"\n'
+                        'key_file = "%s/server.key"\n' % (self.pki_dir, self.pki_dir))
+            for section, lines in self.sections.items():
+                if section:
+                    f.write("\n[%s]\n" % section + "\n".join(lines) + "\n")
         return [self.binary, "-c", self.config, "-p", str(port), "--storage", "memory"]
 
 
@@ -151,12 +169,14 @@ class Mosquitto(Broker):
         super().__init__("mosquitto", workdir)
         self.binary = binary
 
-    def command(self, port):
+    def command(self, port, tls):
         conf = os.path.join(self.workdir, "mosquitto-%d.conf" % port)
         with open(conf, "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 0\n"
                     "max_queued_messages 100000\npersistence false\nlog_dest stderr\n"
                     "log_type error\nlog_type warning\n" % port)
+            if tls:
+                f.write("certfile %s/server.crt\nkeyfile %s/server.key\n" % (self.pki_dir, self.pki_dir))
         os.chmod(conf, 0o644)
         return [self.binary, "-c", conf]
 
@@ -170,7 +190,7 @@ class Forwarder(Broker):
         self.binary = os.path.join(workdir, "forwarder")
         subprocess.run(["cc", "-O2", "-o", self.binary, os.path.join(ROOT, "bench", "forwarder.c")], check=True)
 
-    def command(self, port):
+    def command(self, port, tls):
         return [self.binary, str(port)]
 
 
@@ -222,7 +242,7 @@ def run_one(a, broker, args):
 
 
 def run_once(a, broker, args):
-    broker.start()
+    broker.start(tls="--tls" in args)
     try:
         cmd = [a.tern, "bench"] + args + ["-p", str(broker.port), "-V", a.mqtt, "-t", str(a.bench_threads),
                                           "--broker-pid", str(broker.proc.pid), "--progress", "never"]
@@ -231,7 +251,10 @@ def run_once(a, broker, args):
         broker.stop()
     line = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
     try:
-        return json.loads(line), " ".join(shlex.quote(x) for x in cmd)
+        r = json.loads(line)
+        if r.get("connect_s") and r.get("connections"):
+            r["connects_per_s"] = r["connections"] / r["connect_s"]
+        return r, " ".join(shlex.quote(x) for x in cmd)
     except json.JSONDecodeError:
         return {"ok": False, "error": (p.stderr or "no output").strip()}, " ".join(cmd)
 
@@ -239,7 +262,7 @@ def run_once(a, broker, args):
 def fmt(v, label):
     if v is None:
         return "-"
-    if label == "msg/s":
+    if label in ("msg/s", "conn/s"):
         return format(int(round(v)), ",")
     if label == "KiB/conn":
         return "%.3f" % v
@@ -257,6 +280,7 @@ def main():
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per throughput run")
     ap.add_argument("--latency-duration", type=float, default=10.0, help="seconds of the 2,000 msg/s run")
     ap.add_argument("--idle-connections", type=int, default=10000)
+    ap.add_argument("--tls-connections", type=int, default=2000, help="connections of the connect-tls run")
     ap.add_argument("--idle-hold", type=float, default=2.0, help="seconds the idle connections are held")
     ap.add_argument("--window", type=int, default=100, help="tern bench --window for throughput runs")
     ap.add_argument("--quick", action="store_true",
@@ -281,6 +305,7 @@ def main():
     a.tern, a.ternd = os.path.abspath(a.tern), os.path.abspath(a.ternd)
     if a.quick:
         a.duration, a.latency_duration, a.idle_connections, a.idle_hold = 0.5, 1.0, 2000, 0.5
+        a.tls_connections = 200
         a.retries, a.quiet_wait = 0, 0.0
     for path in (a.tern, a.ternd, a.mosquitto):
         if not os.access(path, os.X_OK):
@@ -297,6 +322,11 @@ def main():
         brokers.append(Forwarder(workdir))
     brokers.append(Mosquitto(a.mosquitto, workdir))
     chosen = [s for s in scenarios(a) if not a.only or any(s[0].startswith(k) for k in a.only.split(","))]
+    if any("--tls" in s[2] for s in chosen):
+        Broker.pki_dir = os.path.join(workdir, "pki")
+        os.mkdir(Broker.pki_dir)
+        subprocess.run(["sh", os.path.join(ROOT, "tests", "support", "make-pki.sh"), Broker.pki_dir], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = {(s[0], b.name): [] for s in chosen for b in brokers}
     out = open(a.out, "a") if a.out else None
     failures = []
@@ -347,7 +377,7 @@ def main():
             ratios = ["%.2fx" % (v / vals[-1]) if v is not None and vals[-1] else "-" for v in vals[:-1]]
             lost = "/".join(str(int(sum(field(r, "lost") or 0 for r in results[(key, b.name)])))
                             if results[(key, b.name)] else "-" for b in brokers) \
-                if key != "idle" else "-"
+                if key not in ("idle", "connect-tls") else "-"
             gen = "/".join(fmt(med(key, b.name, "generator.cores"), "cores") for b in brokers)
             brk = "/".join(fmt(med(key, b.name, "broker_process.cores"), "cores") for b in brokers)
             other = "/".join(fmt(med(key, b.name, "machine.other_cores"), "cores") for b in brokers)
@@ -358,7 +388,7 @@ def main():
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
         print(line(r))
-    print("ratios: against mosquitto (throughput: higher is better; latency and KiB/conn: lower is better). "
+    print("ratios: against mosquitto (throughput and conn/s: higher is better; latency and KiB/conn: lower is better). "
           "Cores: CPU seconds / run seconds, %s order; others' cores: what other programs and the "
           "hypervisor (steal) used meanwhile (median; above %.2f the figures are disturbed)." % (
               "/".join(b.name for b in brokers), a.quiet))

@@ -132,6 +132,8 @@ void add_connection_flags(CLI::App& sc, settings& st) {
   sc.add_option("--connect-timeout", o.connect_timeout, "Seconds for every connection to be ready")
       ->capture_default_str();
   sc.add_option("--broker-pid", o.broker_pid, "The broker's pid: report its resident memory and CPU time");
+  sc.add_flag("--tls", o.tls, "TLS (mqtts): a full handshake per connection; the server is not verified without --cafile");
+  sc.add_option("--cafile", o.ca_file, "With --tls: verify the broker's certificate against these CAs (PEM)");
   sc.add_option("--topic-prefix", o.topic_prefix, "First topic level (a random run id follows)")
       ->capture_default_str();
   sc.add_option("--progress", st.progress, "Progress line on stderr once a second")

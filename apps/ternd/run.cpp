@@ -1,8 +1,10 @@
 // ternd's broker: a tern::Broker with the configuration ternd built, running
 // until SIGINT or SIGTERM, then stopped gracefully (MQTT 5 clients get
 // DISCONNECT 0x8B, everything written is flushed for up to a second).
-// SIGHUP, which operators and service managers send to reload, is logged
-// and otherwise ignored until reloading exists: never fatal.
+// SIGHUP, which operators and service managers send to reload, re-reads the
+// files the configuration names (the mqtts listeners' certificates and keys)
+// for new connections; a file that cannot be used is logged and the one in
+// force stays: never fatal. (The configuration file itself is not re-read.)
 #include <pthread.h>
 #include <signal.h>
 
@@ -36,7 +38,8 @@ int run_broker(const tern::server::config& config, tern::log::logger& log) {
   for (;;) {
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal != SIGHUP) break;
-    log.warn("SIGHUP: ternd cannot reload its configuration yet; it goes on as it was started");
+    log.info("SIGHUP: re-reading certificates and keys");
+    broker.reload();
   }
   log.info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();

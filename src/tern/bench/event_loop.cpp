@@ -144,7 +144,8 @@ void event_loop::on_event(connection& c, std::uint32_t events) {
     return;
   }
   if (events & (net::ready::readable | net::ready::failed)) on_readable(c);
-  if (c.st != connection::state::closed && (events & net::ready::writable)) flush(c);
+  // TLS: what the handshake read may let the waiting CONNECT out.
+  if (c.st != connection::state::closed && ((events & net::ready::writable) || (c.tls && c.writing))) flush(c);
 }
 
 void event_loop::on_connected(connection& c) {
@@ -152,6 +153,7 @@ void event_loop::on_connected(connection& c) {
   c.writing = false;
   modify(c, net::watch_mode::readable);
   c.st = connection::state::connack;
+  if (rs_.tls && !(c.tls = rs_.tls->make(c.fd, std::chrono::steady_clock::now()))) return close(c, "TLS: no memory for the connection");
   c.dec.set_version(o.version);
   connect_packet cp;
   cp.version = o.version;
@@ -164,13 +166,23 @@ void event_loop::on_connected(connection& c) {
 
 void event_loop::on_readable(connection& c) {
   for (int i = 0; i < 4; ++i) {
-    const ssize_t n = ::read(c.fd, rbuf_.data(), rbuf_.size());
-    ++reads;
-    if (n == 0) return close(c, "the broker closed the connection");
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      return close(c, errno_text("read"));
+    ssize_t n = 0;
+    if (c.tls) {
+      const auto r = c.tls->read(rbuf_);
+      ++reads;
+      n = static_cast<ssize_t>(r.bytes);
+      if (r.status == net::io_status::would_block && n == 0) return;
+      if (r.status == net::io_status::end && n == 0) return close(c, "the broker closed the connection");
+      if (r.status == net::io_status::failed && n == 0) return close(c, "TLS: " + r.ec.message());
+    } else {
+      n = ::read(c.fd, rbuf_.data(), rbuf_.size());
+      ++reads;
+      if (n == 0) return close(c, "the broker closed the connection");
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        return close(c, errno_text("read"));
+      }
     }
     const std::uint64_t now = now_ns();
     bytes_view in(rbuf_.data(), static_cast<std::size_t>(n));
@@ -416,6 +428,21 @@ void event_loop::mark(connection& c) {
 }
 
 void event_loop::flush(connection& c) {
+  if (c.tls) {
+    iov_[0] = {c.out.data() + c.out_at, c.pending()};
+    std::size_t first = 0;
+    const auto r = c.tls->write(iov_, first);
+    ++writes;
+    c.out_at += r.bytes;
+    if (r.status == net::io_status::failed) return close(c, "TLS: " + r.ec.message());
+    if (r.status == net::io_status::would_block) {
+      // The handshake waits to read, or the socket is full.
+      c.writing = true;
+      modify(c, c.tls->wants() & net::ready::writable ? net::watch_mode::readable_writable
+                                                      : net::watch_mode::readable);
+      return;
+    }
+  }
   while (c.pending() > 0) {
     const ssize_t n = ::send(c.fd, c.out.data() + c.out_at, c.pending(), MSG_NOSIGNAL);
     ++writes;
@@ -464,7 +491,8 @@ void event_loop::close(connection& c, const std::string& why) {
   if (c.st == connection::state::closed) return;
   const auto was = c.st;
   loop_.unwatch(c.fd);
-  ::close(c.fd);
+  if (c.tls) c.tls.reset();  // closes fd
+  else ::close(c.fd);
   c.fd = -1;
   c.st = connection::state::closed;
   if (was != connection::state::ready) {
@@ -485,9 +513,17 @@ void event_loop::shutdown_all() {
       const auto at = c->out.size();
       c->out.resize(at + size);
       encode_to(packet{disconnect_packet{}}, rs_.o.version, c->out.data() + at);
-      [[maybe_unused]] auto n = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL);
+      if (c->tls) {
+        iov_[0] = {c->out.data(), c->out.size()};
+        std::size_t first = 0;
+        c->tls->write(iov_, first);
+        c->tls->shutdown_write();
+      } else {
+        [[maybe_unused]] auto n = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL);
+      }
     }
-    ::close(c->fd);
+    if (c->tls) c->tls.reset();  // closes fd
+    else ::close(c->fd);
     c->fd = -1;
     c->st = connection::state::closed;
   }

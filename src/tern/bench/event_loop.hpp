@@ -37,6 +37,7 @@
 #include "tern/bench/options.hpp"
 #include "tern/bench/sequence.hpp"
 #include "tern/codec/codec.hpp"
+#include "tern/net/byte_filter.hpp"
 #include "tern/net/reactor.hpp"
 
 namespace tern::bench::detail {
@@ -98,6 +99,7 @@ struct connection {
   packet in;
   std::vector<std::byte> out;  // encoded, not yet written: out[out_at..]
   std::size_t out_at = 0;
+  std::unique_ptr<net::byte_filter> tls;  // with --tls: the TLS layer over fd (owns it)
   bool dirty = false;    // in its loop's list of connections to flush
   bool writing = false;  // the socket was full: it is watched for writable too
   std::uint64_t last_sent_ns = 0;
@@ -152,6 +154,7 @@ struct run_state {
 
   const options& o;
   sockaddr_in broker{};
+  std::shared_ptr<const net::byte_filter_maker> tls;  // with --tls
   std::uint32_t copies = 1;  // receivers per message
   bool count_groups = false;  // $share groups report arrivals (QoS 1/2), not the highest number
   std::uint64_t rate_interval_ns = 0;
@@ -276,6 +279,7 @@ class event_loop final : public net::reactor::handler {
   std::size_t next_connect_ = 0;
   std::uint32_t handshakes_ = 0;
   std::vector<std::byte> rbuf_;
+  std::vector<iovec> iov_ = std::vector<iovec>(1);  // a TLS write's one buffer
   std::uint64_t turn_ns_ = 0;
   std::uint64_t next_ping_check_ = 0;
   std::thread thread_;

@@ -66,6 +66,10 @@ struct options {
 
   int broker_pid = 0;  // when set: the broker's VmRSS and CPU time are read from /proc
   std::string topic_prefix = "tern-bench";
+  // TLS (mqtts): every connection makes a full handshake; the server is
+  // verified against ca_file when one is given, else not at all.
+  bool tls = false;
+  std::string ca_file;
 
   // An empty string, or what is wrong with these options.
   std::string check() const;

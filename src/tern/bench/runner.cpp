@@ -3,6 +3,8 @@
 // (connecting, running, draining) with progress, and reports.
 #include "tern/bench/runner.hpp"
 
+#include "tern/net/tls_filter.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -112,6 +114,14 @@ report run(const options& o, const progress_callback& on_progress) {
   if (auto e = resolve(o.host, o.port, rs.broker); !e.empty()) {
     r.error = e;
     return r;
+  }
+  if (o.tls) {
+    std::string e;
+    rs.tls = net::tls_client::make({.ca_file = o.ca_file, .cert_file = {}, .key_file = {}}, e);
+    if (!rs.tls) {
+      r.error = "TLS: " + e;
+      return r;
+    }
   }
 
   // The scenario's layout: streams (one per publisher), sinks, connections.

@@ -28,6 +28,7 @@
 #include "tern/client/client.hpp"
 #include "tern/client/error.hpp"
 #include "support/mosquitto.hpp"
+#include "support/pki.hpp"
 #include "tern/log/capture_sink.hpp"
 
 namespace tern {
@@ -36,81 +37,14 @@ namespace {
 using namespace std::chrono_literals;
 using error_code = boost::system::error_code;
 namespace fs = std::filesystem;
+using testing::pki;
+using testing::slurp;
 
 // OpenSSL's verify results the tests expect (X509_V_ERR_*).
 constexpr int self_signed_in_chain = 19;
 constexpr int unable_to_get_issuer_locally = 20;
 constexpr int hostname_mismatch = 62;
 constexpr int ip_address_mismatch = 64;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The certificates, made once for the whole suite.
-class pki {
- public:
-  pki() {
-    char tmpl[] = "/tmp/tern-tls-XXXXXX";
-    if (::mkdtemp(tmpl)) dir_ = tmpl;
-    ::chmod(dir_.c_str(), 0755);  // mosquitto, started as root, reads as user mosquitto
-    std::ofstream(dir_ + "/openssl.cnf") << R"([req]
-distinguished_name = dn
-[dn]
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1
-[other]
-basicConstraints = CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:other.example
-[client]
-basicConstraints = CA:FALSE
-extendedKeyUsage = clientAuth
-)";
-    const std::string script = R"(set -e
-cd ")" + dir_ + R"("
-key="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-ca() { openssl req -x509 $key -keyout $1.key -out $1.crt -days 2 -subj "/CN=$2" -config openssl.cnf -extensions ca; }
-leaf() {
-  openssl req -new $key -keyout $1.key -out $1.csr -subj "/CN=$4" -config openssl.cnf
-  openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial -out $1.crt -days 2 \
-    -extfile openssl.cnf -extensions $3
-}
-ca ca "tern test CA"
-ca unknown_ca "tern unknown CA"
-leaf server ca server localhost
-leaf unknown_server unknown_ca server localhost
-leaf other_server ca other other.example
-leaf client ca client tern-test-client
-mkdir capath
-cp ca.crt capath/
-openssl rehash capath
-chmod -R a+rX .
-)";
-    std::ofstream(dir_ + "/make.sh") << script;
-    ok_ = std::system(("sh " + dir_ + "/make.sh >" + dir_ + "/make.log 2>&1").c_str()) == 0;
-  }
-  ~pki() {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  bool ok() const { return ok_; }
-  std::string log() const { return slurp(dir_ + "/make.log"); }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-
- private:
-  std::string dir_;
-  bool ok_ = false;
-};
 
 // A TLS listener's mosquitto configuration.
 std::string listener(const pki& p, std::uint16_t port, const std::string& cert, bool require_certificate = false) {

@@ -2,9 +2,10 @@
 // the link (which speaks MQTT bytes) and over the socket. A byte filter takes
 // bytes in (read), bytes out (write), says what it waits for (wants: the
 // socket readable or writable, as a TLS handshake may want to read while
-// the link writes) and closes. TLS (OpenSSL on memory BIOs: ciphertext
-// through the layer below, plaintext above) and WebSocket framing will be
-// filters; TCP is the socket itself, the bottom of every stack.
+// the link writes) and closes. TLS (tls_filter.hpp: OpenSSL, ciphertext
+// through the layer below, plaintext above) is one; WebSocket framing will
+// be another; TCP is the socket itself, the bottom of every stack. A
+// listener whose connections get filters has a byte_filter_maker.
 //
 //   std::byte buf[4096];
 //   auto r = tcp::read(fd, buf);              // plain TCP: the link calls these directly
@@ -24,9 +25,13 @@
 
 #include <sys/uio.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -46,11 +51,26 @@ struct io_result {
   std::error_code ec;
 };
 
+// What a layer proved about its peer (a TLS client certificate).
+struct peer_identity {
+  // The listener makes this the user name the engine sees, in place of the
+  // CONNECT's (use_identity_as_username).
+  bool replaces_username = false;
+  // The name (the certificate's CN); none: the peer proved none, and a
+  // replacing listener refuses its CONNECT (bad user name or password).
+  std::optional<std::string> username;
+};
+
 // One layer of a connection's stream.
 class byte_filter {
  public:
+  using time_point = std::chrono::steady_clock::time_point;
+
   virtual ~byte_filter() = default;
-  // Bytes in: reads at most out.size() bytes of the stream into `out`.
+  // Bytes in: reads at most out.size() bytes of the stream into `out`. A
+  // filter reads until its layer below would block (so that a short read
+  // means "drained", as for TCP under edge-triggered readiness); it may
+  // return bytes with `end` or `failed`: the bytes came first.
   virtual io_result read(std::span<std::byte> out) = 0;
   // Bytes out: writes as much of iov[first, end) as the layers below take,
   // advancing `first` and trimming iov[first] past what was taken. done:
@@ -64,6 +84,24 @@ class byte_filter {
   virtual void shutdown_write() = 0;
   // Gives up the stream and the layers below it (the socket closes).
   virtual void close() = 0;
+  // Until when the layer's handshake (TLS, HTTP upgrade) may go on;
+  // time_point::max() once done, or for a layer without one. Past it the
+  // link closes the connection.
+  virtual time_point handshake_deadline() const { return time_point::max(); }
+  // What the handshake proved about the peer; asked when its CONNECT comes.
+  virtual peer_identity identity() const { return {}; }
+};
+
+// Makes the filters of a listener's connections (a TLS context: one per
+// listener, shared by every io thread).
+// Thread safety: make() from any thread, concurrently.
+class byte_filter_maker {
+ public:
+  virtual ~byte_filter_maker() = default;
+  // The top filter of a connection over the connected socket `fd`, accepted
+  // at `now`; it owns `fd` from now on. nullptr (out of memory): `fd` stays
+  // the caller's.
+  virtual std::unique_ptr<byte_filter> make(int fd, std::chrono::steady_clock::time_point now) const = 0;
 };
 
 // The TCP layer: calls on the socket, non-blocking, EINTR retried.

@@ -205,12 +205,19 @@ bool io_thread::run_for(engine::batch& b) {
   return true;
 }
 
-void io_thread::open(int fd, time_point now) {
+void io_thread::open(int fd, time_point now, const byte_filter_maker* layers) {
   owned_fd owned(fd);
   if (stopping) return rt.closed_one();
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto l = std::make_unique<link>(*this, owned.release(), now);
+  std::unique_ptr<byte_filter> filter;
+  if (layers && !(filter = layers->make(fd, now))) {
+    rt.options.log.warn("closing a new connection: its TLS state could not be made");
+    return rt.closed_one();  // `owned` closes it
+  }
+  if (filter) owned.release();  // the filter owns it now
+  auto l = std::make_unique<link>(*this, filter ? fd : owned.release(), now);
+  l->filter_ = filter.release();
   if (!loop.watch(l->fd(), link_token(*l), watch_mode::stream)) {
     rt.options.log.warn("adding a connection to the epoll set: {}",
                         std::error_code(errno, std::system_category()).message());
@@ -273,10 +280,14 @@ void io_thread::on_acceptable(std::size_t listener_index, time_point now) {
     if (limit != 0 && rt.live.load() >= limit) continue;  // closed by `owned`
     rt.live.fetch_add(1);
     auto& target = rt.pick_thread();
+    // The listener's filter maker lives in the runtime's options, as long as the threads.
+    const byte_filter_maker* layers = l.layers.get();
     if (&target == this) {
-      open(owned.release(), now);
+      open(owned.release(), now, layers);
     } else {
-      target.loop.post(task([&target, f = std::move(owned)]() mutable { target.open(f.release(), clock::now()); }));
+      target.loop.post(task([&target, layers, f = std::move(owned)]() mutable {
+        target.open(f.release(), clock::now(), layers);
+      }));
     }
   }
 }

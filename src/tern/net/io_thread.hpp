@@ -93,8 +93,9 @@ struct io_thread final : reactor::handler {
   void end_turn(time_point now) override;
   time_point next_deadline() const override;
 
-  // A new connection (accepted or adopted) joins this thread.
-  void open(int fd, time_point now);
+  // A new connection (accepted or adopted) joins this thread, with the
+  // filters `layers` makes (TLS), if any.
+  void open(int fd, time_point now, const byte_filter_maker* layers = nullptr);
   // A connection moved here after its CONNECT (link::move_to).
   void arrive(link& l);
   // Listens on `l` (at start, before the thread runs).

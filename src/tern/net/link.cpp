@@ -67,6 +67,10 @@ void link::begin() {
 
 void link::on_ready(std::uint32_t ready_bits, time_point now) {
   if (!open_) return;
+  // A filter's reads may wait for the socket to take bytes (a TLS handshake
+  // answers while reading) and its writes for bytes to come: with one, any
+  // readiness retries both.
+  if (filter_) ready_bits |= ready::readable | ready::writable;
   if ((ready_bits & (ready::writable | ready::failed)) && writing_) continue_write(now);
   // The peer's FIN (or an error) may come in the same segment as its last
   // bytes: then no later edge reports it, and the read must go on past a
@@ -83,6 +87,10 @@ void link::read(time_point now) {
   const std::span<std::byte> buffer(here.read_buffer.get(), io_thread::read_buffer_size);
   for (int i = 0; i < full_reads_per_turn; ++i) {
     const auto r = read_some(buffer);
+    // A filter may return the last bytes with the end (or failure) of its
+    // stream: they go first. (When taking them stops the reading, the
+    // filter says it again at the next read.)
+    if (r.status != io_status::done && r.bytes > 0 && !take(r.bytes, now)) return;
     switch (r.status) {
       case io_status::done:
         break;
@@ -91,7 +99,9 @@ void link::read(time_point now) {
       case io_status::end:
         return ended(now);
       case io_status::failed:
-        return lost({r.ec, "reading failed"}, now);
+        return lost({r.ec, filter_ && filter_->handshake_deadline() != time_point::max() ? "the handshake failed"
+                                                                                          : "reading failed"},
+                    now);
     }
     if (!take(r.bytes, now)) return;
     if (r.bytes < buffer.size() && !peer_done_) return;
@@ -106,6 +116,7 @@ bool link::take(std::size_t n, time_point now) {
   receive(bytes_view(home_->read_buffer.get(), n), now);
   home_->mark(*this);
   if (connect_pending()) {
+    if (filter_) apply_identity();
     admit_or_move(now);
     if (move_to_ != 0) return false;  // reads resume on the owning thread (arrive)
   }
@@ -167,6 +178,8 @@ void link::stop(time_point now) {
 void link::on_due(time_point now) {
   if (!open_) return;
   if (draining_) return finish(now);
+  if (filter_ && now >= filter_->handshake_deadline())
+    return lost({std::make_error_code(std::errc::timed_out), "closed: the handshake did not finish in time"}, now);
   if (auto* p = pending(); p && now >= p->linger_until) return finish(now);
   if (auto t = next_timeout(); t && *t <= now) {
     on_timeout(now);
@@ -199,6 +212,19 @@ void link::finish(time_point now) {
   here.finished.push_back(this);
   here.rt.closed_one();
   here.touched();  // closing may have published a will
+}
+
+// Its CONNECT arrived over a filter that speaks for the peer (a TLS
+// listener with use_identity_as_username): the certificate's name is the
+// user name the engine sees, the CONNECT's user name and password are
+// dropped; without a name the CONNECT is refused (admit sees it closing).
+void link::apply_identity() {
+  auto id = filter_->identity();
+  if (!id.replaces_username) return;
+  if (!id.username) return protocol().refuse(reason::bad_user_name_or_password);
+  auto& c = *endpoint::pending();  // its CONNECT (pending() alone is the link's pending write)
+  c.username = std::move(id.username);
+  c.password.reset();
 }
 
 // Its CONNECT arrived: admit it here when this thread owns the client id,
@@ -291,6 +317,9 @@ void link::keep_deadline() {
   auto t = next_timeout();
   if (auto* p = pending(); p && p->linger_until != time_point::max() && (!t || p->linger_until < *t))
     t = p->linger_until;
+  if (filter_) {
+    if (const auto h = filter_->handshake_deadline(); h != time_point::max() && (!t || h < *t)) t = h;
+  }
   home_->deadlines.set(index_, t);
 }
 
@@ -305,6 +334,12 @@ void link::ended(time_point now) {
 
 void link::lost(const error& why, time_point now) {
   if (!open_) return;
+  // The engine has not met this connection yet: the runtime says why it goes.
+  if (filter_ && filter_->handshake_deadline() != time_point::max()) {
+    const auto peer = peer_address();
+    home_->rt.options.log.info("{}: {} ({})", peer.empty() ? "a peer that left" : peer, why.detail,
+                               why.code.message());
+  }
   transport_closed(why, now);
   output().clear();
   finish(now);

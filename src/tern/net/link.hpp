@@ -12,7 +12,9 @@
 //   l->service(now);                       // at the end of the turn: move, write, deadline
 //
 // Bytes go through tcp:: (byte_filter.hpp) for a plain TCP connection, or
-// through the connection's top byte_filter when it has one.
+// through the connection's top byte_filter when it has one (TLS): then its
+// handshake deadline is one of the link's, and what the handshake proved
+// may name the user (use_identity_as_username).
 //
 // Thread safety: none; everything on the link's current io thread.
 #pragma once
@@ -82,6 +84,7 @@ class link final : public engine::endpoint {
   bool take(std::size_t n, time_point now);
   void begin_drain(time_point now);
   void drain(time_point now);
+  void apply_identity();
   void admit_or_move(time_point now);
   void move_to(io_thread& to);
   bool write(time_point now);

@@ -32,7 +32,8 @@ std::string address_text(const sockaddr* a, socklen_t len);
 // A listening socket, non-blocking; watched by its thread's reactor
 // (watch_mode::readable, or paused).
 struct listener {
-  listener(int f, bound_address a, std::string n) : fd(f), at(std::move(a)), name(std::move(n)) {}
+  listener(int f, bound_address a, std::string n, std::shared_ptr<const byte_filter_maker> l = nullptr)
+      : fd(f), at(std::move(a)), name(std::move(n)), layers(std::move(l)) {}
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;
   ~listener() { close(); }
@@ -49,6 +50,8 @@ struct listener {
   int fd;
   bound_address at;
   std::string name;  // for logs: address_text of `at`
+  // Its connections' filters (TLS); nullptr: plain TCP.
+  std::shared_ptr<const byte_filter_maker> layers;
   // After a failed accept (out of descriptors, most likely) it is paused
   // until then, rather than keep the loop busy.
   time_point paused_until = time_point::max();

@@ -31,12 +31,17 @@
 
 namespace tern::net {
 
+class byte_filter_maker;  // byte_filter.hpp
+
 // An address to listen on: an IP address ("0.0.0.0", "::", "127.0.0.1") or a
 // host name (every address it resolves to is bound); port 0 picks a free port
 // (the same one for every address of a host name).
 struct listen_address {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;
+  // The byte layers of its connections over TCP (a net::tls_server for
+  // mqtts); nullptr: plain TCP.
+  std::shared_ptr<const byte_filter_maker> layers = nullptr;
 };
 
 // A socket the runtime listens on.

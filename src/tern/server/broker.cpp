@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tern/net/runtime.hpp"
+#include "tern/net/tls_filter.hpp"
 #include "tern/storage/rocksdb_store.hpp"
 
 namespace tern {
@@ -115,18 +116,51 @@ struct Broker::impl {
               return o;
             }(),
             hooks, store, thread_count(config), std::chrono::steady_clock::now()),
+        tls(make_tls(config, tls_error)),
         runtime(engine, [&] {
           net::runtime_options o;
-          for (const auto& x : config.listeners) o.listeners.push_back({x.address, x.port});
+          for (std::size_t i = 0; i < config.listeners.size(); ++i)
+            o.listeners.push_back({config.listeners[i].address, config.listeners[i].port, tls[i]});
           o.max_connections = config.limits.max_connections;
           o.log = l.with_channel("net");
           return o;
         }()) {}
 
-  // What the configuration asks for and this broker cannot do yet.
+  // The TLS contexts of the listeners (nullptr for a plain one), in their
+  // order; on failure `error` names the first listener and file that failed.
+  static std::vector<std::shared_ptr<net::tls_server>> make_tls(const server::config& c, std::string& error) {
+    std::vector<std::shared_ptr<net::tls_server>> out;
+    for (const auto& x : c.listeners) {
+      auto& tls = out.emplace_back();
+      if (x.protocol != server::listener_protocol::mqtts) continue;
+      std::string why;
+      tls = net::tls_server::make(tls_options(x), why);
+      if (!tls && error.empty()) error = "listener " + listener_name(x) + ": " + why;
+    }
+    return out;
+  }
+
+  static net::tls_server_options tls_options(const server::listener_config& x) {
+    net::tls_server_options o;
+    o.cert_file = x.cert_file.string();
+    o.key_file = x.key_file.string();
+    o.ca_file = x.ca_file.string();
+    o.require_certificate = x.require_certificate;
+    o.use_identity_as_username = x.use_identity_as_username;
+    o.handshake_timeout = std::chrono::seconds(x.handshake_timeout);
+    return o;
+  }
+
+  static std::string listener_name(const server::listener_config& x) {
+    return x.address + ":" + std::to_string(x.port) + " (" + std::string(server::to_string(x.protocol)) + ")";
+  }
+
+  // What the configuration asks for and this broker cannot do (yet), or
+  // cannot do with the files given.
   std::string unsupported() const {
+    if (!tls_error.empty()) return tls_error;
     for (const auto& x : config.listeners)
-      if (x.protocol != server::listener_protocol::mqtt)
+      if (x.protocol != server::listener_protocol::mqtt && x.protocol != server::listener_protocol::mqtts)
         return "listener " + x.address + ":" + std::to_string(x.port) + ": protocol " +
                std::string(server::to_string(x.protocol)) + " is not served yet";
     if (!config.auth.password_file.empty()) return "auth.password_file is not supported yet";
@@ -166,6 +200,8 @@ struct Broker::impl {
   storage::store& store;
   config_hooks hooks;
   engine::engine engine;
+  std::string tls_error;  // a listener's certificate or key cannot be used: start() fails
+  std::vector<std::shared_ptr<net::tls_server>> tls;  // per listener; nullptr: plain TCP
   net::runtime runtime;  // last: stopped and destroyed before the engine
 };
 
@@ -217,6 +253,22 @@ void Broker::stop() {
   b.log.info("stopping");
   b.runtime.stop();
   b.log.info("stopped");
+}
+
+bool Broker::reload() {
+  auto& b = *impl_;
+  bool ok = true;
+  for (std::size_t i = 0; i < b.tls.size(); ++i) {
+    if (!b.tls[i]) continue;
+    const auto name = impl::listener_name(b.config.listeners[i]);
+    if (std::string why; !b.tls[i]->reload(why)) {
+      b.log.error("listener {}: keeping the certificate in force: {}", name, why);
+      ok = false;
+    } else {
+      b.log.info("listener {}: certificate and key re-read for new connections", name);
+    }
+  }
+  return ok;
 }
 
 bool Broker::running() const { return impl_->runtime.running(); }

@@ -18,13 +18,16 @@
 //
 // Several brokers may live in one process: a Broker holds no global state.
 //
-// What the configuration means here: listeners (only protocol "mqtt"; an IPv6
-// wildcard is made IPv6-only when an IPv4 listener has the same port),
+// What the configuration means here: listeners (protocols "mqtt" and "mqtts":
+// TLS on the same io threads, its certificate and key read by the
+// constructor, re-read by reload(); an IPv6 wildcard is made IPv6-only when
+// an IPv4 listener has the same port),
 // io_threads (0: one per core), sys_interval, the limits (the outbound
 // window is the smaller of max_inflight and the client's Receive Maximum),
-// auth.allow_anonymous. A listener of another protocol, a password_file or
-// an acl_file makes start() fail (not implemented yet) rather than run
-// without them. Storage: the store given to the constructor, else the one
+// auth.allow_anonymous. A listener of another protocol (ws, wss), a
+// password_file or an acl_file makes start() fail (not implemented yet)
+// rather than run without them, as does a certificate or key that cannot be
+// used (the message names the listener and the file). Storage: the store given to the constructor, else the one
 // `storage` configures: by default RocksDB in storage.data_dir
 // ("./ternd-data"), opened by the constructor (a damaged store is moved
 // aside, or with on_corruption = refuse makes start() fail, as does a store
@@ -86,6 +89,13 @@ class Broker {
   // joins the io threads. Sessions stay in the store. Idempotent. Blocks; not
   // from an io thread (a hook): that throws std::logic_error.
   void stop();
+
+  // Re-reads the files the configuration names, for the connections that
+  // come after (those open keep what they started with): today the
+  // certificates and keys of the mqtts listeners. A file that cannot be used
+  // is logged (naming the listener and the file) and the one in force stays;
+  // then false. ternd calls it on SIGHUP. Any thread but an io thread.
+  bool reload();
 
   // True between a successful start() and stop(). Any thread.
   bool running() const;

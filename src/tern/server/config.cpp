@@ -17,6 +17,8 @@
 #include <system_error>
 #include <utility>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -67,8 +69,9 @@ std::string_view name_of(name_table<E> names, E value) noexcept {
 
 constexpr std::array<std::string_view, 7> top_keys{"listeners",    "io_threads", "log_level", "sys_interval",
                                                    "limits",       "storage",    "auth"};
-constexpr std::array<std::string_view, 6> listener_keys{"address",   "port",     "protocol",
-                                                        "cert_file", "key_file", "ca_file"};
+constexpr std::array<std::string_view, 9> listener_keys{
+    "address", "port", "protocol", "cert_file", "key_file", "ca_file", "require_certificate",
+    "use_identity_as_username", "handshake_timeout"};
 constexpr std::array<std::string_view, 15> limits_keys{
     "max_connections",  "maximum_packet_size", "receive_maximum",
     "topic_alias_maximum", "max_queued_messages", "max_queued_bytes", "max_stored_messages",
@@ -242,7 +245,8 @@ struct problem {
 
 class reader {
  public:
-  explicit reader(std::string_view file) : file_(file) {}
+  // `check_files`: the files a listener names must be readable now.
+  explicit reader(std::string_view file, bool check_files = false) : file_(file), check_files_(check_files) {}
 
   void refuse(const toml::source_region& at, std::string_view key, std::string_view what) {
     problems_.push_back(
@@ -398,6 +402,9 @@ class reader {
                      else if (name == "cert_file") path(v, k, l.cert_file);
                      else if (name == "key_file") path(v, k, l.key_file);
                      else if (name == "ca_file") path(v, k, l.ca_file);
+                     else if (name == "require_certificate") boolean(v, k, l.require_certificate);
+                     else if (name == "use_identity_as_username") boolean(v, k, l.use_identity_as_username);
+                     else if (name == "handshake_timeout") integer(v, k, 1, 3600, l.handshake_timeout);
                    });
       if (problem_count() == before) check_listener(t, prefix, l, out);
       out.push_back(std::move(l));
@@ -421,7 +428,31 @@ class reader {
         refuse(t, key, fmt::format("required for a {} listener", protocol));
       if (!uses_tls(l.protocol) && !file->empty())
         refuse(*t.get(name), key, fmt::format("only used by \"mqtts\" and \"wss\" listeners, not {}", protocol));
+      // Checked when the file is loaded (load_config), before anything listens.
+      if (check_files_ && uses_tls(l.protocol) && !file->empty()) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(*file, ec))
+          refuse(*t.get(name), key, fmt::format("{} is a directory", quote(file->string())));
+        else if (::access(file->c_str(), R_OK) != 0)
+          refuse(*t.get(name), key,
+                 fmt::format("cannot read {}: {}", quote(file->string()), std::generic_category().message(errno)));
+      }
     }
+    for (const std::string_view name : {"require_certificate"sv, "use_identity_as_username"sv}) {
+      const toml::node* n = t.get(name);
+      if (n == nullptr) continue;
+      const std::string key = fmt::format("{}.{}", prefix, name);
+      if (!uses_tls(l.protocol))
+        refuse(*n, key, fmt::format("only used by \"mqtts\" and \"wss\" listeners, not {}", protocol));
+      else if (l.ca_file.empty())
+        refuse(*n, key, "needs ca_file (the CA that signs the client certificates)");
+    }
+    if (l.use_identity_as_username && !l.require_certificate && !l.ca_file.empty())
+      refuse(*t.get("use_identity_as_username"), prefix + ".use_identity_as_username",
+             "needs require_certificate = true (a client without a certificate has no name)");
+    if (l.protocol == listener_protocol::mqtt && t.contains("handshake_timeout"))
+      refuse(*t.get("handshake_timeout"), prefix + ".handshake_timeout",
+             "only used by \"mqtts\", \"ws\" and \"wss\" listeners (a TCP connection has no handshake)");
     for (std::size_t j = 0; j < earlier.size(); ++j) {
       if (l.port != 0 && earlier[j].port == l.port && earlier[j].address == l.address) {
         refuse(t, prefix, fmt::format("{}:{} is also listeners[{}]", l.address, l.port, j));
@@ -478,6 +509,7 @@ class reader {
 
  private:
   std::string_view file_;
+  bool check_files_;
   std::vector<problem> problems_;
 };
 
@@ -492,7 +524,9 @@ void throw_exception_from_error(const config_error& e, const boost::source_locat
   throw std::runtime_error(e.message);
 }
 
-config_result<config> parse_config(std::string_view text, std::string_view name) {
+namespace {
+
+config_result<config> parse(std::string_view text, std::string_view name, bool check_files) {
   toml::table document;
   try {
     document = toml::parse(text, name);
@@ -501,11 +535,15 @@ config_result<config> parse_config(std::string_view text, std::string_view name)
         fmt::format("{}:{}:{}: {}", name, e.source().begin.line, e.source().begin.column, printable(e.description()))};
   }
   config config;
-  reader r(name);
+  reader r(name, check_files);
   r.top(document, config);
   if (r.problem_count() > 0) return config_error{r.message()};
   return config;
 }
+
+}  // namespace
+
+config_result<config> parse_config(std::string_view text, std::string_view name) { return parse(text, name, false); }
 
 config_result<config> load_config(const std::filesystem::path& path) {
   const std::string name = path.string();
@@ -523,7 +561,7 @@ config_result<config> load_config(const std::filesystem::path& path) {
   }
   if (std::ferror(file.get()))
     return config_error{fmt::format("{}: cannot read: {}", name, std::generic_category().message(errno))};
-  return parse_config(text, name);
+  return parse(text, name, true);
 }
 
 std::string to_toml(const config& c) {
@@ -545,7 +583,12 @@ std::string to_toml(const config& c) {
       string("cert_file", l.cert_file.string());
       string("key_file", l.key_file.string());
       string("ca_file", l.ca_file.string());
+      if (!l.ca_file.empty()) {
+        boolean("require_certificate", l.require_certificate);
+        boolean("use_identity_as_username", l.use_identity_as_username);
+      }
     }
+    if (l.protocol != listener_protocol::mqtt) line("handshake_timeout", l.handshake_timeout);
   }
   const auto& m = c.limits;
   out += "\n[limits]\n";

@@ -11,7 +11,8 @@
 //
 // The file's layout (etc/ternd.toml shows every key with its default):
 //   top level   io_threads, log_level, sys_interval
-//   [[listeners]]  address, port, protocol, cert_file, key_file, ca_file   (one table per listener)
+//   [[listeners]]  address, port, protocol, cert_file, key_file, ca_file, require_certificate,
+//               use_identity_as_username, handshake_timeout   (one table per listener)
 //   [limits]    max_connections, maximum_packet_size, receive_maximum, topic_alias_maximum,
 //               max_queued_messages, max_queued_bytes, max_stored_messages, max_inflight, maximum_qos, retain_available,
 //               max_keep_alive, max_session_expiry_interval, allow_zero_length_client_id,
@@ -37,8 +38,8 @@
 
 namespace tern::server {
 
-// What a listener speaks. Only mqtt (plain TCP) is served today; the others
-// are accepted so that configurations can be written ahead of the transports.
+// What a listener speaks. mqtt (plain TCP) and mqtts (TLS) are served; ws and
+// wss are accepted so that configurations can be written ahead of them.
 enum class listener_protocol : std::uint8_t { mqtt, mqtts, ws, wss };
 // Where the broker keeps sessions, queued messages and retained messages.
 enum class storage_backend : std::uint8_t { rocksdb, memory };
@@ -65,10 +66,18 @@ struct listener_config {
   std::uint16_t port = 1883;          // 0: any free port. In a file: 1883 for mqtt, 8883 for mqtts,
                                       // required for ws and wss
   listener_protocol protocol = listener_protocol::mqtt;
-  // TLS, for mqtts and wss only (required: cert_file and key_file). Not used yet.
+  // TLS, for mqtts and wss only (required: cert_file and key_file). Re-read
+  // by tern::Broker::reload() (ternd: SIGHUP) for the connections after.
   std::filesystem::path cert_file;  // PEM certificate chain
-  std::filesystem::path key_file;   // PEM private key
-  std::filesystem::path ca_file;    // when set, clients must present a certificate it signed
+  std::filesystem::path key_file;   // PEM private key (unencrypted)
+  std::filesystem::path ca_file;    // when set, clients are asked for a certificate it signed
+  // With ca_file: a client without a certificate fails the handshake.
+  bool require_certificate = true;
+  // With ca_file: the client certificate's CN is the user name (mosquitto's
+  // use_identity_as_username); the CONNECT's user name and password are dropped.
+  bool use_identity_as_username = false;
+  // Seconds a TLS (or WebSocket) handshake may take before the connection closes.
+  std::uint32_t handshake_timeout = 10;
 
   friend bool operator==(const listener_config&, const listener_config&) = default;
 };
@@ -144,7 +153,11 @@ using config_result = boost::system::result<T, config_error>;
 // refused, with "did you mean" when a known one is close.
 [[nodiscard]] config_result<config> parse_config(std::string_view text, std::string_view name);
 
-// Reads and parses the file at `path` (named in refusals as written).
+// Reads and parses the file at `path` (named in refusals as written), and
+// checks that the files a listener names (cert_file, key_file, ca_file) can
+// be read now: "ternd.toml:30: listeners[1].key_file: cannot read
+// \"/etc/ternd/server.key\": Permission denied". (What they hold is checked
+// when the broker starts, naming the listener and the file.)
 [[nodiscard]] config_result<config> load_config(const std::filesystem::path& path);
 
 // `config` as a TOML document that parse_config() reads back to an equal

@@ -354,6 +354,41 @@ TEST(Refusal, DeniedSubscriptions) {
   EXPECT_NE(hash_not_last.find("MQTT-4.7.1-1"), std::string::npos);
 }
 
+TEST(Config, TlsListenerKeys) {
+  const config c = parsed(
+      "[[listeners]]\nprotocol = \"mqtts\"\ncert_file = \"c\"\nkey_file = \"k\"\nca_file = \"ca\"\n"
+      "require_certificate = false\nhandshake_timeout = 3\n"
+      "[[listeners]]\nport = 8884\nprotocol = \"mqtts\"\ncert_file = \"c\"\nkey_file = \"k\"\nca_file = \"ca\"\n"
+      "use_identity_as_username = true\n");
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_FALSE(c.listeners[0].require_certificate);
+  EXPECT_FALSE(c.listeners[0].use_identity_as_username);
+  EXPECT_EQ(c.listeners[0].handshake_timeout, 3u);
+  EXPECT_TRUE(c.listeners[1].require_certificate) << "the default with ca_file";
+  EXPECT_TRUE(c.listeners[1].use_identity_as_username);
+  EXPECT_EQ(c.listeners[1].handshake_timeout, 10u);
+  EXPECT_EQ(parsed(to_toml(c)), c);
+}
+
+TEST(Refusal, TlsListenerKeysThatDisagree) {
+  const std::string tls = "[[listeners]]\nprotocol = \"mqtts\"\ncert_file = \"c\"\nkey_file = \"k\"\n";
+  EXPECT_EQ(refusal(tls + "require_certificate = true\n"),
+            "ternd.toml:5: listeners[0].require_certificate: needs ca_file (the CA that signs the client certificates)");
+  EXPECT_EQ(refusal(tls + "use_identity_as_username = true\n"),
+            "ternd.toml:5: listeners[0].use_identity_as_username: needs ca_file (the CA that signs the client "
+            "certificates)");
+  EXPECT_EQ(refusal(tls + "ca_file = \"ca\"\nrequire_certificate = false\nuse_identity_as_username = true\n"),
+            "ternd.toml:7: listeners[0].use_identity_as_username: needs require_certificate = true (a client "
+            "without a certificate has no name)");
+  EXPECT_EQ(refusal(tls + "handshake_timeout = 0\n"),
+            "ternd.toml:5: listeners[0].handshake_timeout: expected an integer between 1 and 3600, got 0");
+  EXPECT_EQ(refusal("[[listeners]]\nhandshake_timeout = 5\n"),
+            R"(ternd.toml:2: listeners[0].handshake_timeout: only used by "mqtts", "ws" and "wss" listeners (a TCP )"
+            "connection has no handshake)");
+  EXPECT_EQ(refusal("[[listeners]]\nuse_identity_as_username = false\n"),
+            R"(ternd.toml:2: listeners[0].use_identity_as_username: only used by "mqtts" and "wss" listeners, not "mqtt")");
+}
+
 TEST(Refusal, ListenerKeysThatDisagree) {
   EXPECT_EQ(refusal("[[listeners]]\nprotocol = \"ws\"\n"),
             R"(ternd.toml:1: listeners[0].port: required for a "ws" listener)");
@@ -430,6 +465,25 @@ TEST(LoadConfig, MissingFile) {
   auto r = load_config(file);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, file.string() + ": cannot open: No such file or directory");
+}
+
+TEST(LoadConfig, TlsFilesMustBeReadableAndAreNamedWithTheirLine) {
+  temp_dir dir;
+  const auto crt = dir.path() / "server.crt";
+  std::ofstream(crt) << "PEM\n";
+  const auto file = dir.path() / "ternd.toml";
+  std::ofstream(file) << "[[listeners]]\nprotocol = \"mqtts\"\ncert_file = \"" << crt.string()
+                      << "\"\nkey_file = \"" << (dir.path() / "missing.key").string() << "\"\nca_file = \""
+                      << dir.path().string() << "\"\n";
+  auto r = load_config(file);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, file.string() + ":4: listeners[0].key_file: cannot read \"" +
+                                   (dir.path() / "missing.key").string() + "\": No such file or directory\n" +
+                                   file.string() + ":5: listeners[0].ca_file: \"" + dir.path().string() +
+                                   "\" is a directory");
+  // parse_config reads no file: a configuration written for another machine parses.
+  EXPECT_TRUE(parse_config("[[listeners]]\nprotocol = \"mqtts\"\ncert_file = \"/nowhere/c\"\nkey_file = \"k\"\n",
+                           "ternd.toml"));
 }
 
 TEST(LoadConfig, Directory) {
