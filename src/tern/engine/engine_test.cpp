@@ -1258,6 +1258,27 @@ TEST_P(HoldAcks, APublisherThatLeavesWhileHeldIsForgotten) {
   for (std::size_t w = 0; w < eng->workers(); ++w) EXPECT_EQ(eng->worker_at(w).held_acknowledgements(), 0u);
 }
 
+// Exactly once across a reconnect: a persistent publisher that leaves while
+// its PUBREC is held has that QoS 2 message recorded as received, so its
+// resend on the next connection is answered, not routed again.
+TEST_P(HoldAcks, AQos2PublisherThatLeavesWhileHeldIsNotDeliveredTwice) {
+  auto sub = connect("slow", v5);
+  sub->subscribe("t", qos::exactly_once);
+  auto pub = connect(apart_from("slow"), v5, /*clean=*/true, /*expiry=*/60);
+  for (std::uint16_t i = 1; i <= 5; ++i) pub->publish("t", std::to_string(i), qos::exactly_once, false, i);
+  for (std::uint16_t i = 1; i <= 4; ++i) EXPECT_EQ(pub->expect<pubrec_packet>().packet_id, i);
+  EXPECT_TRUE(pub->quiet());  // 5's PUBREC is held
+  pub->close();
+  auto again = connect(apart_from("slow"), v5, /*clean=*/false, /*expiry=*/60);
+  publish_packet resend("t", shared_bytes::copy("5"), qos::exactly_once, false);
+  resend.packet_id = 5;
+  resend.dup = true;
+  again->send(resend);
+  EXPECT_EQ(take<pubrec_packet>(*again).packet_id, 5);
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(read_one(*sub), std::to_string(i));
+  EXPECT_TRUE(sub->quiet());  // once
+}
+
 INSTANTIATE_TEST_SUITE_P(Workers, HoldAcks, ::testing::Values(1u, 2u));
 
 }  // namespace

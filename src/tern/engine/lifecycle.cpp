@@ -37,7 +37,7 @@ void worker::delivered(client_session& s) {
 void worker::dropped() { engine_.stats().messages_dropped.fetch_add(1, std::memory_order_relaxed); }
 
 void worker::closed(endpoint& ep, const error& why, time_point now) {
-  if (!held_acks_.empty()) forget_held(ep);  // nothing to acknowledge to now
+  if (!held_acks_.empty()) settle_held(ep);
   client_session* s = ep.client();
   if (!s) return;
   ep.set_client(nullptr);

@@ -75,6 +75,14 @@ void worker::forget(endpoint& ep) {
   forget_held(ep);
 }
 
+void worker::settle_held(endpoint& ep) {
+  for (auto& [id, a] : held_acks_) {
+    if (a.ep != &ep) continue;
+    ep.protocol().acknowledge(a.packet_id, a.code);
+    a.ep = nullptr;
+  }
+}
+
 void worker::forget_held(const endpoint& ep) {
   for (auto& [id, a] : held_acks_)
     if (a.ep == &ep) a.ep = nullptr;

@@ -1,7 +1,7 @@
 // tern/engine/worker.hpp: the part of the engine that runs on one io
 // thread: its sessions (session_table), what its endpoints report (one file
 // per action: connect.cpp, publish.cpp, subscribe.cpp, delivery.cpp,
-// lifecycle.cpp, sys.cpp, recovery.cpp), routing (route.cpp, through
+// lifecycle.cpp, sys.cpp, recovery.cpp, hold.cpp), routing (route.cpp, through
 // delivery_target.hpp: its own sessions, an outbox per other worker) and its
 // turn's store batch (commit.cpp). See engine.hpp for how a network layer
 // drives it.
@@ -113,7 +113,11 @@ class worker {
   // now also waits for, taken by a delivery to another worker's clean
   // subscriber (outbox_target); 0 when its acknowledgement is not held.
   std::uint64_t hold_remote();
-  // `ep`'s held acknowledgements are dropped when released (it closed).
+  // `ep` closed: its held acknowledgements are given now, which sends
+  // nothing but records a QoS 2 packet id as received (a resend of it on
+  // the next connection is not routed again), and are forgotten.
+  void settle_held(endpoint& ep);
+  // `ep` is being destroyed: its held acknowledgements are forgotten.
   void forget_held(const endpoint& ep);
   // Acknowledgements held, waiting for subscribers to have room.
   std::size_t held_acknowledgements() const { return held_acks_.size(); }
@@ -158,7 +162,9 @@ class worker {
   void publish_sys(time_point now);
   // Places a prepared message for session `s`: in flight, in the memory
   // queue, or (persistent session offline, or any session whose memory
-  // queue is full) in the store.
+  // queue is full) in the store; with hold_acks, a connected clean
+  // session's past its full memory queue, taking the hold of the PUBLISH
+  // being placed (take_hold).
   void place(client_session& s, publish_packet out, time_point now, std::uint32_t origin, std::uint64_t stored_seq);
   // Stores QoS 1/2 message `out` in `s`'s queue in the store (already there
   // when `stored_seq`), or drops it visibly when that queue is full.
