@@ -26,7 +26,7 @@ void worker::take_hold(client_session& s) {
   if (holding_.hold.worker == index_ && holding_.hold.id == 0) holding_.hold.id = ++last_hold_;
   ++holding_.taken;
   s.ext().holds.push_back(holding_.hold);
-  engine_.stats().acknowledgements_held.fetch_add(1, std::memory_order_relaxed);
+  ++held_messages_;
 }
 
 void worker::release_holds(client_session& s) {

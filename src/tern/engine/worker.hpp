@@ -265,6 +265,7 @@ class worker {
   std::uint64_t sent_bytes_ = 0;
   std::uint64_t dropped_messages_ = 0;
   std::uint64_t stored_dropped_ = 0;
+  std::uint64_t held_messages_ = 0;  // statistics::acknowledgements_held
 
   engine& engine_;
   std::size_t index_;
