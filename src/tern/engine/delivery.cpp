@@ -245,24 +245,22 @@ void worker::deliver(batch&& b, time_point now) {
 }
 
 void worker::deliver_one(batch& b, const delivery& d, time_point now) {
-  {
-    auto& message = b.messages[d.message];
-    if (d.client == delivery::by_handle) {
-      // A session that ended since it was routed gets nothing.
-      if (client_session* s = sessions_.at(d.slot, d.serial))
-        deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now, d.origin);
-      return;
-    }
-    const auto& client_id = b.client_ids[d.client];
-    client_session* s = sessions_.find(client_id);
-    if (!s) {
-      if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
-    } else if (d.seq) {
-      place(*s, std::move(message), now, d.origin, d.seq);
-    } else {
-      deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count),
-                    now, d.origin);
-    }
+  auto& message = b.messages[d.message];
+  if (d.client == delivery::by_handle) {
+    // A session that ended since it was routed gets nothing.
+    if (client_session* s = sessions_.at(d.slot, d.serial))
+      deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now, d.origin);
+    return;
+  }
+  const auto& client_id = b.client_ids[d.client];
+  client_session* s = sessions_.find(client_id);
+  if (!s) {
+    if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
+  } else if (d.seq) {
+    place(*s, std::move(message), now, d.origin, d.seq);
+  } else {
+    deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now,
+                  d.origin);
   }
 }
 
