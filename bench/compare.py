@@ -23,8 +23,19 @@ counts new connections per second, each a full TLS handshake and a CONNECT
 answers what it must, and nothing else. Its column shows how much of each
 broker's latency any broker would have on this machine.
 
-ternd runs with --storage memory and its defaults but io_threads (and any
---ternd-set KEY=VALUE). mosquitto runs with the settings PEERS.md asks for
+ternd runs with --storage memory (--ternd-storage rocksdb: the default store,
+in a fresh data directory per run) and its defaults but io_threads (and any
+--ternd-set KEY=VALUE). --ternd-variant LABEL:KEY=VALUE[,KEY=VALUE] (repeatable)
+makes a ternd row per variant and io_threads value, side by side, e.g. the two
+answers to a subscriber slower than its publishers:
+
+    /usr/bin/python3 bench/compare.py --only fan-in-slow --io-threads 2 --ternd-storage rocksdb \
+        --ternd-variant store:limits.queue_full=store --ternd-variant hold_acks:limits.queue_full=hold_acks
+
+fan-in-slow is fan-in 8->1 at QoS 1 with each publisher up to 300 messages
+ahead: the one subscriber cannot keep up. Its rows give msg/s and "lost", the
+messages the publishers sent (and the broker acknowledged) that never reached
+the subscriber. mosquitto runs with the settings PEERS.md asks for
 in throughput comparisons: max_inflight_messages 0, max_queued_messages
 100000 (its config sits in a world-readable temporary directory, since as
 root it drops to the user mosquitto).
@@ -57,6 +68,7 @@ THROUGHPUT = [("msgs_per_s", "msg/s", "higher")]
 LATENCY = [("latency_us.p50", "p50 us", "lower"), ("latency_us.p99", "p99 us", "lower")]
 MEMORY = [("broker_process.kib_per_connection", "KiB/conn", "lower")]
 CONNECTS = [("connects_per_s", "conn/s", "higher")]
+LOST = [("lost", "lost", "lower")]
 
 
 def scenarios(a):
@@ -65,6 +77,8 @@ def scenarios(a):
         ("fan-in-q0", "fan-in 8->1 QoS 0", ["fan-in", "--publishers", "8", "--qos", "0", "-d", d, "-w", w], THROUGHPUT),
         ("fan-in-q1", "fan-in 8->1 QoS 1", ["fan-in", "--publishers", "8", "--qos", "1", "-d", d, "-w", w], THROUGHPUT),
         ("fan-in-q2", "fan-in 8->1 QoS 2", ["fan-in", "--publishers", "8", "--qos", "2", "-d", d, "-w", w], THROUGHPUT),
+        ("fan-in-slow", "fan-in 8->1 QoS 1, 300 ahead",
+         ["fan-in", "--publishers", "8", "--qos", "1", "-d", d, "-w", "300"], THROUGHPUT + LOST),
         ("fan-out-q0", "fan-out 1->50 QoS 0",
          ["fan-out", "--subscribers", "50", "--qos", "0", "-d", d, "-w", w], THROUGHPUT),
         ("fan-out-q1", "fan-out 1->50 QoS 1",
@@ -141,16 +155,26 @@ class Broker:
         self.proc = None
 
 
+def toml_value(value):
+    """`value` as TOML: as it is when it is one (a number, true, false, "quoted", [array]), else quoted."""
+    v = value.strip()
+    if v in ("true", "false") or v[:1] in ('"', "[", "'") or v.replace("_", "").replace(".", "", 1).lstrip("-").isdigit():
+        return v
+    return json.dumps(v)
+
+
 class Ternd(Broker):
-    def __init__(self, binary, io_threads, settings, workdir):
-        super().__init__("ternd-io%d" % io_threads, workdir)
+    def __init__(self, binary, io_threads, settings, workdir, label="", storage="memory"):
+        super().__init__("ternd-io%d" % io_threads + ("-" + label if label else ""), workdir)
         self.binary = binary
+        self.storage = storage
+        self.data_dirs = []
         self.config = os.path.join(workdir, self.name + ".toml")
         self.sections = {"": ["io_threads = %d" % io_threads, 'log_level = "warn"']}
         for kv in settings:
             key, value = kv.split("=", 1)
-            section, _, name = key.rpartition(".")
-            self.sections.setdefault(section, []).append("%s = %s" % (name, value))
+            section, _, name = key.strip().rpartition(".")
+            self.sections.setdefault(section, []).append("%s = %s" % (name, toml_value(value)))
 
     def command(self, port, tls):
         with open(self.config, "w") as f:
@@ -161,7 +185,17 @@ class Ternd(Broker):
             for section, lines in self.sections.items():
                 if section:
                     f.write("\n[%s]\n" % section + "\n".join(lines) + "\n")
-        return [self.binary, "-c", self.config, "-p", str(port), "--storage", "memory"]
+        if self.storage == "memory":
+            return [self.binary, "-c", self.config, "-p", str(port), "--storage", "memory"]
+        data = os.path.join(self.workdir, "%s-data-%d" % (self.name, port))  # fresh: removed by stop()
+        self.data_dirs.append(data)
+        return [self.binary, "-c", self.config, "-p", str(port), "--storage", "rocksdb", "--data-dir", data]
+
+    def stop(self):
+        super().stop()
+        for d in self.data_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        self.data_dirs.clear()
 
 
 class Mosquitto(Broker):
@@ -264,6 +298,8 @@ def fmt(v, label):
         return "-"
     if label in ("msg/s", "conn/s"):
         return format(int(round(v)), ",")
+    if label == "lost":
+        return format(int(v), ",")
     if label == "KiB/conn":
         return "%.3f" % v
     if label == "cores":
@@ -288,6 +324,11 @@ def main():
     ap.add_argument("--io-threads", default="1,2", help="ternd io_threads values to compare, e.g. 1,2")
     ap.add_argument("--ternd-set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra ternd setting, TOML syntax, e.g. limits.max_inflight=100 (repeatable)")
+    ap.add_argument("--ternd-variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
+                    help="a ternd row (per io_threads value) with these settings, named ternd-ioN-LABEL "
+                         "(repeatable; without it: one row per io_threads value)")
+    ap.add_argument("--ternd-storage", default="memory", choices=["memory", "rocksdb"],
+                    help="ternd's store: memory (default) or rocksdb, its default, in a fresh directory per run")
     ap.add_argument("--mqtt", default="3.1.1", help="MQTT version for tern bench: 3.1.1 or 5")
     ap.add_argument("--bench-threads", type=int, default=1, help="tern bench --threads")
     ap.add_argument("--only", default="",
@@ -315,7 +356,14 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     workdir = tempfile.mkdtemp(prefix="tern-compare-")
     os.chmod(workdir, 0o755)  # mosquitto, started as root, reads its config as the user mosquitto
-    brokers = [Ternd(a.ternd, int(n), a.ternd_set, workdir) for n in a.io_threads.split(",")]
+    variants = []
+    for v in a.ternd_variant:
+        label, _, settings = v.partition(":")
+        if not label or not all("=" in kv for kv in settings.split(",") if kv):
+            sys.exit("compare.py: --ternd-variant %r: expected LABEL:KEY=VALUE[,KEY=VALUE]" % v)
+        variants.append((label, [kv for kv in settings.split(",") if kv]))
+    brokers = [Ternd(a.ternd, int(n), a.ternd_set + settings, workdir, label, a.ternd_storage)
+               for n in a.io_threads.split(",") for label, settings in (variants or [("", [])])]
     if a.forwarder:
         if a.mqtt != "3.1.1":
             sys.exit("compare.py: --forwarder speaks MQTT 3.1.1 only")
@@ -398,6 +446,13 @@ def main():
     if disturbed:
         print("DISTURBED (median others' cores above %.2f: these ratios do not measure the brokers): %s" % (
             a.quiet, ", ".join(disturbed)))
+    print("each round (round 1, 2, ...):")
+    for key, title, _, metrics in chosen:
+        for path, label, _better in metrics:
+            for b in brokers:
+                if results[(key, b.name)]:
+                    print("  %s, %s, %s: %s" % (title, label, b.name, " / ".join(
+                        fmt(field(r, path), label) for r in results[(key, b.name)])))
     kept = [r for rs in results.values() for r in rs]
     repeated = [r for r in kept if r.get("attempt", 1) > 1]
     print("runs kept: %d; %d of them after repeating a disturbed run (others above %.2f cores), %d still above it" % (

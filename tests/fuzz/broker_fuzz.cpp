@@ -46,7 +46,8 @@
 //   - statistics: no counter underflows; clients_connected <= connections
 //     alive; clients_total == the sessions the workers hold; after a restart
 //     the recovered sessions are clients_total and none is connected;
-//   - at the end no client is connected, and once every session has expired
+//   - at the end no client is connected and no acknowledgement is held for a
+//     full subscriber (options::queue_full hold_acks), and once every session has expired
 //     no session, subscription, will or stored message is left.
 #include <algorithm>
 #include <array>
@@ -153,6 +154,8 @@ options make_options(std::uint8_t a, std::uint8_t b, std::uint8_t c) {
   o.max_session_expiry_interval = (c & 1) ? 0xFFFF'FFFF : capped_expiry;
   o.store_sync_interval = (c & 2) ? 1000ms : 0ms;
   if (c & 4) o.max_topic_levels = 2;  // "t/a/b" is one too deep
+  // A full clean subscriber holds its publishers' acknowledgements instead of storing.
+  if (c & 8) o.queue_full = tern::engine::queue_full_policy::hold_acks;
   return o;
 }
 
@@ -259,6 +262,8 @@ class harness {
     settle();  // takes the last outputs
     settle();  // destroys the endpoints
     check(conns_.empty());
+    // Every subscriber is gone: no acknowledgement is held any more.
+    for (std::size_t w = 0; w < eng_->workers(); ++w) check(eng_->worker_at(w).held_acknowledgements() == 0);
   }
 
   // Admits, commits and hands batches over until nothing moves, as the
@@ -300,7 +305,7 @@ class harness {
     constexpr std::uint64_t huge = std::uint64_t{1} << 62;  // an underflow wraps past it
     for (const auto* v : {&st.clients_connected, &st.clients_total, &st.messages_received, &st.messages_sent,
                           &st.bytes_received, &st.bytes_sent, &st.messages_dropped, &st.stored_dropped,
-                          &st.subscriptions})
+                          &st.acknowledgements_held, &st.subscriptions})
       check(v->load() < huge);
     check(st.clients_connected.load() <= conns_.size());
     std::size_t sessions = 0;

@@ -34,6 +34,13 @@ class worker;
 class endpoint;
 using session::time_point;
 
+// A publisher's acknowledgement that waits for a full subscriber
+// (queue_full_policy::hold_acks): hold `id` of worker `worker`.
+struct ack_hold {
+  std::uint32_t worker = 0;
+  std::uint64_t id = 0;
+};
+
 // A session's subscriptions, sorted by filter: one block for all of them
 // (a std::map allocates a node per subscription).
 class subscription_list {
@@ -100,8 +107,12 @@ struct client_session final : storage::batch_journal {
     // QoS 1/2 messages dropped since `stored` reached options::max_stored_messages
     // (0: not dropping); logged when it starts and once it has drained to half.
     std::uint64_t dropping = 0;
+    // Publishers' acknowledgements this session holds up: it took messages
+    // beyond its memory queue's bound (queue_full_policy::hold_acks).
+    std::vector<ack_hold> holds;
     bool empty() const noexcept {
-      return !username && subscriptions.empty() && !will && stored.empty() && expires_at == no_time && dropping == 0;
+      return !username && subscriptions.empty() && !will && stored.empty() && expires_at == no_time && dropping == 0 &&
+             holds.empty();
     }
   };
 

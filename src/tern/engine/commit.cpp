@@ -23,6 +23,8 @@ void worker::flush_stats() {
   if (dropped_messages_)
     st.messages_dropped.fetch_add(std::exchange(dropped_messages_, 0), std::memory_order_relaxed);
   if (stored_dropped_) st.stored_dropped.fetch_add(std::exchange(stored_dropped_, 0), std::memory_order_relaxed);
+  if (held_messages_)
+    st.acknowledgements_held.fetch_add(std::exchange(held_messages_, 0), std::memory_order_relaxed);
 }
 
 

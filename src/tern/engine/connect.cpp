@@ -92,7 +92,7 @@ void worker::admit(endpoint& ep, time_point now) {
   client_session* found = sessions_.find(c.client_id);
   if (!found) {
     found = &sessions_.add(*this, c.client_id);
-    found->state.set_limits(o.queue);
+    found->state.set_limits(session_limits());
     engine_.stats().clients_total.fetch_add(1, std::memory_order_relaxed);
   }
   auto& s = *found;

@@ -58,10 +58,16 @@ void worker::place(client_session& s, publish_packet out, time_point now, std::u
     // session's that its client reads more slowly than messages arrive. An
     // acknowledged message is not dropped for a slow reader short of
     // max_stored_messages; a clean session's stored ones go when it ends.
+    // With hold_acks, a clean session's message joins the full memory
+    // queue instead, and holds up its publisher's acknowledgement (hold.cpp).
     const auto& limits = engine_.config().queue;
     const bool memory = live && !s.has_stored() && s.state.queue().size() < limits.max_messages &&
                         s.state.queued_bytes() + size <= limits.max_bytes;
-    if (!memory) return store_queued(s, out, now, stored_seq);
+    if (!memory) {
+      if (!live || s.journaled || s.has_stored() || engine_.config().queue_full != queue_full_policy::hold_acks)
+        return store_queued(s, out, now, stored_seq);
+      take_hold(s);
+    }
     const auto seq = s.journaled ? (stored_seq ? stored_seq : engine_.next_seq()) : 0;
     const auto r = live ? s.connection->protocol().publish(std::move(out), now, origin, seq, stored_seq != 0)
                         : s.state.enqueue(std::move(out), now, origin, seq, stored_seq != 0);
@@ -223,26 +229,39 @@ void worker::local_target::deliver(std::uint64_t route, const publish_packet& m,
 
 void worker::deliver(batch&& b, time_point now) {
   now_ = now;
+  for (const auto id : b.releases) release_local(id);
   for (const auto& d : b.deliveries) {
-    auto& message = b.messages[d.message];
-    if (d.client == delivery::by_handle) {
-      // A session that ended since it was routed gets nothing.
-      if (client_session* s = sessions_.at(d.slot, d.serial))
-        deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now, d.origin);
-      continue;
-    }
-    const auto& client_id = b.client_ids[d.client];
-    client_session* s = sessions_.find(client_id);
-    if (!s) {
-      if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
-    } else if (d.seq) {
-      place(*s, std::move(message), now, d.origin, d.seq);
+    if (d.hold) {
+      // Its publisher's acknowledgement waits for this delivery: held by the
+      // subscriber if full (place), else released at once.
+      holding_ = {true, {b.from, d.hold}, 0};
+      deliver_one(b, d, now);
+      if (std::exchange(holding_, {}).taken == 0) release({b.from, d.hold});
     } else {
-      deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count),
-                    now, d.origin);
+      deliver_one(b, d, now);
     }
   }
   flush_stats();
+}
+
+void worker::deliver_one(batch& b, const delivery& d, time_point now) {
+  auto& message = b.messages[d.message];
+  if (d.client == delivery::by_handle) {
+    // A session that ended since it was routed gets nothing.
+    if (client_session* s = sessions_.at(d.slot, d.serial))
+      deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now, d.origin);
+    return;
+  }
+  const auto& client_id = b.client_ids[d.client];
+  client_session* s = sessions_.find(client_id);
+  if (!s) {
+    if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
+  } else if (d.seq) {
+    place(*s, std::move(message), now, d.origin, d.seq);
+  } else {
+    deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now,
+                  d.origin);
+  }
 }
 
 }  // namespace tern::engine

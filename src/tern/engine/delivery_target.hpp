@@ -79,19 +79,30 @@ struct delivery {
   // persistent session, and committed it before posting the batch. Such a
   // delivery names its session by client id.
   std::uint64_t seq = 0;
+  // Non-zero: the publisher's acknowledgement waits for this delivery
+  // (queue_full_policy::hold_acks): the target worker sends `hold` back in a
+  // batch's releases once the subscriber has room, at once when it has.
+  std::uint64_t hold = 0;
 };
+// What one worker hands another in a loop turn: messages for its clients,
+// and the acknowledgements those clients no longer hold up.
 struct batch {
+  std::uint32_t from = 0;                // the worker that made it
   std::vector<publish_packet> messages;  // as routed (retain flag as published), or prepared (seq)
   std::vector<delivery> deliveries;      // in routing order
   std::vector<std::uint32_t> identifiers;
   std::vector<std::string> client_ids;
-  bool empty() const noexcept { return deliveries.empty(); }
+  // Holds of the receiving worker (delivery::hold) released: one entry per
+  // delivery that had one.
+  std::vector<std::uint64_t> releases;
+  bool empty() const noexcept { return deliveries.empty() && releases.empty(); }
   // Keeps the capacity.
   void clear() noexcept {
     messages.clear();
     deliveries.clear();
     identifiers.clear();
     client_ids.clear();
+    releases.clear();
   }
 };
 

@@ -20,8 +20,10 @@
 // Durability: what must outlive a connection goes to the store, through one
 // write_batch per worker that commit() writes with one disk sync per loop
 // turn (group commit). PUBACK/PUBREC are put in a connection's output when
-// the PUBLISH is read, and the network layer writes outputs only after
-// commit(): an acknowledgement never leaves before its message is durable.
+// the PUBLISH is read (with options::queue_full hold_acks, later if a full
+// subscriber holds them: hold.cpp), and the network layer writes outputs
+// only after commit(): an acknowledgement never leaves before its message is
+// durable.
 // Persistent sessions (Session Expiry Interval > 0) journal their QoS 1/2
 // messages (queued, in flight, incoming QoS 2 ids), subscriptions and
 // delayed wills; retained messages are stored. Clean sessions cost no disk

@@ -1139,5 +1139,147 @@ TEST_F(Engine, PastMaxStoredMessagesDropsAreCountedAndLogged) {
             "warn broker: client slow: 5 QoS 1/2 messages were dropped for it; its queue in the store has room again\n");
 }
 
+
+// ---------------------------------------------------------------- hold_acks: the publishers wait (issue 16, fault 12)
+
+// One worker, or two with the publisher and the subscriber on different
+// ones (the hold and its release travel in batches).
+class HoldAcks : public Engine, public ::testing::WithParamInterface<std::size_t> {
+ protected:
+  void SetUp() override {
+    options o;
+    o.queue.max_messages = 2;
+    o.max_inflight = 2;
+    o.queue_full = queue_full_policy::hold_acks;
+    make(GetParam(), o);
+  }
+  // A client id owned by another worker than `other`'s, when there are two.
+  std::string apart_from(std::string_view other) {
+    for (int i = 0;; ++i) {
+      auto id = "pub-" + std::to_string(i);
+      if (eng->workers() == 1 || eng->owner_of(id) != eng->owner_of(other)) return id;
+    }
+  }
+  // The first packet of type P the client got (others stay, in order).
+  template <class P>
+  static P take(client& c) {
+    c.collect();
+    for (auto it = c.in.begin(); it != c.in.end(); ++it) {
+      if (!std::holds_alternative<P>(*it)) continue;
+      auto p = std::get<P>(std::move(*it));
+      c.in.erase(it);
+      return p;
+    }
+    ADD_FAILURE() << "no " << name(P::type);
+    return P{};
+  }
+  // The subscriber reads one message and acknowledges it; returns its payload.
+  static std::string read_one(client& sub) {
+    const auto m = take<publish_packet>(sub);
+    if (m.qos == qos::exactly_once) {
+      sub.send(pubrec_packet{m.packet_id, reason::success, {}, {}});
+      EXPECT_EQ(take<pubrel_packet>(sub).packet_id, m.packet_id);
+      sub.send(pubcomp_packet{m.packet_id, reason::success, {}, {}});
+    } else {
+      sub.send(puback_packet{m.packet_id, reason::success, {}, {}});
+    }
+    return std::string(m.payload().view());
+  }
+};
+
+TEST_P(HoldAcks, AFullSubscriberHoldsThePublishersPubackUntilItReads) {
+  auto sub = connect("slow", v311);
+  sub->subscribe("t", qos::at_least_once);
+  auto pub = connect(apart_from("slow"), v5);
+  for (std::uint16_t i = 1; i <= 4; ++i) {  // 2 in flight, 2 queued: the bound
+    pub->publish("t", std::to_string(i), qos::at_least_once, false, i);
+    EXPECT_EQ(pub->expect<puback_packet>().packet_id, i);
+  }
+  for (std::uint16_t i = 5; i <= 6; ++i) pub->publish("t", std::to_string(i), qos::at_least_once, false, i);
+  EXPECT_TRUE(pub->quiet());  // beyond the bound: held
+  EXPECT_EQ(stored_for(*store, "slow"), 0u);  // not in the store
+  EXPECT_EQ(eng->stats().acknowledgements_held.load(), 2u);
+  EXPECT_EQ(read_one(*sub), "1");  // 4 queued -> 3
+  EXPECT_EQ(read_one(*sub), "2");  // -> 2: still at the bound
+  EXPECT_TRUE(pub->quiet());
+  EXPECT_EQ(read_one(*sub), "3");  // -> 1: room
+  EXPECT_EQ(pub->expect<puback_packet>().packet_id, 5);
+  EXPECT_EQ(pub->expect<puback_packet>().packet_id, 6);
+  for (int i = 4; i <= 6; ++i) EXPECT_EQ(read_one(*sub), std::to_string(i));  // nothing lost
+  EXPECT_TRUE(sub->quiet());
+  EXPECT_EQ(eng->stats().messages_dropped.load(), 0u);
+  for (std::size_t w = 0; w < eng->workers(); ++w) EXPECT_EQ(eng->worker_at(w).held_acknowledgements(), 0u);
+}
+
+TEST_P(HoldAcks, ASubscriberThatLeavesReleasesWhatItHeld) {
+  auto sub = connect("slow", v5);
+  sub->subscribe("t", qos::at_least_once);
+  auto other = connect("other", v5);  // reads: never holds anything up
+  other->subscribe("t", qos::at_least_once);
+  auto pub = connect(apart_from("slow"), v311);
+  for (std::uint16_t i = 1; i <= 5; ++i) pub->publish("t", std::to_string(i), qos::at_least_once, false, i);
+  for (std::uint16_t i = 1; i <= 4; ++i) EXPECT_EQ(pub->expect<puback_packet>().packet_id, i);
+  EXPECT_TRUE(pub->quiet());
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(read_one(*other), std::to_string(i));  // one full subscriber reads
+  EXPECT_TRUE(pub->quiet());  // the other holds it still
+  sub->close();
+  EXPECT_EQ(pub->expect<puback_packet>().packet_id, 5);
+}
+
+TEST_P(HoldAcks, Qos2PubrecIsHeldLikewise) {
+  auto sub = connect("slow", v5);
+  sub->subscribe("t", qos::exactly_once);
+  auto pub = connect(apart_from("slow"), v5);
+  for (std::uint16_t i = 1; i <= 5; ++i) pub->publish("t", std::to_string(i), qos::exactly_once, false, i);
+  for (std::uint16_t i = 1; i <= 4; ++i) EXPECT_EQ(pub->expect<pubrec_packet>().packet_id, i);
+  EXPECT_TRUE(pub->quiet());
+  pub->publish("t", "5 again", qos::exactly_once, false, 5);  // resent before its PUBREC: not routed twice
+  EXPECT_TRUE(pub->quiet());
+  EXPECT_EQ(read_one(*sub), "1");  // 3 queued -> 2: at the bound
+  EXPECT_TRUE(pub->quiet());
+  EXPECT_EQ(read_one(*sub), "2");  // -> 1: room
+  EXPECT_EQ(pub->expect<pubrec_packet>().packet_id, 5);
+  pub->send(pubrel_packet{5, reason::success, {}, {}});
+  EXPECT_EQ(pub->expect<pubcomp_packet>().reason_code, reason::success);
+  EXPECT_EQ(read_one(*sub), "3");
+  EXPECT_EQ(read_one(*sub), "4");
+  EXPECT_EQ(read_one(*sub), "5");
+  EXPECT_TRUE(sub->quiet());
+}
+
+TEST_P(HoldAcks, APublisherThatLeavesWhileHeldIsForgotten) {
+  auto sub = connect("slow", v5);
+  sub->subscribe("t", qos::at_least_once);
+  auto pub = connect(apart_from("slow"), v5);
+  for (std::uint16_t i = 1; i <= 5; ++i) pub->publish("t", std::to_string(i), qos::at_least_once, false, i);
+  pub->close();
+  pub->ep.reset();  // destroyed while its acknowledgement is held
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(read_one(*sub), std::to_string(i));  // delivered all the same
+  for (std::size_t w = 0; w < eng->workers(); ++w) EXPECT_EQ(eng->worker_at(w).held_acknowledgements(), 0u);
+}
+
+// Exactly once across a reconnect: a persistent publisher that leaves while
+// its PUBREC is held has that QoS 2 message recorded as received, so its
+// resend on the next connection is answered, not routed again.
+TEST_P(HoldAcks, AQos2PublisherThatLeavesWhileHeldIsNotDeliveredTwice) {
+  auto sub = connect("slow", v5);
+  sub->subscribe("t", qos::exactly_once);
+  auto pub = connect(apart_from("slow"), v5, /*clean=*/true, /*expiry=*/60);
+  for (std::uint16_t i = 1; i <= 5; ++i) pub->publish("t", std::to_string(i), qos::exactly_once, false, i);
+  for (std::uint16_t i = 1; i <= 4; ++i) EXPECT_EQ(pub->expect<pubrec_packet>().packet_id, i);
+  EXPECT_TRUE(pub->quiet());  // 5's PUBREC is held
+  pub->close();
+  auto again = connect(apart_from("slow"), v5, /*clean=*/false, /*expiry=*/60);
+  publish_packet resend("t", shared_bytes::copy("5"), qos::exactly_once, false);
+  resend.packet_id = 5;
+  resend.dup = true;
+  again->send(resend);
+  EXPECT_EQ(take<pubrec_packet>(*again).packet_id, 5);
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(read_one(*sub), std::to_string(i));
+  EXPECT_TRUE(sub->quiet());  // once
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, HoldAcks, ::testing::Values(1u, 2u));
+
 }  // namespace
 }  // namespace tern::engine

@@ -31,15 +31,18 @@ void worker::disconnect(endpoint& ep, const disconnect_packet& d) {
 
 void worker::delivered(client_session& s) {
   if (s.has_stored()) refill(s, now_);
+  if (s.more && !s.more->holds.empty() && has_room_after_pump(s)) release_holds(s);
 }
 
 void worker::dropped() { engine_.stats().messages_dropped.fetch_add(1, std::memory_order_relaxed); }
 
 void worker::closed(endpoint& ep, const error& why, time_point now) {
+  if (!held_acks_.empty()) settle_held(ep);
   client_session* s = ep.client();
   if (!s) return;
   ep.set_client(nullptr);
   s->connection = nullptr;
+  release_holds(*s);  // a subscriber gone holds nobody up
   engine_.stats().clients_connected.fetch_sub(1, std::memory_order_relaxed);
   engine_.event_hooks().on_disconnect(s->info(&ep), why);
   if (const auto* will = s->will(); will && !ep.disconnected_normally()) {
@@ -95,6 +98,7 @@ void worker::end_session(client_session& s, time_point now) {
   for (const auto& q : s.state.queue())
     if (q.origin) redeliver_shared(q.origin, s.client_id(), q.message, now);
   s.state.clear();
+  release_holds(s);
   if (s.journaled) {
     batch_.forget_client(s.client_id());
     s.state.set_journal(nullptr);

@@ -21,6 +21,19 @@
 
 namespace tern::engine {
 
+// What a clean session's QoS 1/2 message does when its client reads more
+// slowly than messages arrive (its memory queue, options::queue, is full).
+enum class queue_full_policy : std::uint8_t {
+  // It waits in the store (up to options::max_stored_messages), as a
+  // persistent session's does; the publishers go on at their own pace.
+  store,
+  // It joins the memory queue beyond the bound, and the PUBACK/PUBREC of
+  // its PUBLISH is withheld until every full subscriber it went to has room
+  // again (or is gone): the publishers slow to the subscriber's pace, within
+  // their Receive Maximum, which bounds what waits in memory. No disk.
+  hold_acks,
+};
+
 struct options {
   // Per connection: Maximum Packet Size, Receive Maximum, Topic Alias
   // Maximum, Maximum QoS, Retain Available, connect timeout. auto_acknowledge
@@ -41,6 +54,10 @@ struct options {
   // slower than messages arrive); past it they are dropped, counted
   // (statistics::stored_dropped) and logged.
   std::uint64_t max_stored_messages = 1'000'000;
+  // A clean session whose memory queue is full: its QoS 1/2 messages wait in
+  // the store, or its publishers' acknowledgements wait (queue_full_policy).
+  // Persistent sessions always use the store.
+  queue_full_policy queue_full = queue_full_policy::store;
   // With a store that does not sync every commit (durability batch): how
   // often worker 0 makes everything durable (0: never).
   std::chrono::milliseconds store_sync_interval{0};
@@ -78,6 +95,9 @@ struct statistics {
   // QoS 1/2 messages (acknowledged to their publisher) dropped because a
   // session's queue in the store was full (options::max_stored_messages).
   std::atomic<std::uint64_t> stored_dropped{0};
+  // QoS 1/2 messages a full subscriber took beyond its memory queue's bound,
+  // withholding their publisher's acknowledgement (queue_full_policy::hold_acks).
+  std::atomic<std::uint64_t> acknowledgements_held{0};
   std::atomic<std::uint64_t> subscriptions{0};
 };
 

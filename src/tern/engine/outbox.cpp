@@ -10,6 +10,7 @@ namespace tern::engine {
 void outbox_target::deliver(std::uint64_t route, const publish_packet& m, const route_target& t,
                             std::string_view client_id, std::span<const std::uint32_t> ids, time_point now) {
   auto& b = batch_;
+  b.from = static_cast<std::uint32_t>(from_->index());
   delivery d;
   d.options = t.options;
   d.origin = t.origin;
@@ -35,6 +36,9 @@ void outbox_target::deliver(std::uint64_t route, const publish_packet& m, const 
     d.ids_begin = static_cast<std::uint32_t>(b.identifiers.size());
     d.ids_count = static_cast<std::uint32_t>(ids.size());
     b.identifiers.insert(b.identifiers.end(), ids.begin(), ids.end());
+    // A clean subscriber at QoS 1/2: whether it is full is known over
+    // there, so the publisher's acknowledgement waits for its answer.
+    if (!t.persistent && std::min(m.qos, t.options.max_qos) != qos::at_most_once) d.hold = from_->hold_remote();
   }
   b.deliveries.push_back(d);
 }

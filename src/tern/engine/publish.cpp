@@ -21,16 +21,26 @@ void worker::publish(endpoint& ep, publish_packet&& m) {
   const auto info = client->info(&ep);
   const auto verdict = engine_.event_hooks().on_publish(info, m);
   reason code = reason::success;
+  std::uint32_t waits = 0;
   if (verdict.action == publish_action::allow) {
     if (m.retain) batch_.put_retained(m, now_);
+    // With hold_acks, full subscribers (here and on other workers) may hold its acknowledgement.
+    if (m.qos != qos::at_most_once && engine_.config().queue_full == queue_full_policy::hold_acks)
+      holding_ = {true, {static_cast<std::uint32_t>(index_), 0}, 0};
     const auto matched = route(info, m, now_);
+    const auto held = std::exchange(holding_, {});
     if (matched == 0 && conn.version() == protocol_version::v5) code = reason::no_matching_subscribers;
+    if (held.taken) {
+      waits = held.taken;
+      held_acks_.emplace(held.hold.id, held_ack{&ep, m.packet_id, code, waits});
+    }
   } else if (verdict.action == publish_action::refuse) {
     code = verdict.code;
   }
   if (m.qos != qos::at_most_once) {
-    // Into the output now; written after this turn's commit().
-    conn.acknowledge(m.packet_id, code);
+    // Into the output now (written after this turn's commit()), or when
+    // the subscribers holding it have room (hold.cpp).
+    if (waits == 0) conn.acknowledge(m.packet_id, code);
     track_unsynced(ep);
   }
 }
@@ -62,6 +72,20 @@ void worker::track_unsynced(endpoint& ep) {
 
 void worker::forget(endpoint& ep) {
   if (ep.unsynced()) std::erase(unsynced_, &ep);
+  forget_held(ep);
+}
+
+void worker::settle_held(endpoint& ep) {
+  for (auto& [id, a] : held_acks_) {
+    if (a.ep != &ep) continue;
+    ep.protocol().acknowledge(a.packet_id, a.code);
+    a.ep = nullptr;
+  }
+}
+
+void worker::forget_held(const endpoint& ep) {
+  for (auto& [id, a] : held_acks_)
+    if (a.ep == &ep) a.ep = nullptr;
 }
 
 }  // namespace tern::engine

@@ -40,7 +40,7 @@ bool worker::restore(const storage::session_record& rec, time_point now, recover
   auto& s = sessions_.add(*this, rec.client_id);
   s.version = rec.version;
   s.expiry_interval = rec.expiry_interval;
-  s.state.set_limits(engine_.config().queue);
+  s.state.set_limits(session_limits());
   if (rec.expiry_interval != never_expires)
     s.set_expires_at(rec.expires_at.value_or(now + seconds(rec.expiry_interval)));
   if (!rec.subscriptions.empty()) {

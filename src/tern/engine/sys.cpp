@@ -26,6 +26,7 @@ void worker::publish_sys(time_point now) {
       {"$SYS/broker/messages/sent", std::to_string(st.messages_sent.load())},
       {"$SYS/broker/messages/dropped", std::to_string(st.messages_dropped.load())},
       {"$SYS/broker/messages/dropped/stored", std::to_string(st.stored_dropped.load())},
+      {"$SYS/broker/messages/held", std::to_string(st.acknowledgements_held.load())},
       {"$SYS/broker/bytes/received", std::to_string(st.bytes_received.load())},
       {"$SYS/broker/bytes/sent", std::to_string(st.bytes_sent.load())},
       {"$SYS/broker/subscriptions/count", std::to_string(st.subscriptions.load())},

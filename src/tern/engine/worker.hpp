@@ -1,7 +1,7 @@
 // tern/engine/worker.hpp: the part of the engine that runs on one io
 // thread: its sessions (session_table), what its endpoints report (one file
 // per action: connect.cpp, publish.cpp, subscribe.cpp, delivery.cpp,
-// lifecycle.cpp, sys.cpp, recovery.cpp), routing (route.cpp, through
+// lifecycle.cpp, sys.cpp, recovery.cpp, hold.cpp), routing (route.cpp, through
 // delivery_target.hpp: its own sessions, an outbox per other worker) and its
 // turn's store batch (commit.cpp). See engine.hpp for how a network layer
 // drives it.
@@ -108,6 +108,20 @@ class worker {
   // `ep` is being destroyed.
   void forget(endpoint& ep);
 
+  // ---- acknowledgements held for full subscribers (queue_full_policy::hold_acks) ----
+  // While routing a client's QoS 1/2 PUBLISH: the hold its acknowledgement
+  // now also waits for, taken by a delivery to another worker's clean
+  // subscriber (outbox_target); 0 when its acknowledgement is not held.
+  std::uint64_t hold_remote();
+  // `ep` closed: its held acknowledgements are given now, which sends
+  // nothing but records a QoS 2 packet id as received (a resend of it on
+  // the next connection is not routed again), and are forgotten.
+  void settle_held(endpoint& ep);
+  // `ep` is being destroyed: its held acknowledgements are forgotten.
+  void forget_held(const endpoint& ep);
+  // Acknowledgements held, waiting for subscribers to have room.
+  std::size_t held_acknowledgements() const { return held_acks_.size(); }
+
   // ---- recovery (engine::recover), before any connection ----
   // Rebuilds persistent session `rec` here; false when it had ended (discarded).
   // `last_seq` grows to the largest message number seen.
@@ -131,6 +145,12 @@ class worker {
   std::span<const cached_match> cached_matches(std::string_view topic);
   void deliver_local(client_session& s, const publish_packet& m, const subscribe_options& o,
                      std::span<const std::uint32_t> ids, time_point now, std::uint32_t origin = 0);
+  // The bounds a session's state enforces itself: options::queue, or none
+  // with hold_acks, where place() bounds the queue and lets a held message
+  // past it.
+  session::queue_limits session_limits() const;
+  // One delivery of batch `b` (deliver()).
+  void deliver_one(batch& b, const delivery& d, time_point now);
   // Sends `m` to one member of the shared subscription `origin` other than
   // `leaving` (here or through the outbox); false when none is left.
   bool redeliver_shared(std::uint32_t origin, std::string_view leaving, const publish_packet& m, time_point now);
@@ -142,7 +162,9 @@ class worker {
   void publish_sys(time_point now);
   // Places a prepared message for session `s`: in flight, in the memory
   // queue, or (persistent session offline, or any session whose memory
-  // queue is full) in the store.
+  // queue is full) in the store; with hold_acks, a connected clean
+  // session's past its full memory queue, taking the hold of the PUBLISH
+  // being placed (take_hold).
   void place(client_session& s, publish_packet out, time_point now, std::uint32_t origin, std::uint64_t stored_seq);
   // Stores QoS 1/2 message `out` in `s`'s queue in the store (already there
   // when `stored_seq`), or drops it visibly when that queue is full.
@@ -159,6 +181,36 @@ class worker {
   bool refused(endpoint& ep, const publish_packet& m);
   // Adds the deliveries counted since the last call to the engine's statistics.
   void flush_stats();
+
+  // ---- hold_acks: a publisher's acknowledgement waits for full subscribers ----
+  // A full subscriber of this worker takes the hold of the PUBLISH being
+  // placed (holding_), if any: kept in its session until it has room.
+  void take_hold(client_session& s);
+  // `s` has room again, or is gone: what it held is released.
+  void release_holds(client_session& s);
+  // One wait of hold `h` is over (here, or sent back to its worker).
+  void release(ack_hold h);
+  // One wait of this worker's hold `id` is over; the last sends the acknowledgement.
+  void release_local(std::uint64_t id);
+  // Whether `s`'s memory queue is below its bounds once its client's freed
+  // window slot takes the front message (called from delivered()).
+  bool has_room_after_pump(const client_session& s) const;
+  // The PUBLISH being routed (here) or placed (from another worker's batch).
+  struct hold_context {
+    bool active = false;
+    ack_hold hold;           // whose: {this worker, 0 until taken} while routing
+    std::uint32_t taken = 0;  // subscribers (local and remote) that hold it
+  };
+  hold_context holding_;
+  // A client's acknowledgement withheld until its `waits` are released.
+  struct held_ack {
+    endpoint* ep;  // nullptr once its connection closed
+    std::uint16_t packet_id;
+    reason code;
+    std::uint32_t waits;
+  };
+  boost::unordered_flat_map<std::uint64_t, held_ack> held_acks_;
+  std::uint64_t last_hold_ = 0;
 
   // This worker's own sessions as a delivery target.
   class local_target final : public delivery_target {
@@ -213,6 +265,7 @@ class worker {
   std::uint64_t sent_bytes_ = 0;
   std::uint64_t dropped_messages_ = 0;
   std::uint64_t stored_dropped_ = 0;
+  std::uint64_t held_messages_ = 0;  // statistics::acknowledgements_held
 
   engine& engine_;
   std::size_t index_;

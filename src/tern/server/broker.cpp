@@ -56,6 +56,8 @@ engine::options Broker::engine_options(const server::config& config) {
   o.queue.max_messages = l.max_queued_messages;
   o.queue.max_bytes = static_cast<std::size_t>(l.max_queued_bytes);
   o.max_stored_messages = l.max_stored_messages;
+  o.queue_full = l.queue_full == server::queue_full_mode::hold_acks ? engine::queue_full_policy::hold_acks
+                                                                    : engine::queue_full_policy::store;
   o.max_inflight = l.max_inflight;
   o.denied_filters = l.denied_subscriptions;
   o.max_topic_levels = l.max_topic_levels;

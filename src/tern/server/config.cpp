@@ -49,6 +49,10 @@ constexpr std::pair<std::string_view, durability_mode> durability_names[] = {
     {"batch", durability_mode::batch},
     {"none", durability_mode::none},
 };
+constexpr std::pair<std::string_view, queue_full_mode> queue_full_names[] = {
+    {"store", queue_full_mode::store},
+    {"hold_acks", queue_full_mode::hold_acks},
+};
 constexpr std::pair<std::string_view, corruption_policy> corruption_names[] = {
     {"move_aside", corruption_policy::move_aside},
     {"refuse", corruption_policy::refuse},
@@ -72,9 +76,9 @@ constexpr std::array<std::string_view, 7> top_keys{"listeners",    "io_threads",
 constexpr std::array<std::string_view, 9> listener_keys{
     "address", "port", "protocol", "cert_file", "key_file", "ca_file", "require_certificate",
     "use_identity_as_username", "handshake_timeout"};
-constexpr std::array<std::string_view, 15> limits_keys{
+constexpr std::array<std::string_view, 16> limits_keys{
     "max_connections",  "maximum_packet_size", "receive_maximum",
-    "topic_alias_maximum", "max_queued_messages", "max_queued_bytes", "max_stored_messages",
+    "topic_alias_maximum", "max_queued_messages", "max_queued_bytes", "max_stored_messages", "queue_full",
     "max_inflight",     "maximum_qos",         "retain_available",
     "max_keep_alive",   "max_session_expiry_interval", "allow_zero_length_client_id",
     "denied_subscriptions", "max_topic_levels"};
@@ -471,6 +475,7 @@ class reader {
                    else if (name == "max_queued_messages") integer(n, key, 1, u32_max, c.max_queued_messages);
                    else if (name == "max_queued_bytes") integer(n, key, 1, i64_max, c.max_queued_bytes);
                    else if (name == "max_stored_messages") integer(n, key, 0, i64_max, c.max_stored_messages);
+                   else if (name == "queue_full") choice<queue_full_mode>(n, key, queue_full_names, c.queue_full);
                    else if (name == "max_inflight") integer(n, key, 1, u16_max, c.max_inflight);
                    else if (name == "maximum_qos") integer(n, key, 0, 2, c.maximum_qos);
                    else if (name == "retain_available") boolean(n, key, c.retain_available);
@@ -518,6 +523,7 @@ class reader {
 std::string_view to_string(listener_protocol p) noexcept { return name_of<listener_protocol>(protocol_names, p); }
 std::string_view to_string(storage_backend b) noexcept { return name_of<storage_backend>(backend_names, b); }
 std::string_view to_string(durability_mode d) noexcept { return name_of<durability_mode>(durability_names, d); }
+std::string_view to_string(queue_full_mode q) noexcept { return name_of<queue_full_mode>(queue_full_names, q); }
 std::string_view to_string(corruption_policy c) noexcept { return name_of<corruption_policy>(corruption_names, c); }
 
 void throw_exception_from_error(const config_error& e, const boost::source_location&) {
@@ -599,6 +605,7 @@ std::string to_toml(const config& c) {
   line("max_queued_messages", m.max_queued_messages);
   line("max_queued_bytes", m.max_queued_bytes);
   line("max_stored_messages", m.max_stored_messages);
+  string("queue_full", to_string(m.queue_full));
   line("max_inflight", m.max_inflight);
   line("maximum_qos", m.maximum_qos);
   boolean("retain_available", m.retain_available);

@@ -14,7 +14,8 @@
 //   [[listeners]]  address, port, protocol, cert_file, key_file, ca_file, require_certificate,
 //               use_identity_as_username, handshake_timeout   (one table per listener)
 //   [limits]    max_connections, maximum_packet_size, receive_maximum, topic_alias_maximum,
-//               max_queued_messages, max_queued_bytes, max_stored_messages, max_inflight, maximum_qos, retain_available,
+//               max_queued_messages, max_queued_bytes, max_stored_messages, queue_full, max_inflight, maximum_qos,
+//               retain_available,
 //               max_keep_alive, max_session_expiry_interval, allow_zero_length_client_id,
 //               denied_subscriptions
 //   [storage]   backend, data_dir, durability, on_corruption
@@ -47,6 +48,12 @@ enum class storage_backend : std::uint8_t { rocksdb, memory };
 // fsync: after an fsync that covers it (group commit); batch: after it is
 // written, fsynced periodically; none: written, never fsynced by the broker.
 enum class durability_mode : std::uint8_t { fsync, batch, none };
+// What a clean session's QoS 1/2 message does when its client reads more
+// slowly than messages arrive (max_queued_messages/max_queued_bytes reached):
+// store: it waits in the store (up to max_stored_messages); hold_acks: it
+// waits in memory and its publisher's PUBACK/PUBREC waits until the
+// subscriber has room, slowing the publisher to the subscriber's pace.
+enum class queue_full_mode : std::uint8_t { store, hold_acks };
 // What the broker does when it finds its store damaged at start-up.
 enum class corruption_policy : std::uint8_t { move_aside, refuse };
 
@@ -54,6 +61,7 @@ enum class corruption_policy : std::uint8_t { move_aside, refuse };
 std::string_view to_string(listener_protocol p) noexcept;
 std::string_view to_string(storage_backend b) noexcept;
 std::string_view to_string(durability_mode d) noexcept;
+std::string_view to_string(queue_full_mode q) noexcept;
 std::string_view to_string(corruption_policy c) noexcept;
 
 // True for mqtts and wss.
@@ -89,7 +97,8 @@ struct limits_config {
   std::uint16_t topic_alias_maximum = 64;         // 0: topic aliases refused
   std::uint32_t max_queued_messages = 1000;       // per session, waiting for a connection or room
   std::uint64_t max_queued_bytes = 16'777'216;    // per session, payload bytes
-  std::uint64_t max_stored_messages = 1'000'000;  // per persistent session, in the store beyond the above
+  std::uint64_t max_stored_messages = 1'000'000;  // per session, in the store beyond the above
+  queue_full_mode queue_full = queue_full_mode::store;  // a clean session's QoS 1/2 past the memory queue
   std::uint16_t max_inflight = 1000;              // per session, QoS 1/2 sent and unacknowledged
   std::uint8_t maximum_qos = 2;                   // 0..2
   bool retain_available = true;

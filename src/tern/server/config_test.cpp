@@ -119,6 +119,7 @@ receive_maximum = 1
 topic_alias_maximum = 0
 max_queued_messages = 4294967295
 max_queued_bytes = 9223372036854775807
+queue_full = "hold_acks"
 max_inflight = 65535
 maximum_qos = 1
 retain_available = false
@@ -161,6 +162,7 @@ TEST(Config, FullExample) {
   EXPECT_EQ(c.limits.topic_alias_maximum, 0);
   EXPECT_EQ(c.limits.max_queued_messages, 4'294'967'295u);
   EXPECT_EQ(c.limits.max_queued_bytes, 9'223'372'036'854'775'807u);
+  EXPECT_EQ(c.limits.queue_full, queue_full_mode::hold_acks);
   EXPECT_EQ(c.limits.max_inflight, 65535);
   EXPECT_EQ(c.limits.maximum_qos, 1);
   EXPECT_FALSE(c.limits.retain_available);
@@ -332,6 +334,8 @@ TEST(Refusal, BadEnumValue) {
             R"(ternd.toml:2: storage.backend: expected "rocksdb" or "memory", got "rocks")");
   EXPECT_EQ(refusal("[storage]\ndurability = \"always\"\n"),
             R"(ternd.toml:2: storage.durability: expected "fsync", "batch" or "none", got "always")");
+  EXPECT_EQ(refusal("[limits]\nqueue_full = \"block\"\n"),
+            R"(ternd.toml:2: limits.queue_full: expected "store" or "hold_acks", got "block")");
   EXPECT_EQ(refusal("[storage]\non_corruption = 1\n"),
             R"(ternd.toml:2: storage.on_corruption: expected "move_aside" or "refuse", got 1)");
   EXPECT_EQ(refusal("[[listeners]]\nprotocol = \"tcp\"\n"),
@@ -506,6 +510,7 @@ TEST(Names, MatchTheFile) {
   EXPECT_EQ(to_string(listener_protocol::wss), "wss");
   EXPECT_EQ(to_string(storage_backend::rocksdb), "rocksdb");
   EXPECT_EQ(to_string(durability_mode::none), "none");
+  EXPECT_EQ(to_string(queue_full_mode::hold_acks), "hold_acks");
   EXPECT_EQ(to_string(corruption_policy::move_aside), "move_aside");
 }
 
