@@ -57,79 +57,94 @@ std::optional<std::string_view> translate(const token_map& t, std::string_view t
     return t.to_mqtt(token);
 }
 
+// The arguments translated by the argkey and argvalue maps, or an unmapped error.
 template <direction D>
-result<void> translate_message(const std::array<token_map, field_count>& maps, message& m) {
-  std::string* const fields[] = {&m.function, &m.gateway, &m.location, &m.device, &m.sender, &m.action};
-  for (std::size_t i = 0; i < std::size(fields); ++i) {
-    if (maps[i].type() == map_type::none) continue;
-    const auto t = translate<D>(maps[i], *fields[i]);
-    if (!t) return error{gateway_error::unmapped, unmapped_detail[i]};
-    if (t->data() != fields[i]->data()) fields[i]->assign(*t);
-  }
+result<arguments_map> translate_arguments(const std::array<token_map, field_count>& maps, const arguments_map& in) {
   const token_map& keys = maps[static_cast<std::size_t>(field::argkey)];
   const token_map& values = maps[static_cast<std::size_t>(field::argvalue)];
-  if (m.arguments.empty() || (keys.type() == map_type::none && values.type() == map_type::none)) return {};
-  decltype(m.arguments) out;
-  for (const auto& [k, v] : m.arguments) {
+  arguments_map out;
+  for (const auto& [k, v] : in) {
     const auto key = translate<D>(keys, k);
     if (!key) return error{gateway_error::unmapped, unmapped_detail[static_cast<std::size_t>(field::argkey)]};
     const auto value = translate<D>(values, v);
     if (!value) return error{gateway_error::unmapped, unmapped_detail[static_cast<std::size_t>(field::argvalue)]};
     out.insert_or_assign(std::string(*key), std::string(*value));
   }
-  m.arguments = std::move(out);
-  return {};
+  return out;
+}
+
+bool maps_arguments(const std::array<token_map, field_count>& maps) {
+  return maps[static_cast<std::size_t>(field::argkey)].type() != map_type::none ||
+         maps[static_cast<std::size_t>(field::argvalue)].type() != map_type::none;
 }
 
 }  // namespace
 
-result<void> message_map::translate_to_internal(message& m) const {
-  return translate_message<direction::to_internal>(maps_, m);
-}
-
-result<void> message_map::translate_to_mqtt(message& m) const {
-  return translate_message<direction::to_mqtt>(maps_, m);
-}
-
 result<message> message_map::to_internal(std::string_view topic, std::string_view payload,
                                          std::string_view own_name) const {
-  auto p = gateway::parse(topic, payload);
-  if (!p) return p.error();
-  if (p->root != root_) return error{gateway_error::wrong_root};
-  if (!own_name.empty() && p->msg.sender == own_name) return error{gateway_error::own_message};
-  if (auto r = translate_to_internal(p->msg); !r) return r.error();
-  return std::move(p->msg);
+  const auto l = split_topic(topic);
+  if (!l) return l.error();
+  if (l->root != root_) return error{gateway_error::wrong_root};
+  if (!own_name.empty() && l->sender == own_name) return error{gateway_error::own_message};
+  const std::string_view levels[] = {l->function, l->gateway, l->location, l->device, l->sender};
+  std::string_view internal[std::size(levels)];
+  for (std::size_t i = 0; i < std::size(levels); ++i) {
+    const auto t = maps_[i].to_internal(levels[i]);
+    if (!t) return error{gateway_error::unmapped, unmapped_detail[i]};
+    internal[i] = *t;
+  }
+  message m{.type = l->type,
+            .function = std::string(internal[0]),
+            .gateway = std::string(internal[1]),
+            .location = std::string(internal[2]),
+            .device = std::string(internal[3]),
+            .sender = std::string(internal[4]),
+            .action = {},
+            .arguments = {}};
+  if (auto r = parse_payload(payload, m); !r) return r.error();
+  const token_map& actions = maps_[static_cast<std::size_t>(field::action)];
+  if (actions.type() != map_type::none) {
+    const auto a = actions.to_internal(m.action);
+    if (!a) return error{gateway_error::unmapped, unmapped_detail[static_cast<std::size_t>(field::action)]};
+    if (a->data() != m.action.data()) m.action.assign(*a);
+  }
+  if (!m.arguments.empty() && maps_arguments(maps_)) {
+    auto args = translate_arguments<direction::to_internal>(maps_, m.arguments);
+    if (!args) return args.error();
+    m.arguments = std::move(*args);
+  }
+  return m;
 }
 
 result<mqtt_message> message_map::to_mqtt(const message& m, std::string_view own_name) const {
-  message out = m;
-  if (auto r = translate_to_mqtt(out); !r) return r.error();
-  if (out.sender.empty()) out.sender = own_name;
-  return format(root_, out);
+  const std::string_view fields[] = {m.function, m.gateway, m.location, m.device, m.sender, m.action};
+  std::string_view mqtt[std::size(fields)];
+  for (std::size_t i = 0; i < std::size(fields); ++i) {
+    const auto t = maps_[i].to_mqtt(fields[i]);
+    if (!t) return error{gateway_error::unmapped, unmapped_detail[i]};
+    mqtt[i] = *t;
+  }
+  const std::size_t sender = static_cast<std::size_t>(field::sender);
+  if (mqtt[sender].empty()) mqtt[sender] = own_name;
+  message_view v{.type = m.type,
+                 .function = mqtt[0],
+                 .gateway = mqtt[1],
+                 .location = mqtt[2],
+                 .device = mqtt[3],
+                 .sender = mqtt[4],
+                 .action = mqtt[5],
+                 .arguments = &m.arguments};
+  if (m.arguments.empty() || !maps_arguments(maps_)) return format(root_, v);
+  auto args = translate_arguments<direction::to_mqtt>(maps_, m.arguments);
+  if (!args) return args.error();
+  v.arguments = &*args;
+  return format(root_, v);
 }
 
 // ---- reading the file -----------------------------------------------------------
 
 void throw_exception_from_error(const map_error& e, const boost::source_location&) {
   throw std::runtime_error(e.message);
-}
-
-namespace {
-
-}  // namespace
-
-std::string detail::pointer_token(std::string_view key) {
-  std::string out;
-  out.reserve(key.size());
-  for (char c : key) {
-    if (c == '~')
-      out += "~0";
-    else if (c == '/')
-      out += "~1";
-    else
-      out += c;
-  }
-  return out;
 }
 
 namespace {
@@ -220,6 +235,11 @@ map_result<message_map> message_map::parse(std::string_view json, std::string_vi
     if (const auto colon = what.find(": "); colon != std::string::npos) what.erase(0, colon + 2);
     return map_error{std::string(file_name) + ":" + std::to_string(line) + ":" + std::to_string(column) +
                      ": not JSON: " + what};
+  } catch (const nlohmann::json::exception& e) {
+    // A number out of range ("1E400") is refused without a position.
+    std::string what = e.what();
+    if (const auto bracket = what.find("] "); bracket != std::string::npos) what.erase(0, bracket + 2);
+    return map_error{std::string(file_name) + ": not JSON: " + what};
   }
 
   for (const auto& p : detail::schema_problems(doc)) out.add(p.pointer, p.what);

@@ -126,9 +126,6 @@ class message_map {
   // and format()'s.
   [[nodiscard]] result<mqtt_message> to_mqtt(const message& m, std::string_view own_name) const;
 
-  // The translations alone, in place (to_internal and to_mqtt use them).
-  [[nodiscard]] result<void> translate_to_internal(message& m) const;
-  [[nodiscard]] result<void> translate_to_mqtt(message& m) const;
 
  private:
   std::string root_;

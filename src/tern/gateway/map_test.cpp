@@ -227,6 +227,15 @@ TEST(GatewayMap, RefusesBrokenFilesListingEveryProblem) {
   EXPECT_FALSE(message_map::load(testdata / "no_such_file.json"));
 }
 
+// Found by gateway_map_fuzz: nlohmann's number overflow is an out_of_range
+// exception, not a parse_error; parse() threw it.
+TEST(GatewayMap, RefusesANumberTooLargeAsNotJson) {
+  map_result<message_map> m = map_error{};
+  EXPECT_NO_THROW(m = message_map::parse(R"({"root": 1E400})", "big.json"));
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().message.rfind("big.json: not JSON: ", 0), 0u) << m.error().message;
+}
+
 TEST(GatewayMap, TheSchemaIsMqttgatewaysDraft07) {
   EXPECT_NE(map_schema().find("http://json-schema.org/draft-07/schema#"), std::string_view::npos);
   EXPECT_NE(map_schema().find("\"argvalue\""), std::string_view::npos);

@@ -18,6 +18,9 @@
 
 namespace tern::gateway {
 
+// Argument name to value; values are strings whatever JSON type they came as.
+using arguments_map = std::map<std::string, std::string, std::less<>>;
+
 // A command asks a device to act (MQTT type level "C"); a status says what a
 // device did or is (MQTT type level "S").
 enum class kind : unsigned char { command, status };
@@ -30,8 +33,7 @@ struct message {
   std::string device{};
   std::string sender{};
   std::string action{};
-  // Argument name to value; values are strings whatever JSON type they came as.
-  std::map<std::string, std::string, std::less<>> arguments{};
+  arguments_map arguments{};
 
   // The status that answers this command: the same fields, type status, and
   // the arguments "response" (a short code such as "OK" or "ERROR") and

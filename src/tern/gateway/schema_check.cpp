@@ -11,6 +11,21 @@
 #include "tern/gateway/map.hpp"
 
 namespace tern::gateway::detail {
+
+std::string pointer_token(std::string_view key) {
+  std::string out;
+  out.reserve(key.size());
+  for (char c : key) {
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
+  }
+  return out;
+}
+
 namespace {
 
 // valijson's context ("<root>", "[function]", "[map]", "[0]"...) as a JSON Pointer.

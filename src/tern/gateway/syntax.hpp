@@ -56,6 +56,23 @@ struct levels {
 };
 [[nodiscard]] result<levels> split_topic(std::string_view topic) noexcept;
 
+// Reads a payload into m.action and m.arguments (added to what is there):
+// parse()'s payload half, with its payload errors.
+[[nodiscard]] result<void> parse_payload(std::string_view payload, message& m);
+
+// parse_payload() with nlohmann's parser alone, where parse_payload() reads
+// the common flat objects itself: the same results (gateway_syntax_fuzz
+// checks), for tests and fuzzing.
+[[nodiscard]] result<void> parse_payload_reference(std::string_view payload, message& m);
+
+// A message's fields as views: what format() writes. message_map::to_mqtt
+// fills one with translated tokens, so the message is not copied.
+struct message_view {
+  kind type = kind::status;
+  std::string_view function, gateway, location, device, sender, action;
+  const arguments_map* arguments = nullptr;  // null: none
+};
+
 // Writes `m` under `root`: the bare action when there are no arguments (and
 // the action does not itself look like JSON), else a JSON object: "action"
 // first, then the arguments in key order, every value a string (the action
@@ -64,6 +81,7 @@ struct levels {
 // (a level, the action or an argument not valid UTF-8 or holding U+0000),
 // no_action (an empty action: it would be an empty payload). The root is the
 // map's, checked when the map was read; it is not checked again here.
+[[nodiscard]] result<mqtt_message> format(std::string_view root, const message_view& m);
 [[nodiscard]] result<mqtt_message> format(std::string_view root, const message& m);
 
 // Appends `s` to `out` as a JSON string (quotes and escapes included).

@@ -132,6 +132,28 @@ TEST(GatewaySyntax, FormatThenParseGivesTheMessageBack) {
   }
 }
 
+// parse_payload() reads flat objects of strings itself and hands the rest
+// to nlohmann; parse_payload_reference() is nlohmann alone. Same results.
+TEST(GatewaySyntax, FastPathAgreesWithNlohmann) {
+  for (const char* payload :
+       {R"({"action":"on"})", R"( { "action" : "on" , "a" : "1" , "b" : true , "c" : false } )",
+        R"({"a":"1","action":"on","a":"2"})", R"({"action":"on","action":"off"})", R"({"action":"on","action":5})",
+        R"({"action":true})", R"({"action":false})", R"({"action":""})", R"({})", R"({"a":"1"})",
+        R"({"action":"on",})", R"({"action":"on"} x)", R"({"action":"o\"n"})", R"({"action":"on","n":-0})",
+        R"({"action":"on","n":1.50})", R"({"action":"on","n":tru})", "{\"action\":\"o\tn\"}", "{\"action\":\"\xff\"}",
+        R"({"action":"on","x":{"y":null}})", R"([{"action":"on"}])", R"({"action":"on")", "{", "[", " {} "}) {
+    SCOPED_TRACE(payload);
+    message fast, reference;
+    const auto a = parse_payload(payload, fast);
+    const auto b = parse_payload_reference(payload, reference);
+    ASSERT_EQ(a.has_value(), b.has_value());
+    if (a)
+      EXPECT_EQ(fast, reference);
+    else
+      EXPECT_EQ(a.error().code, b.error().code);
+  }
+}
+
 TEST(GatewayMessage, ReplyIsAStatusWithResponseAndReason) {
   const message c = cmd("light_on", {{"level", "3"}});
   const message r = c.reply("OK", "done");
