@@ -23,6 +23,7 @@ class category final : public std::error_category {
       case gateway_error::bad_utf8: return "not valid UTF-8 (or holds U+0000)";
       case gateway_error::unmapped: return "a token is not in its strict map";
       case gateway_error::wrong_root: return "the topic's root is not the map's";
+      case gateway_error::bad_line: return "the line is not a message object";
       case gateway_error::own_message: return "the gateway's own message (sender is its name)";
     }
     return "unknown gateway error " + std::to_string(v);

@@ -26,6 +26,7 @@ enum class gateway_error : std::uint8_t {
   unmapped,            // a strict map has no such token (the detail names the field)
   wrong_root,          // the topic's first level is not the map's root
   own_message,         // the sender level is the gateway's own name: it sent this itself
+  bad_line,            // a process interface's line is not a message (the detail says why)
 };
 
 // The category of gateway_error; name "tern.gateway".
