@@ -8,7 +8,9 @@
 // U+0000, which a topic level or a bare action may not), and what it writes
 // parses to an equal message. parse_payload() (a fast path for flat
 // objects, then nlohmann) and parse_payload_reference() (nlohmann alone)
-// agree on every payload: the same error code, or equal messages.
+// agree on every payload: the same error code, or equal messages. The whole
+// input read as a process interface's line (from_json_line) is refused or
+// written back by to_json_line as a line that reads to an equal message.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "tern/gateway/json_line.hpp"
 #include "tern/gateway/syntax.hpp"
 #include "tern/topic/topic.hpp"
 
@@ -36,6 +39,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t newline = input.find('\n');
   const std::string_view topic = input.substr(0, newline);
   const std::string_view payload = newline == std::string_view::npos ? std::string_view{} : input.substr(newline + 1);
+
+  try {
+    if (auto line = from_json_line(input)) {
+      auto again = from_json_line(to_json_line(*line));
+      check(again.has_value());
+      check(*again == *line);
+    }
+  } catch (...) {
+    std::abort();
+  }
 
   {
     message fast, reference;

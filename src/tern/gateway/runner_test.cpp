@@ -1,0 +1,82 @@
+// The gateway end to end over real sockets on 127.0.0.1: an in-process
+// tern::Broker, a runner with mqttgateway's dummy map and the process
+// interface driving a Python echo driver, and an observer client.
+#include "tern/gateway/runner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "tern/client/client.hpp"
+#include "tern/gateway/process_interface.hpp"
+#include "tern/log/capture_sink.hpp"
+#include "tern/server/broker.hpp"
+
+namespace tern::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* echo_driver = R"(
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    m["type"] = "status"
+    m["arguments"]["response"] = "OK"
+    print(json.dumps(m), flush=True)
+)";
+
+TEST(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
+  server::config bc;
+  bc.listeners = {server::listener_config{}};
+  bc.listeners[0].address = "127.0.0.1";
+  bc.listeners[0].port = 0;
+  bc.io_threads = 1;
+  bc.sys_interval = 0;
+  bc.storage.backend = server::storage_backend::memory;
+  Broker broker(std::move(bc));
+  broker.start();
+  const std::string uri = "mqtt://127.0.0.1:" + std::to_string(broker.ports().at(0));
+
+  Client observer;
+  ASSERT_FALSE(observer.connect(uri, {.client_id = "observer"}));
+  observer.subscribe("home/+/+/+/+/+/S", qos::at_least_once).wait();
+
+  config c;
+  c.name = "dummy2mqtt";
+  c.mqtt.uri = uri;
+  c.interface.settings.emplace("command", std::vector<std::string>{"python3", "-c", echo_driver});
+  auto map = message_map::load(std::filesystem::path(TERN_SOURCE_DIR) /
+                               "src/tern/gateway/testdata/mqttgateway_dummy_map.json");
+  ASSERT_TRUE(map) << map.error().message;
+  auto captured = std::make_shared<log::capture_sink>();
+  runner r(c, *map, std::make_unique<process_interface>(), log::logger{captured, "gateway", log::level::debug});
+  ASSERT_FALSE(r.start());
+
+  // Refused by the strict gateway map: logged, counted, nothing published.
+  observer.publish("home/audiovideo/other/office/amp/app/C", "volume_up", qos::at_least_once).wait();
+  observer.publish("home/audiovideo/dummy/study/amp/app/C", R"({"action":"volume_up","step":"3"})",
+                   qos::at_least_once)
+      .wait();
+  auto status = observer.receive(20s);
+  ASSERT_TRUE(status) << captured->text();
+  // Loose location passes "study"; the reply keeps the command's sender.
+  EXPECT_EQ(status->topic(), "home/audiovideo/dummy/study/amp/app/S");
+  EXPECT_EQ(status->payload().view(), R"({"action":"volume_up","response":"OK","step":"3"})");
+
+  r.stop();
+  const auto s = r.stats();
+  EXPECT_EQ(s.in, 1u);
+  EXPECT_EQ(s.out, 1u);
+  EXPECT_EQ(s.refused_in, 1u);
+  EXPECT_EQ(s.restarts, 0u);
+  EXPECT_NE(captured->text().find("gateway: not in its strict map"), std::string::npos) << captured->text();
+  EXPECT_FALSE(observer.receive(0ms));
+  observer.disconnect().wait();
+}
+
+}  // namespace
+}  // namespace tern::gateway
