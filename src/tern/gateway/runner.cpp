@@ -87,7 +87,9 @@ void runner::on_message(std::string_view topic, std::string_view payload) {
       return;
     }
     ++refused_in_;
-    log_.warn("gateway {}: {}: dropped: {}", config_.name, topic, m.error().message());
+    if (const auto skipped = refused_in_log_.allow(throttle::clock::now()))
+      log_.warn("gateway {}: {}: dropped: {} ({} more dropped since the last report)", config_.name, topic,
+                m.error().message(), *skipped);
     return;
   }
   ++in_;
@@ -126,8 +128,9 @@ void runner::pump_statuses() {
     auto out = map_.to_mqtt(*s, config_.name);
     if (!out) {
       ++refused_out_;
-      log_.warn("gateway {}: a message from the interface was not published: {}", config_.name,
-                out.error().message());
+      if (const auto skipped = refused_out_log_.allow(throttle::clock::now()))
+        log_.warn("gateway {}: a message from the interface was not published: {} ({} more since the last report)",
+                  config_.name, out.error().message(), *skipped);
       continue;
     }
     client_->publish(out->topic, out->payload, q);

@@ -14,9 +14,10 @@
 //
 // This is the skeleton of issue 18's runner: an interface whose run() fails
 // is started again after a backoff (1 s doubling to 30 s); messages the map
-// refuses are logged (debug for the gateway's own, warn otherwise) and
-// counted. Not yet: availability, store-and-forward beyond the client's
-// offline queue, map reload, metrics, throttled logs.
+// refuses are counted and logged (debug for the gateway's own; warn
+// otherwise, at most once per 10 s each way with the number not logged).
+// Not yet: availability, store-and-forward beyond the client's offline
+// queue, map reload, metrics.
 //
 // Thread safety: start() and stop() from one thread; counters() from any.
 #pragma once
@@ -34,6 +35,7 @@
 #include "tern/gateway/config.hpp"
 #include "tern/gateway/interface.hpp"
 #include "tern/gateway/map.hpp"
+#include "tern/gateway/throttle.hpp"
 #include "tern/log/log.hpp"
 
 namespace tern::gateway {
@@ -81,6 +83,8 @@ class runner {
   std::mutex stop_mutex_;
   std::condition_variable stop_signal_;
   bool stopping_ = false;
+  throttle refused_in_log_{std::chrono::seconds(10)};   // the client's loop thread only
+  throttle refused_out_log_{std::chrono::seconds(10)};  // the pump thread only
   std::atomic<std::uint64_t> in_{0}, out_{0}, refused_in_{0}, refused_out_{0}, restarts_{0};
 };
 

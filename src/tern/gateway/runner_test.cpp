@@ -29,7 +29,7 @@ for line in sys.stdin:
     print(json.dumps(m), flush=True)
 )";
 
-TEST(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
+server::config broker_config() {
   server::config bc;
   bc.listeners = {server::listener_config{}};
   bc.listeners[0].address = "127.0.0.1";
@@ -37,7 +37,11 @@ TEST(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
   bc.io_threads = 1;
   bc.sys_interval = 0;
   bc.storage.backend = server::storage_backend::memory;
-  Broker broker(std::move(bc));
+  return bc;
+}
+
+TEST(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
+  Broker broker(broker_config());
   broker.start();
   const std::string uri = "mqtt://127.0.0.1:" + std::to_string(broker.ports().at(0));
 
@@ -75,6 +79,39 @@ TEST(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
   EXPECT_EQ(s.restarts, 0u);
   EXPECT_NE(captured->text().find("gateway: not in its strict map"), std::string::npos) << captured->text();
   EXPECT_FALSE(observer.receive(0ms));
+  observer.disconnect().wait();
+}
+
+// A program that ends is an interface that failed: logged, started again
+// after the backoff (1 s), while the MQTT side stays connected.
+TEST(GatewayRunner, AnInterfaceThatEndsIsStartedAgain) {
+  Broker broker(broker_config());
+  broker.start();
+  const std::string uri = "mqtt://127.0.0.1:" + std::to_string(broker.ports().at(0));
+  Client observer;
+  ASSERT_FALSE(observer.connect(uri, {.client_id = "observer"}));
+  observer.subscribe("+/+/+/+/+/+/S", qos::at_least_once).wait();
+
+  config c;
+  c.name = "phoenix";
+  c.mqtt.uri = uri;
+  c.interface.settings.emplace("command",
+                               std::vector<std::string>{"sh", "-c", R"(echo '{"action":"hello"}'; exit 1)"});
+  auto captured = std::make_shared<log::capture_sink>();
+  runner r(c, message_map{}, std::make_unique<process_interface>(), log::logger{captured, "gateway", log::level::info});
+  ASSERT_FALSE(r.start());
+  for (int i = 0; i < 2; ++i) {
+    auto status = observer.receive(20s);
+    ASSERT_TRUE(status) << i << "\n" << captured->text();
+    // No map: root "", every token as it is, the sender the gateway's name.
+    EXPECT_EQ(status->topic(), "/////phoenix/S");
+    EXPECT_EQ(status->payload().view(), "hello");
+  }
+  r.stop();
+  EXPECT_GE(r.stats().restarts, 1u);
+  EXPECT_NE(captured->text().find("the interface failed: process interface: the program ended; starting it again in 1 s"),
+            std::string::npos)
+      << captured->text();
   observer.disconnect().wait();
 }
 
