@@ -16,17 +16,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A driver in Python, as users write them: each command comes back as its
-// reply (a status with response OK); "hello" once on stderr.
-constexpr const char* echo_driver = R"(
-import json, sys
-print("hello from the driver", file=sys.stderr, flush=True)
-for line in sys.stdin:
-    m = json.loads(line)
-    m["type"] = "status"
-    m["arguments"]["response"] = "OK"
-    print(json.dumps(m), flush=True)
-)";
+// A driver in Python, as users write them (testdata/echo_driver.py): each
+// command comes back as its reply (a status with response OK); one line on stderr.
+const std::string echo_driver = std::string(TERN_SOURCE_DIR) + "/src/tern/gateway/testdata/echo_driver.py";
 
 struct harness {
   std::map<std::string, setting, std::less<>> settings;
@@ -79,7 +71,7 @@ TEST(GatewayJsonLine, RoundTripAndRefusals) {
 }
 
 TEST(GatewayProcessInterface, CommandsInRepliesOutStderrLogged) {
-  harness h({"python3", "-c", echo_driver});
+  harness h({"python3", echo_driver});
   h.start();
   h.commands.push(message{.type = kind::command, .location = "Office", .device = "light1", .action = "LIGHT_ON",
                           .arguments = {{"level", "80"}}});
@@ -95,7 +87,7 @@ TEST(GatewayProcessInterface, CommandsInRepliesOutStderrLogged) {
   h.join();
   EXPECT_TRUE(h.outcome) << h.outcome.error().message();
   const std::string text = h.log_text();
-  EXPECT_NE(text.find("python3: hello from the driver"), std::string::npos) << text;
+  EXPECT_NE(text.find("python3: echo driver ready"), std::string::npos) << text;
   EXPECT_NE(text.find("stopped python3 (exited with status 0)"), std::string::npos) << text;
 }
 

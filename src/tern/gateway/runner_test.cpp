@@ -20,14 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* echo_driver = R"(
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    m["type"] = "status"
-    m["arguments"]["response"] = "OK"
-    print(json.dumps(m), flush=True)
-)";
+const std::filesystem::path testdata = std::filesystem::path(TERN_SOURCE_DIR) / "src/tern/gateway/testdata";
 
 server::config broker_config() {
   server::config bc;
@@ -40,23 +33,31 @@ server::config broker_config() {
   return bc;
 }
 
-TEST(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
-  Broker broker(broker_config());
-  broker.start();
-  const std::string uri = "mqtt://127.0.0.1:" + std::to_string(broker.ports().at(0));
+// A broker on a free port, an observer subscribed to every status, and
+// the configuration of a gateway that connects to the broker.
+class GatewayRunner : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker.start();
+    uri = "mqtt://127.0.0.1:" + std::to_string(broker.ports().at(0));
+    ASSERT_FALSE(observer.connect(uri, {.client_id = "observer"}));
+    observer.subscribe("+/+/+/+/+/+/S", qos::at_least_once).wait();
+    c.mqtt.uri = uri;
+  }
+  void TearDown() override { observer.disconnect().wait(); }
 
+  Broker broker{broker_config()};
+  std::string uri;
   Client observer;
-  ASSERT_FALSE(observer.connect(uri, {.client_id = "observer"}));
-  observer.subscribe("home/+/+/+/+/+/S", qos::at_least_once).wait();
-
   config c;
+  std::shared_ptr<log::capture_sink> captured = std::make_shared<log::capture_sink>();
+};
+
+TEST_F(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
   c.name = "dummy2mqtt";
-  c.mqtt.uri = uri;
-  c.interface.settings.emplace("command", std::vector<std::string>{"python3", "-c", echo_driver});
-  auto map = message_map::load(std::filesystem::path(TERN_SOURCE_DIR) /
-                               "src/tern/gateway/testdata/mqttgateway_dummy_map.json");
+  c.interface.settings.emplace("command", std::vector<std::string>{"python3", (testdata / "echo_driver.py").string()});
+  auto map = message_map::load(testdata / "mqttgateway_dummy_map.json");
   ASSERT_TRUE(map) << map.error().message;
-  auto captured = std::make_shared<log::capture_sink>();
   runner r(c, *map, std::make_unique<process_interface>(), log::logger{captured, "gateway", log::level::debug});
   ASSERT_FALSE(r.start());
 
@@ -79,25 +80,14 @@ TEST(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
   EXPECT_EQ(s.restarts, 0u);
   EXPECT_NE(captured->text().find("gateway: not in its strict map"), std::string::npos) << captured->text();
   EXPECT_FALSE(observer.receive(0ms));
-  observer.disconnect().wait();
 }
 
 // A program that ends is an interface that failed: logged, started again
 // after the backoff (1 s), while the MQTT side stays connected.
-TEST(GatewayRunner, AnInterfaceThatEndsIsStartedAgain) {
-  Broker broker(broker_config());
-  broker.start();
-  const std::string uri = "mqtt://127.0.0.1:" + std::to_string(broker.ports().at(0));
-  Client observer;
-  ASSERT_FALSE(observer.connect(uri, {.client_id = "observer"}));
-  observer.subscribe("+/+/+/+/+/+/S", qos::at_least_once).wait();
-
-  config c;
+TEST_F(GatewayRunner, AnInterfaceThatEndsIsStartedAgain) {
   c.name = "phoenix";
-  c.mqtt.uri = uri;
   c.interface.settings.emplace("command",
                                std::vector<std::string>{"sh", "-c", R"(echo '{"action":"hello"}'; exit 1)"});
-  auto captured = std::make_shared<log::capture_sink>();
   runner r(c, message_map{}, std::make_unique<process_interface>(), log::logger{captured, "gateway", log::level::info});
   ASSERT_FALSE(r.start());
   for (int i = 0; i < 2; ++i) {
@@ -112,7 +102,6 @@ TEST(GatewayRunner, AnInterfaceThatEndsIsStartedAgain) {
   EXPECT_NE(captured->text().find("the interface failed: process interface: the program ended; starting it again in 1 s"),
             std::string::npos)
       << captured->text();
-  observer.disconnect().wait();
 }
 
 }  // namespace
