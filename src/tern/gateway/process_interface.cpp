@@ -162,6 +162,10 @@ result<void> process_interface::run(interface_context& io) {
   posix_spawn_file_actions_adddup2(&actions, in.read, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out.write, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err.write, STDERR_FILENO);
+  // Nothing else of the gateway's: descriptors opened without close-on-exec
+  // (asio's sockets are) would keep its connections and listeners alive in
+  // the program.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   sigset_t none;

@@ -15,7 +15,8 @@
 //   ...
 //   p.stop(); t.join();   // closes the program's stdin, then SIGTERM after 1 s, SIGKILL after 2 s
 //
-// POSIX only. run() blocks SIGPIPE on its own thread (a program that closed
+// POSIX only (glibc 2.34 or later). The program inherits stdin, stdout and
+// stderr only, whatever else the gateway has open. run() blocks SIGPIPE on its own thread (a program that closed
 // its stdin must not kill the gateway).
 #pragma once
 

@@ -1,6 +1,7 @@
 #include "tern/gateway/process_interface.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
@@ -123,6 +124,24 @@ TEST(GatewayProcessInterface, StopEndsAProgramThatIgnoresItsStdin) {
   h.join();
   EXPECT_TRUE(h.outcome);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+// Found by GatewayRunnerRestart: the driver inherited every descriptor the
+// gateway had open without close-on-exec (an in-process broker's listening
+// socket, the client's connection), so a restarted broker could not bind
+// its port and a connection the gateway closed stayed open in the child.
+TEST(GatewayProcessInterface, TheProgramInheritsOnlyStdinStdoutAndStderr) {
+  int leak[2];
+  ASSERT_EQ(::pipe(leak), 0);  // no O_CLOEXEC, as asio's sockets
+  const std::string fd = std::to_string(leak[1]);
+  harness h({"sh", "-c",
+             "if [ -e /proc/self/fd/" + fd + R"( ]; then echo '{"action":"inherited"}'; else echo '{"action":"closed"}'; fi; cat >/dev/null)"});
+  h.start();
+  auto m = h.statuses.pop_for(10s);
+  ::close(leak[0]);
+  ::close(leak[1]);
+  ASSERT_TRUE(m) << h.log_text();
+  EXPECT_EQ(m->action, "closed");
 }
 
 TEST(GatewayProcessInterface, RefusesAMissingCommandOrProgram) {

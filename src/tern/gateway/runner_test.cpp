@@ -8,12 +8,15 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "tern/client/client.hpp"
 #include "tern/gateway/process_interface.hpp"
 #include "tern/log/capture_sink.hpp"
 #include "tern/server/broker.hpp"
+#include "tern/storage/test_dir.hpp"
 
 namespace tern::gateway {
 namespace {
@@ -102,6 +105,67 @@ TEST_F(GatewayRunner, AnInterfaceThatEndsIsStartedAgain) {
   EXPECT_NE(captured->text().find("the interface failed: process interface: the program ended; starting it again in 1 s"),
             std::string::npos)
       << captured->text();
+}
+
+// Statuses the interface produces while the broker is away wait in the
+// client's store and arrive once it is back: a broker with its sessions on
+// disk stops and starts again on the same port; the observer's persistent
+// session collects what the gateway publishes after it reconnects.
+TEST(GatewayRunnerRestart, StatusesProducedWhileTheBrokerIsDownArriveAfterwards) {
+  storage::testing::temp_dir dir;
+  server::config bc = broker_config();
+  bc.storage.backend = server::storage_backend::rocksdb;
+  bc.storage.data_dir = dir.root() / "broker";
+  auto broker = std::make_unique<Broker>(bc);
+  broker->start();
+  bc.listeners[0].port = broker->ports().at(0);
+  const std::string uri = "mqtt://127.0.0.1:" + std::to_string(bc.listeners[0].port);
+
+  Client observer;
+  ASSERT_FALSE(observer.connect(uri, {.client_id = "observer", .clean_start = false, .session_expiry = 3600}));
+  observer.subscribe("+/+/+/+/+/+/S", qos::at_least_once).wait();
+
+  config c;
+  c.name = "ticker";
+  c.mqtt.uri = uri;
+  c.mqtt.persistence_dir = dir.root() / "gateway";
+  c.interface.settings.emplace(
+      "command", std::vector<std::string>{"sh", "-c", R"(i=0; while :; do echo "{\"action\":\"tick\",\"arguments\":{\"n\":\"$i\"}}"; i=$((i+1)); sleep 0.02; done)"});
+  auto captured = std::make_shared<log::capture_sink>();
+  runner r(c, message_map{}, std::make_unique<process_interface>(), log::logger{captured, "gateway", log::level::info});
+  ASSERT_FALSE(r.start());
+
+  std::set<int> seen;
+  const auto take = [&](int until) {
+    const auto end = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < end && (seen.empty() || *seen.rbegin() < until)) {
+      auto m = observer.receive(1s);
+      if (!m) continue;
+      const std::string_view p = m->payload().view();
+      const auto at = p.find(R"("n":")");
+      if (at == std::string_view::npos) continue;
+      seen.insert(std::stoi(std::string(p.substr(at + 5))));
+    }
+  };
+  take(5);
+  ASSERT_FALSE(seen.empty()) << captured->text();
+  broker->stop();
+  broker.reset();
+  const int before = *seen.rbegin();
+  std::this_thread::sleep_for(500ms);  // about 25 statuses while it is away
+  broker = std::make_unique<Broker>(bc);  // the same port: nothing of the old one is left open
+  broker->start();
+  take(before + 60);
+  r.stop();
+  ASSERT_FALSE(seen.empty());
+  std::vector<int> missing;
+  for (int n = *seen.begin(); n <= *seen.rbegin(); ++n)
+    if (!seen.contains(n)) missing.push_back(n);
+  EXPECT_TRUE(missing.empty()) << missing.size() << " missing, the first " << missing.front() << "; seen up to "
+                               << *seen.rbegin() << "\n"
+                               << captured->text();
+  EXPECT_GE(*seen.rbegin(), before + 60);
+  observer.disconnect().wait();
 }
 
 }  // namespace
