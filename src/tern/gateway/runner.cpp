@@ -100,6 +100,7 @@ void runner::run_interface() {
   auto delay = 1s;
   interface_context io{config_.interface.settings, commands_, statuses_, log_.with_channel("interface")};
   for (;;) {
+    const auto started = std::chrono::steady_clock::now();
     result<void> r = error{};
     try {
       r = interface_->run(io);
@@ -110,6 +111,7 @@ void runner::run_interface() {
     }
     std::unique_lock lock(stop_mutex_);
     if (stopping_) return;
+    if (std::chrono::steady_clock::now() - started > 60s) delay = 1s;  // it ran a good while: a fresh failure
     if (r) {
       log_.warn("gateway {}: the interface returned; starting it again in {} s", config_.name, delay.count());
     } else if (r.error().code) {

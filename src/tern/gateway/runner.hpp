@@ -13,7 +13,8 @@
 //   r.stop();
 //
 // This is the skeleton of issue 18's runner: an interface whose run() fails
-// is started again after a backoff (1 s doubling to 30 s); messages the map
+// is started again after a backoff (1 s doubling to 30 s, back to 1 s after
+// a run of more than a minute); messages the map
 // refuses are counted and logged (debug for the gateway's own; warn
 // otherwise, at most once per 10 s each way with the number not logged).
 // Not yet: availability, store-and-forward beyond the client's offline
