@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tern/client/client.hpp"
+#include "tern/gateway/builtin.hpp"
 #include "tern/gateway/process_interface.hpp"
 #include "tern/log/capture_sink.hpp"
 #include "tern/server/broker.hpp"
@@ -105,6 +106,35 @@ TEST_F(GatewayRunner, AnInterfaceThatEndsIsStartedAgain) {
   EXPECT_NE(captured->text().find("the interface failed: process interface: the program ended; starting it again in 1 s"),
             std::string::npos)
       << captured->text();
+}
+
+// The template interface, chosen by name as `tern gateway` will: its
+// greeting, then the reply to a command, through mqttgateway's entry map.
+TEST_F(GatewayRunner, TheTemplateInterfaceByName) {
+  c.name = "entry2mqtt";
+  c.interface.name = "template";
+  c.interface.settings.emplace("greeting", "BELL_ON");
+  auto map = message_map::load(testdata / "mqttgateway_entry_map.json");
+  ASSERT_TRUE(map) << map.error().message;
+  auto iface = make_interface(c.interface);
+  ASSERT_TRUE(iface) << iface.error().message;
+  runner r(c, *map, std::move(*iface), log::logger{captured, "gateway", log::level::info});
+  ASSERT_FALSE(r.start());
+  auto greeting = observer.receive(20s);
+  ASSERT_TRUE(greeting) << captured->text();
+  EXPECT_EQ(greeting->topic(), "home/////entry2mqtt/S");  // strict maps pass empty tokens
+  EXPECT_EQ(greeting->payload().view(), "bell_on");
+  observer.publish("home/security/entry2mqtt/frontgarden/gate/app/C", "gate_open", qos::at_least_once).wait();
+  auto reply = observer.receive(20s);
+  ASSERT_TRUE(reply) << captured->text();
+  EXPECT_EQ(reply->topic(), "home/security/entry2mqtt/frontgarden/gate/app/S");
+  EXPECT_EQ(reply->payload().view(), R"({"action":"gate_open","reason":"done by the template interface","response":"OK"})");
+  r.stop();
+  EXPECT_NE(captured->text().find("template interface: gate_entry Gate GATE_OPEN"), std::string::npos) << captured->text();
+
+  EXPECT_FALSE(make_interface({.name = "modbus"}));
+  EXPECT_FALSE(make_interface({.name = "process", .library = "/x/plugin.so"}));
+  EXPECT_TRUE(make_interface({.name = "process"}));
 }
 
 // Statuses the interface produces while the broker is away wait in the
