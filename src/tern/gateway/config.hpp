@@ -1,0 +1,90 @@
+// tern/gateway/config.hpp: the configuration of one gateway process (`tern
+// gateway -c FILE`): its name, the broker, the map file, the interface and
+// the log, read from TOML like ternd's. etc/gateway.toml lists every key
+// with its default (tern_gateway_config_test checks that it parses to them).
+//
+//   auto c = tern::gateway::load_config("/etc/tern/entry2mqtt.toml");
+//   if (!c) { std::cerr << c.error().message << '\n'; return 2; }   // every problem:
+//   //   entry2mqtt.toml:7: mqtt.keep_alive: must be an integer from 0 to 65535, not "60"
+//   c->map.file;               // made absolute against the config file's directory
+//   c->interface.settings;     // the [interface] keys the interface reads itself
+//
+// A refusal names the file, the line and the key of each problem, one a
+// line, in file order. Unknown keys are refused but in [interface], whose
+// keys belong to the interface.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "tern/gateway/map.hpp"
+#include "tern/log/log.hpp"
+
+namespace tern::gateway {
+
+// A value of an [interface] key: a string (numbers and booleans as their
+// TOML text), or an array of strings.
+using setting = std::variant<std::string, std::vector<std::string>>;
+
+struct config {
+  // The gateway's name: the default client id, the sender of what it
+  // publishes (messages with it as sender are not fed back) and, later, its
+  // status topics. One topic level: no '/', '+' or '#'.
+  std::string name = "tern-gateway";
+
+  struct mqtt_section {
+    std::string uri = "mqtt://127.0.0.1:1883";  // mqtt:// or mqtts:// (tern::parse_broker_uri)
+    std::string client_id{};                    // empty: name
+    std::string username{};                     // empty: none
+    std::string password{};                     // never logged
+    std::string ca_file{}, cert_file{}, key_file{};  // mqtts:// (tern::tls_options)
+    std::filesystem::path persistence_dir{};    // empty: the session is not kept on disk
+    std::uint16_t keep_alive = 60;              // seconds
+    std::uint8_t qos = 1;                       // of the statuses published and the commands subscribed
+    friend bool operator==(const mqtt_section&, const mqtt_section&) = default;
+  } mqtt;
+
+  struct map_section {
+    std::filesystem::path file{};  // empty: no mapping (mqttgateway's NO_MAP); else absolute
+    friend bool operator==(const map_section&, const map_section&) = default;
+  } map;
+
+  struct interface_section {
+    std::string name = "process";    // built in: "process" (later "modbus", "template")
+    std::filesystem::path library{};  // a plug-in's shared library (later); else absolute
+    std::map<std::string, setting, std::less<>> settings{};  // every other key
+    friend bool operator==(const interface_section&, const interface_section&) = default;
+  } interface;
+
+  struct log_section {
+    log::level level = log::level::info;
+    friend bool operator==(const log_section&, const log_section&) = default;
+  } log;
+
+  friend bool operator==(const config&, const config&) = default;
+};
+
+struct config_error {
+  std::string message;
+};
+
+template <class T>
+using config_result = boost::system::result<T, config_error>;
+
+// Called by config_result<T>::value() on an error: throws std::runtime_error.
+[[noreturn]] void throw_exception_from_error(const config_error& e, const boost::source_location& loc);
+
+// Reads `text`, a TOML document; `name` starts each line of a refusal;
+// relative paths are made absolute against `base_dir`.
+[[nodiscard]] config_result<config> parse_config(std::string_view text, std::string_view name,
+                                                 const std::filesystem::path& base_dir);
+
+// Reads the file at `path`; relative paths in it are relative to its directory.
+[[nodiscard]] config_result<config> load_config(const std::filesystem::path& path);
+
+}  // namespace tern::gateway

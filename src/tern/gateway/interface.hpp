@@ -1,0 +1,93 @@
+// tern/gateway/interface.hpp: what an interface is to the gateway: a class
+// that the runner starts on a thread of its own (run()) and stops (stop()),
+// which takes commands from one queue and puts statuses in another, in the
+// interface's vocabulary (the map translates), configured by its
+// [interface] section's keys.
+//
+//   class lamp final : public tern::gateway::interface {
+//    public:
+//     tern::result<void> run(tern::gateway::interface_context& io) override {
+//       while (auto c = io.commands.pop()) {              // blocks; nullopt once closed
+//         switch_lamp(c->action == "LIGHT_ON");
+//         io.statuses.push(c->reply("OK", ""));
+//       }
+//       return {};                                         // stopped
+//     }
+//     void stop() override {}                              // the runner closes io.commands
+//   };
+//
+// run() returns when stop() is called or io.commands is closed (an error
+// value, or an exception, when it failed: the runner logs it and starts it
+// again after a backoff). stop() is called from another thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "tern/core/result.hpp"
+#include "tern/gateway/config.hpp"
+#include "tern/gateway/message.hpp"
+#include "tern/log/log.hpp"
+
+namespace tern::gateway {
+
+// A bounded queue of messages between threads. Past `capacity` the oldest
+// message is dropped and counted. Thread safety: every member may be called
+// from any thread.
+class message_queue {
+ public:
+  explicit message_queue(std::size_t capacity = 10'000) : capacity_(capacity) {}
+
+  // Adds `m` (false once closed). `on_push`, if set, is called after each push
+  // (the process interface wakes its poll loop with it).
+  bool push(message m);
+  // The oldest message; waits until there is one or the queue is closed
+  // (nullopt), or until `timeout` passes (nullopt).
+  [[nodiscard]] std::optional<message> pop();
+  [[nodiscard]] std::optional<message> pop_for(std::chrono::milliseconds timeout);
+  [[nodiscard]] std::optional<message> try_pop();
+  // Wakes every pop(); push() refuses from now on; what is queued can still be popped.
+  void close();
+  // Opens a closed queue again (the runner does before it restarts an interface).
+  void reopen();
+  [[nodiscard]] bool closed() const;
+  [[nodiscard]] std::size_t size() const;
+  // Messages dropped because the queue was full.
+  [[nodiscard]] std::size_t dropped() const;
+  void set_on_push(std::function<void()> f);
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<message> items_;
+  std::size_t capacity_;
+  std::size_t dropped_ = 0;
+  bool closed_ = false;
+  std::function<void()> on_push_;
+};
+
+// What the runner hands an interface's run().
+struct interface_context {
+  const std::map<std::string, setting, std::less<>>& settings;  // its [interface] keys
+  message_queue& commands;                                      // in: to carry out
+  message_queue& statuses;                                      // out: to publish
+  log::logger log;
+};
+
+class interface {
+ public:
+  virtual ~interface() = default;
+  // Runs until stop() or io.commands closed; see the header comment.
+  virtual result<void> run(interface_context& io) = 0;
+  // Asks run() to return soon; from another thread; may be called before run().
+  virtual void stop() = 0;
+};
+
+}  // namespace tern::gateway

@@ -1,0 +1,162 @@
+#include "tern/gateway/runner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include "tern/client/client.hpp"
+
+namespace tern::gateway {
+
+using namespace std::chrono_literals;
+
+runner::runner(config c, message_map map, std::unique_ptr<interface> iface, log::logger log)
+    : config_(std::move(c)), map_(std::move(map)), interface_(std::move(iface)), log_(std::move(log)) {}
+
+runner::~runner() { stop(); }
+
+runner::counters runner::stats() const {
+  return {in_.load(), out_.load(), refused_in_.load(), refused_out_.load(), restarts_.load()};
+}
+
+boost::system::error_code runner::start() {
+  client_options o;
+  o.log = log_.with_channel("client");
+  o.persistence.dir = config_.mqtt.persistence_dir;
+  o.tls.ca_file = config_.mqtt.ca_file;
+  o.tls.cert_file = config_.mqtt.cert_file;
+  o.tls.key_file = config_.mqtt.key_file;
+  client_ = std::make_unique<Client>(std::move(o));
+
+  const auto q = static_cast<qos>(config_.mqtt.qos);
+  client_->on_connect([this, q](boost::system::error_code ec, const connack_packet&) {
+    if (ec) return;
+    if (map_.topics().empty()) return;
+    std::vector<subscription> subs;
+    for (const auto& t : map_.topics()) subs.push_back({t, subscribe_options{.max_qos = q}});
+    token t = client_->subscribe(std::move(subs));
+    const std::lock_guard lock(subscribe_mutex_);
+    if (collecting_) subscriptions_.push_back(std::move(t));
+  });
+  client_->on_message([this](const publish_packet& m) { on_message(m.topic(), m.payload().view()); });
+
+  connect_options c;
+  c.client_id = config_.mqtt.client_id.empty() ? config_.name : config_.mqtt.client_id;
+  c.keep_alive = config_.mqtt.keep_alive;
+  if (!config_.mqtt.username.empty()) c.username = config_.mqtt.username;
+  if (!config_.mqtt.password.empty()) c.password = config_.mqtt.password;
+  if (!config_.mqtt.persistence_dir.empty()) {
+    c.clean_start = false;
+    c.session_expiry = 0xFFFFFFFF;
+  }
+  {
+    const std::lock_guard lock(subscribe_mutex_);
+    collecting_ = true;
+  }
+  if (auto ec = client_->connect(config_.mqtt.uri, c)) {
+    client_.reset();
+    return ec;
+  }
+  client_->loop_start();
+  std::vector<token> first;
+  {
+    const std::lock_guard lock(subscribe_mutex_);
+    first.swap(subscriptions_);
+    collecting_ = false;
+  }
+  for (const auto& t : first)
+    if (!t.wait(10s) || t.error()) log_.warn("gateway {}: subscribing the map's topics: {}", config_.name,
+                                             t.error() ? t.error().message() : std::string("no SUBACK in 10 s"));
+  {
+    const std::lock_guard lock(stop_mutex_);
+    stopping_ = false;
+  }
+  interface_thread_ = std::thread([this] { run_interface(); });
+  pump_thread_ = std::thread([this] { pump_statuses(); });
+  log_.info("gateway {}: connected to {}, {} topic(s) subscribed", config_.name, config_.mqtt.uri,
+            map_.topics().size());
+  return {};
+}
+
+void runner::on_message(std::string_view topic, std::string_view payload) {
+  auto m = map_.to_internal(topic, payload, config_.name);
+  if (!m) {
+    if (m.error().code == make_error_code(gateway_error::own_message)) {
+      log_.debug("gateway {}: {}: its own message, not fed back", config_.name, topic);
+      return;
+    }
+    ++refused_in_;
+    if (const auto skipped = refused_in_log_.allow(throttle::clock::now()))
+      log_.warn("gateway {}: {}: dropped: {} ({} more dropped since the last report)", config_.name, topic,
+                m.error().message(), *skipped);
+    return;
+  }
+  ++in_;
+  commands_.push(std::move(*m));
+}
+
+void runner::run_interface() {
+  auto delay = 1s;
+  interface_context io{config_.interface.settings, commands_, statuses_, log_.with_channel("interface")};
+  for (;;) {
+    const auto started = std::chrono::steady_clock::now();
+    result<void> r = error{};
+    try {
+      r = interface_->run(io);
+    } catch (const std::exception& e) {
+      log_.error("gateway {}: the interface threw: {}", config_.name, e.what());
+    } catch (...) {
+      log_.error("gateway {}: the interface threw", config_.name);
+    }
+    std::unique_lock lock(stop_mutex_);
+    if (stopping_) return;
+    if (std::chrono::steady_clock::now() - started > 60s) delay = 1s;  // it ran a good while: a fresh failure
+    if (r) {
+      log_.warn("gateway {}: the interface returned; starting it again in {} s", config_.name, delay.count());
+    } else if (r.error().code) {
+      log_.error("gateway {}: the interface failed: {}; starting it again in {} s", config_.name,
+                 r.error().message(), delay.count());
+    }
+    ++restarts_;
+    if (stop_signal_.wait_for(lock, delay, [this] { return stopping_; })) return;
+    delay = std::min(delay * 2, std::chrono::seconds(30));
+  }
+}
+
+void runner::pump_statuses() {
+  const auto q = static_cast<qos>(config_.mqtt.qos);
+  while (auto s = statuses_.pop()) {
+    auto out = map_.to_mqtt(*s, config_.name);
+    if (!out) {
+      ++refused_out_;
+      if (const auto skipped = refused_out_log_.allow(throttle::clock::now()))
+        log_.warn("gateway {}: a message from the interface was not published: {} ({} more since the last report)",
+                  config_.name, out.error().message(), *skipped);
+      continue;
+    }
+    client_->publish(out->topic, out->payload, q);
+    ++out_;
+  }
+}
+
+void runner::stop() {
+  if (!client_) return;
+  {
+    const std::lock_guard lock(stop_mutex_);
+    stopping_ = true;
+  }
+  stop_signal_.notify_all();
+  interface_->stop();
+  commands_.close();
+  if (interface_thread_.joinable()) interface_thread_.join();
+  statuses_.close();  // what the interface produced is still published
+  if (pump_thread_.joinable()) pump_thread_.join();
+  client_->disconnect().wait(5s);
+  client_->loop_stop();
+  client_.reset();
+  commands_.reopen();
+  statuses_.reopen();
+}
+
+}  // namespace tern::gateway

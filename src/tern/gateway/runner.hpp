@@ -1,0 +1,92 @@
+// tern/gateway/runner.hpp: one gateway, wired: a tern::Client connected to
+// the broker of its config, the map between MQTT and the interface, and the
+// interface on a thread of its own.
+//
+//   MQTT command --(subscribed: map.topics())--> map.to_internal --> interface's commands queue
+//   interface's statuses queue --> map.to_mqtt (sender: the gateway's name) --> publish
+//
+//   auto cfg = tern::gateway::load_config(path).value();
+//   auto map = tern::gateway::message_map::load(cfg.map.file).value();
+//   tern::gateway::runner r(cfg, map, std::make_unique<tern::gateway::process_interface>(), log);
+//   if (auto ec = r.start()) return fail(ec);     // connected, subscribed, interface started
+//   ...
+//   r.stop();
+//
+// This is the skeleton of issue 18's runner: an interface whose run() fails
+// is started again after a backoff (1 s doubling to 30 s, back to 1 s after
+// a run of more than a minute); messages the map
+// refuses are counted and logged (debug for the gateway's own; warn
+// otherwise, at most once per 10 s each way with the number not logged).
+// Not yet: availability, store-and-forward beyond the client's offline
+// queue, map reload, metrics.
+//
+// Thread safety: start() and stop() from one thread; counters() from any.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <boost/system/error_code.hpp>
+
+#include "tern/client/client.hpp"
+#include "tern/gateway/config.hpp"
+#include "tern/gateway/interface.hpp"
+#include "tern/gateway/map.hpp"
+#include "tern/gateway/throttle.hpp"
+#include "tern/log/log.hpp"
+
+namespace tern::gateway {
+
+class runner {
+ public:
+  struct counters {
+    std::uint64_t in = 0;          // MQTT messages handed to the interface
+    std::uint64_t out = 0;         // statuses published
+    std::uint64_t refused_in = 0;  // MQTT messages the syntax or the map refused (own messages not counted)
+    std::uint64_t refused_out = 0;  // interface messages the map refused
+    std::uint64_t restarts = 0;    // times the interface's run() failed and was started again
+  };
+
+  runner(config c, message_map map, std::unique_ptr<interface> iface, log::logger log);
+  ~runner();
+  runner(const runner&) = delete;
+  runner& operator=(const runner&) = delete;
+
+  // Connects (blocking until the CONNACK or a failure), subscribes the map's
+  // topics (again after each reconnect; the first time, waits for the
+  // SUBACK, 10 s at most) and starts the interface. The client's error when
+  // the first connection fails (nothing is left running).
+  [[nodiscard]] boost::system::error_code start();
+  // Stops the interface, publishes what it produced meanwhile, disconnects.
+  void stop();
+
+  [[nodiscard]] counters stats() const;
+
+ private:
+  void on_message(std::string_view topic, std::string_view payload);
+  void run_interface();
+  void pump_statuses();
+
+  config config_;
+  message_map map_;
+  std::unique_ptr<interface> interface_;
+  log::logger log_;
+  std::unique_ptr<Client> client_;
+  message_queue commands_, statuses_;
+  std::thread interface_thread_, pump_thread_;
+  std::mutex subscribe_mutex_;
+  std::vector<token> subscriptions_;  // the first connection's, waited for by start()
+  bool collecting_ = false;           // while start() waits for them
+  std::mutex stop_mutex_;
+  std::condition_variable stop_signal_;
+  bool stopping_ = false;
+  throttle refused_in_log_{std::chrono::seconds(10)};   // the client's loop thread only
+  throttle refused_out_log_{std::chrono::seconds(10)};  // the pump thread only
+  std::atomic<std::uint64_t> in_{0}, out_{0}, refused_in_{0}, refused_out_{0}, restarts_{0};
+};
+
+}  // namespace tern::gateway

@@ -1,0 +1,202 @@
+// The gateway end to end over real sockets on 127.0.0.1: an in-process
+// tern::Broker, a runner with mqttgateway's dummy map and the process
+// interface driving a Python echo driver, and an observer client.
+#include "tern/gateway/runner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "tern/client/client.hpp"
+#include "tern/gateway/builtin.hpp"
+#include "tern/gateway/process_interface.hpp"
+#include "tern/log/capture_sink.hpp"
+#include "tern/server/broker.hpp"
+#include "tern/storage/test_dir.hpp"
+
+namespace tern::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::filesystem::path testdata = std::filesystem::path(TERN_SOURCE_DIR) / "src/tern/gateway/testdata";
+
+server::config broker_config() {
+  server::config bc;
+  bc.listeners = {server::listener_config{}};
+  bc.listeners[0].address = "127.0.0.1";
+  bc.listeners[0].port = 0;
+  bc.io_threads = 1;
+  bc.sys_interval = 0;
+  bc.storage.backend = server::storage_backend::memory;
+  return bc;
+}
+
+// A broker on a free port, an observer subscribed to every status, and
+// the configuration of a gateway that connects to the broker.
+class GatewayRunner : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker.start();
+    uri = "mqtt://127.0.0.1:" + std::to_string(broker.ports().at(0));
+    ASSERT_FALSE(observer.connect(uri, {.client_id = "observer"}));
+    observer.subscribe("+/+/+/+/+/+/S", qos::at_least_once).wait();
+    c.mqtt.uri = uri;
+  }
+  void TearDown() override { observer.disconnect().wait(); }
+
+  Broker broker{broker_config()};
+  std::string uri;
+  Client observer;
+  config c;
+  std::shared_ptr<log::capture_sink> captured = std::make_shared<log::capture_sink>();
+};
+
+TEST_F(GatewayRunner, CommandThroughTheProcessInterfaceAndItsStatusBack) {
+  c.name = "dummy2mqtt";
+  c.interface.settings.emplace("command", std::vector<std::string>{"python3", (testdata / "echo_driver.py").string()});
+  auto map = message_map::load(testdata / "mqttgateway_dummy_map.json");
+  ASSERT_TRUE(map) << map.error().message;
+  runner r(c, *map, std::make_unique<process_interface>(), log::logger{captured, "gateway", log::level::debug});
+  ASSERT_FALSE(r.start());
+
+  // Refused by the strict gateway map: logged, counted, nothing published.
+  observer.publish("home/audiovideo/other/office/amp/app/C", "volume_up", qos::at_least_once).wait();
+  observer.publish("home/audiovideo/dummy/study/amp/app/C", R"({"action":"volume_up","step":"3"})",
+                   qos::at_least_once)
+      .wait();
+  auto status = observer.receive(20s);
+  ASSERT_TRUE(status) << captured->text();
+  // Loose location passes "study"; the reply keeps the command's sender.
+  EXPECT_EQ(status->topic(), "home/audiovideo/dummy/study/amp/app/S");
+  EXPECT_EQ(status->payload().view(), R"({"action":"volume_up","response":"OK","step":"3"})");
+
+  r.stop();
+  const auto s = r.stats();
+  EXPECT_EQ(s.in, 1u);
+  EXPECT_EQ(s.out, 1u);
+  EXPECT_EQ(s.refused_in, 1u);
+  EXPECT_EQ(s.restarts, 0u);
+  EXPECT_NE(captured->text().find("gateway: not in its strict map"), std::string::npos) << captured->text();
+  EXPECT_FALSE(observer.receive(0ms));
+}
+
+// A program that ends is an interface that failed: logged, started again
+// after the backoff (1 s), while the MQTT side stays connected.
+TEST_F(GatewayRunner, AnInterfaceThatEndsIsStartedAgain) {
+  c.name = "phoenix";
+  c.interface.settings.emplace("command",
+                               std::vector<std::string>{"sh", "-c", R"(echo '{"action":"hello"}'; exit 1)"});
+  runner r(c, message_map{}, std::make_unique<process_interface>(), log::logger{captured, "gateway", log::level::info});
+  ASSERT_FALSE(r.start());
+  for (int i = 0; i < 2; ++i) {
+    auto status = observer.receive(20s);
+    ASSERT_TRUE(status) << i << "\n" << captured->text();
+    // No map: root "", every token as it is, the sender the gateway's name.
+    EXPECT_EQ(status->topic(), "/////phoenix/S");
+    EXPECT_EQ(status->payload().view(), "hello");
+  }
+  r.stop();
+  EXPECT_GE(r.stats().restarts, 1u);
+  EXPECT_NE(captured->text().find("the interface failed: process interface: the program ended; starting it again in 1 s"),
+            std::string::npos)
+      << captured->text();
+}
+
+// The template interface, chosen by name as `tern gateway` will: its
+// greeting, then the reply to a command, through mqttgateway's entry map.
+TEST_F(GatewayRunner, TheTemplateInterfaceByName) {
+  c.name = "entry2mqtt";
+  c.interface.name = "template";
+  c.interface.settings.emplace("greeting", "BELL_ON");
+  auto map = message_map::load(testdata / "mqttgateway_entry_map.json");
+  ASSERT_TRUE(map) << map.error().message;
+  auto iface = make_interface(c.interface);
+  ASSERT_TRUE(iface) << iface.error().message;
+  runner r(c, *map, std::move(*iface), log::logger{captured, "gateway", log::level::info});
+  ASSERT_FALSE(r.start());
+  auto greeting = observer.receive(20s);
+  ASSERT_TRUE(greeting) << captured->text();
+  EXPECT_EQ(greeting->topic(), "home/////entry2mqtt/S");  // strict maps pass empty tokens
+  EXPECT_EQ(greeting->payload().view(), "bell_on");
+  observer.publish("home/security/entry2mqtt/frontgarden/gate/app/C", "gate_open", qos::at_least_once).wait();
+  auto reply = observer.receive(20s);
+  ASSERT_TRUE(reply) << captured->text();
+  EXPECT_EQ(reply->topic(), "home/security/entry2mqtt/frontgarden/gate/app/S");
+  EXPECT_EQ(reply->payload().view(), R"({"action":"gate_open","reason":"done by the template interface","response":"OK"})");
+  r.stop();
+  EXPECT_NE(captured->text().find("template interface: gate_entry Gate GATE_OPEN"), std::string::npos) << captured->text();
+
+  EXPECT_FALSE(make_interface({.name = "modbus"}));
+  EXPECT_FALSE(make_interface({.name = "process", .library = "/x/plugin.so"}));
+  EXPECT_TRUE(make_interface({.name = "process"}));
+}
+
+// Statuses the interface produces while the broker is away wait in the
+// client's store and arrive once it is back: a broker with its sessions on
+// disk stops and starts again on the same port; the observer's persistent
+// session collects what the gateway publishes after it reconnects.
+TEST(GatewayRunnerRestart, StatusesProducedWhileTheBrokerIsDownArriveAfterwards) {
+  storage::testing::temp_dir dir;
+  server::config bc = broker_config();
+  bc.storage.backend = server::storage_backend::rocksdb;
+  bc.storage.data_dir = dir.root() / "broker";
+  auto broker = std::make_unique<Broker>(bc);
+  broker->start();
+  bc.listeners[0].port = broker->ports().at(0);
+  const std::string uri = "mqtt://127.0.0.1:" + std::to_string(bc.listeners[0].port);
+
+  Client observer;
+  ASSERT_FALSE(observer.connect(uri, {.client_id = "observer", .clean_start = false, .session_expiry = 3600}));
+  observer.subscribe("+/+/+/+/+/+/S", qos::at_least_once).wait();
+
+  config c;
+  c.name = "ticker";
+  c.mqtt.uri = uri;
+  c.mqtt.persistence_dir = dir.root() / "gateway";
+  c.interface.settings.emplace(
+      "command", std::vector<std::string>{"sh", "-c", R"(i=0; while :; do echo "{\"action\":\"tick\",\"arguments\":{\"n\":\"$i\"}}"; i=$((i+1)); sleep 0.02; done)"});
+  auto captured = std::make_shared<log::capture_sink>();
+  runner r(c, message_map{}, std::make_unique<process_interface>(), log::logger{captured, "gateway", log::level::info});
+  ASSERT_FALSE(r.start());
+
+  std::set<int> seen;
+  const auto take = [&](int until) {
+    const auto end = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < end && (seen.empty() || *seen.rbegin() < until)) {
+      auto m = observer.receive(1s);
+      if (!m) continue;
+      const std::string_view p = m->payload().view();
+      const auto at = p.find(R"("n":")");
+      if (at == std::string_view::npos) continue;
+      seen.insert(std::stoi(std::string(p.substr(at + 5))));
+    }
+  };
+  take(5);
+  ASSERT_FALSE(seen.empty()) << captured->text();
+  broker->stop();
+  broker.reset();
+  const int before = *seen.rbegin();
+  std::this_thread::sleep_for(500ms);  // about 25 statuses while it is away
+  broker = std::make_unique<Broker>(bc);  // the same port: nothing of the old one is left open
+  broker->start();
+  take(before + 60);
+  r.stop();
+  ASSERT_FALSE(seen.empty());
+  std::vector<int> missing;
+  for (int n = *seen.begin(); n <= *seen.rbegin(); ++n)
+    if (!seen.contains(n)) missing.push_back(n);
+  EXPECT_TRUE(missing.empty()) << missing.size() << " missing, the first " << missing.front() << "; seen up to "
+                               << *seen.rbegin() << "\n"
+                               << captured->text();
+  EXPECT_GE(*seen.rbegin(), before + 60);
+  observer.disconnect().wait();
+}
+
+}  // namespace
+}  // namespace tern::gateway
