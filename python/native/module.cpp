@@ -92,17 +92,17 @@ py::bytes to_bytes(std::string_view s) { return py::bytes(s.data(), s.size()); }
 // tern.client error (value: tern::client_error); 4 aborted (the client
 // stopped); 5 an OS error (value: errno); 6 anything else (TLS, ...).
 py::tuple err_tuple(const boost::system::error_code& ec) {
+  // tern's own categories are std::error_category: compare them as std.
+  const std::error_code sec = ec;
   int kind = 6;
   if (!ec) kind = 0;
   else if (ec == boost::asio::error::operation_aborted) kind = 4;
-  else if (ec.category() == tern::reason_category()) kind = 1;
-  else if (ec.category() == tern::connect_return_code_category()) kind = 2;
-  else if (ec.category() == tern::client_error_category()) kind = 3;
-  else if (ec.category() == boost::system::system_category() || ec.category() == boost::system::generic_category() ||
-           ec.category() == boost::asio::error::get_misc_category() ||
-           ec.category() == boost::asio::error::get_netdb_category())
-    kind = ec.category() == boost::system::system_category() || ec.category() == boost::system::generic_category() ? 5 : 6;
-  return py::make_tuple(kind, ec.value(), ec ? ec.message() : std::string());
+  else if (sec.category() == tern::reason_category()) kind = 1;
+  else if (sec.category() == tern::connect_return_code_category()) kind = 2;
+  else if (sec.category() == tern::client_error_category()) kind = 3;
+  else if (ec.category() == boost::system::system_category() || ec.category() == boost::system::generic_category())
+    kind = 5;
+  return py::make_tuple(kind, kind >= 1 && kind <= 3 ? sec.value() : ec.value(), ec ? ec.message() : std::string());
 }
 
 tern::properties parse_props(const py::bytes& raw, tern::property_context ctx, const char* arg) {

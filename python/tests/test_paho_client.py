@@ -322,3 +322,42 @@ def test_many_threads_publish(broker, topic):
     assert wait_for(lambda: len(got) == 400, 10)
     close(pub)
     close(sub)
+
+
+@pytest.fixture(scope="module")
+def closed_mosquitto(tmp_path_factory):
+    """A mosquitto that refuses every client (allow_anonymous false, no users)."""
+    import os
+    import shutil
+    import subprocess
+    from conftest import free_port, wait_port
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(exe):
+        pytest.skip("mosquitto is not installed")
+    d = tmp_path_factory.mktemp("closed")
+    os.chmod(d, 0o755)
+    port = free_port()
+    conf = d / "m.conf"
+    conf.write_text("listener %d 127.0.0.1\nallow_anonymous false\n" % port)
+    os.chmod(conf, 0o644)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    p = subprocess.Popen([exe, "-c", str(conf)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, p)
+    yield port
+    p.kill()
+    p.wait()
+
+
+@pytest.mark.parametrize("api", [None, CallbackAPIVersion.VERSION2])
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_refused_connect_gives_paho_codes(closed_mosquitto, protocol, api):
+    got = []
+    c = mqtt.Client(api, protocol=protocol) if api else mqtt.Client(protocol=protocol)
+    c.on_connect = lambda cl, u, flags, rc, *props: got.append(rc)
+    assert c.connect("127.0.0.1", closed_mosquitto, 30) == mqtt.MQTT_ERR_SUCCESS  # as paho: rc in on_connect
+    assert c.loop_forever() == mqtt.MQTT_ERR_CONN_REFUSED
+    assert len(got) == 1
+    if protocol == mqtt.MQTTv311 and api is None:
+        assert got[0] == mqtt.CONNACK_REFUSED_NOT_AUTHORIZED and type(got[0]) is int
+    else:
+        assert isinstance(got[0], ReasonCodes) and got[0] == 135 and str(got[0]) == "Not authorized"

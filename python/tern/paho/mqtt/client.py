@@ -420,8 +420,12 @@ class Client:
         self._disconnecting = False
         self._thread_running = False
         self._in_forever = False
-        self._deferring = None  # the thread in a blocking connect(): its events wait
-        self._deferred = []
+        # Events that came while connect() waited for the CONNACK wait for the
+        # loop (as in paho, on_connect runs from the loop), and so do the
+        # events after them until they have run.
+        self._deferring = None  # the thread in a blocking connect()
+        self._pending = []
+        self._flushing = False
         self._retry_delay = None
         self._lock = threading.RLock()
 
@@ -565,20 +569,26 @@ class Client:
             err = call(n)
         finally:
             self._deferring = None
-        deferred, self._deferred = self._deferred, []
         kind = err[0]
         if kind in (_OS, _OTHER, _CLIENT) and not (kind == _CLIENT and err[1] == 2):
             # The broker could not be reached: raise, as paho's socket does
             # (its on_connect_fail is for the loop's attempts).
+            self._pending = []
             raise _os_error(err)
-        if deferred:
-            # As in paho, on_connect runs from the loop, not inside connect().
-            n.call_later(0.0, lambda: self._flush(deferred))
+        if self._pending and self._thread_running:
+            n.call_later(0.0, self._flush_pending)
         return MQTT_ERR_SUCCESS
 
-    def _flush(self, events):
-        for name, args in events:
-            getattr(self, name)(*args)
+    def _flush_pending(self):
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._pending:
+                name, args = self._pending.pop(0)
+                getattr(self, name)(*args)
+        finally:
+            self._flushing = False
 
     def reconnect(self):
         """Connects again with the last connect()'s arguments."""
@@ -714,6 +724,8 @@ class Client:
         n = self._native_client
         if n is None or not self._connect_requested:
             return MQTT_ERR_NO_CONN
+        if self._pending:
+            self._flush_pending()
         n.loop(float(timeout))
         return MQTT_ERR_SUCCESS if n.connected() else MQTT_ERR_NO_CONN
 
@@ -725,6 +737,8 @@ class Client:
             return MQTT_ERR_NO_CONN
         self._in_forever = True
         try:
+            if self._pending:
+                self._flush_pending()
             while True:
                 err = n.loop_forever()
                 kind = err[0]
@@ -766,6 +780,8 @@ class Client:
         n = self._native()
         n.loop_start()
         self._thread_running = True
+        if self._pending:
+            n.call_later(0.0, self._flush_pending)
         return None if self._paho16 else MQTT_ERR_SUCCESS
 
     def loop_stop(self, force=False):
@@ -1010,8 +1026,9 @@ class Client:
     # ------------------------------------------------------------------ events from tern._tern
 
     def _defer(self, name, args):
-        if self._deferring is not None and self._deferring == threading.get_ident():
-            self._deferred.append((name, args))
+        if (self._deferring is not None and self._deferring == threading.get_ident()) or (
+                self._pending and not self._flushing):
+            self._pending.append((name, args))
             return True
         return False
 
@@ -1088,7 +1105,7 @@ class Client:
             self._call("on_disconnect", f, rc)
 
     def _native_message(self, topic, payload, qos, retain, dup, mid, props):
-        if self._deferring is not None and self._defer("_native_message",
+        if (self._deferring is not None or self._pending) and self._defer("_native_message",
                                                        (topic, payload, qos, retain, dup, mid, props)):
             return
         f = self._callbacks.get("message")
@@ -1108,7 +1125,7 @@ class Client:
             self._log_exception("on_message", err)
 
     def _native_filtered(self, sub, t):
-        if self._deferring is not None and self._defer("_native_filtered", (sub, t)):
+        if (self._deferring is not None or self._pending) and self._defer("_native_filtered", (sub, t)):
             return
         f = self._filters.get(sub)
         if f is None:
