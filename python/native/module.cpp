@@ -124,11 +124,6 @@ py::object props_or_none(const tern::properties& p) {
   return py::bytes(reinterpret_cast<const char*>(r.data()), r.size());
 }
 
-py::tuple message_tuple(const tern::publish_packet& m) {
-  auto payload = view(m.payload());
-  return py::make_tuple(to_bytes(m.topic()), to_bytes(payload), static_cast<int>(m.qos), m.retain, m.dup,
-                        m.packet_id, props_or_none(m.props()));
-}
 
 std::chrono::milliseconds to_ms(double seconds) {
   if (!(seconds >= 0)) return 0ms;
@@ -218,11 +213,83 @@ struct native_token {
   }
 };
 
+// paho's MQTTMessageInfo: what publish() returns. mid, rc, the (rc, mid)
+// pair of older paho, and the publish's outcome (a tern::token).
+struct message_info {
+  int mid = 0;
+  int rc = 0;
+  std::optional<native_token> t;
+
+  void check_rc() const {
+    if (rc == 15) throw py::value_error("Message is not queued due to ERR_QUEUE_SIZE");
+    if (rc > 0 && rc != 4) throw std::runtime_error("Message publish failed: error " + std::to_string(rc));
+  }
+  void wait_for_publish(py::object timeout) const {
+    check_rc();
+    std::optional<double> secs;
+    if (!timeout.is_none()) {
+      if (!py::isinstance<py::int_>(timeout) && !py::isinstance<py::float_>(timeout))
+        throw py::type_error("timeout: must be a number of seconds or None");
+      secs = timeout.cast<double>();
+    }
+    if (t) t->wait(secs);
+  }
+  bool is_published() const {
+    check_rc();
+    return t && t->is_complete() && !t->t.error();
+  }
+};
+
+// paho's MQTTMessage, made in C++ for each received message; its
+// properties (MQTT 5) are read from the raw block only when asked for.
+// tern.paho.mqtt.properties._from_native, set at import; never released
+// (it would be after the interpreter is gone).
+py::object* g_properties_factory = nullptr;
+
+struct message {
+  double timestamp = 0;
+  int state = 0;
+  bool dup = false;
+  int mid = 0;
+  py::bytes topic_;
+  py::object payload = py::bytes();
+  int qos = 0;
+  bool retain = false;
+  py::object info_;         // a message_info, made on first use
+  py::object properties_;   // None, a Properties, or ...
+  py::object props_raw_;    // ... the raw block it is read from
+  bool v5 = false;
+
+  py::object properties() {
+    if (!props_raw_.is_none() || (v5 && properties_.is_none())) {
+      properties_ = g_properties_factory ? (*g_properties_factory)(3, props_raw_) : py::none();
+      props_raw_ = py::none();
+    }
+    return properties_;
+  }
+};
+
 // Which events cross into Python (set_callbacks' mask).
 enum callback_bit : unsigned {
   cb_connect = 1, cb_message = 2, cb_publish = 4, cb_subscribe = 8, cb_unsubscribe = 16, cb_disconnect = 32,
   cb_log = 64,
 };
+
+py::object make_message(const tern::publish_packet& m, bool v5) {
+  auto msg = std::make_unique<message>();
+  msg->topic_ = to_bytes(m.topic());
+  msg->payload = to_bytes(view(m.payload()));
+  msg->qos = static_cast<int>(m.qos);
+  msg->retain = m.retain;
+  msg->dup = m.dup;
+  msg->mid = m.packet_id;
+  msg->timestamp = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  msg->v5 = v5;
+  msg->info_ = py::none();
+  msg->properties_ = py::none();
+  msg->props_raw_ = v5 ? props_or_none(m.props()) : py::none();
+  return py::cast(std::move(msg));
+}
 
 class native_client {
  public:
@@ -288,7 +355,9 @@ class native_client {
     }
     if (changed & cb_message) {
       if (mask & cb_message)
-        c_->on_message([s = s_](const tern::publish_packet& m) { call(*s, "_native_message", [&] { return message_tuple(m); }); });
+        c_->on_message([s = s_, v5 = v5_](const tern::publish_packet& m) {
+          call(*s, "_native_message", [&] { return py::make_tuple(make_message(m, *v5)); });
+        });
       else c_->on_message({});
     }
     if (changed & cb_publish) {
@@ -325,11 +394,8 @@ class native_client {
   }
 
   void message_callback_add(std::string filter) {
-    c_->message_callback_add(filter, [s = s_, filter](const tern::publish_packet& m) {
-      call(*s, "_native_filtered", [&] {
-        auto t = message_tuple(m);
-        return py::make_tuple(filter, t);
-      });
+    c_->message_callback_add(filter, [s = s_, filter, v5 = v5_](const tern::publish_packet& m) {
+      call(*s, "_native_filtered", [&] { return py::make_tuple(filter, make_message(m, *v5)); });
     });
   }
   void message_callback_remove(std::string filter) { c_->message_callback_remove(std::move(filter)); }
@@ -370,6 +436,69 @@ class native_client {
                            parse_props(props, tern::property_context::publish, "properties"));
     return {c_->publish(std::move(m))};
   }
+
+  // paho's publish(topic, payload=None, qos=0, retain=False,
+  // properties=None), checked as paho checks it, in one call from Python.
+  message_info publish_paho(py::handle topic, py::handle payload, py::handle qos, py::handle retain,
+                            py::handle properties) {
+    std::string topic_s;
+    if (PyUnicode_Check(topic.ptr())) {
+      Py_ssize_t n = 0;
+      const char* p = PyUnicode_AsUTF8AndSize(topic.ptr(), &n);
+      if (!p) throw py::error_already_set();
+      topic_s.assign(p, static_cast<std::size_t>(n));
+    } else if (PyBytes_Check(topic.ptr())) {
+      topic_s = std::string(py::reinterpret_borrow<py::bytes>(topic));
+    } else {
+      throw py::type_error(std::string("topic: must be a str, not ") + Py_TYPE(topic.ptr())->tp_name);
+    }
+    if (topic_s.empty() && !*v5_) throw py::value_error("Invalid topic.");
+    if (topic_s.find_first_of("+#") != std::string::npos)
+      throw py::value_error("Publish topic cannot contain wildcards.");
+    if (!PyLong_Check(qos.ptr()) || PyBool_Check(qos.ptr()))
+      throw py::type_error(std::string("qos: must be an int 0, 1 or 2, not ") + Py_TYPE(qos.ptr())->tp_name);
+    const long q = PyLong_AsLong(qos.ptr());
+    if (q < 0 || q > 2) throw py::value_error("Invalid QoS level.");
+    std::string_view data;
+    py::object keep;
+    if (payload.is_none()) {
+    } else if (PyBytes_Check(payload.ptr())) {
+      char* p = nullptr;
+      Py_ssize_t n = 0;
+      PyBytes_AsStringAndSize(payload.ptr(), &p, &n);
+      data = std::string_view(p, static_cast<std::size_t>(n));
+    } else if (PyUnicode_Check(payload.ptr())) {
+      Py_ssize_t n = 0;
+      const char* p = PyUnicode_AsUTF8AndSize(payload.ptr(), &n);
+      if (!p) throw py::error_already_set();
+      data = std::string_view(p, static_cast<std::size_t>(n));
+    } else if (PyByteArray_Check(payload.ptr()) || PyMemoryView_Check(payload.ptr())) {
+      keep = py::bytes(py::reinterpret_borrow<py::object>(payload));
+      data = std::string_view(keep.cast<py::bytes>());
+    } else if ((PyLong_Check(payload.ptr()) || PyFloat_Check(payload.ptr())) && !PyBool_Check(payload.ptr())) {
+      keep = py::str(payload).attr("encode")("ascii");
+      data = std::string_view(keep.cast<py::bytes>());
+    } else {
+      throw py::type_error("payload must be a string, bytearray, int, float or None.");
+    }
+    if (data.size() > 268435455) throw py::value_error("Payload too large.");
+    tern::properties props;
+    if (!properties.is_none() && *v5_) {
+      if (!py::hasattr(properties, "_body"))
+        throw py::type_error(std::string("properties: must be a Properties instance, not ") +
+                             Py_TYPE(properties.ptr())->tp_name);
+      props = parse_props(properties.attr("_body")().cast<py::bytes>(), tern::property_context::publish, "properties");
+    }
+    tern::publish_packet m(topic_s, tern::shared_bytes::copy(data), static_cast<tern::qos>(q),
+                           PyObject_IsTrue(retain.ptr()) == 1, std::move(props));
+    message_info info;
+    info.t = native_token{c_->publish(std::move(m))};
+    info.mid = info.t->mid();
+    info.rc = c_->connected() ? 0 : 4;
+    return info;
+  }
+
+  void set_protocol(int v) { *v5_ = v == 5; }
 
   // subs: [(filter, qos, no_local, retain_as_published, retain_handling)]
   native_token subscribe(const std::vector<std::tuple<std::string, int, bool, bool, int>>& subs, const py::bytes& props) {
@@ -507,6 +636,7 @@ class native_client {
   }
 
   std::shared_ptr<shared_state> s_;
+  std::shared_ptr<bool> v5_ = std::make_shared<bool>(false);  // MQTT 5: messages carry properties
   std::unique_ptr<tern::Client> c_;
   unsigned mask_ = 0;
 };
@@ -534,6 +664,80 @@ PYBIND11_MODULE(_tern, m) {
       .def("reason_codes", &native_token::reason_codes)
       .def("connack", &native_token::connack);
 
+  py::class_<message_info>(m, "MessageInfo", "paho's MQTTMessageInfo: mid, rc, wait_for_publish(), is_published()")
+      .def(py::init([](int mid) {
+             message_info i;
+             i.mid = mid;
+             return i;
+           }),
+           py::arg("mid"))
+      .def_readwrite("mid", &message_info::mid)
+      .def_readwrite("rc", &message_info::rc)
+      .def("wait_for_publish", &message_info::wait_for_publish, py::arg("timeout") = py::none())
+      .def("is_published", &message_info::is_published)
+      .def("__getitem__",
+           [](const message_info& i, int k) {
+             if (k == 0) return i.rc;
+             if (k == 1) return i.mid;
+             throw py::index_error("index out of range");
+           })
+      .def("__iter__", [](const message_info& i) { return py::iter(py::make_tuple(i.rc, i.mid)); })
+      .def("__str__", [](const message_info& i) { return py::str(py::make_tuple(i.rc, i.mid)); });
+
+  py::class_<message>(m, "Message", "paho's MQTTMessage: topic, payload, qos, retain, mid, dup, properties")
+      .def(py::init([](int mid, py::object topic) {
+             auto msg = std::make_unique<message>();
+             msg->mid = mid;
+             msg->topic_ = PyUnicode_Check(topic.ptr()) ? py::bytes(topic.attr("encode")("utf-8")) : py::bytes(topic);
+             msg->info_ = py::none();
+             msg->properties_ = py::none();
+             msg->props_raw_ = py::none();
+             return msg;
+           }),
+           py::arg("mid") = 0, py::arg("topic") = py::bytes())
+      .def_readwrite("timestamp", &message::timestamp)
+      .def_readwrite("state", &message::state)
+      .def_readwrite("dup", &message::dup)
+      .def_readwrite("mid", &message::mid)
+      .def_readwrite("payload", &message::payload)
+      .def_readwrite("qos", &message::qos)
+      .def_readwrite("retain", &message::retain)
+      .def_property(
+          "topic", [](const message& m) { return py::str(m.topic_.attr("decode")("utf-8")); },
+          [](message& m, py::object t) {
+            m.topic_ = PyUnicode_Check(t.ptr()) ? py::bytes(t.attr("encode")("utf-8")) : py::bytes(t);
+          })
+      .def_property(
+          "_topic", [](const message& m) { return m.topic_; }, [](message& m, py::bytes t) { m.topic_ = t; })
+      .def_property(
+          "properties", [](message& m) { return m.properties(); },
+          [](message& m, py::object p) {
+            m.properties_ = p;
+            m.props_raw_ = py::none();
+          })
+      .def_property(
+          "info",
+          [](message& m) {
+            if (m.info_.is_none()) {
+              message_info i;
+              i.mid = m.mid;
+              m.info_ = py::cast(i);
+            }
+            return m.info_;
+          },
+          [](message& m, py::object i) { m.info_ = i; })
+      .def("__eq__", [](const message& a, py::object b) {
+        return py::isinstance<message>(b) && a.mid == b.cast<const message&>().mid;
+      })
+      .def("__ne__", [](const message& a, py::object b) {
+        return !(py::isinstance<message>(b) && a.mid == b.cast<const message&>().mid);
+      })
+      .def("__hash__", [](const message& a) { return a.mid; });
+  m.def("_set_properties_factory", [](py::object f) {
+    if (!g_properties_factory) g_properties_factory = new py::object();
+    *g_properties_factory = std::move(f);
+  });
+
   py::class_<native_client>(m, "Client")
       .def(py::init<py::object, bool, double, double, std::size_t, std::string, py::dict, int>(), py::arg("owner"),
            py::arg("reconnect") = true, py::arg("reconnect_min") = 1.0, py::arg("reconnect_max") = 120.0,
@@ -549,6 +753,9 @@ PYBIND11_MODULE(_tern, m) {
       .def("connected", &native_client::connected)
       .def("client_id", &native_client::client_id)
       .def("publish", &native_client::publish)
+      .def("publish_paho", &native_client::publish_paho, py::arg("topic"), py::arg("payload") = py::none(),
+           py::arg("qos") = 0, py::arg("retain") = false, py::arg("properties") = py::none())
+      .def("set_protocol", &native_client::set_protocol)
       .def("subscribe", &native_client::subscribe)
       .def("unsubscribe", &native_client::unsubscribe)
       .def("loop_start", &native_client::loop_start)

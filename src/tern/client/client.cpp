@@ -123,9 +123,27 @@ struct core : std::enable_shared_from_this<core> {
 
   bool in_loop() const { return strand_.running_in_this_thread(); }
 
+  // Requests from any thread run on the strand in the order they were
+  // made. They wait in one queue that a single posted handler drains, so a
+  // burst of publish() calls costs one wake-up of the loop, not one each.
   template <class F>
   void post(F f) {
-    asio::post(strand_, std::move(f));
+    bool first = false;
+    {
+      std::lock_guard lk(requests_m_);
+      first = requests_.empty();
+      requests_.emplace_back(std::move(f));
+    }
+    if (first) asio::post(strand_, [this] { run_requests(); });
+  }
+
+  void run_requests() {
+    std::vector<std::function<void()>> batch;
+    {
+      std::lock_guard lk(requests_m_);
+      batch.swap(requests_);
+    }
+    for (auto& f : batch) f();
   }
 
   token make_token(int mid) {
@@ -582,6 +600,10 @@ struct core : std::enable_shared_from_this<core> {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::strand<asio::io_context::executor_type> strand_;
   std::optional<AsyncClient> ac_;
+
+  // post()'s queue.
+  std::mutex requests_m_;
+  std::vector<std::function<void()>> requests_;
 
   // Under m_.
   mutable std::mutex m_;

@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from dataclasses import dataclass
 
 from tern import _tern
@@ -211,98 +212,12 @@ class DisconnectFlags:
     is_disconnect_packet_from_server: bool
 
 
-class MQTTMessageInfo:
-    """What publish() returns: mid, rc, wait_for_publish(), is_published();
-    also the (rc, mid) pair of older paho versions."""
-
-    __slots__ = "mid", "rc", "_token", "_iterpos"
-
-    def __init__(self, mid):
-        self.mid = mid
-        self.rc = 0
-        self._token = None
-        self._iterpos = 0
-
-    def __str__(self):
-        return str((self.rc, self.mid))
-
-    def __iter__(self):
-        self._iterpos = 0
-        return self
-
-    def __next__(self):
-        return self.next()
-
-    def next(self):
-        if self._iterpos == 0:
-            self._iterpos = 1
-            return self.rc
-        if self._iterpos == 1:
-            self._iterpos = 2
-            return self.mid
-        raise StopIteration
-
-    def __getitem__(self, index):
-        if index == 0:
-            return self.rc
-        if index == 1:
-            return self.mid
-        raise IndexError("index out of range")
-
-    def _check_rc(self):
-        if self.rc == MQTT_ERR_QUEUE_SIZE:
-            raise ValueError("Message is not queued due to ERR_QUEUE_SIZE")
-        if self.rc > 0 and self.rc != MQTT_ERR_NO_CONN:
-            raise RuntimeError("Message publish failed: %s" % error_string(self.rc))
-
-    def wait_for_publish(self, timeout=None):
-        """Blocks until the message is published (QoS 0 written, QoS 1 PUBACK,
-        QoS 2 PUBCOMP) or `timeout` seconds pass (None: no limit)."""
-        self._check_rc()
-        if timeout is not None and not isinstance(timeout, (int, float)):
-            raise TypeError("timeout: must be a number of seconds or None")
-        if self._token is not None:
-            self._token.wait(timeout)
-
-    def is_published(self):
-        """True once the message is published."""
-        self._check_rc()
-        t = self._token
-        return t is not None and t.is_complete() and t.error()[0] == _OK
-
-
-class MQTTMessage:
-    """A received message (on_message): topic, payload, qos, retain, mid, and
-    for MQTT 5 properties."""
-
-    __slots__ = "timestamp", "state", "dup", "mid", "_topic", "payload", "qos", "retain", "info", "properties"
-
-    def __init__(self, mid=0, topic=b""):
-        self.timestamp = 0
-        self.state = mqtt_ms_invalid
-        self.dup = False
-        self.mid = mid
-        self._topic = topic
-        self.payload = b""
-        self.qos = 0
-        self.retain = False
-        self.info = MQTTMessageInfo(mid)
-
-    def __eq__(self, other):
-        if isinstance(other, self.__class__):
-            return self.mid == other.mid
-        return False
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    @property
-    def topic(self):
-        return self._topic.decode("utf-8")
-
-    @topic.setter
-    def topic(self, value):
-        self._topic = value
+# publish()'s result (mid, rc, wait_for_publish(), is_published(), the (rc,
+# mid) pair) and a received message (topic, payload, qos, retain, mid, dup,
+# properties, timestamp, info): made in C++ (tern._tern), paho's names.
+MQTTMessageInfo = _tern.MessageInfo
+MQTTMessage = _tern.Message
+_tern._set_properties_factory(_from_native)
 
 
 def _payload_bytes(payload, arg="payload"):
@@ -449,7 +364,9 @@ class Client:
                              reconnect_max=float(self._reconnect_max_delay),
                              max_queued=self._max_queued_messages, persistence_dir=self._persistence_dir,
                              tls=tls, log_level=1 if logging_on else 2)
+            n.set_protocol(self._protocol)
             self._native_client = n
+            self.publish = n.publish_paho  # the fast path: no Python frame per publish
             self._apply_mask()
             for sub in self._filters:
                 n.message_callback_add(sub)
@@ -576,7 +493,7 @@ class Client:
             self._pending = []
             raise _os_error(err)
         if self._pending and self._thread_running:
-            n.call_later(0.0, self._flush_pending)
+            n.call_later(0.0, _weak_method(self, "_flush_pending"))
         return MQTT_ERR_SUCCESS
 
     def _flush_pending(self):
@@ -630,31 +547,10 @@ class Client:
     # ------------------------------------------------------------------ messages
 
     def publish(self, topic, payload=None, qos=0, retain=False, properties=None):
-        """Publishes; returns an MQTTMessageInfo (mid, rc, wait_for_publish())."""
-        if type(topic) is not str:
-            topic = _topic_str(topic)
-        if not topic and self._protocol != MQTTv5:
-            raise ValueError("Invalid topic.")
-        if "+" in topic or "#" in topic:
-            raise ValueError("Publish topic cannot contain wildcards.")
-        if qos.__class__ is not int:
-            _check_qos(qos)
-        elif qos < 0 or qos > 2:
-            raise ValueError("Invalid QoS level.")
-        if payload.__class__ is not bytes:
-            payload = _payload_bytes(payload)
-        if len(payload) > 268435455:
-            raise ValueError("Payload too large.")
-        body = b""
-        if properties is not None and self._protocol == MQTTv5:
-            body = _props_body(properties, PacketTypes.PUBLISH)
-        n = self._native_client or self._native()
-        token = n.publish(topic, payload, qos, bool(retain), body)
-        info = MQTTMessageInfo(token.mid)
-        info._token = token
-        if not n.connected():
-            info.rc = MQTT_ERR_NO_CONN
-        return info
+        """Publishes; returns an MQTTMessageInfo (mid, rc, wait_for_publish()).
+        Checked and queued in C++ (the instance's publish is the native one
+        once the client exists)."""
+        return self._native().publish_paho(topic, payload, qos, retain, properties)
 
     def subscribe(self, topic, qos=0, options=None, properties=None):
         """subscribe("t", qos), subscribe("t", options=SubscribeOptions(...)),
@@ -781,7 +677,7 @@ class Client:
         n.loop_start()
         self._thread_running = True
         if self._pending:
-            n.call_later(0.0, self._flush_pending)
+            n.call_later(0.0, _weak_method(self, "_flush_pending"))
         return None if self._paho16 else MQTT_ERR_SUCCESS
 
     def loop_stop(self, force=False):
@@ -812,6 +708,7 @@ class Client:
 
     def reinitialise(self, client_id="", clean_session=True, userdata=None):
         n, self._native_client = self._native_client, None
+        self.__dict__.pop("publish", None)
         if n is not None and self._thread_running:
             n.loop_stop()
         del n
@@ -1049,7 +946,7 @@ class Client:
             if self._thread_running and not self._disconnecting and (
                     self._reconnect_on_failure or not self._ever_connected):
                 # loop_start()'s thread retries, as paho's does.
-                self._native_client.call_later(self._next_delay(), self._retry)
+                self._native_client.call_later(self._next_delay(), _weak_method(self, "_retry"))
             return
         on_connect = self._callbacks.get("connect")
         if on_connect is None:
@@ -1104,41 +1001,23 @@ class Client:
         else:
             self._call("on_disconnect", f, rc)
 
-    def _native_message(self, topic, payload, qos, retain, dup, mid, props):
-        if (self._deferring is not None or self._pending) and self._defer("_native_message",
-                                                       (topic, payload, qos, retain, dup, mid, props)):
+    def _native_message(self, m):
+        if (self._deferring is not None or self._pending) and self._defer("_native_message", (m,)):
             return
         f = self._callbacks.get("message")
         if f is None:
             return
-        m = MQTTMessage(mid, topic)
-        m.payload = payload
-        m.qos = qos
-        m.retain = retain
-        m.dup = dup
-        m.timestamp = time.monotonic()
-        if self._protocol == MQTTv5:
-            m.properties = _from_native(PacketTypes.PUBLISH, props)
         try:
             f(self, self._userdata, m)
         except Exception as err:
             self._log_exception("on_message", err)
 
-    def _native_filtered(self, sub, t):
-        if (self._deferring is not None or self._pending) and self._defer("_native_filtered", (sub, t)):
+    def _native_filtered(self, sub, m):
+        if (self._deferring is not None or self._pending) and self._defer("_native_filtered", (sub, m)):
             return
         f = self._filters.get(sub)
         if f is None:
             return
-        topic, payload, qos, retain, dup, mid, props = t
-        m = MQTTMessage(mid, topic)
-        m.payload = payload
-        m.qos = qos
-        m.retain = retain
-        m.dup = dup
-        m.timestamp = time.monotonic()
-        if self._protocol == MQTTv5:
-            m.properties = _from_native(PacketTypes.PUBLISH, props)
         self._call("topic callback", f, m)
 
     def _native_publish(self, mid, err, reason):
@@ -1183,6 +1062,18 @@ class Client:
 
     def _native_log(self, level, message):
         self._easy_log(self._TERN_LEVELS.get(level, MQTT_LOG_INFO), "%s", message)
+
+
+def _weak_method(obj, name):
+    """obj.name(), through a weak reference: what tern's timers hold must not
+    keep the client alive (a cycle through C++ that the collector cannot see)."""
+    ref = weakref.ref(obj)
+
+    def call():
+        o = ref()
+        if o is not None:
+            getattr(o, name)()
+    return call
 
 
 def _os_error(err):
