@@ -142,8 +142,12 @@ struct core : std::enable_shared_from_this<core> {
     {
       std::lock_guard lk(requests_m_);
       batch.swap(requests_);
+      requests_.swap(spare_);  // the last batch's storage, not a new one per burst
     }
     for (auto& f : batch) f();
+    batch.clear();
+    std::lock_guard lk(requests_m_);
+    if (spare_.capacity() < batch.capacity()) spare_.swap(batch);
   }
 
   token make_token(int mid) {
@@ -604,6 +608,7 @@ struct core : std::enable_shared_from_this<core> {
   // post()'s queue.
   std::mutex requests_m_;
   std::vector<std::function<void()>> requests_;
+  std::vector<std::function<void()>> spare_;  // empty; keeps its capacity
 
   // Under m_.
   mutable std::mutex m_;
