@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from tern import _tern
 
 from . import MQTTException
-from .enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion  # noqa: F401
+from .enums import CallbackAPIVersion, ConnackCode, LogLevel, MQTTErrorCode, MQTTProtocolVersion  # noqa: F401
 from .packettypes import PacketTypes
 from .properties import Properties, _from_native
 from .reasoncodes import ReasonCode, ReasonCodes  # noqa: F401
@@ -57,11 +57,11 @@ PINGRESP = 0xD0
 DISCONNECT = 0xE0
 AUTH = 0xF0
 
-MQTT_LOG_INFO = 0x01
-MQTT_LOG_NOTICE = 0x02
-MQTT_LOG_WARNING = 0x04
-MQTT_LOG_ERR = 0x08
-MQTT_LOG_DEBUG = 0x10
+# paho 1.6's module constants (plain ints), from 2.x's enums: MQTT_LOG_*,
+# CONNACK_*, MQTT_ERR_*.
+for _enum in (LogLevel, ConnackCode, MQTTErrorCode):
+    globals().update({_m.name: int(_m.value) for _m in _enum})
+del _enum
 LOGGING_LEVEL = {
     MQTT_LOG_DEBUG: logging.DEBUG,
     MQTT_LOG_INFO: logging.INFO,
@@ -69,13 +69,6 @@ LOGGING_LEVEL = {
     MQTT_LOG_WARNING: logging.WARNING,
     MQTT_LOG_ERR: logging.ERROR,
 }
-
-CONNACK_ACCEPTED = 0
-CONNACK_REFUSED_PROTOCOL_VERSION = 1
-CONNACK_REFUSED_IDENTIFIER_REJECTED = 2
-CONNACK_REFUSED_SERVER_UNAVAILABLE = 3
-CONNACK_REFUSED_BAD_USERNAME_PASSWORD = 4
-CONNACK_REFUSED_NOT_AUTHORIZED = 5
 
 mqtt_cs_new = 0
 mqtt_cs_connected = 1
@@ -92,25 +85,6 @@ mqtt_ms_resend_pubcomp = 6
 mqtt_ms_wait_for_pubcomp = 7
 mqtt_ms_send_pubrec = 8
 mqtt_ms_queued = 9
-
-MQTT_ERR_AGAIN = -1
-MQTT_ERR_SUCCESS = 0
-MQTT_ERR_NOMEM = 1
-MQTT_ERR_PROTOCOL = 2
-MQTT_ERR_INVAL = 3
-MQTT_ERR_NO_CONN = 4
-MQTT_ERR_CONN_REFUSED = 5
-MQTT_ERR_NOT_FOUND = 6
-MQTT_ERR_CONN_LOST = 7
-MQTT_ERR_TLS = 8
-MQTT_ERR_PAYLOAD_SIZE = 9
-MQTT_ERR_NOT_SUPPORTED = 10
-MQTT_ERR_AUTH = 11
-MQTT_ERR_ACL_DENIED = 12
-MQTT_ERR_UNKNOWN = 13
-MQTT_ERR_ERRNO = 14
-MQTT_ERR_QUEUE_SIZE = 15
-MQTT_ERR_KEEPALIVE = 16
 
 MQTT_CLIENT = 0
 MQTT_BRIDGE = 1
