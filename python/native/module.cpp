@@ -294,7 +294,8 @@ py::object make_message(const tern::publish_packet& m, bool v5) {
 class native_client {
  public:
   native_client(py::object owner, bool reconnect, double reconnect_min, double reconnect_max,
-                std::size_t max_queued, std::string persistence_dir, py::dict tls, int log_level)
+                std::size_t max_queued, std::size_t max_inflight, std::string persistence_dir, py::dict tls,
+                int log_level)
       : s_(std::make_shared<shared_state>()) {
     tern::client_options o;
     o.reconnect.enabled = reconnect;
@@ -304,6 +305,8 @@ class native_client {
     o.reconnect.max_delay = to_ms(reconnect_max);
     o.offline_queue.max_messages = max_queued == 0 ? SIZE_MAX : max_queued;
     o.offline_queue.max_bytes = SIZE_MAX;
+    if (max_inflight > 65535) throw py::value_error("max_inflight: at most 65535");
+    o.max_inflight = static_cast<std::uint16_t>(max_inflight);
     // receive_queue stays: tern::Client's pump takes messages from it (with
     // no on_message, the last 1000 wait there unread).
     o.persistence.dir = persistence_dir;
@@ -473,7 +476,8 @@ class native_client {
       if (!p) throw py::error_already_set();
       data = std::string_view(p, static_cast<std::size_t>(n));
     } else if (PyByteArray_Check(payload.ptr()) || PyMemoryView_Check(payload.ptr())) {
-      keep = py::bytes(py::reinterpret_borrow<py::object>(payload));
+      keep = py::reinterpret_steal<py::object>(PyBytes_FromObject(payload.ptr()));
+      if (!keep) throw py::error_already_set();
       data = std::string_view(keep.cast<py::bytes>());
     } else if ((PyLong_Check(payload.ptr()) || PyFloat_Check(payload.ptr())) && !PyBool_Check(payload.ptr())) {
       keep = py::str(payload).attr("encode")("ascii");
@@ -739,9 +743,10 @@ PYBIND11_MODULE(_tern, m) {
   });
 
   py::class_<native_client>(m, "Client")
-      .def(py::init<py::object, bool, double, double, std::size_t, std::string, py::dict, int>(), py::arg("owner"),
-           py::arg("reconnect") = true, py::arg("reconnect_min") = 1.0, py::arg("reconnect_max") = 120.0,
-           py::arg("max_queued") = 0, py::arg("persistence_dir") = "", py::arg("tls") = py::dict(),
+      .def(py::init<py::object, bool, double, double, std::size_t, std::size_t, std::string, py::dict, int>(),
+           py::arg("owner"), py::arg("reconnect") = true, py::arg("reconnect_min") = 1.0,
+           py::arg("reconnect_max") = 120.0, py::arg("max_queued") = 0, py::arg("max_inflight") = 0,
+           py::arg("persistence_dir") = "", py::arg("tls") = py::dict(),
            py::arg("log_level") = 2)
       .def("set_callbacks", &native_client::set_callbacks)
       .def("message_callback_add", &native_client::message_callback_add)

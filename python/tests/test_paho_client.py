@@ -96,6 +96,38 @@ def test_qos_round_trip(broker, topic, qos):
     close(sub)
 
 
+def test_max_inflight(broker, topic):
+    got = []
+    sub = connected_client(broker)
+    sub.on_message = lambda c, u, m: got.append(m.payload)
+    sub.subscribe(topic, 2)
+    time.sleep(0.2)
+    pub = mqtt.Client()
+    pub.max_inflight_messages_set(1)
+    pub.connect("127.0.0.1", broker.port, 30)
+    pub.loop_start()
+    infos = [pub.publish(topic, b"%d" % i, 2) for i in range(30)]
+    for i in infos:
+        i.wait_for_publish(5)
+    assert wait_for(lambda: len(got) == 30)
+    assert got == [b"%d" % i for i in range(30)]
+    close(pub)
+    close(sub)
+
+
+def test_payload_types(ternd, topic):
+    got = []
+    c = connected_client(ternd)
+    c.on_message = lambda cl, u, m: got.append(m.payload)
+    c.subscribe(topic, 1)
+    time.sleep(0.2)
+    for p in ("text é", b"bytes", bytearray(b"array"), memoryview(b"view"), 42, 2.5, None):
+        c.publish(topic, p, 1).wait_for_publish(5)
+    assert wait_for(lambda: len(got) == 7)
+    assert got == ["text é".encode(), b"bytes", b"array", b"view", b"42", b"2.5", b""]
+    close(c)
+
+
 def test_retained(broker, topic):
     pub = connected_client(broker)
     pub.publish(topic, b"kept", 1, retain=True).wait_for_publish(5)

@@ -336,7 +336,8 @@ class Client:
             n = _tern.Client(self, reconnect=self._reconnect_on_failure,
                              reconnect_min=float(self._reconnect_min_delay),
                              reconnect_max=float(self._reconnect_max_delay),
-                             max_queued=self._max_queued_messages, persistence_dir=self._persistence_dir,
+                             max_queued=self._max_queued_messages, max_inflight=self._max_inflight_messages,
+                             persistence_dir=self._persistence_dir,
                              tls=tls, log_level=1 if logging_on else 2)
             n.set_protocol(self._protocol)
             self._native_client = n
@@ -757,9 +758,9 @@ class Client:
     def max_inflight_messages_set(self, inflight):
         if isinstance(inflight, bool) or not isinstance(inflight, int):
             raise TypeError("inflight: must be an int")
-        if inflight < 0:
+        if inflight < 0 or inflight > 65535:
             raise ValueError("Invalid inflight.")
-        self._max_inflight_messages = inflight
+        self._max_inflight_messages = inflight  # from the next connect() of a new client on
 
     def max_queued_messages_set(self, queue_size):
         if isinstance(queue_size, bool) or not isinstance(queue_size, int):
