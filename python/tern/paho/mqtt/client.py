@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from tern import _tern
 
 from . import MQTTException
-from .enums import CallbackAPIVersion, ConnackCode, LogLevel, MQTTErrorCode, MQTTProtocolVersion  # noqa: F401
+from .enums import (CallbackAPIVersion, ConnackCode, LogLevel, MessageType, MQTTErrorCode,  # noqa: F401
+                    MQTTProtocolVersion)
 from .packettypes import PacketTypes
 from .properties import Properties, _from_native
 from .reasoncodes import ReasonCode, ReasonCodes  # noqa: F401
@@ -41,25 +42,10 @@ MQTTv31 = 3
 MQTTv311 = 4
 MQTTv5 = 5
 
-CONNECT = 0x10
-CONNACK = 0x20
-PUBLISH = 0x30
-PUBACK = 0x40
-PUBREC = 0x50
-PUBREL = 0x60
-PUBCOMP = 0x70
-SUBSCRIBE = 0x80
-SUBACK = 0x90
-UNSUBSCRIBE = 0xA0
-UNSUBACK = 0xB0
-PINGREQ = 0xC0
-PINGRESP = 0xD0
-DISCONNECT = 0xE0
-AUTH = 0xF0
 
-# paho 1.6's module constants (plain ints), from 2.x's enums: MQTT_LOG_*,
-# CONNACK_*, MQTT_ERR_*.
-for _enum in (LogLevel, ConnackCode, MQTTErrorCode):
+# paho 1.6's module constants (plain ints), from 2.x's enums: CONNECT ...
+# AUTH, MQTT_LOG_*, CONNACK_*, MQTT_ERR_*.
+for _enum in (MessageType, LogLevel, ConnackCode, MQTTErrorCode):
     globals().update({_m.name: int(_m.value) for _m in _enum})
 del _enum
 LOGGING_LEVEL = {
