@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tern/log/log.hpp"
+#include "tern/engine/access.hpp"
 #include "tern/session/connection.hpp"
 
 namespace tern::engine {
@@ -78,6 +79,9 @@ struct options {
   std::string version = "tern 0.1.0";
   // Where the engine says what an operator must know (messages dropped past
   // the last bound). Default: nowhere.
+  // Who may read, write and subscribe where (access.hpp); must outlive the
+  // engine. nullptr: everything allowed, and the publish path asks nothing.
+  const access_policy* access = nullptr;
   log::logger log;
 };
 

@@ -56,8 +56,9 @@ bool worker::refused(endpoint& ep, const publish_packet& m) {
     }
     return true;
   }
-  if (reserved_for_broker(m.topic())) {
-    // Not routed, not retained. 3.1.1 has no way to say so but silence.
+  if (reserved_for_broker(m.topic()) || !permitted(*ep.client(), m.topic(), access::write, &ep)) {
+    // Not routed, not retained. 3.1.1 has no way to say so but silence
+    // (mosquitto acknowledges a PUBLISH its ACL refuses the same way).
     if (m.qos != qos::at_most_once) conn.acknowledge(m.packet_id, v5 ? reason::not_authorized : reason::success);
     return true;
   }
