@@ -115,6 +115,9 @@ struct client_session final : storage::batch_journal {
     // policy generation they belong to. A cache: empty() ignores it.
     std::unique_ptr<auth::decision_cache> decisions;
     std::uint64_t decisions_generation = 0;
+    // options::max_publish_rate: PUBLISHes received in the window that began then.
+    time_point rate_window{};
+    std::uint32_t rate_count = 0;
     bool empty() const noexcept {
       return !username && subscriptions.empty() && !will && stored.empty() && expires_at == no_time && dropping == 0 &&
              holds.empty();

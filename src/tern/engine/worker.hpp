@@ -183,6 +183,8 @@ class worker {
     return !engine_access_ || ask_policy(s, topic, what, via);
   }
   bool ask_policy(client_session& s, std::string_view topic, access what, const endpoint* via);
+  // Counts a PUBLISH of `s`: true past `rate` in its current one-second window.
+  bool too_fast(client_session& s, std::uint32_t rate);
   // The refusal of a PUBLISH no client may make (too deep, into $SYS), if it is one.
   bool refused(endpoint& ep, const publish_packet& m);
   // Adds the deliveries counted since the last call to the engine's statistics.

@@ -77,6 +77,9 @@ void link::on_ready(std::uint32_t ready_bits, time_point now) {
   // bytes: then no later edge reports it, and the read must go on past a
   // short read until recv() says so.
   if (open_ && (ready_bits & (ready::hung_up | ready::failed))) peer_done_ = true;
+  // Gone while its password is checked: no need to wait for the answer.
+  if (verifying_ && peer_done_)
+    return lost({std::make_error_code(std::errc::connection_reset), "closed while its CONNECT was checked"}, now);
   if (open_ && (ready_bits & (ready::readable | ready::hung_up | ready::failed))) read(now);
 }
 

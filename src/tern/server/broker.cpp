@@ -47,6 +47,7 @@ engine::options Broker::engine_options(const server::config& config) {
   o.max_inflight = l.max_inflight;
   o.denied_filters = l.denied_subscriptions;
   o.max_topic_levels = l.max_topic_levels;
+  o.max_publish_rate = l.max_publish_rate;
   o.sys_interval = std::chrono::seconds(config.sys_interval);
   // durability batch: acknowledged once written; made durable every second.
   if (config.storage.durability == server::durability_mode::batch) o.store_sync_interval = std::chrono::seconds(1);
