@@ -453,6 +453,46 @@ for _v in (4, 5):
         scenario(_f)
 
 
+def run_scenarios(s, scenarios, name_filter, finals=()):
+    """Starts setup `s` (a Broker with cleanup()), runs every fn(s) of
+    `scenarios` and then of `finals` whose name holds `name_filter`, printing
+    a line each, stops ternd and cleans up; the exit status (1 if any failed)."""
+    passed = failed = 0
+
+    def attempt(fn):
+        nonlocal passed, failed
+        start = time.time()
+        try:
+            fn(s)
+            passed += 1
+            print("PASS %-55s %.2fs" % (fn.__name__, time.time() - start), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %-55s %.2fs" % (fn.__name__, time.time() - start), flush=True)
+            traceback.print_exc()
+
+    try:
+        s.start()
+        for fn in scenarios:
+            if name_filter not in fn.__name__:
+                continue
+            attempt(fn)
+            if s.proc.poll() is not None:
+                print("ternd exited with %s:\n%s" % (s.proc.returncode, s.output()))
+                failed += 1
+                break
+        for fn in finals:
+            if name_filter in fn.__name__:
+                attempt(fn)
+    finally:
+        s.stop()
+        if failed:
+            print("--- ternd output ---\n" + s.output())
+        s.cleanup()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ternd", required=True)
