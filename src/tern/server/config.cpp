@@ -3,6 +3,9 @@
 // recorded for the key or value), and sorts them into file order.
 #include "tern/server/config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -553,7 +556,12 @@ config_result<config> parse(std::string_view text, std::string_view name, bool c
 }  // namespace
 
 bool is_loopback(std::string_view address) noexcept {
-  return address == "localhost" || address == "::1" || address.starts_with("127.");
+  if (address == "localhost") return true;
+  const std::string text(address);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);  // "::1", "0::1"
 }
 
 bool allows_anonymous(const config& c, const listener_config& l) noexcept {
