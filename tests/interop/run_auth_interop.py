@@ -16,8 +16,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -85,18 +83,8 @@ backend = "memory"
 password_file = "{passwd}"
 acl_file = "{acl}"
 """.format(open=self.open_port, closed=self.closed_port, passwd=self.path("passwd"), acl=self.path("acl")))
-            self.log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen([self.ternd, "-c", self.path("ternd.toml")], stdout=self.log,
-                                         stderr=self.log)
-            deadline = time.time() + 10
-            while time.time() < deadline and self.proc.poll() is None:
-                try:
-                    for p in (self.open_port, self.closed_port):
-                        socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
+            if self.launch([self.ternd, "-c", self.path("ternd.toml")], (self.open_port, self.closed_port)):
+                return
         raise RuntimeError("ternd did not start: " + self.output())
 
     def output(self):

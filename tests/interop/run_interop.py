@@ -49,21 +49,26 @@ class Broker:
     def start(self):
         for _ in range(5):
             self.port = free_port()
-            self.log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(
-                [self.ternd, "-p", str(self.port), "--storage", "memory", "-v"],
-                stdout=self.log, stderr=self.log)
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                if self.proc.poll() is not None:
-                    break
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
+            if self.launch([self.ternd, "-p", str(self.port), "--storage", "memory", "-v"], [self.port]):
+                return
         raise RuntimeError("ternd did not start: " + self.output())
+
+    def launch(self, command, ports):
+        """Starts ternd as `command`: True once each of `ports` takes a
+        connection (10 s at most), else False, ternd stopped (a port taken
+        meanwhile: the caller picks others)."""
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(command, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline and self.proc.poll() is None:
+            try:
+                for p in ports:
+                    socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        return False
 
     def output(self):
         self.log.seek(0)

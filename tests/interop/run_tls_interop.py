@@ -98,18 +98,9 @@ backend = "memory"
             self.open_port, self.mutual_port, self.plain_port = free_port(), free_port(), free_port()
             with open(self.path("ternd.toml"), "w") as f:
                 f.write(self.config())
-            self.log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen([self.ternd, "-c", self.path("ternd.toml")], stdout=self.log,
-                                         stderr=self.log)
-            deadline = time.time() + 10
-            while time.time() < deadline and self.proc.poll() is None:
-                try:
-                    for p in (self.open_port, self.mutual_port, self.plain_port):
-                        socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
+            if self.launch([self.ternd, "-c", self.path("ternd.toml")],
+                           (self.open_port, self.mutual_port, self.plain_port)):
+                return
         raise RuntimeError("ternd did not start: " + self.output())
 
     def cleanup(self):
