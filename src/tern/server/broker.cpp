@@ -286,22 +286,18 @@ bool Broker::reload() {
   auto& b = *impl_;
   bool ok = true;
   const auto& a = b.config.auth;
-  if (b.passwords) {
-    if (auto r = b.passwords->reload(a.password_file); !r) {
-      b.log.error("keeping the password file in force: {}", r.error().message);
+  // Re-reads one of the [auth] files through `file` (null: not configured).
+  auto re_read = [&](auto* file, const std::filesystem::path& path, std::string_view what, std::string_view after) {
+    if (!file) return;
+    if (auto r = file->reload(path); !r) {
+      b.log.error("keeping the {} in force: {}", what, r.error().message);
       ok = false;
     } else {
-      b.log.info("password file {} re-read", a.password_file.string());
+      b.log.info("{} {} re-read{}", what, path.string(), after);
     }
-  }
-  if (b.acl) {
-    if (auto r = b.acl->reload(a.acl_file); !r) {
-      b.log.error("keeping the ACL in force: {}", r.error().message);
-      ok = false;
-    } else {
-      b.log.info("ACL {} re-read; remembered decisions dropped", a.acl_file.string());
-    }
-  }
+  };
+  re_read(b.passwords.get(), a.password_file, "password file", "");
+  re_read(b.acl.get(), a.acl_file, "ACL", "; remembered decisions dropped");
   for (std::size_t i = 0; i < b.tls.size(); ++i) {
     if (!b.tls[i]) continue;
     const auto name = impl::listener_name(b.config.listeners[i]);
