@@ -376,3 +376,34 @@ TEST(Limits, MaxPublishRate) {
 
 }  // namespace
 }  // namespace tern::testing
+
+namespace tern::testing {
+namespace {
+
+// The program's on_connect runs after the password file: only for clients it let in.
+struct counting_hooks : engine::hooks {
+  std::atomic<int> connects{0};
+  reason on_connect(const engine::connect_request& r) override {
+    ++connects;
+    return r.client_id == "vetoed" ? reason::not_authorized : reason::success;
+  }
+};
+
+TEST(Auth, OnConnectRunsAfterThePasswordFile) {
+  temp_dir dir;
+  auto c = test_config(1);
+  c.auth.password_file = dir.write("passwd", password_text({{"alice", "s3cret"}}, 1000));
+  counting_hooks hooks;
+  running_broker b(c, &hooks);
+  test_client wrong(b.port, v5);
+  EXPECT_EQ(wrong.connect(with_user("w", v5, "alice", "nope")).reason_code, reason::bad_user_name_or_password);
+  EXPECT_EQ(hooks.connects.load(), 0);
+  test_client vetoed(b.port, v5);
+  EXPECT_EQ(vetoed.connect(with_user("vetoed", v5, "alice", "s3cret")).reason_code, reason::not_authorized);
+  test_client ok(b.port, v5);
+  EXPECT_EQ(ok.connect(with_user("ok", v5, "alice", "s3cret")).reason_code, reason::success);
+  EXPECT_EQ(hooks.connects.load(), 2);
+}
+
+}  // namespace
+}  // namespace tern::testing
