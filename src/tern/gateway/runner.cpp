@@ -17,7 +17,14 @@ runner::runner(config c, message_map map, std::unique_ptr<interface> iface, log:
     : config_(std::move(c)),
       map_(std::make_shared<const message_map>(std::move(map))),
       interface_(std::move(iface)),
-      log_(std::move(log)) {}
+      log_(std::move(log)) {
+  const auto own_topic = [this](std::string_view leaf) {
+    return map_->root().empty() ? fmt::format("{}/{}", config_.name, leaf)
+                                : fmt::format("{}/{}/{}", map_->root(), config_.name, leaf);
+  };
+  status_topic_ = own_topic("status");
+  metrics_topic_ = own_topic("metrics");
+}
 
 runner::~runner() { stop(); }
 
@@ -36,15 +43,6 @@ std::shared_ptr<const message_map> runner::current_map() const {
   const std::lock_guard lock(map_mutex_);
   return map_;
 }
-
-std::string runner::own_topic(std::string_view leaf) const {
-  const auto m = current_map();
-  return m->root().empty() ? fmt::format("{}/{}", config_.name, leaf)
-                           : fmt::format("{}/{}/{}", m->root(), config_.name, leaf);
-}
-
-std::string runner::status_topic() const { return own_topic("status"); }
-std::string runner::metrics_topic() const { return own_topic("metrics"); }
 
 void runner::reload_map(message_map map) {
   auto next = std::make_shared<const message_map>(std::move(map));

@@ -83,20 +83,22 @@ class runner {
   // without reconnecting.
   void reload_map(message_map map);
   [[nodiscard]] std::shared_ptr<const message_map> current_map() const;
-  // ROOT/NAME/status and ROOT/NAME/metrics (NAME/... when the map's root is empty).
-  [[nodiscard]] std::string status_topic() const;
-  [[nodiscard]] std::string metrics_topic() const;
+  // ROOT/NAME/status and ROOT/NAME/metrics (NAME/... when the map's root is
+  // empty), ROOT the first map's: a reload does not move them (the will is
+  // set at connect).
+  [[nodiscard]] const std::string& status_topic() const noexcept { return status_topic_; }
+  [[nodiscard]] const std::string& metrics_topic() const noexcept { return metrics_topic_; }
 
  private:
   void on_message(std::string_view topic, std::string_view payload);
   void run_interface();
   void pump_statuses();
   void publish_metrics();
-  [[nodiscard]] std::string own_topic(std::string_view leaf) const;
 
   config config_;
   mutable std::mutex map_mutex_;
   std::shared_ptr<const message_map> map_;
+  std::string status_topic_, metrics_topic_;
   std::unique_ptr<interface> interface_;
   log::logger log_;
   std::unique_ptr<Client> client_;
