@@ -327,5 +327,43 @@ TEST_F(GatewayRunner, AReloadedMapIsUsedWithoutReconnecting) {
   EXPECT_NE(captured->text().find("map reloaded: root \"house\", 1 topic(s)"), std::string::npos) << captured->text();
 }
 
+// Reconnect and resubscription: a broker without storage restarted on the
+// same port has forgotten the gateway's subscriptions; the client reconnects
+// with its backoff and the runner subscribes the map's topics again.
+TEST(GatewayRunnerRestart, AfterABrokerThatForgotEverythingTheTopicsAreSubscribedAgain) {
+  server::config bc = broker_config();
+  auto broker = std::make_unique<Broker>(bc);
+  broker->start();
+  bc.listeners[0].port = broker->ports().at(0);
+  const std::string uri = "mqtt://127.0.0.1:" + std::to_string(bc.listeners[0].port);
+  config c;
+  c.name = "dummy2mqtt";
+  c.mqtt.uri = uri;
+  c.interface.name = "template";
+  auto map = message_map::load(testdata / "mqttgateway_dummy_map.json");
+  ASSERT_TRUE(map) << map.error().message;
+  auto captured = std::make_shared<log::capture_sink>();
+  runner r(c, *map, std::move(*make_interface(c.interface)), log::logger{captured, "gateway", log::level::info});
+  ASSERT_FALSE(r.start());
+  broker->stop();
+  broker = std::make_unique<Broker>(bc);
+  broker->start();
+
+  Client observer;
+  ASSERT_FALSE(observer.connect(uri, {.client_id = "observer"}));
+  observer.subscribe("+/+/+/+/+/+/S", qos::at_least_once).wait();
+  std::optional<publish_packet> reply;
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  while (!reply && std::chrono::steady_clock::now() < end) {
+    observer.publish("home/lighting/dummy/office/lamp/app/C", "light_on", qos::at_least_once).wait();
+    reply = observer.receive(200ms);
+  }
+  ASSERT_TRUE(reply) << captured->text();
+  EXPECT_EQ(reply->topic(), "home/lighting/dummy/office/lamp/app/S");
+  EXPECT_TRUE(r.connected());
+  r.stop();
+  observer.disconnect().wait();
+}
+
 }  // namespace
 }  // namespace tern::gateway
