@@ -11,6 +11,9 @@ against Debian's mosquitto (persistence on), each on a free port of its own:
   SIGTERM: exit 0 and "offline";
 - the template interface with mqttgateway's entry map: its greeting, a
   command and its reply; SIGKILL: the broker publishes the will, "offline";
+- the Modbus interface against pymodbus 3.0's server (testdata/modbus_server.py):
+  every point's value at start, a change on the device, a command turned
+  into a write and its new value;
 - store-and-forward: a ticking process interface with persistence_dir; the
   broker stopped and started again: every status produced meanwhile arrives
   afterwards, in order.
@@ -24,6 +27,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -199,6 +203,54 @@ def template_scenario(s, b, tmp, label):
         o.close()
 
 
+def modbus_scenario(s, b, tmp, label):
+    d = os.path.join(tmp, label + "-modbus")
+    os.makedirs(d)
+    port = free_port()
+    server = subprocess.Popen(["/usr/bin/python3", os.path.join(TESTDATA, "modbus_server.py"), str(port)],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    end = time.time() + TIMEOUT
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+
+    def device(line):
+        server.stdin.write(line + "\n")
+        server.stdin.flush()
+
+    device("ir 0 500")
+    device("hr 1 40")
+    with open(os.path.join(d, "map.json"), "w") as f:
+        f.write(map_with("factory", "factory/+/+/+/+/+/C"))
+    o = Observer(b.port, "obs-modbus", ["factory/+/+/+/+/+/S"])
+    time.sleep(0.2)
+    g = Gateway(s.tern, d, "plant2mqtt", b.port,
+                '[map]\nfile = "map.json"\n[interface]\nname = "modbus"\nhost = "127.0.0.1"\nport = %d\n'
+                'poll_ms = 100\nlocation = "plant"\npoints = ["boiler temperature input 0 0.1 -40", '
+                '"boiler setpoint holding 1 0.5", "pump running coil 0"]\n' % port)
+    topic = "factory///plant/boiler/plant2mqtt/S"
+    try:
+        t = o.expect(topic, payload=lambda p: "temperature" in p)
+        s.check(label + ": modbus: a value at start", t is not None and t[1] == '{"action":"temperature","value":"10"}',
+                "%r\n%s" % (t, g.log()))
+        device("ir 0 625")
+        t = o.expect(topic, payload=lambda p: "temperature" in p)
+        s.check(label + ": modbus: a change on the device", t is not None and '"value":"22.5"' in t[1], "%r" % (t,))
+        o.publish("factory///plant/boiler/app/C", '{"action":"setpoint","value":"22.5"}')
+        r = o.expect("factory///plant/boiler/app/S")
+        s.check(label + ": modbus: a command's reply", r is not None and '"response":"OK"' in r[1], "%r\n%s" % (r, g.log()))
+        v = o.expect(topic, payload=lambda p: "setpoint" in p and "22.5" in p)
+        s.check(label + ": modbus: the written value read back", v is not None, g.log())
+    finally:
+        g.stop()
+        o.close()
+        server.kill()
+        server.wait()
+
+
 def restart_scenario(s, b, tmp, label):
     """Returns the broker (started again)."""
     d = os.path.join(tmp, label + "-ticker")
@@ -213,7 +265,7 @@ def restart_scenario(s, b, tmp, label):
 
     def take(until):
         end = time.time() + 30
-        while time.time() < end and (not seen or seen[-1] < until):
+        while time.time() < end and (not seen or max(seen) < until):
             m = o.expect("/////ticker/S", timeout=1)
             if m:
                 seen.append(int(json.loads(m[1])["n"]))
@@ -228,9 +280,12 @@ def restart_scenario(s, b, tmp, label):
         b = Broker(argv, b.port)
         take(before + 100)
         gaps = [n for n in range(seen[0], seen[-1] + 1) if n not in seen] if seen else ["none"]
+        # QoS 1: a message resent after the restart may arrive again; each first arrival is in order.
+        first = list(dict.fromkeys(seen))
         s.check(label + ": restart: the statuses produced meanwhile arrive afterwards, in order",
-                seen and seen[-1] >= before + 100 and not gaps and seen == sorted(seen),
-                "before %d, last %r, gaps %r\n%s" % (before, seen[-1:], gaps[:10], g.log()))
+                seen and max(seen) >= before + 100 and not gaps and first == sorted(first),
+                "before %d, last %r, gaps %r, out of order %r\n%s"
+                % (before, seen[-1:], gaps[:10], [(a, b) for a, b in zip(first, first[1:]) if b < a][:5], g.log()))
         s.check(label + ": restart: the gateway reconnected by itself", g.log().count("client: connected to") == 2, g.log())
     finally:
         g.stop()
@@ -264,6 +319,7 @@ def main():
             try:
                 process_scenario(s, b, tmp, label)
                 template_scenario(s, b, tmp, label)
+                modbus_scenario(s, b, tmp, label)
                 b = restart_scenario(s, b, tmp, label)
             finally:
                 b.stop()

@@ -134,7 +134,8 @@ TEST_F(GatewayRunner, TheTemplateInterfaceByName) {
   r.stop();
   EXPECT_NE(captured->text().find("template interface: gate_entry Gate GATE_OPEN"), std::string::npos) << captured->text();
 
-  EXPECT_FALSE(make_interface({.name = "modbus"}));
+  EXPECT_TRUE(make_interface({.name = "modbus"}));
+  EXPECT_FALSE(make_interface({.name = "zigbee"}));
   EXPECT_FALSE(make_interface({.name = "process", .library = "/x/plugin.so"}));
   EXPECT_TRUE(make_interface({.name = "process"}));
 }
