@@ -78,10 +78,13 @@ class Observer:
 class Gateway:
     """`tern gateway -c FILE`, its log in a file."""
 
-    def __init__(self, tern, directory, name, port, body, extra_top=""):
-        self.config = os.path.join(directory, name + ".toml")
-        with open(self.config, "w") as f:
-            f.write('name = "%s"\n%s\n[mqtt]\nuri = "mqtt://127.0.0.1:%d"\nkeep_alive = 5\n%s' % (name, extra_top, port, body))
+    def __init__(self, tern, directory, name, port, body, extra_top="", config=None):
+        """Writes DIRECTORY/NAME.toml from the arguments, or runs `config` as it is."""
+        self.config = config or os.path.join(directory, name + ".toml")
+        if not config:
+            with open(self.config, "w") as f:
+                f.write('name = "%s"\n%s\n[mqtt]\nuri = "mqtt://127.0.0.1:%d"\nkeep_alive = 5\n%s'
+                        % (name, extra_top, port, body))
         self.log_path = os.path.join(directory, name + ".log")
         self.proc = subprocess.Popen([tern, "gateway", "-c", self.config], stdout=subprocess.DEVNULL,
                                      stderr=open(self.log_path, "w"))
