@@ -35,7 +35,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "apps", "tern"))
-from pubsub_test import Broker, free_port  # noqa: E402  (the brokers and ports of tern pub/sub's test)
+from pubsub_test import Broker, Suite, free_port  # noqa: E402  (tern pub/sub's test: brokers, checks, ports)
 
 import paho.mqtt.client as mqtt  # noqa: E402
 
@@ -109,19 +109,6 @@ class Gateway:
             self.proc.kill()
             self.proc.wait()
             return None
-
-
-class Suite:
-    def __init__(self, tern):
-        self.tern = tern
-        self.failures = 0
-        self.count = 0
-
-    def check(self, name, ok, detail=""):
-        self.count += 1
-        print("%s %s%s" % ("PASS" if ok else "FAIL", name, "" if ok else ": " + detail), flush=True)
-        if not ok:
-            self.failures += 1
 
 
 def map_with(root, topic):
