@@ -1,4 +1,5 @@
 # Helpers that give every tern target the same warnings and layout.
+include(GNUInstallDirs)
 #
 #   tern_library(NAME <name> SOURCES ... DEPS ...)   -> target tern_<name>, alias tern::<name>
 #   tern_test(NAME <name> SOURCES ... DEPS ...)      -> GoogleTest executable registered with CTest
@@ -18,9 +19,13 @@ function(tern_library)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
   add_library(tern_${ARG_NAME} STATIC ${ARG_SOURCES})
   add_library(tern::${ARG_NAME} ALIAS tern_${ARG_NAME})
-  target_include_directories(tern_${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_include_directories(tern_${ARG_NAME} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                                    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(tern_${ARG_NAME} PUBLIC ${ARG_DEPS})
   tern_warnings(tern_${ARG_NAME})
+  # Installed as tern::<name> (cmake/TernInstall.cmake).
+  set_target_properties(tern_${ARG_NAME} PROPERTIES EXPORT_NAME ${ARG_NAME})
+  set_property(GLOBAL APPEND PROPERTY TERN_LIBRARIES tern_${ARG_NAME})
 endfunction()
 
 function(tern_test)

@@ -20,5 +20,7 @@ void add_pub(CLI::App& app, int& status);
 void add_sub(CLI::App& app, int& status);
 // `tern passwd` (passwd.cpp): mosquitto_passwd's flags, on tern::auth::password_file.
 void add_passwd(CLI::App& app, int& status);
+// `tern gateway -c FILE` (gateway.cpp): one gateway process (tern::gateway::runner).
+void add_gateway(CLI::App& app, int& status);
 
 }  // namespace tern::cli

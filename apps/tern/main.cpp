@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   tern::cli::add_pub(app, status);
   tern::cli::add_sub(app, status);
   tern::cli::add_passwd(app, status);
+  tern::cli::add_gateway(app, status);
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,5 @@
-// tern/gateway/builtin.hpp: the interface a configuration names, among the
-// built-in ones ("process", "template"); what `tern gateway` will call.
+// tern/gateway/builtin.hpp: the interface a configuration names: a built-in
+// one ("process", "modbus", "template") or a plug-in; what `tern gateway` calls.
 //
 //   auto i = tern::gateway::make_interface(cfg.interface);
 //   if (!i) { std::cerr << i.error().message << '\n'; return 2; }
@@ -13,9 +13,10 @@
 
 namespace tern::gateway {
 
-// A new interface of the kind `section.name` names. Refused (a config_error
-// naming interface.name or interface.library): an unknown name, or a
-// library (plug-ins are not loaded yet).
+// A new interface: the plug-in `section.library` if set (load_plugin()),
+// else the built-in one `section.name` names. Refused (a config_error
+// naming interface.name or interface.library): an unknown name, a library
+// load_plugin() refuses.
 [[nodiscard]] config_result<std::unique_ptr<interface>> make_interface(const config::interface_section& section);
 
 }  // namespace tern::gateway

@@ -88,6 +88,8 @@ class reader {
         if (n.is_string() && (c.name.empty() || c.name.find_first_of("/+#") != std::string::npos ||
                               !utf8::is_valid(c.name)))
           refuse(n, key, "must be one topic level: not empty, no '/', '+' or '#', valid UTF-8");
+      } else if (key == "metrics_interval") {
+        integer(n, key, c.metrics_interval, 86'400);
       } else if (key == "mqtt") {
         section(n, key, [&](const toml::table& s) { mqtt(s, c.mqtt); });
       } else if (key == "map") {
@@ -165,6 +167,8 @@ class reader {
         integer(n, full, m.keep_alive, std::numeric_limits<std::uint16_t>::max());
       } else if (key == "qos") {
         integer(n, full, m.qos, 2);
+      } else if (key == "queue") {
+        integer(n, full, m.queue, 100'000'000);
       } else {
         unknown(n, "mqtt", key);
       }

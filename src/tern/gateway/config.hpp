@@ -36,6 +36,9 @@ struct config {
   // publishes (messages with it as sender are not fed back) and, later, its
   // status topics. One topic level: no '/', '+' or '#'.
   std::string name = "tern-gateway";
+  // Seconds between two publications of the retained metrics
+  // (root/name/metrics); 0: none.
+  std::uint32_t metrics_interval = 60;
 
   struct mqtt_section {
     std::string uri = "mqtt://127.0.0.1:1883";  // mqtt:// or mqtts:// (tern::parse_broker_uri)
@@ -46,6 +49,9 @@ struct config {
     std::filesystem::path persistence_dir{};    // empty: the session is not kept on disk
     std::uint16_t keep_alive = 60;              // seconds
     std::uint8_t qos = 1;                       // of the statuses published and the commands subscribed
+    // Statuses kept while the broker is unreachable (in persistence_dir when
+    // set); past it the oldest is dropped and counted.
+    std::uint32_t queue = 100'000;
     friend bool operator==(const mqtt_section&, const mqtt_section&) = default;
   } mqtt;
 

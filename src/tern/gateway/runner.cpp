@@ -6,18 +6,76 @@
 #include <utility>
 
 #include "tern/client/client.hpp"
+#include "tern/client/error.hpp"
+#include <fmt/format.h>
 
 namespace tern::gateway {
 
 using namespace std::chrono_literals;
 
 runner::runner(config c, message_map map, std::unique_ptr<interface> iface, log::logger log)
-    : config_(std::move(c)), map_(std::move(map)), interface_(std::move(iface)), log_(std::move(log)) {}
+    : config_(std::move(c)),
+      map_(std::make_shared<const message_map>(std::move(map))),
+      interface_(std::move(iface)),
+      log_(std::move(log)) {
+  const auto own_topic = [this](std::string_view leaf) {
+    return map_->root().empty() ? fmt::format("{}/{}", config_.name, leaf)
+                                : fmt::format("{}/{}/{}", map_->root(), config_.name, leaf);
+  };
+  status_topic_ = own_topic("status");
+  metrics_topic_ = own_topic("metrics");
+}
 
 runner::~runner() { stop(); }
 
 runner::counters runner::stats() const {
-  return {in_.load(), out_.load(), refused_in_.load(), refused_out_.load(), restarts_.load()};
+  const auto issued = issued_.load(), completed = completed_.load();
+  return {in_.load(),
+          out_.load(),
+          refused_in_.load(),
+          refused_out_.load(),
+          restarts_.load(),
+          dropped_.load() + commands_.dropped() + statuses_.dropped(),
+          (issued > completed ? issued - completed : 0) + statuses_.size()};
+}
+
+std::shared_ptr<const message_map> runner::current_map() const {
+  const std::lock_guard lock(map_mutex_);
+  return map_;
+}
+
+void runner::reload_map(message_map map) {
+  auto next = std::make_shared<const message_map>(std::move(map));
+  std::shared_ptr<const message_map> previous;
+  {
+    const std::lock_guard lock(map_mutex_);
+    previous = std::exchange(map_, next);
+  }
+  const auto has = [](const std::vector<std::string>& v, const std::string& t) {
+    return std::find(v.begin(), v.end(), t) != v.end();
+  };
+  std::vector<subscription> added;
+  std::vector<std::string> removed;
+  const auto q = static_cast<qos>(config_.mqtt.qos);
+  for (const auto& t : next->topics())
+    if (!has(previous->topics(), t)) added.push_back({t, subscribe_options{.max_qos = q}});
+  for (const auto& t : previous->topics())
+    if (!has(next->topics(), t)) removed.push_back(t);
+  if (client_) {
+    if (!added.empty()) client_->subscribe(std::move(added));
+    if (!removed.empty()) client_->unsubscribe(std::move(removed));
+  }
+  log_.info("gateway {}: map reloaded: root \"{}\", {} topic(s)", config_.name, next->root(), next->topics().size());
+}
+
+void runner::publish_metrics() {
+  if (!client_ || !client_->connected()) return;
+  const auto s = stats();
+  ++issued_;
+  client_->publish(metrics_topic(),
+                   fmt::format(R"({{"in":{},"out":{},"unmapped":{},"dropped":{},"queued":{},"restarts":{}}})", s.in,
+                               s.out, s.refused_in + s.refused_out, s.dropped, s.queued, s.restarts),
+                   qos::at_least_once, true);
 }
 
 boost::system::error_code runner::start() {
@@ -27,14 +85,29 @@ boost::system::error_code runner::start() {
   o.tls.ca_file = config_.mqtt.ca_file;
   o.tls.cert_file = config_.mqtt.cert_file;
   o.tls.key_file = config_.mqtt.key_file;
+  o.offline_queue.max_messages = std::max<std::size_t>(config_.mqtt.queue, 1);
+  o.offline_queue.max_bytes = std::max<std::size_t>(o.offline_queue.max_bytes, std::size_t{config_.mqtt.queue} * 512);
+  o.offline_queue.on_full = offline_queue_options::overflow::drop_oldest;
   client_ = std::make_unique<Client>(std::move(o));
 
   const auto q = static_cast<qos>(config_.mqtt.qos);
+  client_->on_publish([this](int, boost::system::error_code ec, reason) {
+    ++completed_;
+    if (ec == client_error::dropped) {
+      ++dropped_;
+      if (const auto skipped = dropped_log_.allow(throttle::clock::now()))
+        log_.warn("gateway {}: the offline queue is full: the oldest status dropped ({} more since the last report)",
+                  config_.name, *skipped);
+    }
+  });
   client_->on_connect([this, q](boost::system::error_code ec, const connack_packet&) {
     if (ec) return;
-    if (map_.topics().empty()) return;
+    ++issued_;
+    client_->publish(status_topic(), "online", qos::at_least_once, true);
+    const auto m = current_map();
+    if (m->topics().empty()) return;
     std::vector<subscription> subs;
-    for (const auto& t : map_.topics()) subs.push_back({t, subscribe_options{.max_qos = q}});
+    for (const auto& t : m->topics()) subs.push_back({t, subscribe_options{.max_qos = q}});
     token t = client_->subscribe(std::move(subs));
     const std::lock_guard lock(subscribe_mutex_);
     if (collecting_) subscriptions_.push_back(std::move(t));
@@ -50,6 +123,8 @@ boost::system::error_code runner::start() {
     c.clean_start = false;
     c.session_expiry = 0xFFFFFFFF;
   }
+  c.will = will_message{.topic = status_topic(), .payload = shared_bytes::copy(std::string_view("offline")),
+                        .qos = qos::at_least_once, .retain = true, .props = {}};
   {
     const std::lock_guard lock(subscribe_mutex_);
     collecting_ = true;
@@ -74,15 +149,22 @@ boost::system::error_code runner::start() {
   }
   interface_thread_ = std::thread([this] { run_interface(); });
   pump_thread_ = std::thread([this] { pump_statuses(); });
-  log_.info("gateway {}: connected to {}, {} topic(s) subscribed", config_.name, config_.mqtt.uri,
-            map_.topics().size());
+  if (config_.metrics_interval > 0)
+    metrics_event_ = client_->new_event(std::chrono::seconds(config_.metrics_interval), [this] {
+      publish_metrics();
+      return true;
+    });
+  log_.info("gateway {}: connected to {}, {} topic(s) subscribed, availability on {}", config_.name,
+            config_.mqtt.uri, current_map()->topics().size(), status_topic());
   return {};
 }
 
 void runner::on_message(std::string_view topic, std::string_view payload) {
-  auto m = map_.to_internal(topic, payload, config_.name);
+  const auto map = current_map();
+  auto m = map->to_internal(topic, payload, config_.name);
   if (!m) {
-    if (m.error().code == make_error_code(gateway_error::own_message)) {
+    if (m.error().code == make_error_code(gateway_error::own_message) || topic == status_topic() ||
+        topic == metrics_topic()) {
       log_.debug("gateway {}: {}: its own message, not fed back", config_.name, topic);
       return;
     }
@@ -127,7 +209,7 @@ void runner::run_interface() {
 void runner::pump_statuses() {
   const auto q = static_cast<qos>(config_.mqtt.qos);
   while (auto s = statuses_.pop()) {
-    auto out = map_.to_mqtt(*s, config_.name);
+    auto out = current_map()->to_mqtt(*s, config_.name);
     if (!out) {
       ++refused_out_;
       if (const auto skipped = refused_out_log_.allow(throttle::clock::now()))
@@ -135,6 +217,7 @@ void runner::pump_statuses() {
                   config_.name, out.error().message(), *skipped);
       continue;
     }
+    ++issued_;
     client_->publish(out->topic, out->payload, q);
     ++out_;
   }
@@ -152,6 +235,11 @@ void runner::stop() {
   if (interface_thread_.joinable()) interface_thread_.join();
   statuses_.close();  // what the interface produced is still published
   if (pump_thread_.joinable()) pump_thread_.join();
+  if (metrics_event_ != 0) client_->remove_event(std::exchange(metrics_event_, 0));
+  if (client_->connected()) {
+    publish_metrics();
+    client_->publish(status_topic(), "offline", qos::at_least_once, true).wait(5s);
+  }
   client_->disconnect().wait(5s);
   client_->loop_stop();
   client_.reset();

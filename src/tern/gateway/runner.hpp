@@ -17,10 +17,19 @@
 // a run of more than a minute); messages the map
 // refuses are counted and logged (debug for the gateway's own; warn
 // otherwise, at most once per 10 s each way with the number not logged).
-// Not yet: availability, store-and-forward beyond the client's offline
-// queue, map reload, metrics.
+// Availability: ROOT/NAME/status (ROOT the map's root; NAME/status when
+// it has none) is "online", retained, from every connect, and "offline",
+// retained, from stop() or, when the gateway vanishes, from the broker (the
+// will). Metrics: ROOT/NAME/metrics, retained, every metrics_interval s
+// while connected: {"in":..,"out":..,"unmapped":..,"dropped":..,"queued":..,"restarts":..}.
+// Store-and-forward: statuses published while the broker is unreachable
+// wait in the client's offline queue (mqtt.queue of them, the oldest
+// dropped and counted past it; on disk with mqtt.persistence_dir) and go
+// out in order once it is back. reload_map() swaps the map on the same
+// connection.
 //
-// Thread safety: start() and stop() from one thread; counters() from any.
+// Thread safety: start() and stop() from one thread; stats() and
+// reload_map() from any.
 #pragma once
 
 #include <atomic>
@@ -49,6 +58,8 @@ class runner {
     std::uint64_t refused_in = 0;  // MQTT messages the syntax or the map refused (own messages not counted)
     std::uint64_t refused_out = 0;  // interface messages the map refused
     std::uint64_t restarts = 0;    // times the interface's run() failed and was started again
+    std::uint64_t dropped = 0;     // statuses dropped from the full offline queue, messages from full queues
+    std::uint64_t queued = 0;      // statuses not yet published or not yet acknowledged by the broker
   };
 
   runner(config c, message_map map, std::unique_ptr<interface> iface, log::logger log);
@@ -65,14 +76,29 @@ class runner {
   void stop();
 
   [[nodiscard]] counters stats() const;
+  // True while the connection to the broker is up.
+  [[nodiscard]] bool connected() const { return client_ && client_->connected(); }
+  // From now on messages are translated by `map`; its topics the old one did
+  // not have are subscribed, the old one's it does not have unsubscribed,
+  // without reconnecting.
+  void reload_map(message_map map);
+  [[nodiscard]] std::shared_ptr<const message_map> current_map() const;
+  // ROOT/NAME/status and ROOT/NAME/metrics (NAME/... when the map's root is
+  // empty), ROOT the first map's: a reload does not move them (the will is
+  // set at connect).
+  [[nodiscard]] const std::string& status_topic() const noexcept { return status_topic_; }
+  [[nodiscard]] const std::string& metrics_topic() const noexcept { return metrics_topic_; }
 
  private:
   void on_message(std::string_view topic, std::string_view payload);
   void run_interface();
   void pump_statuses();
+  void publish_metrics();
 
   config config_;
-  message_map map_;
+  mutable std::mutex map_mutex_;
+  std::shared_ptr<const message_map> map_;
+  std::string status_topic_, metrics_topic_;
   std::unique_ptr<interface> interface_;
   log::logger log_;
   std::unique_ptr<Client> client_;
@@ -86,7 +112,10 @@ class runner {
   bool stopping_ = false;
   throttle refused_in_log_{std::chrono::seconds(10)};   // the client's loop thread only
   throttle refused_out_log_{std::chrono::seconds(10)};  // the pump thread only
+  throttle dropped_log_{std::chrono::seconds(10)};      // the client's loop thread only
   std::atomic<std::uint64_t> in_{0}, out_{0}, refused_in_{0}, refused_out_{0}, restarts_{0};
+  std::atomic<std::uint64_t> dropped_{0}, issued_{0}, completed_{0};  // statuses' publishes
+  std::uint64_t metrics_event_ = 0;
 };
 
 }  // namespace tern::gateway
