@@ -98,7 +98,7 @@ class link final : public engine::endpoint {
   io_result write_some(std::vector<iovec>& iov, std::size_t& first) {
     return filter_ ? filter_->write(iov, first) : tcp::write(fd_, iov, first);
   }
-  void shutdown_write() { filter_ ? filter_->shutdown_write() : tcp::shutdown_write(fd_); }
+  void shutdown_write();
   pending_write* pending() const;
   std::unique_ptr<pending_write> take_pending();
 

@@ -86,6 +86,8 @@ struct listener_config {
   bool use_identity_as_username = false;
   // Seconds a TLS (or WebSocket) handshake may take before the connection closes.
   std::uint32_t handshake_timeout = 10;
+  // ws and wss: the HTTP path clients must ask for ("/mqtt"); empty: any path.
+  std::string path;
 
   friend bool operator==(const listener_config&, const listener_config&) = default;
 };
