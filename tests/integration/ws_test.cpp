@@ -8,6 +8,7 @@
 // oversized frame, a stalled upgrade. MQTT.js and paho over ws://:
 // tests/interop.
 #include <gtest/gtest.h>
+#include <boost/asio/error.hpp>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -20,7 +21,9 @@
 #include <vector>
 
 #include "broker_fixture.hpp"
+#include "support/pki.hpp"
 #include "support/test_client.hpp"
+#include "tern/client/client.hpp"
 #include "tern/net/ws_frame.hpp"
 
 namespace tern::testing {
@@ -253,6 +256,50 @@ TEST(WsListener, BadInputClosesOnlyItsConnection) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_TRUE(stalled.ends());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms) << "closed after handshake_timeout (1 s)";
+}
+
+pki& certificates() {
+  static pki p;
+  return p;
+}
+
+// Connects tern's client to `uri`, subscribes, publishes to itself at QoS 1
+// and receives it: the first error, or none.
+boost::system::error_code round_trip(const std::string& uri, client_options o = {}) {
+  o.reconnect.enabled = false;
+  Client client(o);
+  if (auto ec = client.connect(uri, {.client_id = "ws-rt"})) return ec;
+  auto s = client.subscribe("ws/echo", qos::at_least_once);
+  if (!s.wait(5s) || s.error()) return s.error() ? s.error() : boost::system::error_code(boost::asio::error::timed_out);
+  const std::string big(100'000, 'b');  // several frames' worth, several reads
+  auto p = client.publish("ws/echo", big, qos::at_least_once);
+  if (!p.wait_for_publish(5s) || p.error()) return p.error() ? p.error() : boost::system::error_code(boost::asio::error::timed_out);
+  auto m = client.receive(5s);
+  if (!m) return boost::asio::error::timed_out;
+  EXPECT_EQ(m->payload().view(), big);
+  client.disconnect().wait(5s);
+  return {};
+}
+
+TEST(WsListener, TernsClientRoundTripsOverWsAndWss) {
+  ASSERT_TRUE(certificates().ok()) << certificates().log();
+  auto c = ws_config("/mqtt");
+  c.limits.maximum_packet_size = 1 << 20;
+  server::listener_config wss = c.listeners[0];
+  wss.protocol = server::listener_protocol::wss;
+  wss.cert_file = certificates().path("server.crt");
+  wss.key_file = certificates().path("server.key");
+  c.listeners.push_back(wss);
+  running_broker b(c, nullptr);
+  const auto ports = b.broker->ports();
+  ASSERT_EQ(ports.size(), 2u);
+  EXPECT_FALSE(round_trip("ws://127.0.0.1:" + std::to_string(ports[0]) + "/mqtt"));
+  client_options o;
+  o.tls.ca_file = certificates().path("ca.crt");
+  o.ws_headers = {{"X-Test", "1"}};
+  EXPECT_FALSE(round_trip("wss://127.0.0.1:" + std::to_string(ports[1]) + "/mqtt", o));
+  // Another path: the upgrade is refused (404), the connect fails.
+  EXPECT_TRUE(round_trip("ws://127.0.0.1:" + std::to_string(ports[0]) + "/other"));
 }
 
 }  // namespace

@@ -36,6 +36,66 @@ std::string accept_key(std::string_view key) {
 
 namespace {
 
+// Fills `bytes` with pseudo-random bytes (masks, keys: RFC 6455 asks for
+// unpredictability against proxies' caches, not secrecy).
+void random_bytes(std::byte* p, std::size_t n) {
+  thread_local std::mt19937 gen{std::random_device{}()};
+  for (std::size_t i = 0; i < n; ++i) p[i] = std::byte{static_cast<std::uint8_t>(gen())};
+}
+
+}  // namespace
+
+namespace ws {
+
+std::string new_key() {
+  std::array<std::byte, 16> raw;
+  random_bytes(raw.data(), raw.size());
+  unsigned char b64[32];
+  const int n = EVP_EncodeBlock(b64, reinterpret_cast<const unsigned char*>(raw.data()), 16);
+  return std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n));
+}
+
+std::string upgrade_request(std::string_view host, std::string_view path, std::string_view key,
+                            const header_list& headers) {
+  std::string r = "GET ";
+  r += path.empty() ? "/" : path;
+  r += " HTTP/1.1\r\nHost: ";
+  r += host;
+  r += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
+  r += key;
+  r += "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n";
+  for (const auto& [name, value] : headers) r += name + ": " + value + "\r\n";
+  r += "\r\n";
+  return r;
+}
+
+bool upgrade_accepted(std::string_view head, std::string_view key, std::string& why) {
+  http::response_parser<http::empty_body> p;
+  p.eager(true);
+  p.skip(true);  // a 101 has no body
+  boost::system::error_code ec;
+  p.put(boost::asio::buffer(head.data(), head.size()), ec);
+  if (ec || !p.is_header_done()) {
+    why = "the WebSocket upgrade's answer is not HTTP";
+    return false;
+  }
+  const auto& res = p.get();
+  if (res.result() != http::status::switching_protocols) {
+    why = "the WebSocket upgrade was refused: HTTP " + std::to_string(res.result_int()) + " " +
+          std::string(res.reason());
+    return false;
+  }
+  if (res[http::field::sec_websocket_accept] != accept_key(key)) {
+    why = "the WebSocket upgrade's answer has a wrong Sec-WebSocket-Accept";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace ws
+
+namespace {
+
 // The longest request (or answer) head read before the upgrade.
 constexpr std::size_t max_head = 8 * 1024;
 
@@ -56,13 +116,6 @@ std::string http_error(std::string_view status, std::string_view extra = {}) {
 }
 
 std::error_code refused_upgrade() { return std::make_error_code(std::errc::protocol_not_supported); }
-
-// Fills `bytes` with pseudo-random bytes (masks, keys: RFC 6455 asks for
-// unpredictability against proxies' caches, not secrecy).
-void random_bytes(std::byte* p, std::size_t n) {
-  thread_local std::mt19937 gen{std::random_device{}()};
-  for (std::size_t i = 0; i < n; ++i) p[i] = std::byte{static_cast<std::uint8_t>(gen())};
-}
 
 class ws_filter final : public byte_filter {
  public:
@@ -238,36 +291,14 @@ class ws_filter final : public byte_filter {
 
   void send_request() {
     request_sent_ = true;
-    std::array<std::byte, 16> raw;
-    random_bytes(raw.data(), raw.size());
-    unsigned char b64[32];
-    const int n = EVP_EncodeBlock(b64, reinterpret_cast<const unsigned char*>(raw.data()), 16);
-    key_.assign(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n));
-    std::string r = "GET " + client_->path + " HTTP/1.1\r\nHost: " + client_->host +
-                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key_ +
-                    "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n";
-    for (const auto& [name, value] : client_->headers) r += name + ": " + value + "\r\n";
-    r += "\r\n";
-    queue(r);
+    key_ = ws::new_key();
+    queue(ws::upgrade_request(client_->host, client_->path, key_, client_->headers));
   }
 
   void check_answer() {
-    http::response_parser<http::empty_body> p;
-    p.eager(true);
-    p.skip(true);  // a 101 has no body
-    boost::system::error_code ec;
-    p.put(boost::asio::buffer(head_.data(), head_.size()), ec);
-    if (ec || !p.is_header_done()) {
-      failed_ = refused_upgrade();
-      return;
-    }
-    const auto& res = p.get();
-    if (res.result() != http::status::switching_protocols ||
-        res[http::field::sec_websocket_accept] != ws::accept_key(key_)) {
-      failed_ = refused_upgrade();
-      return;
-    }
-    open_ = true;
+    std::string why;
+    if (ws::upgrade_accepted(head_, key_, why)) open_ = true;
+    else failed_ = refused_upgrade();
   }
 
   // ---- frames in ----

@@ -46,6 +46,10 @@
 
 namespace tern::net {
 
+namespace ws {
+using header_list = std::vector<std::pair<std::string, std::string>>;
+}
+
 struct ws_server_options {
   // The request's path must be this one ("/mqtt"); empty: any path.
   std::string path;
@@ -71,7 +75,7 @@ class ws_server final : public byte_filter_maker {
 struct ws_client_options {
   std::string host = "localhost";  // the Host header
   std::string path = "/mqtt";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
+  ws::header_list headers;  // extra request headers
   std::uint64_t max_frame_size = 256 * 1024 * 1024;
 };
 
@@ -86,9 +90,21 @@ class ws_client final : public byte_filter_maker {
   std::shared_ptr<const byte_filter_maker> below_;
 };
 
+// The client's side of the upgrade, shared by ws_client and the client
+// library's WebSocket stream (stream.hpp).
 namespace ws {
 // The Sec-WebSocket-Accept value of a Sec-WebSocket-Key (section 4.2.2).
 std::string accept_key(std::string_view key);
+// A new Sec-WebSocket-Key (16 random bytes in base64).
+std::string new_key();
+// The upgrade request for `path` on `host` with `key`, asking for
+// subprotocol "mqtt", with `headers` added.
+std::string upgrade_request(std::string_view host, std::string_view path, std::string_view key,
+                            const header_list& headers);
+// The answer's head (up to its empty line) accepts the upgrade asked with
+// `key`: 101, and the Sec-WebSocket-Accept that goes with the key; false
+// and `why` ("HTTP 404 Not Found") else.
+bool upgrade_accepted(std::string_view head, std::string_view key, std::string& why);
 }  // namespace ws
 
 }  // namespace tern::net

@@ -34,7 +34,7 @@ std::size_t write_header(std::span<std::byte, 14> out, opcode op, std::uint64_t 
     n = 4;
   } else {
     out[1] = std::byte{static_cast<std::uint8_t>(m | 127)};
-    for (int i = 0; i < 8; ++i) out[2 + i] = std::byte{static_cast<std::uint8_t>(len >> (56 - 8 * i))};
+    for (std::size_t i = 0; i < 8; ++i) out[2 + i] = std::byte{static_cast<std::uint8_t>(len >> (56 - 8 * i))};
     n = 10;
   }
   if (mask) {
@@ -63,7 +63,7 @@ std::uint16_t frame_reader::begin_frame() {
     at = 4;
   } else if (len == 127) {
     len = 0;
-    for (int i = 0; i < 8; ++i) len = (len << 8) | u8(hdr_[2 + i]);
+    for (std::size_t i = 0; i < 8; ++i) len = (len << 8) | u8(hdr_[2 + i]);
     if (len >> 63) return close_code::protocol_error;
     if (len <= 0xFFFF) return close_code::protocol_error;
     at = 10;
