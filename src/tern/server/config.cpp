@@ -609,7 +609,7 @@ std::string to_toml(const config& c) {
       }
     }
     if (l.protocol != listener_protocol::mqtt) line("handshake_timeout", l.handshake_timeout);
-    if (l.protocol == listener_protocol::ws || l.protocol == listener_protocol::wss) string("path", l.path);
+    if (!l.path.empty()) string("path", l.path);  // none: any path
   }
   const auto& m = c.limits;
   out += "\n[limits]\n";

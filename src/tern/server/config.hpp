@@ -87,7 +87,7 @@ struct listener_config {
   // Seconds a TLS (or WebSocket) handshake may take before the connection closes.
   std::uint32_t handshake_timeout = 10;
   // ws and wss: the HTTP path clients must ask for ("/mqtt"); empty: any path.
-  std::string path;
+  std::string path = {};
 
   friend bool operator==(const listener_config&, const listener_config&) = default;
 };
