@@ -12,11 +12,9 @@ any failed.
 """
 import argparse
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -24,40 +22,32 @@ import uuid
 
 import paho.mqtt.client as mqtt
 
-from run_interop import Broker, free_port, run  # the plain interop script beside this one
+import run_tls_interop  # its setup: certificates, ternd from a file with three listeners
+from run_interop import run  # the plain interop script beside this one
 
 TIMEOUT = 10
 HERE = os.path.dirname(os.path.abspath(__file__))
 JS = os.path.join(HERE, "js")
-MAKE_PKI = os.path.join(HERE, "..", "support", "make-pki.sh")
 
 
 def topic():
     return "ws-interop/" + uuid.uuid4().hex[:12]
 
 
-class Setup(Broker):
-    """ternd with a ws listener (path /mqtt), a wss listener (any path) and a plain one."""
+class Setup(run_tls_interop.Setup):
+    """ternd with a ws listener (path /mqtt), a wss listener (any path) and a plain one: the TLS
+    interop's setup (certificates, start, stop) with other listeners in its three ports."""
+
+    ws_port = property(lambda self: self.open_port)
+    wss_port = property(lambda self: self.mutual_port)
 
     def __init__(self, ternd, tern):
-        super().__init__(ternd)
-        self.tern = tern
-        self.dir = tempfile.mkdtemp(prefix="tern-ws-interop-")
-        r = subprocess.run(["sh", MAKE_PKI, self.dir], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("openssl failed: " + r.stderr)
-        self.ws_port = self.wss_port = self.plain_port = None
+        super().__init__(ternd, tern)
         self.aedes = None
         self.aedes_port = None
 
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def start(self):
-        for _ in range(5):
-            self.ws_port, self.wss_port, self.plain_port = free_port(), free_port(), free_port()
-            with open(self.path("ternd.toml"), "w") as f:
-                f.write("""sys_interval = 0
+    def config(self, key_file=None):
+        return """sys_interval = 0
 [[listeners]]
 address = "127.0.0.1"
 port = {ws}
@@ -78,21 +68,8 @@ port = {plain}
 
 [storage]
 backend = "memory"
-""".format(ws=self.ws_port, wss=self.wss_port, plain=self.plain_port, crt=self.path("server.crt"),
-           key=self.path("server.key")))
-            self.log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen([self.ternd, "-c", self.path("ternd.toml")], stdout=self.log,
-                                         stderr=self.log)
-            deadline = time.time() + 10
-            while time.time() < deadline and self.proc.poll() is None:
-                try:
-                    for p in (self.ws_port, self.wss_port, self.plain_port):
-                        socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
-        raise RuntimeError("ternd did not start: " + self.output())
+""".format(ws=self.open_port, wss=self.mutual_port, plain=self.plain_port, crt=self.path("server.crt"),
+           key=key_file or self.path("server.key"))
 
     def start_aedes(self):
         self.aedes = subprocess.Popen(["node", os.path.join(JS, "aedes_ws.js"), "0"], stdout=subprocess.PIPE,
@@ -105,7 +82,7 @@ backend = "memory"
         if self.aedes:
             self.aedes.kill()
             self.aedes.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().cleanup()
 
 
 SCENARIOS = []
