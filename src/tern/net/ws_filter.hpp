@@ -75,7 +75,7 @@ class ws_server final : public byte_filter_maker {
 struct ws_client_options {
   std::string host = "localhost";  // the Host header
   std::string path = "/mqtt";
-  ws::header_list headers;  // extra request headers
+  ws::header_list headers = {};  // extra request headers
   std::uint64_t max_frame_size = 256 * 1024 * 1024;
 };
 
