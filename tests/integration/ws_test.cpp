@@ -204,6 +204,28 @@ TEST(WsListener, AProtocolErrorEndsWithClose1002) {
   EXPECT_TRUE(c.ends());
 }
 
+// Refuses every CONNECT: not authorized.
+struct refuse_all : engine::hooks {
+  reason on_connect(const engine::connect_request&) override { return reason::not_authorized; }
+};
+
+TEST(WsListener, ARefusedConnectEndsWithItsConnackThenClose1008) {
+  refuse_all hooks;
+  running_broker b(ws_config(), &hooks);
+  raw_ws c(b.port);
+  c.send(upgrade_request());
+  c.head();
+  c.send(frame(net::ws::opcode::binary, connect_v5("refused")));
+  std::optional<std::uint16_t> close;
+  const auto connack = c.read(3, close);
+  ASSERT_GE(connack.size(), 4u);
+  EXPECT_EQ(connack[0], 0x20);
+  EXPECT_EQ(connack[3], 0x87) << "CONNACK not authorized, read before the close frame";
+  const auto code = close ? *close : c.close_code();
+  EXPECT_EQ(code, net::ws::close_code::policy_violation);
+  EXPECT_TRUE(c.ends());
+}
+
 TEST(WsListener, BadInputClosesOnlyItsConnection) {
   running_broker b(ws_config("/mqtt"), nullptr);
   {
