@@ -345,7 +345,7 @@ def main():
     ap.add_argument("--mqtt", default="3.1.1", help="MQTT version for tern bench: 3.1.1 or 5")
     ap.add_argument("--bench-threads", type=int, default=1, help="tern bench --threads")
     ap.add_argument("--only", default="",
-                    help="comma-separated scenario keys or prefixes: fan-in-q0 .. fan-out-q1, fan-in, latency, idle")
+                    help="comma-separated scenario keys (a whole key: that scenario alone) or prefixes (fan-in: every fan-in row)")
     ap.add_argument("--forwarder", action="store_true",
                     help="also run the latency scenario against bench/forwarder.c, the floor (MQTT 3.1.1)")
     ap.add_argument("--out", help="append every run's JSON line (with broker and round) to this file")
@@ -382,7 +382,10 @@ def main():
             sys.exit("compare.py: --forwarder speaks MQTT 3.1.1 only")
         brokers.append(Forwarder(workdir))
     brokers.append(Mosquitto(a.mosquitto, workdir))
-    chosen = [s for s in scenarios(a) if not a.only or any(s[0].startswith(k) for k in a.only.split(","))]
+    keys = {s[0] for s in scenarios(a)}
+    # A whole key names that scenario alone (fan-in-q1, not fan-in-q1-tls); any other word is a prefix.
+    chosen = [s for s in scenarios(a)
+              if not a.only or any(s[0] == k if k in keys else s[0].startswith(k) for k in a.only.split(","))]
     if any("--tls" in s[2] for s in chosen):
         Broker.pki_dir = os.path.join(workdir, "pki")
         os.mkdir(Broker.pki_dir)

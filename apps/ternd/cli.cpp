@@ -24,10 +24,6 @@ void print_problems(std::ostream& err, std::string_view message) {
   }
 }
 
-bool is_loopback(std::string_view address) {
-  return address == "localhost" || address == "::1" || address.starts_with("127.");
-}
-
 }  // namespace
 
 std::variant<options, int> parse_command_line(int argc, const char* const* argv, std::ostream& out,
@@ -100,12 +96,15 @@ void report(const config& config, const tern::log::logger& log) {
     if (!text.empty() && text.back() == '\n') text.pop_back();
     log.debug("effective configuration:\n{}", text);
   }
-  if (config.auth.allow_anonymous) {
-    for (const auto& l : config.listeners)
-      if (!is_loopback(l.address))
-        log.warn("{}{}{}:{} accepts clients without a user name from other machines (auth.allow_anonymous = true)",
-                 l.address.find(':') != std::string::npos ? "[" : "", l.address,
-                 l.address.find(':') != std::string::npos ? "]" : "", l.port);
+  for (const auto& l : config.listeners) {
+    if (tern::server::is_loopback(l.address)) continue;
+    const bool v6 = l.address.find(':') != std::string::npos;
+    if (tern::server::allows_anonymous(config, l))
+      log.warn("{}{}{}:{} accepts clients without a user name from other machines (allow_anonymous = true)",
+               v6 ? "[" : "", l.address, v6 ? "]" : "", l.port);
+    if (l.protocol == tern::server::listener_protocol::mqtt && !config.auth.password_file.empty())
+      log.warn("{}{}{}:{} takes passwords from other machines over plain TCP, readable on the way (use mqtts)",
+               v6 ? "[" : "", l.address, v6 ? "]" : "", l.port);
   }
 }
 

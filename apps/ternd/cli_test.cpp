@@ -171,11 +171,24 @@ TEST(Ternd, VerboseLogsTheEffectiveConfiguration) {
 TEST(Ternd, WarnsAboutAnonymousClientsFromOtherMachines) {
   temp_dir dir;
   const auto file = dir.write("ternd.toml",
-                              "[[listeners]]\naddress = \"0.0.0.0\"\n[[listeners]]\naddress = \"::1\"\nport = 2\n");
+                              "[[listeners]]\naddress = \"0.0.0.0\"\nallow_anonymous = true\n"
+                              "[[listeners]]\naddress = \"::1\"\nport = 2\n"
+                              "[[listeners]]\naddress = \"0.0.0.0\"\nport = 3\n");
   const auto o = run_program({"-c", file});
   EXPECT_EQ(o.log,
             "warn ternd: 0.0.0.0:1883 accepts clients without a user name from other machines "
-            "(auth.allow_anonymous = true)\n");
+            "(allow_anonymous = true)\n");
+}
+
+TEST(Ternd, WarnsAboutPasswordsOverPlainTcpFromOtherMachines) {
+  temp_dir dir;
+  const auto passwd = dir.write("passwd", "");
+  const auto file = dir.write("ternd.toml", "[[listeners]]\naddress = \"0.0.0.0\"\n[[listeners]]\nport = 2\n"
+                                            "[auth]\npassword_file = \"" + passwd + "\"\n");
+  const auto o = run_program({"-c", file});
+  EXPECT_EQ(o.log,
+            "warn ternd: 0.0.0.0:1883 takes passwords from other machines over plain TCP, readable on the way "
+            "(use mqtts)\n");
 }
 
 }  // namespace

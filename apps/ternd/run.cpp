@@ -2,8 +2,8 @@
 // until SIGINT or SIGTERM, then stopped gracefully (MQTT 5 clients get
 // DISCONNECT 0x8B, everything written is flushed for up to a second).
 // SIGHUP, which operators and service managers send to reload, re-reads the
-// files the configuration names (the mqtts listeners' certificates and keys)
-// for new connections; a file that cannot be used is logged and the one in
+// files the configuration names (the mqtts listeners' certificates and keys
+// for new connections, the password file and the ACL); a file that cannot be used is logged and the one in
 // force stays: never fatal. (The configuration file itself is not re-read.)
 #include <pthread.h>
 #include <signal.h>
@@ -38,7 +38,7 @@ int run_broker(const tern::server::config& config, tern::log::logger& log) {
   for (;;) {
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal != SIGHUP) break;
-    log.info("SIGHUP: re-reading certificates and keys");
+    log.info("SIGHUP: re-reading certificates, keys, the password file and the ACL");
     broker.reload();
   }
   log.info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");

@@ -49,21 +49,26 @@ class Broker:
     def start(self):
         for _ in range(5):
             self.port = free_port()
-            self.log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(
-                [self.ternd, "-p", str(self.port), "--storage", "memory", "-v"],
-                stdout=self.log, stderr=self.log)
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                if self.proc.poll() is not None:
-                    break
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
+            if self.launch([self.ternd, "-p", str(self.port), "--storage", "memory", "-v"], [self.port]):
+                return
         raise RuntimeError("ternd did not start: " + self.output())
+
+    def launch(self, command, ports):
+        """Starts ternd as `command`: True once each of `ports` takes a
+        connection (10 s at most), else False, ternd stopped (a port taken
+        meanwhile: the caller picks others)."""
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(command, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline and self.proc.poll() is None:
+            try:
+                for p in ports:
+                    socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        return False
 
     def output(self):
         self.log.seek(0)
@@ -451,6 +456,46 @@ for _v in (4, 5):
             mqttjs(port, v, q)
         _f.__name__ = "mqttjs_v%d_qos%d" % (_v, _q)
         scenario(_f)
+
+
+def run_scenarios(s, scenarios, name_filter, finals=()):
+    """Starts setup `s` (a Broker with cleanup()), runs every fn(s) of
+    `scenarios` and then of `finals` whose name holds `name_filter`, printing
+    a line each, stops ternd and cleans up; the exit status (1 if any failed)."""
+    passed = failed = 0
+
+    def attempt(fn):
+        nonlocal passed, failed
+        start = time.time()
+        try:
+            fn(s)
+            passed += 1
+            print("PASS %-55s %.2fs" % (fn.__name__, time.time() - start), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %-55s %.2fs" % (fn.__name__, time.time() - start), flush=True)
+            traceback.print_exc()
+
+    try:
+        s.start()
+        for fn in scenarios:
+            if name_filter not in fn.__name__:
+                continue
+            attempt(fn)
+            if s.proc.poll() is not None:
+                print("ternd exited with %s:\n%s" % (s.proc.returncode, s.output()))
+                failed += 1
+                break
+        for fn in finals:
+            if name_filter in fn.__name__:
+                attempt(fn)
+    finally:
+        s.stop()
+        if failed:
+            print("--- ternd output ---\n" + s.output())
+        s.cleanup()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
 
 
 def main():

@@ -28,12 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import uuid
 
 import paho.mqtt.client as mqtt
 
-from run_interop import Broker, Paho, free_port, run  # the plain interop script beside this one
+from run_interop import Broker, Paho, free_port, run, run_scenarios  # the plain interop script beside this one
 
 TIMEOUT = 10
 
@@ -99,18 +98,9 @@ backend = "memory"
             self.open_port, self.mutual_port, self.plain_port = free_port(), free_port(), free_port()
             with open(self.path("ternd.toml"), "w") as f:
                 f.write(self.config())
-            self.log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen([self.ternd, "-c", self.path("ternd.toml")], stdout=self.log,
-                                         stderr=self.log)
-            deadline = time.time() + 10
-            while time.time() < deadline and self.proc.poll() is None:
-                try:
-                    for p in (self.open_port, self.mutual_port, self.plain_port):
-                        socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
+            if self.launch([self.ternd, "-c", self.path("ternd.toml")],
+                           (self.open_port, self.mutual_port, self.plain_port)):
+                return
         raise RuntimeError("ternd did not start: " + self.output())
 
     def cleanup(self):
@@ -323,41 +313,7 @@ def main():
     ap.add_argument("--tern", default="")
     ap.add_argument("-k", "--filter", default="")
     args = ap.parse_args()
-    s = Setup(args.ternd, args.tern)
-    passed = failed = 0
-
-    def attempt(fn):
-        nonlocal passed, failed
-        start = time.time()
-        try:
-            fn(s)
-            passed += 1
-            print("PASS %-55s %.2fs" % (fn.__name__, time.time() - start), flush=True)
-        except Exception:
-            failed += 1
-            print("FAIL %-55s %.2fs" % (fn.__name__, time.time() - start), flush=True)
-            traceback.print_exc()
-
-    try:
-        s.start()
-        for fn in SCENARIOS:
-            if args.filter not in fn.__name__:
-                continue
-            attempt(fn)
-            if s.proc.poll() is not None:
-                print("ternd exited with %s:\n%s" % (s.proc.returncode, s.output()))
-                failed += 1
-                break
-        if args.filter in "missing_key_refused_at_start":
-            attempt(missing_key_refused_at_start)
-    finally:
-        s.stop()
-        if failed:
-            print("--- ternd output ---\n" + s.output())
-        s.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+    return run_scenarios(Setup(args.ternd, args.tern), SCENARIOS, args.filter, [missing_key_refused_at_start])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -149,7 +149,8 @@ void client_session::pump_publishes() {
   while (!pending_.empty() && live()) {
     const auto& front = pending_.front().message;
     if (front.qos != qos::at_most_once &&
-        (st_.inflight() >= conn_->peer().receive_maximum || st_.inflight() + requests_sent_.size() >= 65'000))
+        (st_.inflight() >= conn_->peer().receive_maximum || st_.inflight() + requests_sent_.size() >= 65'000 ||
+         (opts_.max_inflight != 0 && st_.inflight() >= opts_.max_inflight)))
       break;
     auto e = pending_.pop_front();
     // Message Expiry Interval: dropped when it ran out while queued, else

@@ -347,6 +347,26 @@ TEST_F(ClientSession, OfflineQueueFlushesInOrderWithinTheReceiveMaximum) {
   EXPECT_EQ(events(), (std::vector<std::string>{"publish_done " + std::to_string(b) + " ok Success"}));
 }
 
+// client_options::max_inflight (paho's max_inflight_messages) bounds what is
+// in flight below a larger Receive Maximum; QoS 0 is not counted.
+TEST_F(ClientSession, MaxInflightBoundsWhatIsInFlight) {
+  opts.max_inflight = 1;
+  start();
+  open();
+  accept();  // Receive Maximum 65,535
+  const auto a = publish("m/a", qos::at_least_once);
+  const auto b = publish("m/b", qos::exactly_once);
+  auto pa = expect<publish_packet>();
+  EXPECT_EQ(pa.topic(), "m/a");
+  EXPECT_TRUE(ev.sent.empty());  // m/b waits for room
+  EXPECT_EQ(s->queued(), 1u);
+  events();
+  feed(ack<puback_packet>(pa.packet_id));
+  EXPECT_EQ(expect<publish_packet>().topic(), "m/b");
+  EXPECT_EQ(events(), (std::vector<std::string>{"publish_done " + std::to_string(a) + " ok Success", "write"}));
+  (void)b;
+}
+
 // QoS 2 both ways across a reconnect to a broker that kept the session:
 // the released message goes on as PUBREL, not PUBLISH; the message received
 // and resent by the broker reaches the application once.

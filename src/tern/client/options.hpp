@@ -132,6 +132,10 @@ struct client_options {
   // Size, Topic Alias Maximum), the CONNACK timeout (connect_timeout) and the
   // PINGRESP timeout. auto_acknowledge is always on for the client.
   session::options session{};
+  // Outbound QoS 1/2 publishes in flight at once, at most (paho's
+  // max_inflight_messages); the rest wait in the offline queue. 0: as many
+  // as the broker's Receive Maximum allows.
+  std::uint16_t max_inflight = 0;
   // How long async_disconnect() waits for the DISCONNECT to be written.
   std::chrono::milliseconds close_timeout{2'000};
   // For mqtts:// and wss:// URIs (TLS 1.2 or newer).

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tern/auth/acl.hpp"
 #include "tern/engine/hooks.hpp"
 #include "tern/engine/subscription_index.hpp"
 #include "tern/core/fifo.hpp"
@@ -110,6 +111,13 @@ struct client_session final : storage::batch_journal {
     // Publishers' acknowledgements this session holds up: it took messages
     // beyond its memory queue's bound (queue_full_policy::hold_acks).
     std::vector<ack_hold> holds;
+    // The access policy's remembered answers (engine/access.cpp), with the
+    // policy generation they belong to. A cache: empty() ignores it.
+    std::unique_ptr<auth::decision_cache> decisions;
+    std::uint64_t decisions_generation = 0;
+    // options::max_publish_rate: PUBLISHes received in the window that began then.
+    time_point rate_window{};
+    std::uint32_t rate_count = 0;
     bool empty() const noexcept {
       return !username && subscriptions.empty() && !will && stored.empty() && expires_at == no_time && dropping == 0 &&
              holds.empty();

@@ -211,7 +211,7 @@ void worker::local_target::deliver(std::uint64_t route, const publish_packet& m,
                                    std::string_view, std::span<const std::uint32_t> ids, time_point now) {
   // This worker's session: alive while it routes, since only this thread ends it.
   client_session* s = w_.sessions_.at(t.session.slot, t.session.serial);
-  if (!s) return;
+  if (!s || !w_.permitted(*s, m.topic(), access::read, s->connection)) return;
   if (route != route_) {
     finish();
     route_ = route;
@@ -248,14 +248,14 @@ void worker::deliver_one(batch& b, const delivery& d, time_point now) {
   auto& message = b.messages[d.message];
   if (d.client == delivery::by_handle) {
     // A session that ended since it was routed gets nothing.
-    if (client_session* s = sessions_.at(d.slot, d.serial))
+    if (client_session* s = sessions_.at(d.slot, d.serial); s && permitted(*s, message.topic(), access::read, s->connection))
       deliver_local(*s, message, d.options, std::span(b.identifiers).subspan(d.ids_begin, d.ids_count), now, d.origin);
     return;
   }
   const auto& client_id = b.client_ids[d.client];
   client_session* s = sessions_.find(client_id);
-  if (!s) {
-    if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile
+  if (!s || !permitted(*s, message.topic(), access::read, s->connection)) {
+    if (d.seq) batch_.erase_queued(client_id, d.seq);  // the session ended meanwhile, or may not read it
   } else if (d.seq) {
     place(*s, std::move(message), now, d.origin, d.seq);
   } else {

@@ -18,7 +18,7 @@ static_assert(sizeof(endpoint) <= sizeof(session::connection) + 32);
 // ---------------------------------------------------------------- worker
 
 worker::worker(engine& e, std::size_t index, std::size_t workers, time_point now)
-    : engine_(e), index_(index), last_sys_(now), last_sync_(now) {
+    : engine_(e), engine_access_(e.config().access), index_(index), last_sys_(now), last_sync_(now) {
   outboxes_.reserve(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     outboxes_.emplace_back(*this);

@@ -14,7 +14,10 @@
 //   };
 //
 // Hooks run on the broker's io threads, several at once: they must be
-// thread-safe and must not block.
+// thread-safe and must not block. In tern::Broker, on_connect runs after the
+// password file's check (a client it refused never reaches the hook), and
+// on_subscribe and on_publish after the access policy (engine/access.hpp);
+// custom authentication without a password file is on_connect's alone.
 #pragma once
 
 #include <optional>

@@ -74,6 +74,7 @@ void worker::publish_will(client_session& s, time_point now, const endpoint* fro
   s.more->will_at = no_time;
   s.trim();
   publish_packet m(w.topic, w.payload, w.qos, w.retain, publish_properties_of_will(w.props));
+  if (!permitted(s, m.topic(), access::write, from)) return;
   const auto info = s.info(from);
   if (engine_.event_hooks().on_publish(info, m).action != publish_action::allow) return;
   if (m.retain) batch_.put_retained(m, now);

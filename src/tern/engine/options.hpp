@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tern/log/log.hpp"
+#include "tern/engine/access.hpp"
 #include "tern/session/connection.hpp"
 
 namespace tern::engine {
@@ -73,11 +74,18 @@ struct options {
   // deeper filter gets SUBACK 0x8F (3.1.1: 0x80), a deeper will topic CONNACK
   // 0x90 (3.1.1: the connection closes).
   std::uint32_t max_topic_levels = 200;
+  // PUBLISHes a client may send per second (counted in one-second windows);
+  // past it: DISCONNECT 0x96 Message rate too high (5.0), closed (3.1.1).
+  // 0: no limit (and nothing counted).
+  std::uint32_t max_publish_rate = 0;
   // How often to publish $SYS/broker/... (0: never).
   std::chrono::seconds sys_interval{10};
   std::string version = "tern 0.1.0";
   // Where the engine says what an operator must know (messages dropped past
   // the last bound). Default: nowhere.
+  // Who may read, write and subscribe where (access.hpp); must outlive the
+  // engine. nullptr: everything allowed, and the publish path asks nothing.
+  const access_policy* access = nullptr;
   log::logger log;
 };
 

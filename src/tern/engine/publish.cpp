@@ -48,6 +48,10 @@ void worker::publish(endpoint& ep, publish_packet&& m) {
 bool worker::refused(endpoint& ep, const publish_packet& m) {
   auto& conn = ep.protocol();
   const bool v5 = conn.version() == protocol_version::v5;
+  if (const auto rate = engine_.config().max_publish_rate; rate != 0 && too_fast(*ep.client(), rate)) {
+    conn.disconnect(reason::message_rate_too_high);  // 3.1.1: closed, no packet
+    return true;
+  }
   if (levels(m.topic()) > engine_.config().max_topic_levels) {
     if (v5 && m.qos != qos::at_most_once) {
       conn.acknowledge(m.packet_id, reason::topic_name_invalid);
@@ -56,12 +60,22 @@ bool worker::refused(endpoint& ep, const publish_packet& m) {
     }
     return true;
   }
-  if (reserved_for_broker(m.topic())) {
-    // Not routed, not retained. 3.1.1 has no way to say so but silence.
+  if (reserved_for_broker(m.topic()) || !permitted(*ep.client(), m.topic(), access::write, &ep)) {
+    // Not routed, not retained. 3.1.1 has no way to say so but silence
+    // (mosquitto acknowledges a PUBLISH its ACL refuses the same way).
     if (m.qos != qos::at_most_once) conn.acknowledge(m.packet_id, v5 ? reason::not_authorized : reason::success);
     return true;
   }
   return false;
+}
+
+bool worker::too_fast(client_session& s, std::uint32_t rate) {
+  auto& x = s.ext();
+  if (now_ - x.rate_window >= std::chrono::seconds(1)) {
+    x.rate_window = now_;
+    x.rate_count = 0;
+  }
+  return ++x.rate_count > rate;
 }
 
 void worker::track_unsynced(endpoint& ep) {

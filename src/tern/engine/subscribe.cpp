@@ -32,6 +32,8 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
     } else if (std::any_of(o.denied_filters.begin(), o.denied_filters.end(),
                            [&](const std::string& d) { return covered_by(d, e.filter); })) {
       code = reason::not_authorized;
+    } else if (!permitted(s, e.filter, access::subscribe, &ep)) {
+      code = reason::not_authorized;
     } else {
       subscription sub = e;
       code = engine_.event_hooks().on_subscribe(s.info(&ep), sub);
@@ -66,7 +68,7 @@ void worker::subscribe(endpoint& ep, subscribe_packet&& sp) {
     std::vector<std::uint32_t> ids;
     if (identifier) ids.push_back(identifier);
     engine_.store().retained().match(r.filter, now_, [&](const publish_packet& m) {
-      deliver_local(s, m, opts, ids, now_);
+      if (permitted(s, m.topic(), access::read, &ep)) deliver_local(s, m, opts, ids, now_);
     });
   }
   flush_stats();

@@ -177,6 +177,14 @@ class worker {
   void journal(client_session& s);
   // Writes the batch without waiting for a sync, so reads see it.
   void write_through();
+  // True when the access policy (options::access) lets `s` do `what` with
+  // `topic`; remembered per session (access.cpp). No policy: true.
+  bool permitted(client_session& s, std::string_view topic, access what, const endpoint* via) {
+    return !engine_access_ || ask_policy(s, topic, what, via);
+  }
+  bool ask_policy(client_session& s, std::string_view topic, access what, const endpoint* via);
+  // Counts a PUBLISH of `s`: true past `rate` in its current one-second window.
+  bool too_fast(client_session& s, std::uint32_t rate);
   // The refusal of a PUBLISH no client may make (too deep, into $SYS), if it is one.
   bool refused(endpoint& ep, const publish_packet& m);
   // Adds the deliveries counted since the last call to the engine's statistics.
@@ -268,6 +276,7 @@ class worker {
   std::uint64_t held_messages_ = 0;  // statistics::acknowledgements_held
 
   engine& engine_;
+  const access_policy* engine_access_;  // options::access, read on every publish
   std::size_t index_;
   // The time of the input being handled on this worker's thread (set by
   // every input: an endpoint's, admit, deliver, tick, shutdown).

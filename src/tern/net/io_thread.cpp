@@ -205,19 +205,26 @@ bool io_thread::run_for(engine::batch& b) {
   return true;
 }
 
-void io_thread::open(int fd, time_point now, const byte_filter_maker* layers) {
+void io_thread::open(int fd, time_point now, const byte_filter_maker* layers, listener_gate* gate) {
   owned_fd owned(fd);
   if (stopping) return rt.closed_one();
+  if (gate && gate->open.fetch_add(1, std::memory_order_relaxed) >= gate->max_connections &&
+      gate->max_connections != 0) {
+    gate->open.fetch_sub(1, std::memory_order_relaxed);
+    return rt.closed_one();  // `owned` closes it
+  }
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   std::unique_ptr<byte_filter> filter;
   if (layers && !(filter = layers->make(fd, now))) {
     rt.options.log.warn("closing a new connection: its TLS state could not be made");
+    if (gate) gate->open.fetch_sub(1, std::memory_order_relaxed);
     return rt.closed_one();  // `owned` closes it
   }
   if (filter) owned.release();  // the filter owns it now
   auto l = std::make_unique<link>(*this, filter ? fd : owned.release(), now);
   l->filter_ = filter.release();
+  l->gate_ = gate ? gate->slot : 0;  // counted above: ~link uncounts it
   if (!loop.watch(l->fd(), link_token(*l), watch_mode::stream)) {
     rt.options.log.warn("adding a connection to the epoll set: {}",
                         std::error_code(errno, std::system_category()).message());
@@ -240,6 +247,13 @@ void io_thread::arrive(link& l) {
   if (stopping) worker.shutdown(now);
   mark(l);
   l.read(now);  // the client may have sent more already
+}
+
+void io_thread::verified(link* l, std::uint64_t serial, reason r) {
+  const auto it = verifying.find(l);
+  if (it == verifying.end() || it->second != serial) return;
+  verifying.erase(it);
+  l->verified(r, clock::now());
 }
 
 void io_thread::add_listener(std::unique_ptr<listener> l) {
@@ -282,11 +296,12 @@ void io_thread::on_acceptable(std::size_t listener_index, time_point now) {
     auto& target = rt.pick_thread();
     // The listener's filter maker lives in the runtime's options, as long as the threads.
     const byte_filter_maker* layers = l.layers.get();
+    listener_gate* gate = l.gate.get();
     if (&target == this) {
-      open(owned.release(), now, layers);
+      open(owned.release(), now, layers, gate);
     } else {
-      target.loop.post(task([&target, layers, f = std::move(owned)]() mutable {
-        target.open(f.release(), clock::now(), layers);
+      target.loop.post(task([&target, layers, gate, f = std::move(owned)]() mutable {
+        target.open(f.release(), clock::now(), layers, gate);
       }));
     }
   }

@@ -56,6 +56,8 @@ struct host {
   engine::engine& engine;
   runtime_options options;
   std::vector<std::unique_ptr<io_thread>> threads;
+  // The listeners' gates, by slot - 1 (a link keeps the slot, not a pointer).
+  std::vector<listener_gate*> gates;
   std::vector<std::thread::id> thread_ids;
 
   mutable std::mutex mutex;  // bound, and the stop condition
@@ -95,7 +97,11 @@ struct io_thread final : reactor::handler {
 
   // A new connection (accepted or adopted) joins this thread, with the
   // filters `layers` makes (TLS), if any.
-  void open(int fd, time_point now, const byte_filter_maker* layers = nullptr);
+  // `gate` (its listener's, if any) counts it and checks its CONNECT.
+  void open(int fd, time_point now, const byte_filter_maker* layers = nullptr, listener_gate* gate = nullptr);
+  // The answer of link `l`'s CONNECT check number `serial` (admission.hpp),
+  // posted here from whatever thread answered; ignored when `l` closed.
+  void verified(link* l, std::uint64_t serial, reason r);
   // A connection moved here after its CONNECT (link::move_to).
   void arrive(link& l);
   // Listens on `l` (at start, before the thread runs).
@@ -136,6 +142,10 @@ struct io_thread final : reactor::handler {
   std::vector<link*> again;  // have more to read (read a few buffers, then let others run)
   std::vector<link*> again_spare;
   std::vector<link*> finished;  // closed this turn, deleted at its end
+  // Links whose CONNECT waits for its check's answer, with the number of
+  // the check (a later link may reuse a closed one's address).
+  boost::unordered_flat_map<link*, std::uint64_t> verifying;
+  std::uint64_t verify_serial = 0;
   // Written since the last tick (their outputs may keep memory until it).
   std::vector<link*> warm;
   bool warm_closed = false;  // one of them is finished: to take out before deleting

@@ -48,6 +48,7 @@ constexpr std::size_t max_pending_output = 64 * 1024 * 1024;
 link::link(io_thread& home, int fd, time_point now) : endpoint(home.worker, now), home_(&home), fd_(fd) {}
 
 link::~link() {
+  if (gate_) gate()->open.fetch_sub(1, std::memory_order_relaxed);
   if (filter_) delete filter_;  // closes the socket under it
   else if (fd_ >= 0) ::close(fd_);
 }
@@ -116,12 +117,15 @@ void link::on_ready(std::uint32_t ready_bits, time_point now) {
   // bytes: then no later edge reports it, and the read must go on past a
   // short read until recv() says so.
   if (open_ && (ready_bits & (ready::hung_up | ready::failed))) peer_done_ = true;
+  // Gone while its password is checked: no need to wait for the answer.
+  if (verifying_ && peer_done_)
+    return lost({std::make_error_code(std::errc::connection_reset), "closed while its CONNECT was checked"}, now);
   if (open_ && (ready_bits & (ready::readable | ready::hung_up | ready::failed))) read(now);
 }
 
 void link::read(time_point now) {
   auto& here = *home_;
-  if (!open_ || move_to_ != 0) return;
+  if (!open_ || move_to_ != 0 || verifying_) return;
   if (draining_) return drain(now);
   if (closing()) return;  // the endpoint reads no more; service() drains the socket
   const std::span<std::byte> buffer(here.read_buffer.get(), io_thread::read_buffer_size);
@@ -156,7 +160,8 @@ bool link::take(std::size_t n, time_point now) {
   receive(bytes_view(home_->read_buffer.get(), n), now);
   home_->mark(*this);
   if (connect_pending()) {
-    if (filter_) apply_identity();
+    const bool proven = filter_ && apply_identity();
+    if (gate_ && gate()->check && !closing() && !authenticate(proven, now)) return false;
     admit_or_move(now);
     if (move_to_ != 0) return false;  // reads resume on the owning thread (arrive)
   }
@@ -243,6 +248,8 @@ void link::finish(time_point now) {
   else ::close(fd_);
   fd_ = -1;
   here.remove_link(*this);
+  if (verifying_) here.verifying.erase(this);
+  verifying_ = false;
   if (dirty_) std::erase(here.dirty, this);
   if (again_) std::erase(here.again, this);
   dirty_ = again_ = open_ = false;
@@ -258,13 +265,52 @@ void link::finish(time_point now) {
 // listener with use_identity_as_username): the certificate's name is the
 // user name the engine sees, the CONNECT's user name and password are
 // dropped; without a name the CONNECT is refused (admit sees it closing).
-void link::apply_identity() {
+bool link::apply_identity() {
   auto id = filter_->identity();
-  if (!id.replaces_username) return;
-  if (!id.username) return protocol().refuse(reason::bad_user_name_or_password);
+  if (!id.replaces_username) return false;
+  if (!id.username) {
+    protocol().refuse(reason::bad_user_name_or_password);
+    return false;
+  }
   auto& c = *endpoint::pending();  // its CONNECT (pending() alone is the link's pending write)
   c.username = std::move(id.username);
   c.password.reset();
+  return true;
+}
+
+// Its listener's gate checks the CONNECT's credentials. A refusal now goes
+// through the engine's admission like the transport's (admit sees the
+// connection closing); an answer to come is posted to this thread
+// (io_thread::verified), and reading stops until then.
+bool link::authenticate(bool identity_proven, time_point now) {
+  auto& c = *endpoint::pending();
+  auto* here = home_;
+  const auto serial = ++here->verify_serial;
+  auto answer = gate()->check->check({c.username, c.password, identity_proven}, [here, self = this, serial](reason r) {
+    here->loop.post(task([here, self, serial, r] { here->verified(self, serial, r); }));
+  });
+  if (!answer) {
+    verifying_ = true;
+    here->verifying.emplace(this, serial);
+    return false;
+  }
+  if (is_failure(*answer)) {
+    protocol().refuse(*answer);
+    admit_or_move(now);
+    return false;
+  }
+  return true;
+}
+
+listener_gate* link::gate() const { return home_->rt.gates[gate_ - 1u]; }
+
+void link::verified(reason r, time_point now) {
+  verifying_ = false;
+  if (!open_) return;
+  if (is_failure(r) && !closing()) protocol().refuse(r);
+  admit_or_move(now);
+  home_->mark(*this);
+  if (move_to_ == 0 && !closing()) read(now);  // what the client sent meanwhile (edges came and went)
 }
 
 // Its CONNECT arrived: admit it here when this thread owns the client id,

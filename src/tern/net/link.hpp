@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tern/engine/engine.hpp"
+#include "tern/net/admission.hpp"
 #include "tern/net/byte_filter.hpp"
 #include "tern/net/reactor.hpp"
 
@@ -73,6 +74,9 @@ class link final : public engine::endpoint {
   // The transport failed: nothing more can be written.
   void lost(const error& why, time_point now);
 
+  // The answer of its CONNECT's check (io_thread::verified).
+  void verified(reason r, time_point now);
+
   int fd() const { return fd_; }
   bool open() const { return open_; }
 
@@ -84,7 +88,11 @@ class link final : public engine::endpoint {
   bool take(std::size_t n, time_point now);
   void begin_drain(time_point now);
   void drain(time_point now);
-  void apply_identity();
+  // True when the filter named the user (use_identity_as_username).
+  bool apply_identity();
+  // Its listener's check of the CONNECT: true when it may go on to the
+  // engine now; false when it waits for the answer (reads stop until then).
+  bool authenticate(bool identity_proven, time_point now);
   void admit_or_move(time_point now);
   void move_to(io_thread& to);
   bool write(time_point now);
@@ -98,6 +106,7 @@ class link final : public engine::endpoint {
   io_result write_some(std::vector<iovec>& iov, std::size_t& first) {
     return filter_ ? filter_->write(iov, first) : tcp::write(fd_, iov, first);
   }
+  listener_gate* gate() const;
   void shutdown_write();
   pending_write* pending() const;
   std::unique_ptr<pending_write> take_pending();
@@ -107,6 +116,7 @@ class link final : public engine::endpoint {
   io_thread* home_;
   int fd_;
   std::uint16_t move_to_ = 0;  // 1 + the thread to move to after this turn; 0: none
+  std::uint8_t gate_ = 0;      // its listener's gate's slot (counts it; checks its CONNECT); 0: none
   bool dirty_ : 1 = false;      // in home_->dirty
   bool again_ : 1 = false;      // in home_->again
   bool writing_ : 1 = false;    // has a pending write (home_->pending)
@@ -114,6 +124,7 @@ class link final : public engine::endpoint {
   bool warm_ : 1 = false;       // in home_->warm: written since the last tick
   bool peer_done_ : 1 = false;  // the peer closed (or the socket failed): read to the end
   bool draining_ : 1 = false;   // closing: written, write side shut, discarding input (begin_drain)
+  bool verifying_ : 1 = false;  // its CONNECT waits for the gate's answer (home_->verifying)
   // The stream's top filter (TLS, WebSocket), owned; nullptr: plain TCP.
   byte_filter* filter_ = nullptr;
 };

@@ -120,7 +120,7 @@ std::vector<std::unique_ptr<listener>> open_listeners(const std::vector<listen_a
       if (ec) return fail("listen", at);
       if (port == 0) port = local.port();
       out.push_back(std::make_unique<listener>(a.release(), bound_address{local.address().to_string(), local.port()},
-                                               to_text(local), wanted[i].layers));
+                                               to_text(local), wanted[i].layers, wanted[i].gate));
     }
   }
   out_ec = {};

@@ -19,6 +19,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tern/net/admission.hpp"
 #include "tern/net/byte_filter.hpp"
 #include "tern/net/reactor.hpp"
 #include "tern/net/runtime.hpp"
@@ -32,8 +33,9 @@ std::string address_text(const sockaddr* a, socklen_t len);
 // A listening socket, non-blocking; watched by its thread's reactor
 // (watch_mode::readable, or paused).
 struct listener {
-  listener(int f, bound_address a, std::string n, std::shared_ptr<const byte_filter_maker> l = nullptr)
-      : fd(f), at(std::move(a)), name(std::move(n)), layers(std::move(l)) {}
+  listener(int f, bound_address a, std::string n, std::shared_ptr<const byte_filter_maker> l = nullptr,
+           std::shared_ptr<listener_gate> g = nullptr)
+      : fd(f), at(std::move(a)), name(std::move(n)), layers(std::move(l)), gate(std::move(g)) {}
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;
   ~listener() { close(); }
@@ -52,6 +54,8 @@ struct listener {
   std::string name;  // for logs: address_text of `at`
   // Its connections' filters (TLS); nullptr: plain TCP.
   std::shared_ptr<const byte_filter_maker> layers;
+  // Its connection limit and CONNECT check; nullptr: none.
+  std::shared_ptr<listener_gate> gate;
   // After a failed accept (out of descriptors, most likely) it is paused
   // until then, rather than keep the loop busy.
   time_point paused_until = time_point::max();

@@ -45,6 +45,15 @@ std::error_code runtime::start() {
   }
   rt.started = true;
 
+  for (auto& l : rt.options.listeners) {
+    if (!l.gate) continue;
+    if (rt.gates.size() == 255) {
+      rt.start_error = "more than 255 listeners with a connection limit or CONNECT check";
+      return std::make_error_code(std::errc::invalid_argument);
+    }
+    rt.gates.push_back(l.gate.get());
+    l.gate->slot = static_cast<std::uint8_t>(rt.gates.size());
+  }
   std::error_code ec;
   auto listeners = detail::open_listeners(rt.options.listeners, ec, rt.start_error);
   if (ec) return ec;

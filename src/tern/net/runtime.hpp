@@ -32,6 +32,7 @@
 namespace tern::net {
 
 class byte_filter_maker;  // byte_filter.hpp
+struct listener_gate;     // admission.hpp
 
 // An address to listen on: an IP address ("0.0.0.0", "::", "127.0.0.1") or a
 // host name (every address it resolves to is bound); port 0 picks a free port
@@ -42,6 +43,9 @@ struct listen_address {
   // The byte layers of its connections over TCP (a net::tls_server for
   // mqtts); nullptr: plain TCP.
   std::shared_ptr<const byte_filter_maker> layers = nullptr;
+  // Its connection limit and the check of a CONNECT before the engine
+  // admits it (admission.hpp); nullptr: neither.
+  std::shared_ptr<listener_gate> gate = nullptr;
 };
 
 // A socket the runtime listens on.

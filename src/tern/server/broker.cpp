@@ -8,7 +8,9 @@
 #include <system_error>
 #include <thread>
 
+#include "tern/net/admission.hpp"
 #include "tern/net/runtime.hpp"
+#include "tern/server/auth.hpp"
 #include "tern/net/tls_filter.hpp"
 #include "tern/net/ws_filter.hpp"
 #include "tern/storage/rocksdb_store.hpp"
@@ -21,25 +23,9 @@ std::size_t thread_count(const server::config& c) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// The program's hooks, behind what the configuration itself enforces.
-class config_hooks final : public engine::hooks {
- public:
-  config_hooks(engine::hooks& next, const server::auth_config& auth) : next_(next), anonymous_(auth.allow_anonymous) {}
-
-  reason on_connect(const engine::connect_request& r) override {
-    if (!anonymous_ && !r.username) return reason::not_authorized;
-    return next_.on_connect(r);
-  }
-  engine::publish_verdict on_publish(const engine::client_info& c, publish_packet& m) override {
-    return next_.on_publish(c, m);
-  }
-  reason on_subscribe(const engine::client_info& c, subscription& s) override { return next_.on_subscribe(c, s); }
-  void on_disconnect(const engine::client_info& c, const error& why) override { next_.on_disconnect(c, why); }
-
- private:
-  engine::hooks& next_;
-  bool anonymous_;
-};
+// Threads that verify passwords: one, so that a storm of CONNECTs with
+// wrong passwords takes one core at most, whatever the io threads do.
+constexpr std::size_t verifier_threads = 1;
 
 }  // namespace
 
@@ -62,6 +48,7 @@ engine::options Broker::engine_options(const server::config& config) {
   o.max_inflight = l.max_inflight;
   o.denied_filters = l.denied_subscriptions;
   o.max_topic_levels = l.max_topic_levels;
+  o.max_publish_rate = l.max_publish_rate;
   o.sys_interval = std::chrono::seconds(config.sys_interval);
   // durability batch: acknowledged once written; made durable every second.
   if (config.storage.durability == server::durability_mode::batch) o.store_sync_interval = std::chrono::seconds(1);
@@ -111,23 +98,58 @@ struct Broker::impl {
         log(l.with_channel("broker")),
         own_store(user_store ? nullptr : open_store(config.storage, l.with_channel("storage"), store_error)),
         store(user_store ? *user_store : *own_store),
-        hooks(user_hooks ? *user_hooks : no_hooks, config.auth),
+        passwords(load_passwords(config.auth, auth_error)),
+        acl(load_acl(config.auth, auth_error)),
+        hooks(user_hooks ? *user_hooks : no_hooks),
         engine(
             [&] {
               auto o = engine_options(config);
               o.log = l.with_channel("broker");
+              o.access = acl.get();
               return o;
             }(),
             hooks, store, thread_count(config), std::chrono::steady_clock::now()),
         tls(make_tls(config, tls_error)),
         runtime(engine, [&] {
           net::runtime_options o;
-          for (std::size_t i = 0; i < config.listeners.size(); ++i)
-            o.listeners.push_back({config.listeners[i].address, config.listeners[i].port, layers(config, i, tls[i])});
+          for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+            const auto& x = config.listeners[i];
+            auto gate = std::make_shared<net::listener_gate>();
+            gate->check = std::make_shared<server::listener_admission>(passwords, server::allows_anonymous(config, x));
+            gate->max_connections = x.max_connections;
+            o.listeners.push_back({x.address, x.port, layers(config, i, tls[i]), std::move(gate)});
+          }
           o.max_connections = config.limits.max_connections;
           o.log = l.with_channel("net");
           return o;
         }()) {}
+
+  // Stops the io threads, then the password verification that answers them.
+  ~impl() {
+    runtime.stop();
+    if (passwords) passwords->stop();
+  }
+
+  // The password file [auth] names, or nullptr (none, or unusable: then
+  // `error` says why, naming the file and line, and start() fails).
+  static std::shared_ptr<server::password_check> load_passwords(const server::auth_config& a, std::string& error) {
+    if (a.password_file.empty()) return nullptr;
+    auto p = server::password_check::load(a.password_file, verifier_threads);
+    if (!p) {
+      if (error.empty()) error = "auth.password_file: " + p.error().message;
+      return nullptr;
+    }
+    return std::move(*p);
+  }
+  static std::unique_ptr<server::acl_policy> load_acl(const server::auth_config& a, std::string& error) {
+    if (a.acl_file.empty()) return nullptr;
+    auto p = server::acl_policy::load(a.acl_file);
+    if (!p) {
+      if (error.empty()) error = "auth.acl_file: " + p.error().message;
+      return nullptr;
+    }
+    return std::move(*p);
+  }
 
   // The TLS contexts of the listeners (nullptr for a plain one), in their
   // order; on failure `error` names the first listener and file that failed.
@@ -176,9 +198,8 @@ struct Broker::impl {
   // What the configuration asks for and this broker cannot do (yet), or
   // cannot do with the files given.
   std::string unsupported() const {
+    if (!auth_error.empty()) return auth_error;
     if (!tls_error.empty()) return tls_error;
-    if (!config.auth.password_file.empty()) return "auth.password_file is not supported yet";
-    if (!config.auth.acl_file.empty()) return "auth.acl_file is not supported yet";
     return {};
   }
 
@@ -212,7 +233,10 @@ struct Broker::impl {
   engine::hooks no_hooks;
   std::unique_ptr<storage::store> own_store;
   storage::store& store;
-  config_hooks hooks;
+  std::string auth_error;  // the password file or ACL cannot be used: start() fails
+  std::shared_ptr<server::password_check> passwords;  // nullptr: no password file
+  std::unique_ptr<server::acl_policy> acl;  // nullptr: no ACL (everything allowed)
+  engine::hooks& hooks;
   engine::engine engine;
   std::string tls_error;  // a listener's certificate or key cannot be used: start() fails
   std::vector<std::shared_ptr<net::tls_server>> tls;  // per listener; nullptr: plain TCP
@@ -266,12 +290,26 @@ void Broker::stop() {
   if (!b.runtime.running()) return;
   b.log.info("stopping");
   b.runtime.stop();
+  if (b.passwords) b.passwords->stop();
   b.log.info("stopped");
 }
 
 bool Broker::reload() {
   auto& b = *impl_;
   bool ok = true;
+  const auto& a = b.config.auth;
+  // Re-reads one of the [auth] files through `file` (null: not configured).
+  auto re_read = [&](auto* file, const std::filesystem::path& path, std::string_view what, std::string_view after) {
+    if (!file) return;
+    if (auto r = file->reload(path); !r) {
+      b.log.error("keeping the {} in force: {}", what, r.error().message);
+      ok = false;
+    } else {
+      b.log.info("{} {} re-read{}", what, path.string(), after);
+    }
+  };
+  re_read(b.passwords.get(), a.password_file, "password file", "");
+  re_read(b.acl.get(), a.acl_file, "ACL", "; remembered decisions dropped");
   for (std::size_t i = 0; i < b.tls.size(); ++i) {
     if (!b.tls[i]) continue;
     const auto name = impl::listener_name(b.config.listeners[i]);

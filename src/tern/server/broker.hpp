@@ -24,10 +24,15 @@
 // an IPv4 listener has the same port),
 // io_threads (0: one per core), sys_interval, the limits (the outbound
 // window is the smaller of max_inflight and the client's Receive Maximum),
-// auth.allow_anonymous. A listener of another protocol (ws, wss), a
-// password_file or an acl_file makes start() fail (not implemented yet)
-// rather than run without them, as does a certificate or key that cannot be
-// used (the message names the listener and the file). Storage: the store given to the constructor, else the one
+// auth (server/auth.hpp): the password file, verified on a thread of its
+// own (never on an io thread), then the hooks' on_connect; anonymous clients
+// per listener (allows_anonymous: refused off loopback unless the listener
+// says so); the ACL file as the engine's access policy (engine/access.hpp);
+// max_connections per listener; limits.max_publish_rate. A password file or
+// ACL that cannot be used makes start() fail naming the file and line. A
+// listener of another protocol (ws, wss) makes start() fail (not implemented
+// yet) rather than run without it, as does a certificate or key that cannot
+// be used (the message names the listener and the file). Storage: the store given to the constructor, else the one
 // `storage` configures: by default RocksDB in storage.data_dir
 // ("./ternd-data"), opened by the constructor (a damaged store is moved
 // aside, or with on_corruption = refuse makes start() fail, as does a store
@@ -90,11 +95,13 @@ class Broker {
   // from an io thread (a hook): that throws std::logic_error.
   void stop();
 
-  // Re-reads the files the configuration names, for the connections that
-  // come after (those open keep what they started with): today the
-  // certificates and keys of the mqtts listeners. A file that cannot be used
-  // is logged (naming the listener and the file) and the one in force stays;
-  // then false. ternd calls it on SIGHUP. Any thread but an io thread.
+  // Re-reads the files the configuration names: the certificates and keys
+  // of the mqtts listeners (for the connections that come after; those open
+  // keep what they started with), the password file (for the CONNECTs after;
+  // remembered successes are forgotten) and the ACL (for every client at once;
+  // remembered decisions are dropped). A file that cannot be used is logged
+  // (naming the file, and the line or the listener) and the one in force
+  // stays; then false. ternd calls it on SIGHUP. Any thread but an io thread.
   bool reload();
 
   // True between a successful start() and stop(). Any thread.

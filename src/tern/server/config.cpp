@@ -3,6 +3,9 @@
 // recorded for the key or value), and sorts them into file order.
 #include "tern/server/config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -73,15 +76,15 @@ std::string_view name_of(name_table<E> names, E value) noexcept {
 
 constexpr std::array<std::string_view, 7> top_keys{"listeners",    "io_threads", "log_level", "sys_interval",
                                                    "limits",       "storage",    "auth"};
-constexpr std::array<std::string_view, 10> listener_keys{
+constexpr std::array<std::string_view, 12> listener_keys{
     "address", "port", "protocol", "cert_file", "key_file", "ca_file", "require_certificate",
-    "use_identity_as_username", "handshake_timeout", "path"};
-constexpr std::array<std::string_view, 16> limits_keys{
+    "use_identity_as_username", "handshake_timeout", "allow_anonymous", "max_connections", "path"};
+constexpr std::array<std::string_view, 17> limits_keys{
     "max_connections",  "maximum_packet_size", "receive_maximum",
     "topic_alias_maximum", "max_queued_messages", "max_queued_bytes", "max_stored_messages", "queue_full",
     "max_inflight",     "maximum_qos",         "retain_available",
     "max_keep_alive",   "max_session_expiry_interval", "allow_zero_length_client_id",
-    "denied_subscriptions", "max_topic_levels"};
+    "denied_subscriptions", "max_topic_levels", "max_publish_rate"};
 constexpr std::array<std::string_view, 4> storage_keys{"backend", "data_dir", "durability", "on_corruption"};
 constexpr std::array<std::string_view, 3> auth_keys{"allow_anonymous", "password_file", "acl_file"};
 
@@ -419,6 +422,8 @@ class reader {
                      else if (name == "require_certificate") boolean(v, k, l.require_certificate);
                      else if (name == "use_identity_as_username") boolean(v, k, l.use_identity_as_username);
                      else if (name == "handshake_timeout") integer(v, k, 1, 3600, l.handshake_timeout);
+                     else if (name == "allow_anonymous") boolean(v, k, l.allow_anonymous.emplace());
+                     else if (name == "max_connections") integer(v, k, 0, u32_max, l.max_connections);
                      else if (name == "path") url_path(v, k, l.path);
                    });
       if (problem_count() == before) check_listener(t, prefix, l, out);
@@ -499,6 +504,7 @@ class reader {
                    else if (name == "allow_zero_length_client_id") boolean(n, key, c.allow_zero_length_client_id);
                    else if (name == "denied_subscriptions") filters(n, key, c.denied_subscriptions);
                    else if (name == "max_topic_levels") integer(n, key, 1, 65'535, c.max_topic_levels);
+                   else if (name == "max_publish_rate") integer(n, key, 0, u32_max, c.max_publish_rate);
                  });
   }
 
@@ -563,6 +569,20 @@ config_result<config> parse(std::string_view text, std::string_view name, bool c
 
 }  // namespace
 
+bool is_loopback(std::string_view address) noexcept {
+  if (address == "localhost") return true;
+  const std::string text(address);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);  // "::1", "0::1"
+}
+
+bool allows_anonymous(const config& c, const listener_config& l) noexcept {
+  if (l.allow_anonymous) return *l.allow_anonymous;
+  return c.auth.allow_anonymous && is_loopback(l.address);
+}
+
 config_result<config> parse_config(std::string_view text, std::string_view name) { return parse(text, name, false); }
 
 config_result<config> load_config(const std::filesystem::path& path) {
@@ -609,6 +629,8 @@ std::string to_toml(const config& c) {
       }
     }
     if (l.protocol != listener_protocol::mqtt) line("handshake_timeout", l.handshake_timeout);
+    if (l.allow_anonymous) boolean("allow_anonymous", *l.allow_anonymous);
+    if (l.max_connections != 0) line("max_connections", l.max_connections);
     if (!l.path.empty()) string("path", l.path);  // none: any path
   }
   const auto& m = c.limits;
@@ -631,6 +653,7 @@ std::string to_toml(const config& c) {
   for (const auto& f : m.denied_subscriptions) filters += (filters.empty() ? "" : ", ") + quote(f);
   line("denied_subscriptions", "[" + filters + "]");
   line("max_topic_levels", m.max_topic_levels);
+  line("max_publish_rate", m.max_publish_rate);
   out += "\n[storage]\n";
   string("backend", to_string(c.storage.backend));
   string("data_dir", c.storage.data_dir.string());

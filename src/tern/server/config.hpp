@@ -12,12 +12,13 @@
 // The file's layout (etc/ternd.toml shows every key with its default):
 //   top level   io_threads, log_level, sys_interval
 //   [[listeners]]  address, port, protocol, cert_file, key_file, ca_file, require_certificate,
-//               use_identity_as_username, handshake_timeout   (one table per listener)
+//               use_identity_as_username, handshake_timeout, allow_anonymous, max_connections
+//               (one table per listener)
 //   [limits]    max_connections, maximum_packet_size, receive_maximum, topic_alias_maximum,
 //               max_queued_messages, max_queued_bytes, max_stored_messages, queue_full, max_inflight, maximum_qos,
 //               retain_available,
 //               max_keep_alive, max_session_expiry_interval, allow_zero_length_client_id,
-//               denied_subscriptions
+//               denied_subscriptions, max_topic_levels, max_publish_rate
 //   [storage]   backend, data_dir, durability, on_corruption
 //   [auth]      allow_anonymous, password_file, acl_file
 // Relative paths are relative to the working directory; an empty path means "none".
@@ -29,6 +30,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +88,13 @@ struct listener_config {
   bool use_identity_as_username = false;
   // Seconds a TLS (or WebSocket) handshake may take before the connection closes.
   std::uint32_t handshake_timeout = 10;
+  // Clients without a user name. Unset: [auth] allow_anonymous on a loopback
+  // address (127.0.0.0/8, ::1, localhost), refused on any other: a listener
+  // other machines reach takes anonymous clients only when told so here.
+  std::optional<bool> allow_anonymous = std::nullopt;
+  // Connections of this listener at once; 0: no limit of its own (the
+  // broker's limits.max_connections still holds). Past it, closed at once.
+  std::uint32_t max_connections = 0;
   // ws and wss: the HTTP path clients must ask for ("/mqtt"); empty: any path.
   std::string path = {};
 
@@ -110,6 +119,8 @@ struct limits_config {
   bool allow_zero_length_client_id = true;             // the broker then assigns one
   std::vector<std::string> denied_subscriptions;       // valid topic filters no client may subscribe to
   std::uint32_t max_topic_levels = 200;                // levels of a topic name or filter, 1..65535
+  std::uint32_t max_publish_rate = 0;                  // PUBLISHes per second per client; 0: no limit.
+                                                       // Past it: DISCONNECT 0x96 (5.0), closed (3.1.1)
 
   friend bool operator==(const limits_config&, const limits_config&) = default;
 };
@@ -123,13 +134,23 @@ struct storage_config {
   friend bool operator==(const storage_config&, const storage_config&) = default;
 };
 
+// One password file and one ACL for the whole broker (mosquitto's default,
+// per_listener_settings false); whether anonymous clients are let in is per
+// listener (listener_config::allow_anonymous), this one its default on
+// loopback addresses.
 struct auth_config {
-  bool allow_anonymous = true;           // clients without a user name; false needs a password_file
-  std::filesystem::path password_file;   // user names and password hashes (format: later)
-  std::filesystem::path acl_file;        // who may publish and subscribe where (format: later)
+  bool allow_anonymous = true;           // clients without a user name, on loopback listeners
+  std::filesystem::path password_file;   // mosquitto's format ($7$, $6$, $argon2id$); "": none
+  std::filesystem::path acl_file;        // mosquitto's ACL syntax; "": everything allowed
 
   friend bool operator==(const auth_config&, const auth_config&) = default;
 };
+
+// True for an address only this machine reaches: 127.0.0.0/8, ::1, localhost.
+[[nodiscard]] bool is_loopback(std::string_view address) noexcept;
+struct config;
+// Whether listener `l` of `c` lets clients in without a user name.
+[[nodiscard]] bool allows_anonymous(const config& c, const listener_config& l) noexcept;
 
 // Everything the broker is told. A default-constructed config is the
 // default configuration. Thread safety: a plain value.

@@ -528,3 +528,45 @@ TEST(Names, MatchTheFile) {
 
 }  // namespace
 }  // namespace tern::server
+
+namespace tern::server {
+namespace {
+
+TEST(Config, AnonymousClientsArePerListenerAndRefusedOffLoopbackUnlessWritten) {
+  const config c = parsed(R"(
+[[listeners]]
+address = "0.0.0.0"
+[[listeners]]
+address = "0.0.0.0"
+port = 2
+allow_anonymous = true
+max_connections = 100
+[[listeners]]
+address = "127.0.0.2"
+port = 3
+[[listeners]]
+address = "::1"
+port = 4
+allow_anonymous = false
+[limits]
+max_publish_rate = 50
+)");
+  ASSERT_EQ(c.listeners.size(), 4u);
+  EXPECT_FALSE(allows_anonymous(c, c.listeners[0]));  // off loopback: refused by default
+  EXPECT_TRUE(allows_anonymous(c, c.listeners[1]));   // unless written for the listener
+  EXPECT_TRUE(allows_anonymous(c, c.listeners[2]));   // loopback: [auth] allow_anonymous (true)
+  EXPECT_FALSE(allows_anonymous(c, c.listeners[3]));
+  EXPECT_EQ(c.listeners[1].max_connections, 100u);
+  EXPECT_EQ(c.limits.max_publish_rate, 50u);
+  EXPECT_EQ(parsed(to_toml(c)), c);
+  auto closed = c;
+  closed.auth.allow_anonymous = false;
+  EXPECT_FALSE(allows_anonymous(closed, closed.listeners[2]));
+  EXPECT_TRUE(allows_anonymous(closed, closed.listeners[1]));
+  EXPECT_TRUE(is_loopback("localhost") && is_loopback("127.1.2.3") && is_loopback("::1"));
+  EXPECT_FALSE(is_loopback("0.0.0.0") || is_loopback("::") || is_loopback("192.0.2.2") || is_loopback("example.org") ||
+               is_loopback("127.example.org"));
+}
+
+}  // namespace
+}  // namespace tern::server

@@ -1,0 +1,1 @@
+"""paho-mqtt's API on tern: tern.paho.mqtt.client, .publish, .subscribe, ..."""
