@@ -17,13 +17,12 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
 
 import paho.mqtt.client as mqtt
 
 import run_tls_interop  # its setup: certificates, ternd from a file with three listeners
-from run_interop import run  # the plain interop script beside this one
+from run_interop import run, run_scenarios  # the plain interop script beside this one
 
 TIMEOUT = 10
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -222,33 +221,7 @@ def main():
     ap.add_argument("--tern", required=True)
     ap.add_argument("-k", "--filter", default="")
     args = ap.parse_args()
-    s = Setup(args.ternd, args.tern)
-    passed = failed = 0
-    try:
-        s.start()
-        for fn in SCENARIOS:
-            if args.filter not in fn.__name__:
-                continue
-            start = time.time()
-            try:
-                fn(s)
-                passed += 1
-                print("PASS %-55s %.2fs" % (fn.__name__, time.time() - start), flush=True)
-            except Exception:
-                failed += 1
-                print("FAIL %-55s %.2fs" % (fn.__name__, time.time() - start), flush=True)
-                traceback.print_exc()
-            if s.proc.poll() is not None:
-                print("ternd exited with %s:\n%s" % (s.proc.returncode, s.output()))
-                failed += 1
-                break
-    finally:
-        s.stop()
-        if failed:
-            print("--- ternd output ---\n" + s.output())
-        s.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_scenarios(Setup(args.ternd, args.tern), SCENARIOS, args.filter)
 
 
 if __name__ == "__main__":
