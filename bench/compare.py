@@ -18,6 +18,11 @@ a certificate made at the start by tests/support/make-pki.sh; connect-tls
 counts new connections per second, each a full TLS handshake and a CONNECT
 (the idle scenario's connections / connect_s).
 
+fan-in-q1-ws runs `tern bench --ws /mqtt` against a ws listener of ternd;
+Debian's mosquitto has no WebSocket listener, so its column is the same
+scenario over plain TCP (the issue's target: ternd over WebSocket >= 5x
+mosquitto over TCP, and >= 0.6x ternd's own fan-in-q1 over TCP).
+
 --forwarder adds the latency floor to the latency scenario: bench/forwarder.c
 (built here with cc -O2), a loop that copies PUBLISH bytes to subscribers and
 answers what it must, and nothing else. Its column shows how much of each
@@ -90,6 +95,8 @@ def scenarios(a):
           "--source-addresses", "4", "--connect-concurrency", "100"], MEMORY),
         ("fan-in-q1-tls", "fan-in 8->1 QoS 1, TLS",
          ["fan-in", "--publishers", "8", "--qos", "1", "-d", d, "-w", w, "--tls"], THROUGHPUT),
+        ("fan-in-q1-ws", "fan-in 8->1 QoS 1, WebSocket (mosquitto: TCP)",
+         ["fan-in", "--publishers", "8", "--qos", "1", "-d", d, "-w", w, "--ws", "/mqtt"], THROUGHPUT),
         ("connect-tls", "new TLS connections (%s, full handshake)" % format(a.tls_connections, ","),
          ["idle", "--connections", str(a.tls_connections), "-d", "0.1", "--source-addresses", "4",
           "--connect-concurrency", "100", "--tls"], CONNECTS + MEMORY),
@@ -179,7 +186,9 @@ class Ternd(Broker):
     def command(self, port, tls):
         with open(self.config, "w") as f:
             f.write("\n".join(self.sections[""]) + "\n")
-            if tls:  # -p sets this listener's port
+            if getattr(self, "ws", False):  # -p sets this listener's port
+                f.write('\n[[listeners]]\nprotocol = "ws"\nport = 0\npath = "/mqtt"\n')
+            elif tls:  # -p sets this listener's port
                 f.write('\n[[listeners]]\nprotocol = "mqtts"\ncert_file = "%s/server.crt"\n'
                         'key_file = "%s/server.key"\n' % (self.pki_dir, self.pki_dir))
             for section, lines in self.sections.items():
@@ -276,6 +285,10 @@ def run_one(a, broker, args):
 
 
 def run_once(a, broker, args):
+    broker.ws = "--ws" in args and isinstance(broker, Ternd)
+    if "--ws" in args and not broker.ws:  # no WebSocket listener: the same scenario over TCP
+        i = args.index("--ws")
+        args = args[:i] + args[i + 2:]
     broker.start(tls="--tls" in args)
     try:
         cmd = [a.tern, "bench"] + args + ["-p", str(broker.port), "-V", a.mqtt, "-t", str(a.bench_threads),

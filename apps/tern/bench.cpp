@@ -134,6 +134,29 @@ void add_connection_flags(CLI::App& sc, settings& st) {
   sc.add_option("--broker-pid", o.broker_pid, "The broker's pid: report its resident memory and CPU time");
   sc.add_flag("--tls", o.tls, "TLS (mqtts): a full handshake per connection; the server is not verified without --cafile");
   sc.add_option("--cafile", o.ca_file, "With --tls: verify the broker's certificate against these CAs (PEM)");
+  sc.add_option("--ws", o.ws_path, "MQTT over WebSocket on this HTTP path (/mqtt); with --tls: wss");
+  sc.add_option_function<std::string>(
+      "-L,--url",
+      [&o](const std::string& url) {
+        // scheme://host:port[/path]: mqtt, mqtts, ws (path: /mqtt by default), wss.
+        std::string_view u = url;
+        const auto sep = u.find("://");
+        if (sep == std::string_view::npos) throw CLI::ValidationError("-L", "expected scheme://host[:port][/path]");
+        const auto scheme = u.substr(0, sep);
+        u.remove_prefix(sep + 3);
+        const bool ws = scheme == "ws" || scheme == "wss";
+        o.tls = scheme == "mqtts" || scheme == "wss";
+        if (!ws && !o.tls && scheme != "mqtt")
+          throw CLI::ValidationError("-L", "unsupported scheme (mqtt, mqtts, ws or wss)");
+        const auto slash = u.find('/');
+        const auto authority = u.substr(0, slash);
+        if (ws) o.ws_path = slash == std::string_view::npos ? "/mqtt" : std::string(u.substr(slash));
+        const auto colon = authority.rfind(':');
+        o.host = std::string(authority.substr(0, colon));
+        if (colon != std::string_view::npos) o.port = static_cast<std::uint16_t>(std::stoul(std::string(authority.substr(colon + 1))));
+        else o.port = static_cast<std::uint16_t>(ws ? (o.tls ? 443 : 80) : (o.tls ? 8883 : 1883));
+      },
+      "Broker as a URL instead of -h -p --tls --ws: mqtt[s]://host[:port], ws[s]://host[:port][/path]");
   sc.add_option("--topic-prefix", o.topic_prefix, "First topic level (a random run id follows)")
       ->capture_default_str();
   sc.add_option("--progress", st.progress, "Progress line on stderr once a second")

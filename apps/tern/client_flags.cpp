@@ -70,12 +70,15 @@ failure usage(std::string message) { return {exit_status::usage, std::move(messa
 
 // What -L says about the broker.
 struct url_parts {
-  bool tls = false;  // mqtts://
+  bool tls = false;  // mqtts://, wss://
+  bool ws = false;   // ws://, wss://
   std::string host;
   std::optional<std::uint16_t> port;
+  std::string path;  // ws, wss: the WebSocket path
 };
 
-// -L mqtt[s]://[user[:password]@]host[:port]/topic
+// -L mqtt[s]://[user[:password]@]host[:port]/topic, or
+// -L ws[s]://[user[:password]@]host[:port]/path (the WebSocket path; topics with -t)
 std::optional<failure> parse_url(std::string_view url, url_parts& parts, client_setup& out,
                                  std::optional<std::string>& user, std::optional<std::string>& password) {
   std::string_view rest;
@@ -84,13 +87,22 @@ std::optional<failure> parse_url(std::string_view url, url_parts& parts, client_
   } else if (url.starts_with("mqtts://")) {
     rest = url.substr(8);
     parts.tls = true;
+  } else if (url.starts_with("ws://")) {
+    rest = url.substr(5);
+    parts.ws = true;
+  } else if (url.starts_with("wss://")) {
+    rest = url.substr(6);
+    parts.ws = parts.tls = true;
   } else {
-    return usage(fmt::format("-L: unsupported URL scheme in '{}' (expected mqtt:// or mqtts://)", url));
+    return usage(fmt::format("-L: unsupported URL scheme in '{}' (expected mqtt://, mqtts://, ws:// or wss://)", url));
   }
-  const auto slash = rest.find('/');
-  if (slash == std::string_view::npos) return usage("-L: the URL has no topic (mqtt://host[:port]/topic)");
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos && !parts.ws)
+    return usage("-L: the URL has no topic (mqtt://host[:port]/topic)");
+  if (slash == std::string_view::npos) slash = rest.size();
   auto authority = rest.substr(0, slash);
-  out.url_topic = std::string(rest.substr(slash + 1));
+  if (parts.ws) parts.path = slash < rest.size() ? std::string(rest.substr(slash)) : "/mqtt";
+  else out.url_topic = std::string(rest.substr(slash + 1));
   if (auto at = authority.rfind('@'); at != std::string_view::npos) {
     auto cred = authority.substr(0, at);
     authority = authority.substr(at + 1);
@@ -152,7 +164,10 @@ void add_client_flags(CLI::App& cmd, client_flags& f, tool t) {
   cmd.set_help_flag("--help", "Print this help and exit");
   cmd.add_option("-h,--host", f.host, "Broker host")->capture_default_str();
   cmd.add_option("-p,--port", f.port, "Broker port (default: 1883; 8883 with TLS)");
-  cmd.add_option("-L,--url", f.url, "mqtt[s]://[user[:password]@]host[:port]/topic instead of -h -p -u -P -t");
+  cmd.add_option("-L,--url", f.url,
+                 "mqtt[s]://[user[:password]@]host[:port]/topic instead of -h -p -u -P -t; or "
+                 "ws[s]://[user[:password]@]host[:port]/path (WebSocket on that path, /mqtt by default)");
+  cmd.add_option("--ws-header", f.ws_headers, "WebSocket: an extra header of the upgrade request ('Name: value'; repeatable)");
   cmd.add_option("-i,--id", f.id, fmt::format("Client id (default: tern_{}_<pid>)", t == tool::pub ? "pub" : "sub"));
   cmd.add_option("-I,--id-prefix", f.id_prefix, "Client id: this prefix and the process id");
   cmd.add_option("-u,--username", f.username, "User name");
@@ -285,7 +300,7 @@ std::optional<failure> resolve(const client_flags& f, tool t, client_setup& out)
 
   c.username = f.username;
   c.password = f.password;
-  url_parts broker{.tls = false, .host = f.host, .port = f.port};
+  url_parts broker{.tls = false, .ws = false, .host = f.host, .port = f.port, .path = {}};
   if (!f.url.empty()) {
     broker = {};
     if (auto bad = parse_url(f.url, broker, out, c.username, c.password)) return bad;
@@ -300,8 +315,19 @@ std::optional<failure> resolve(const client_flags& f, tool t, client_setup& out)
     if (auto bad = resolve_tls(f, out.client.tls)) return bad;
   }
   const bool v6 = broker.host.find(':') != std::string::npos;
-  out.uri = fmt::format("{}://{}{}{}:{}", tls ? "mqtts" : "mqtt", v6 ? "[" : "", broker.host, v6 ? "]" : "",
-                        broker.port.value_or(tls ? 8883 : 1883));
+  if (broker.ws)
+    out.uri = fmt::format("{}://{}{}{}:{}{}", tls ? "wss" : "ws", v6 ? "[" : "", broker.host, v6 ? "]" : "",
+                          broker.port.value_or(tls ? 443 : 80), broker.path);
+  else
+    out.uri = fmt::format("{}://{}{}{}:{}", tls ? "mqtts" : "mqtt", v6 ? "[" : "", broker.host, v6 ? "]" : "",
+                          broker.port.value_or(tls ? 8883 : 1883));
+  for (const auto& h : f.ws_headers) {
+    const auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) return usage(fmt::format("--ws-header: expected 'Name: value', got '{}'", h));
+    auto value = std::string_view(h).substr(colon + 1);
+    while (value.starts_with(' ')) value.remove_prefix(1);
+    out.client.ws_headers.emplace_back(h.substr(0, colon), std::string(value));
+  }
   if (c.password && !c.username) return usage("-P needs -u (MQTT sends no password without a user name)");
 
   if (!f.id.empty() && !f.id_prefix.empty()) return usage("-i and -I cannot be used together");

@@ -47,7 +47,8 @@ std::string_view tool_name(tool t) noexcept;  // "tern pub", "tern sub"
 struct client_flags {
   std::string host = "localhost";
   std::optional<std::uint16_t> port;  // -p; absent: 1883, or 8883 with TLS
-  std::string url;  // -L mqtt[s]://[user[:password]@]host[:port]/topic
+  std::string url;  // -L mqtt[s]://[user[:password]@]host[:port]/topic or ws[s]://...[:port]/path
+  std::vector<std::string> ws_headers;  // --ws-header "Name: value"
   std::string id;
   std::string id_prefix;
   std::optional<std::string> username;

@@ -236,7 +236,7 @@ def usage_scenarios(s, port):
          "--cafile '/nonexistent/ca.pem': No such file or directory"),
         (["sub", "-t", "a", "--cert", "/etc/hostname"], 2, "--cert and --key go together"),
         (["pub", "-t", "a", "-m", "x", "--tls-version", "tlsv1.2"], 1, "--tls-version is not supported yet"),
-        (["pub", "-L", "http://127.0.0.1/a", "-m", "x"], 2, "expected mqtt:// or mqtts://"),
+        (["pub", "-L", "http://127.0.0.1/a", "-m", "x"], 2, "expected mqtt://, mqtts://, ws:// or wss://"),
         (["pub", "-t", "a", "-m", "x", "-p", str(free_port())], 1, "cannot connect"),
         (["sub", "-t", "a", "-p", str(free_port()), "-W", "1"], 1, "cannot connect"),
     ]

@@ -319,7 +319,9 @@ TEST(Broker, StartFailsOnAPortInUseAndOnWhatIsNotImplemented) {
   EXPECT_THROW(second.start(), std::system_error);
   EXPECT_FALSE(second.running());
   auto tls = test_config(1);
-  tls.listeners[0].protocol = server::listener_protocol::ws;  // not served yet
+  tls.listeners[0].protocol = server::listener_protocol::wss;  // with a certificate that is not there
+  tls.listeners[0].cert_file = "/nonexistent/server.crt";
+  tls.listeners[0].key_file = "/nonexistent/server.key";
   Broker third(tls);
   std::error_code ec;
   third.start(ec);

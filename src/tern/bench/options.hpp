@@ -70,6 +70,8 @@ struct options {
   // verified against ca_file when one is given, else not at all.
   bool tls = false;
   std::string ca_file;
+  // Non-empty: MQTT over WebSocket on this HTTP path (over TLS with tls).
+  std::string ws_path;
 
   // An empty string, or what is wrong with these options.
   std::string check() const;

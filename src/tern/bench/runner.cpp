@@ -4,6 +4,7 @@
 #include "tern/bench/runner.hpp"
 
 #include "tern/net/tls_filter.hpp"
+#include "tern/net/ws_filter.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -122,6 +123,12 @@ report run(const options& o, const progress_callback& on_progress) {
       r.error = "TLS: " + e;
       return r;
     }
+  }
+  if (!o.ws_path.empty()) {  // WebSocket over TCP, or over the TLS layer
+    net::ws_client_options w;
+    w.host = o.host + ":" + std::to_string(o.port);
+    w.path = o.ws_path;
+    rs.tls = std::make_shared<net::ws_client>(std::move(w), std::move(rs.tls));
   }
 
   // The scenario's layout: streams (one per publisher), sinks, connections.

@@ -46,7 +46,7 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
         log_(o.log),
         receive_queue_(o.receive_queue),
         session_(o, log_, *this),
-        link_(ex_, session_, o.tls, log_),
+        link_(ex_, session_, o.tls, log_, o.ws_headers),
         dispatch_(ex_, receive_queue_) {}
 
   // After construction (weak_from_this() works from then on).

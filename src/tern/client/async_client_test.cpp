@@ -97,7 +97,7 @@ TEST_F(AsyncClientTest, UnreachableBrokerFailsTheConnectAndStops) {
   EXPECT_EQ(*pub, client_error::not_connected);
 
   std::optional<error_code> bad;
-  c.async_connect("ws://127.0.0.1:1", {}, [&](error_code ec, connack_packet) { bad = ec; });
+  c.async_connect("http://127.0.0.1:1", {}, [&](error_code ec, connack_packet) { bad = ec; });
   ASSERT_TRUE(run_until(io, [&] { return bad.has_value(); }));
   EXPECT_EQ(*bad, client_error::unsupported_scheme);
   c.async_connect("127.0.0.1:1", {}, [&](error_code ec, connack_packet) { bad = ec; });

@@ -16,11 +16,16 @@ constexpr std::size_t read_buffer_size = 16 * 1024;
 time_point now() { return std::chrono::steady_clock::now(); }
 }  // namespace
 
-link::link(asio::any_io_executor ex, client_session& s, tls_options tls, log::logger log)
-    : ex_(std::move(ex)), session_(s), tls_(std::move(tls)), log_(std::move(log)), timer_(ex_) {}
+link::link(asio::any_io_executor ex, client_session& s, tls_options tls, log::logger log, ws_header_list ws_headers)
+    : ex_(std::move(ex)),
+      session_(s),
+      tls_(std::move(tls)),
+      ws_headers_(std::move(ws_headers)),
+      log_(std::move(log)),
+      timer_(ex_) {}
 
 error_code link::open(const broker_uri& uri) {
-  auto tr = make_transport(ex_, uri, tls_, log_);
+  auto tr = make_transport(ex_, uri, tls_, log_, ws_headers_);
   if (!tr) return error_code(tr.error().code);
   auto s = std::make_shared<stream>();
   s->tr = std::move(*tr);

@@ -32,7 +32,8 @@ namespace tern::client_detail {
 
 class link {
  public:
-  link(boost::asio::any_io_executor ex, client_session& s, tls_options tls, log::logger log);
+  link(boost::asio::any_io_executor ex, client_session& s, tls_options tls, log::logger log,
+       ws_header_list ws_headers = {});
 
   // What keeps the link (and its session) alive while an operation is pending.
   void bind(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
@@ -64,6 +65,7 @@ class link {
   boost::asio::any_io_executor ex_;
   client_session& session_;
   tls_options tls_;
+  ws_header_list ws_headers_;
   log::logger log_;
   std::weak_ptr<void> owner_;
   std::shared_ptr<stream> current_;

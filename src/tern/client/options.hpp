@@ -29,6 +29,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tern/codec/packet.hpp"
 #include "tern/log/log.hpp"
@@ -39,6 +41,9 @@
 namespace tern {
 
 // The CONNECT a client sends (again on every reconnect).
+// Extra HTTP headers of a WebSocket upgrade: {name, value}.
+using ws_header_list = std::vector<std::pair<std::string, std::string>>;
+
 struct connect_options {
   protocol_version version = protocol_version::v5;  // v3_1_1 or v5 (v3_1 works too)
   // Empty: 5.0 lets the server assign one (the client keeps it for its
@@ -133,8 +138,11 @@ struct client_options {
   std::uint16_t max_inflight = 0;
   // How long async_disconnect() waits for the DISCONNECT to be written.
   std::chrono::milliseconds close_timeout{2'000};
-  // For mqtts:// URIs (TLS 1.2 or newer).
+  // For mqtts:// and wss:// URIs (TLS 1.2 or newer).
   tls_options tls{};
+  // ws:// and wss://: extra headers of the HTTP upgrade request (amqtt's
+  // additional_headers), as {name, value}: {{"Authorization", "Bearer x"}}.
+  ws_header_list ws_headers{};
   // Channel "client" is a good choice; a default logger logs nothing.
   log::logger log{};
   // The session on disk (off by default).

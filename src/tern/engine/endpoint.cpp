@@ -76,6 +76,12 @@ void endpoint::on_disconnect(const disconnect_packet& d) {
   if (client()) worker_->disconnect(*this, d);
 }
 
-void endpoint::on_closed(const error& why) { worker_->closed(*this, why, worker_->now()); }
+void endpoint::on_closed(const error& why) {
+  if (why.code.category() == reason_category()) closed_with_ = static_cast<reason>(why.code.value());
+  else if (why.code.category() == connect_return_code_category())
+    closed_with_ = to_reason(static_cast<connect_return_code>(why.code.value()));
+  else if (why.code) closed_with_ = reason::unspecified_error;
+  worker_->closed(*this, why, worker_->now());
+}
 
 }  // namespace tern::engine

@@ -70,6 +70,10 @@ class endpoint : private session::handler {
   // Its client sent DISCONNECT (not 0x04, disconnect with will message).
   bool disconnected_normally() const { return normal_disconnect_; }
   void set_disconnected_normally(bool b) { normal_disconnect_ = b; }
+  // Why the connection closed (the reason of the DISCONNECT or CONNACK it
+  // ended with, or of the error): what a WebSocket close frame tells.
+  // unspecified_error for a transport error; success until closed.
+  reason closed_with() const { return closed_with_; }
   // Acknowledged a QoS 1/2 message this loop turn (in the worker's list).
   bool unsynced() const { return unsynced_; }
   void set_unsynced(bool b) { unsynced_ = b; }
@@ -105,10 +109,12 @@ class endpoint : private session::handler {
     connect_packet* pending_ = nullptr;
     client_session* client_;
   };
-  bool admitted_ = false;
-  bool normal_disconnect_ = false;
-  bool unsynced_ = false;  // acknowledged a QoS 1/2 message this loop turn
-  bool destroying_ = false;  // in ~endpoint: the derived part is gone (no virtual calls)
+  reason closed_with_ = reason::success;
+  // Bit-fields: the link's first member fits in the tail padding after them.
+  bool admitted_ : 1 = false;
+  bool normal_disconnect_ : 1 = false;
+  bool unsynced_ : 1 = false;    // acknowledged a QoS 1/2 message this loop turn
+  bool destroying_ : 1 = false;  // in ~endpoint: the derived part is gone (no virtual calls)
   // (The time of the current input is the worker's now_: every handler call
   // happens inside an input on the worker's thread.)
 };

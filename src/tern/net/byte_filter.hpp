@@ -51,6 +51,15 @@ struct io_result {
   std::error_code ec;
 };
 
+// Why the connection closes, for a layer that tells its peer (a WebSocket
+// close frame's code).
+enum class close_cause : std::uint8_t {
+  normal,          // a DISCONNECT, the peer's close, a session taken over
+  going_away,      // the broker stops
+  protocol_error,  // the peer broke the protocol
+  refused,         // its CONNECT was refused (policy)
+};
+
 // What a layer proved about its peer (a TLS client certificate).
 struct peer_identity {
   // The listener makes this the user name the engine sees, in place of the
@@ -82,6 +91,8 @@ class byte_filter {
   // No more bytes out (a TLS close_notify, a WebSocket close frame, then the
   // socket's FIN); reading goes on.
   virtual void shutdown_write() = 0;
+  // Why shutdown_write() will come (asked before it; normal when never).
+  virtual void will_close(close_cause) {}
   // Gives up the stream and the layers below it (the socket closes).
   virtual void close() = 0;
   // Until when the layer's handshake (TLS, HTTP upgrade) may go on;

@@ -55,6 +55,46 @@ link::~link() {
 
 void link::wake() { home_->mark(*this); }
 
+namespace {
+// Why a connection closes, for a filter that tells its peer (WebSocket:
+// 1000 after a DISCONNECT, 1008 after a refused CONNECT, 1002 after a
+// protocol error).
+close_cause cause_of(reason r) {
+  switch (r) {
+    case reason::success:
+    case reason::disconnect_with_will_message:
+    case reason::keep_alive_timeout:
+    case reason::session_taken_over:
+    case reason::administrative_action:
+      return close_cause::normal;
+    case reason::server_shutting_down:
+      return close_cause::going_away;
+    case reason::unsupported_protocol_version:
+    case reason::client_identifier_not_valid:
+    case reason::bad_user_name_or_password:
+    case reason::not_authorized:
+    case reason::server_unavailable:
+    case reason::server_busy:
+    case reason::banned:
+    case reason::bad_authentication_method:
+    case reason::quota_exceeded:
+    case reason::message_rate_too_high:
+    case reason::connection_rate_exceeded:
+    case reason::use_another_server:
+    case reason::server_moved:
+      return close_cause::refused;
+    default:
+      return close_cause::protocol_error;
+  }
+}
+}  // namespace
+
+void link::shutdown_write() {
+  if (!filter_) return tcp::shutdown_write(fd_);
+  filter_->will_close(cause_of(closed_with()));
+  filter_->shutdown_write();
+}
+
 std::string link::peer_address() const {
   sockaddr_storage a{};
   socklen_t len = sizeof a;

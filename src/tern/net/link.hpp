@@ -107,7 +107,7 @@ class link final : public engine::endpoint {
     return filter_ ? filter_->write(iov, first) : tcp::write(fd_, iov, first);
   }
   listener_gate* gate() const;
-  void shutdown_write() { filter_ ? filter_->shutdown_write() : tcp::shutdown_write(fd_); }
+  void shutdown_write();
   pending_write* pending() const;
   std::unique_ptr<pending_write> take_pending();
 

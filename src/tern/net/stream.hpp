@@ -8,11 +8,12 @@
 //   auto s = tern::net::make_tls_stream(ex, tls, log);   // or make_tcp_stream(ex)
 //   (*s)->async_open("broker.example", 8883, [](error_code ec) { ... });
 //
-// WebSocket (ws://, wss://) comes as one more stream: one that holds
-// beast::websocket::stream<tcp::socket> (or over ssl::stream, reusing
-// tls_stream.cpp's context), does the HTTP upgrade on its path with
-// subprotocol "mqtt" in async_open, reads frame payload bytes (MQTT packets
-// may span frames) and writes one binary message per gathered write.
+// WebSocket (ws://, wss://) is a stream over one of those (ws_stream.cpp):
+// async_open does the HTTP upgrade on its path with subprotocol "mqtt" (and
+// extra headers), reads give frame payload bytes (MQTT packets may span
+// frames), each gathered write is one masked binary frame. Its framing is
+// the broker's (ws_frame.hpp), not Beast's websocket::stream: one frame
+// reader for both sides, fuzzed once.
 //
 // Lifetime: operations keep their stream alive (they hold a shared_ptr),
 // so the owner may drop its pointer while operations are pending. Thread
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -65,5 +67,11 @@ class stream {
 // keys are never logged).
 [[nodiscard]] result<std::shared_ptr<stream>> make_tls_stream(const boost::asio::any_io_executor& ex,
                                                               const tls_options& tls, const log::logger& log);
+
+// WebSocket over `below` (make_tcp_stream or make_tls_stream), upgrading on
+// `path` with `headers` added to the request.
+[[nodiscard]] std::shared_ptr<stream> make_ws_stream(const boost::asio::any_io_executor& ex,
+                                                     std::shared_ptr<stream> below, std::string path,
+                                                     std::vector<std::pair<std::string, std::string>> headers);
 
 }  // namespace tern::net

@@ -12,6 +12,7 @@
 #include "tern/net/runtime.hpp"
 #include "tern/server/auth.hpp"
 #include "tern/net/tls_filter.hpp"
+#include "tern/net/ws_filter.hpp"
 #include "tern/storage/rocksdb_store.hpp"
 
 namespace tern {
@@ -116,7 +117,7 @@ struct Broker::impl {
             auto gate = std::make_shared<net::listener_gate>();
             gate->check = std::make_shared<server::listener_admission>(passwords, server::allows_anonymous(config, x));
             gate->max_connections = x.max_connections;
-            o.listeners.push_back({x.address, x.port, tls[i], std::move(gate)});
+            o.listeners.push_back({x.address, x.port, layers(config, i, tls[i]), std::move(gate)});
           }
           o.max_connections = config.limits.max_connections;
           o.log = l.with_channel("net");
@@ -156,12 +157,27 @@ struct Broker::impl {
     std::vector<std::shared_ptr<net::tls_server>> out;
     for (const auto& x : c.listeners) {
       auto& tls = out.emplace_back();
-      if (x.protocol != server::listener_protocol::mqtts) continue;
+      if (x.protocol != server::listener_protocol::mqtts && x.protocol != server::listener_protocol::wss) continue;
       std::string why;
       tls = net::tls_server::make(tls_options(x), why);
       if (!tls && error.empty()) error = "listener " + listener_name(x) + ": " + why;
     }
     return out;
+  }
+
+  // A listener's filters: TLS (mqtts), WebSocket over TCP (ws) or over TLS
+  // (wss); nullptr for plain TCP.
+  static std::shared_ptr<const net::byte_filter_maker> layers(const server::config& c, std::size_t i,
+                                                              std::shared_ptr<net::tls_server> tls) {
+    const auto& x = c.listeners[i];
+    if (x.protocol != server::listener_protocol::ws && x.protocol != server::listener_protocol::wss) return tls;
+    net::ws_server_options o;
+    o.path = x.path;
+    o.handshake_timeout = std::chrono::seconds(x.handshake_timeout);
+    // Room for a packet of the largest size with the frame of a few more.
+    o.max_frame_size = std::uint64_t{c.limits.maximum_packet_size} + 64 * 1024;
+    if (x.protocol == server::listener_protocol::wss && !tls) return nullptr;  // start() refuses it (tls_error)
+    return std::make_shared<net::ws_server>(std::move(o), std::move(tls));
   }
 
   static net::tls_server_options tls_options(const server::listener_config& x) {
@@ -184,10 +200,6 @@ struct Broker::impl {
   std::string unsupported() const {
     if (!auth_error.empty()) return auth_error;
     if (!tls_error.empty()) return tls_error;
-    for (const auto& x : config.listeners)
-      if (x.protocol != server::listener_protocol::mqtt && x.protocol != server::listener_protocol::mqtts)
-        return "listener " + x.address + ":" + std::to_string(x.port) + ": protocol " +
-               std::string(server::to_string(x.protocol)) + " is not served yet";
     return {};
   }
 

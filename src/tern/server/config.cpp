@@ -76,9 +76,9 @@ std::string_view name_of(name_table<E> names, E value) noexcept {
 
 constexpr std::array<std::string_view, 7> top_keys{"listeners",    "io_threads", "log_level", "sys_interval",
                                                    "limits",       "storage",    "auth"};
-constexpr std::array<std::string_view, 11> listener_keys{
+constexpr std::array<std::string_view, 12> listener_keys{
     "address", "port", "protocol", "cert_file", "key_file", "ca_file", "require_certificate",
-    "use_identity_as_username", "handshake_timeout", "allow_anonymous", "max_connections"};
+    "use_identity_as_username", "handshake_timeout", "allow_anonymous", "max_connections", "path"};
 constexpr std::array<std::string_view, 17> limits_keys{
     "max_connections",  "maximum_packet_size", "receive_maximum",
     "topic_alias_maximum", "max_queued_messages", "max_queued_bytes", "max_stored_messages", "queue_full",
@@ -338,6 +338,16 @@ class reader {
     refuse(n, key, fmt::format("expected a path (a string), got {}", describe(n)));
   }
 
+  // A WebSocket listener's HTTP path: "/" and what follows, no query.
+  void url_path(const toml::node& n, std::string_view key, std::string& out) {
+    if (const auto* v = n.as_string(); v && v->get().starts_with('/') &&
+                                       v->get().find_first_of("? \t\r\n#") == std::string::npos) {
+      out = v->get();
+      return;
+    }
+    refuse(n, key, fmt::format("expected an HTTP path (a string starting with \"/\"), got {}", describe(n)));
+  }
+
   void address(const toml::node& n, std::string_view key, std::string& out) {
     if (const auto* v = n.as_string(); v && !v->get().empty()) {
       out = v->get();
@@ -414,6 +424,7 @@ class reader {
                      else if (name == "handshake_timeout") integer(v, k, 1, 3600, l.handshake_timeout);
                      else if (name == "allow_anonymous") boolean(v, k, l.allow_anonymous.emplace());
                      else if (name == "max_connections") integer(v, k, 0, u32_max, l.max_connections);
+                     else if (name == "path") url_path(v, k, l.path);
                    });
       if (problem_count() == before) check_listener(t, prefix, l, out);
       out.push_back(std::move(l));
@@ -462,6 +473,9 @@ class reader {
     if (l.protocol == listener_protocol::mqtt && t.contains("handshake_timeout"))
       refuse(*t.get("handshake_timeout"), prefix + ".handshake_timeout",
              "only used by \"mqtts\", \"ws\" and \"wss\" listeners (a TCP connection has no handshake)");
+    if (const toml::node* n = t.get("path");
+        n && l.protocol != listener_protocol::ws && l.protocol != listener_protocol::wss)
+      refuse(*n, prefix + ".path", fmt::format("only used by \"ws\" and \"wss\" listeners, not {}", protocol));
     for (std::size_t j = 0; j < earlier.size(); ++j) {
       if (l.port != 0 && earlier[j].port == l.port && earlier[j].address == l.address) {
         refuse(t, prefix, fmt::format("{}:{} is also listeners[{}]", l.address, l.port, j));
@@ -617,6 +631,7 @@ std::string to_toml(const config& c) {
     if (l.protocol != listener_protocol::mqtt) line("handshake_timeout", l.handshake_timeout);
     if (l.allow_anonymous) boolean("allow_anonymous", *l.allow_anonymous);
     if (l.max_connections != 0) line("max_connections", l.max_connections);
+    if (!l.path.empty()) string("path", l.path);  // none: any path
   }
   const auto& m = c.limits;
   out += "\n[limits]\n";

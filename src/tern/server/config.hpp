@@ -95,6 +95,8 @@ struct listener_config {
   // Connections of this listener at once; 0: no limit of its own (the
   // broker's limits.max_connections still holds). Past it, closed at once.
   std::uint32_t max_connections = 0;
+  // ws and wss: the HTTP path clients must ask for ("/mqtt"); empty: any path.
+  std::string path = {};
 
   friend bool operator==(const listener_config&, const listener_config&) = default;
 };

@@ -374,6 +374,18 @@ TEST(Config, TlsListenerKeys) {
   EXPECT_EQ(parsed(to_toml(c)), c);
 }
 
+TEST(Config, WebSocketListenerPath) {
+  const config c = parsed("[[listeners]]\nport = 8080\nprotocol = \"ws\"\npath = \"/mqtt\"\n"
+                          "[[listeners]]\nport = 8081\nprotocol = \"ws\"\n");
+  EXPECT_EQ(c.listeners[0].path, "/mqtt");
+  EXPECT_EQ(c.listeners[1].path, "") << "any path";
+  EXPECT_EQ(parsed(to_toml(c)), c);
+  EXPECT_EQ(refusal("[[listeners]]\npath = \"/mqtt\"\n"),
+            R"(ternd.toml:2: listeners[0].path: only used by "ws" and "wss" listeners, not "mqtt")");
+  EXPECT_EQ(refusal("[[listeners]]\nport = 8080\nprotocol = \"ws\"\npath = \"mqtt\"\n"),
+            R"(ternd.toml:4: listeners[0].path: expected an HTTP path (a string starting with "/"), got "mqtt")");
+}
+
 TEST(Refusal, TlsListenerKeysThatDisagree) {
   const std::string tls = "[[listeners]]\nprotocol = \"mqtts\"\ncert_file = \"c\"\nkey_file = \"k\"\n";
   EXPECT_EQ(refusal(tls + "require_certificate = true\n"),
