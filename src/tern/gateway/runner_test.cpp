@@ -147,6 +147,7 @@ struct restartable_broker {
   restartable_broker() {
     bc.storage.backend = server::storage_backend::rocksdb;
     bc.storage.data_dir = dir.root() / "broker";
+    broker = std::make_unique<Broker>(bc);  // after the storage is set: both brokers use the same store
     broker->start();
     bc.listeners[0].port = broker->ports().at(0);
     uri = "mqtt://127.0.0.1:" + std::to_string(bc.listeners[0].port);
@@ -165,7 +166,7 @@ struct restartable_broker {
 
   storage::testing::temp_dir dir;
   server::config bc = broker_config();
-  std::unique_ptr<Broker> broker = std::make_unique<Broker>(bc);
+  std::unique_ptr<Broker> broker;
   std::string uri;
   Client observer;
 };
