@@ -1,0 +1,492 @@
+// tern.Client's native half (_tern.Client): tern::Client for Python, with
+// paho's callbacks.
+//
+// Threads and the GIL:
+// - Every call that may block (connect, reconnect, loop, loop_forever,
+//   loop_stop, Token.wait, the destructor) releases the GIL while it waits,
+//   so the client's loop thread can run callbacks meanwhile.
+// - Callbacks run on the thread driving tern::Client's loop and take the GIL
+//   for the time of the Python call. They reach the Python object through a
+//   weak reference (no cycle: the Python client owns this object), and only
+//   the events the Python side asked for (set_callbacks) cross into Python.
+// - loop_forever() and the blocking waits look at signals every 100 ms on
+//   the main thread, so Ctrl-C (KeyboardInterrupt) ends them.
+// - At interpreter exit (atexit) every client's loop thread is stopped and
+//   callbacks stop taking the GIL; a client collected on its own loop thread
+//   (inside one of its callbacks) is destroyed on a helper thread.
+// Errors cross as tuples (kind, value, message): see err_tuple().
+#include "client.hpp"
+
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "convert.hpp"
+#include "gil.hpp"
+#include "message.hpp"
+#include "tern/client/client.hpp"
+
+namespace tern::python {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// What callbacks reach: shared with them, so that it outlives a
+// native_client collected while its loop thread is inside a callback.
+// `owner` (a weakref.ref to the Python client) and `pending` are touched
+// with the GIL held only.
+struct shared_state {
+  tern::Client* client = nullptr;
+  PyObject* owner = nullptr;  // a strong reference to the weakref; nullptr once dead
+  std::unique_ptr<py::error_already_set> pending;  // for loop_forever's caller
+};
+
+thread_local shared_state* tl_in_callback = nullptr;
+
+// Calls owner.<name>(*args()) with the GIL, unless the owner is gone.
+template <class Args>
+void call(shared_state& s, const char* name, Args args) {
+  if (finalizing.load()) return;
+  gil g;
+  if (!s.owner) return;
+  auto prev = tl_in_callback;
+  tl_in_callback = &s;
+  try {
+    py::object owner = py::reinterpret_borrow<py::object>(s.owner)();
+    if (!owner.is_none()) owner.attr(name)(*args());
+  } catch (py::error_already_set& e) {
+    // The Python side logs what user callbacks raise; what reaches here is
+    // KeyboardInterrupt/SystemExit, or a fault of the layer itself.
+    if (e.matches(PyExc_KeyboardInterrupt) || e.matches(PyExc_SystemExit)) {
+      s.pending = std::make_unique<py::error_already_set>(std::move(e));
+      s.client->loop_stop();
+    } else {
+      e.discard_as_unraisable(name);
+    }
+  }
+  tl_in_callback = prev;
+}
+
+class native_client;
+std::mutex g_clients_m;
+std::set<native_client*> g_clients;
+
+// Which events cross into Python (set_callbacks' mask).
+enum callback_bit : unsigned {
+  cb_connect = 1, cb_message = 2, cb_publish = 4, cb_subscribe = 8, cb_unsubscribe = 16, cb_disconnect = 32,
+  cb_log = 64,
+};
+
+class native_client {
+ public:
+  native_client(py::object owner, bool reconnect, double reconnect_min, double reconnect_max,
+                std::size_t max_queued, std::size_t max_inflight, std::string persistence_dir, py::dict tls,
+                int log_level)
+      : s_(std::make_shared<shared_state>()) {
+    tern::client_options o;
+    o.reconnect.enabled = reconnect;
+    if (reconnect_min <= 0 || reconnect_max < reconnect_min)
+      throw py::value_error("reconnect delays: need 0 < min_delay <= max_delay");
+    o.reconnect.min_delay = to_ms(reconnect_min);
+    o.reconnect.max_delay = to_ms(reconnect_max);
+    o.offline_queue.max_messages = max_queued == 0 ? SIZE_MAX : max_queued;
+    o.offline_queue.max_bytes = SIZE_MAX;
+    if (max_inflight > 65535) throw py::value_error("max_inflight: at most 65535");
+    o.max_inflight = static_cast<std::uint16_t>(max_inflight);
+    // receive_queue stays: tern::Client's pump takes messages from it (with
+    // no on_message, the last 1000 wait there unread).
+    o.persistence.dir = persistence_dir;
+    auto str = [&](const char* k) { return tls.contains(k) ? tls[k].cast<std::string>() : std::string(); };
+    o.tls.ca_file = str("ca_file");
+    o.tls.ca_path = str("ca_path");
+    o.tls.cert_file = str("cert_file");
+    o.tls.key_file = str("key_file");
+    if (tls.contains("insecure")) o.tls.insecure = tls["insecure"].cast<bool>();
+    if (tls.contains("verify_host_name")) o.tls.verify_host_name = tls["verify_host_name"].cast<bool>();
+    if (log_level < 0 || log_level > 5) throw py::value_error("log_level: 0 (trace) to 5 (off)");
+    o.log = tern::log::logger{nullptr, "client", static_cast<tern::log::level>(log_level)};
+    c_ = std::make_unique<tern::Client>(std::move(o));
+    s_->client = c_.get();
+    s_->owner = py::module_::import("weakref").attr("ref")(owner).release().ptr();
+    std::lock_guard lk(g_clients_m);
+    g_clients.insert(this);
+  }
+
+  ~native_client() {
+    {
+      std::lock_guard lk(g_clients_m);
+      g_clients.erase(this);
+    }
+    Py_CLEAR(s_->owner);  // callbacks see no owner from now on
+    if (!c_) return;
+    if (tl_in_callback || on_foreign_thread()) {
+      // Collected on a loop thread (inside a callback, or when a callback's
+      // last reference went): tern::Client's destructor must not run there.
+      std::thread([c = std::move(c_)]() mutable { c.reset(); }).detach();
+      return;
+    }
+    py::gil_scoped_release r;
+    c_.reset();
+  }
+
+  // ---- callbacks: which ones cross into Python
+  void set_callbacks(unsigned mask) {
+    auto changed = mask ^ mask_;
+    mask_ = mask;
+    if (changed & cb_connect) {
+      if (mask & cb_connect)
+        c_->on_connect([s = s_](boost::system::error_code ec, const tern::connack_packet& a) {
+          call(*s, "_native_connect", [&] {
+            return py::make_tuple(err_tuple(ec), a.session_present, static_cast<int>(a.reason_code), props_or_none(a.props));
+          });
+        });
+      else c_->on_connect({});
+    }
+    if (changed & cb_message) {
+      if (mask & cb_message)
+        c_->on_message([s = s_, v5 = v5_](const tern::publish_packet& m) {
+          call(*s, "_native_message", [&] { return py::make_tuple(make_message(m, *v5)); });
+        });
+      else c_->on_message({});
+    }
+    if (changed & cb_publish) {
+      if (mask & cb_publish)
+        c_->on_publish([s = s_](int mid, boost::system::error_code ec, tern::reason rc) {
+          call(*s, "_native_publish", [&] { return py::make_tuple(mid, err_tuple(ec), static_cast<int>(rc)); });
+        });
+      else c_->on_publish({});
+    }
+    auto sub = [this](const char* name) {
+      return [s = s_, name](int mid, boost::system::error_code ec, const std::vector<tern::reason>& codes) {
+        call(*s, name, [&] {
+          py::list l;
+          for (auto r : codes) l.append(static_cast<int>(r));
+          return py::make_tuple(mid, err_tuple(ec), l);
+        });
+      };
+    };
+    if (changed & cb_subscribe) c_->on_subscribe(mask & cb_subscribe ? sub("_native_subscribe") : tern::Client::subscribe_callback{});
+    if (changed & cb_unsubscribe)
+      c_->on_unsubscribe(mask & cb_unsubscribe ? sub("_native_unsubscribe") : tern::Client::subscribe_callback{});
+    if (changed & cb_disconnect) {
+      if (mask & cb_disconnect)
+        c_->on_disconnect([s = s_](boost::system::error_code ec) { call(*s, "_native_disconnect", [&] { return py::make_tuple(err_tuple(ec)); }); });
+      else c_->on_disconnect({});
+    }
+    if (changed & cb_log) {
+      if (mask & cb_log)
+        c_->on_log([s = s_](tern::log::level l, std::string_view msg) {
+          call(*s, "_native_log", [&] { return py::make_tuple(static_cast<int>(l), std::string(msg)); });
+        });
+      else c_->on_log({});
+    }
+  }
+
+  void message_callback_add(std::string filter) {
+    c_->message_callback_add(filter, [s = s_, filter, v5 = v5_](const tern::publish_packet& m) {
+      call(*s, "_native_filtered", [&] { return py::make_tuple(filter, make_message(m, *v5)); });
+    });
+  }
+  void message_callback_remove(std::string filter) { c_->message_callback_remove(std::move(filter)); }
+
+  // ---- the connection
+  native_token connect_async(std::string uri, py::dict o) { return {c_->connect_async(std::move(uri), connect_opts(o))}; }
+
+  py::tuple connect(std::string uri, py::dict o) {
+    auto opts = connect_opts(o);
+    boost::system::error_code ec;
+    {
+      py::gil_scoped_release r;
+      ec = c_->connect(std::move(uri), std::move(opts));
+    }
+    return err_tuple(ec);
+  }
+
+  py::tuple reconnect() {
+    boost::system::error_code ec;
+    {
+      py::gil_scoped_release r;
+      ec = c_->reconnect();
+    }
+    return err_tuple(ec);
+  }
+
+  native_token disconnect(int code, const py::bytes& props) {
+    if (code < 0 || code > 255) throw py::value_error("reasoncode: not a byte");
+    return {c_->disconnect(static_cast<tern::reason>(code), parse_props(props, tern::property_context::disconnect, "properties"))};
+  }
+
+  bool connected() const { return c_->connected(); }
+  std::string client_id() const { return c_->client_id(); }
+
+  // ---- messages
+  native_token publish(std::string_view topic, std::string_view payload, int q, bool retain, const py::bytes& props) {
+    tern::publish_packet m(topic, tern::shared_bytes::copy(payload), to_qos(q, "qos"), retain,
+                           parse_props(props, tern::property_context::publish, "properties"));
+    return {c_->publish(std::move(m))};
+  }
+
+  // paho's publish(topic, payload=None, qos=0, retain=False,
+  // properties=None), checked as paho checks it, in one call from Python.
+  message_info publish_paho(py::handle topic, py::handle payload, py::handle qos, py::handle retain,
+                            py::handle properties) {
+    std::string topic_s;
+    if (PyUnicode_Check(topic.ptr())) {
+      Py_ssize_t n = 0;
+      const char* p = PyUnicode_AsUTF8AndSize(topic.ptr(), &n);
+      if (!p) throw py::error_already_set();
+      topic_s.assign(p, static_cast<std::size_t>(n));
+    } else if (PyBytes_Check(topic.ptr())) {
+      topic_s = std::string(py::reinterpret_borrow<py::bytes>(topic));
+    } else {
+      throw py::type_error(std::string("topic: must be a str, not ") + Py_TYPE(topic.ptr())->tp_name);
+    }
+    if (topic_s.empty() && !*v5_) throw py::value_error("Invalid topic.");
+    if (topic_s.find_first_of("+#") != std::string::npos)
+      throw py::value_error("Publish topic cannot contain wildcards.");
+    if (!PyLong_Check(qos.ptr()) || PyBool_Check(qos.ptr()))
+      throw py::type_error(std::string("qos: must be an int 0, 1 or 2, not ") + Py_TYPE(qos.ptr())->tp_name);
+    const long q = PyLong_AsLong(qos.ptr());
+    if (q < 0 || q > 2) throw py::value_error("Invalid QoS level.");
+    std::string_view data;
+    py::object keep;
+    if (payload.is_none()) {
+    } else if (PyBytes_Check(payload.ptr())) {
+      char* p = nullptr;
+      Py_ssize_t n = 0;
+      PyBytes_AsStringAndSize(payload.ptr(), &p, &n);
+      data = std::string_view(p, static_cast<std::size_t>(n));
+    } else if (PyUnicode_Check(payload.ptr())) {
+      Py_ssize_t n = 0;
+      const char* p = PyUnicode_AsUTF8AndSize(payload.ptr(), &n);
+      if (!p) throw py::error_already_set();
+      data = std::string_view(p, static_cast<std::size_t>(n));
+    } else if (PyByteArray_Check(payload.ptr()) || PyMemoryView_Check(payload.ptr())) {
+      keep = py::reinterpret_steal<py::object>(PyBytes_FromObject(payload.ptr()));
+      if (!keep) throw py::error_already_set();
+      data = std::string_view(keep.cast<py::bytes>());
+    } else if ((PyLong_Check(payload.ptr()) || PyFloat_Check(payload.ptr())) && !PyBool_Check(payload.ptr())) {
+      keep = py::str(payload).attr("encode")("ascii");
+      data = std::string_view(keep.cast<py::bytes>());
+    } else {
+      throw py::type_error("payload must be a string, bytearray, int, float or None.");
+    }
+    if (data.size() > 268435455) throw py::value_error("Payload too large.");
+    tern::properties props;
+    if (!properties.is_none() && *v5_) {
+      if (!py::hasattr(properties, "_body"))
+        throw py::type_error(std::string("properties: must be a Properties instance, not ") +
+                             Py_TYPE(properties.ptr())->tp_name);
+      props = parse_props(properties.attr("_body")().cast<py::bytes>(), tern::property_context::publish, "properties");
+    }
+    tern::publish_packet m(topic_s, tern::shared_bytes::copy(data), static_cast<tern::qos>(q),
+                           PyObject_IsTrue(retain.ptr()) == 1, std::move(props));
+    message_info info;
+    info.t = native_token{c_->publish(std::move(m))};
+    info.mid = info.t->mid();
+    info.rc = c_->connected() ? 0 : 4;
+    return info;
+  }
+
+  void set_protocol(int v) { *v5_ = v == 5; }
+
+  // subs: [(filter, qos, no_local, retain_as_published, retain_handling)]
+  native_token subscribe(const std::vector<std::tuple<std::string, int, bool, bool, int>>& subs, const py::bytes& props) {
+    std::vector<tern::subscription> v;
+    for (auto& [f, q, nl, rap, rh] : subs) {
+      if (rh < 0 || rh > 2) throw py::value_error("retainHandling: must be 0, 1 or 2");
+      v.push_back({f, {.max_qos = to_qos(q, "qos"), .no_local = nl, .retain_as_published = rap,
+                       .retain_handling = static_cast<tern::retain_handling>(rh)}});
+    }
+    return {c_->subscribe(std::move(v), parse_props(props, tern::property_context::subscribe, "properties"))};
+  }
+
+  native_token unsubscribe(std::vector<std::string> filters, const py::bytes& props) {
+    return {c_->unsubscribe(std::move(filters), parse_props(props, tern::property_context::unsubscribe, "properties"))};
+  }
+
+  // ---- the loop
+  bool loop_start() { return c_->loop_start(); }
+  void loop_stop() {
+    py::gil_scoped_release r;
+    c_->loop_stop();
+  }
+  void loop(double timeout) {
+    {
+      py::gil_scoped_release r;
+      c_->loop(to_ms(timeout));
+    }
+    if (on_main_thread() && PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+
+  // Runs the loop until disconnect()/loop_stop()/the end of the session;
+  // Ctrl-C (any exception from a signal handler) stops it and is raised.
+  py::tuple loop_forever() {
+    const bool main = on_main_thread();
+    const auto me = std::this_thread::get_id();
+    tern::Client::event_id watch = 0;
+    if (main)
+      watch = c_->new_event(100ms, [s = s_, me] {
+        if (std::this_thread::get_id() != me || finalizing.load()) return true;
+        gil g;
+        if (PyErr_CheckSignals() == 0) return true;
+        s->pending = std::make_unique<py::error_already_set>();
+        s->client->loop_stop();
+        return false;
+      });
+    boost::system::error_code ec;
+    {
+      py::gil_scoped_release r;
+      ec = c_->loop_forever();
+    }
+    if (watch) c_->remove_event(watch);
+    rethrow_pending();
+    return err_tuple(ec);
+  }
+
+  // Calls `f` once on the loop after `delay` seconds (on whichever thread
+  // drives it then).
+  void call_later(double delay, py::object f) {
+    // Dropped with the GIL held, wherever the timer goes (at exit: leaked).
+    std::shared_ptr<py::object> holder(new py::object(std::move(f)), [](py::object* p) {
+      if (finalizing.load() || !Py_IsInitialized()) {
+        p->release();
+      } else {
+        gil g;
+        p->release().dec_ref();
+      }
+      delete p;
+    });
+    c_->new_event(std::max(to_ms(delay), std::chrono::milliseconds(1)), [s = s_, holder] {
+      if (finalizing.load()) return false;
+      gil g;
+      auto prev = tl_in_callback;
+      tl_in_callback = s.get();
+      try {
+        (*holder)();
+      } catch (py::error_already_set& e) {
+        e.discard_as_unraisable("tern: call_later");
+      }
+      *holder = py::none();  // its references go while tl_in_callback says where we are
+      tl_in_callback = prev;
+      return false;
+    });
+  }
+
+  // atexit: stop the loop thread (callbacks no longer take the GIL).
+  void stop_for_exit() {
+    if (!c_) return;
+    py::gil_scoped_release r;
+    c_->loop_stop();
+  }
+
+ private:
+  tern::connect_options connect_opts(py::dict o) {
+    tern::connect_options c;
+    auto v = o["version"].cast<int>();
+    if (v != 3 && v != 4 && v != 5) throw py::value_error("protocol: must be MQTTv31, MQTTv311 or MQTTv5");
+    c.version = static_cast<tern::protocol_version>(v);
+    c.client_id = o["client_id"].cast<std::string>();
+    c.clean_start = o["clean_start"].cast<bool>();
+    auto ka = o["keep_alive"].cast<long>();
+    if (ka < 0 || ka > 65535) throw py::value_error("keepalive: must be 0..65535");
+    c.keep_alive = static_cast<std::uint16_t>(ka);
+    if (!o["username"].is_none()) c.username = o["username"].cast<std::string>();
+    if (!o["password"].is_none()) c.password = o["password"].cast<std::string>();
+    if (!o["will"].is_none()) {
+      auto w = o["will"].cast<py::tuple>();
+      tern::will_message m;
+      m.topic = w[0].cast<std::string>();
+      m.payload = tern::shared_bytes::copy(std::string_view(w[1].cast<py::bytes>()));
+      m.qos = to_qos(w[2].cast<int>(), "qos");
+      m.retain = w[3].cast<bool>();
+      m.props = parse_props(w[4].cast<py::bytes>(), tern::property_context::will, "properties");
+      c.will = std::move(m);
+    }
+    if (!o["session_expiry"].is_none()) c.session_expiry = o["session_expiry"].cast<std::uint32_t>();
+    auto props = o["props"].cast<py::bytes>();
+    if (!std::string_view(props).empty()) {
+      // The Session Expiry Interval travels in session_expiry (the client
+      // sends it itself); the rest as given.
+      auto p = parse_props(props, tern::property_context::connect, "properties");
+      if (auto se = p.get<tern::property_id::session_expiry_interval>()) {
+        c.session_expiry = *se;
+        p = p.without(tern::property_id::session_expiry_interval);
+      }
+      c.props = std::move(p);
+    }
+    return c;
+  }
+
+  void rethrow_pending() {
+    if (!s_->pending) return;
+    auto e = std::move(s_->pending);
+    e->restore();
+    throw py::error_already_set();
+  }
+
+  std::shared_ptr<shared_state> s_;
+  std::shared_ptr<bool> v5_ = std::make_shared<bool>(false);  // MQTT 5: messages carry properties
+  std::unique_ptr<tern::Client> c_;
+  unsigned mask_ = 0;
+};
+
+void shutdown_all() {
+  finalizing = true;
+  std::vector<native_client*> all;
+  {
+    std::lock_guard lk(g_clients_m);
+    all.assign(g_clients.begin(), g_clients.end());
+  }
+  for (auto* c : all) c->stop_for_exit();
+}
+
+}  // namespace
+
+void bind_client(py::module_& m) {
+  py::class_<native_client>(m, "Client")
+      .def(py::init<py::object, bool, double, double, std::size_t, std::size_t, std::string, py::dict, int>(),
+           py::arg("owner"), py::arg("reconnect") = true, py::arg("reconnect_min") = 1.0,
+           py::arg("reconnect_max") = 120.0, py::arg("max_queued") = 0, py::arg("max_inflight") = 0,
+           py::arg("persistence_dir") = "", py::arg("tls") = py::dict(),
+           py::arg("log_level") = 2)
+      .def("set_callbacks", &native_client::set_callbacks)
+      .def("message_callback_add", &native_client::message_callback_add)
+      .def("message_callback_remove", &native_client::message_callback_remove)
+      .def("connect_async", &native_client::connect_async)
+      .def("connect", &native_client::connect)
+      .def("reconnect", &native_client::reconnect)
+      .def("disconnect", &native_client::disconnect)
+      .def("connected", &native_client::connected)
+      .def("client_id", &native_client::client_id)
+      .def("publish", &native_client::publish)
+      .def("publish_paho", &native_client::publish_paho, py::arg("topic"), py::arg("payload") = py::none(),
+           py::arg("qos") = 0, py::arg("retain") = false, py::arg("properties") = py::none())
+      .def("set_protocol", &native_client::set_protocol)
+      .def("subscribe", &native_client::subscribe)
+      .def("unsubscribe", &native_client::unsubscribe)
+      .def("loop_start", &native_client::loop_start)
+      .def("loop_stop", &native_client::loop_stop)
+      .def("loop", &native_client::loop)
+      .def("loop_forever", &native_client::loop_forever)
+      .def("call_later", &native_client::call_later);
+
+  m.attr("CB_CONNECT") = static_cast<int>(cb_connect);
+  m.attr("CB_MESSAGE") = static_cast<int>(cb_message);
+  m.attr("CB_PUBLISH") = static_cast<int>(cb_publish);
+  m.attr("CB_SUBSCRIBE") = static_cast<int>(cb_subscribe);
+  m.attr("CB_UNSUBSCRIBE") = static_cast<int>(cb_unsubscribe);
+  m.attr("CB_DISCONNECT") = static_cast<int>(cb_disconnect);
+  m.attr("CB_LOG") = static_cast<int>(cb_log);
+  m.def("_shutdown_all", &shutdown_all);
+  py::module_::import("atexit").attr("register")(m.attr("_shutdown_all"));
+}
+
+}  // namespace tern::python

@@ -1,0 +1,38 @@
+#include "gil.hpp"
+
+namespace tern::python {
+
+std::atomic<bool> finalizing{false};
+
+namespace {
+
+thread_local bool tl_foreign = false;
+
+struct thread_state_keeper {
+  PyThreadState* ts = nullptr;
+  PyGILState_STATE st{};
+  ~thread_state_keeper() {
+    if (ts && !finalizing.load() && Py_IsInitialized()) {
+      PyEval_RestoreThread(ts);
+      PyGILState_Release(st);
+    }
+  }
+};
+
+}  // namespace
+
+bool on_foreign_thread() { return tl_foreign; }
+
+gil::gil() {
+  thread_local thread_state_keeper keeper;
+  if (!keeper.ts && PyGILState_GetThisThreadState() == nullptr) {
+    keeper.st = PyGILState_Ensure();
+    keeper.ts = PyEval_SaveThread();
+    tl_foreign = true;
+  }
+  st_ = PyGILState_Ensure();
+}
+
+bool on_main_thread() { return PyGILState_GetThisThreadState() && _PyOS_IsMainThread(); }
+
+}  // namespace tern::python
