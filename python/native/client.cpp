@@ -88,7 +88,7 @@ class native_client {
  public:
   native_client(py::object owner, bool reconnect, double reconnect_min, double reconnect_max,
                 std::size_t max_queued, std::size_t max_inflight, std::string persistence_dir, py::dict tls,
-                int log_level)
+                int log_level, std::vector<std::pair<std::string, std::string>> ws_headers)
       : s_(std::make_shared<shared_state>()) {
     tern::client_options o;
     o.reconnect.enabled = reconnect;
@@ -110,6 +110,10 @@ class native_client {
     o.tls.key_file = str("key_file");
     if (tls.contains("insecure")) o.tls.insecure = tls["insecure"].cast<bool>();
     if (tls.contains("verify_host_name")) o.tls.verify_host_name = tls["verify_host_name"].cast<bool>();
+    for (auto& [name, value] : ws_headers)
+      if (name.empty() || name.find_first_of(":\r\n") != std::string::npos || value.find_first_of("\r\n") != std::string::npos)
+        throw py::value_error("headers: not a valid HTTP header: " + name);
+    o.ws_headers = std::move(ws_headers);
     if (log_level < 0 || log_level > 5) throw py::value_error("log_level: 0 (trace) to 5 (off)");
     o.log = tern::log::logger{nullptr, "client", static_cast<tern::log::level>(log_level)};
     c_ = std::make_unique<tern::Client>(std::move(o));
@@ -452,11 +456,12 @@ void shutdown_all() {
 
 void bind_client(py::module_& m) {
   py::class_<native_client>(m, "Client")
-      .def(py::init<py::object, bool, double, double, std::size_t, std::size_t, std::string, py::dict, int>(),
+      .def(py::init<py::object, bool, double, double, std::size_t, std::size_t, std::string, py::dict, int,
+                    std::vector<std::pair<std::string, std::string>>>(),
            py::arg("owner"), py::arg("reconnect") = true, py::arg("reconnect_min") = 1.0,
            py::arg("reconnect_max") = 120.0, py::arg("max_queued") = 0, py::arg("max_inflight") = 0,
            py::arg("persistence_dir") = "", py::arg("tls") = py::dict(),
-           py::arg("log_level") = 2)
+           py::arg("log_level") = 2, py::arg("ws_headers") = std::vector<std::pair<std::string, std::string>>{})
       .def("set_callbacks", &native_client::set_callbacks)
       .def("message_callback_add", &native_client::message_callback_add)
       .def("message_callback_remove", &native_client::message_callback_remove)

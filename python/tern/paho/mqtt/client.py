@@ -324,7 +324,7 @@ class Client:
                              reconnect_max=float(self._reconnect_max_delay),
                              max_queued=self._max_queued_messages, max_inflight=self._max_inflight_messages,
                              persistence_dir=self._persistence_dir,
-                             tls=tls, log_level=1 if logging_on else 2)
+                             tls=tls, log_level=1 if logging_on else 2, ws_headers=self._ws_headers())
             n.set_protocol(self._protocol)
             self._native_client = n
             self.publish = n.publish_paho  # the fast path: no Python frame per publish
@@ -352,11 +352,34 @@ class Client:
         n.set_callbacks(mask)
 
     def _uri(self):
-        scheme = "mqtts" if self._tls is not None else "mqtt"
+        if self._transport == "websockets":
+            scheme = "wss" if self._tls is not None else "ws"
+        else:
+            scheme = "mqtts" if self._tls is not None else "mqtt"
         host = self._host
         if ":" in host and not host.startswith("["):
             host = "[" + host + "]"
-        return "%s://%s:%d" % (scheme, host, self._port)
+        uri = "%s://%s:%d" % (scheme, host, self._port)
+        if self._transport == "websockets":
+            path = self._websocket_path or "/"
+            uri += path if path.startswith("/") else "/" + path
+        return uri
+
+    def _ws_headers(self):
+        """ws_set_options' headers as (name, value) pairs: a dict, or (as in
+        paho) a callable given the upgrade request's headers and returning
+        them; what it returns beyond the request's own goes with it."""
+        if self._transport != "websockets" or not self._websocket_extra_headers:
+            return []
+        h = self._websocket_extra_headers
+        if callable(h):
+            own = {"Host": "%s:%d" % (self._host, self._port), "Upgrade": "websocket", "Connection": "Upgrade",
+                   "Sec-Websocket-Protocol": "mqtt", "Sec-Websocket-Version": "13"}
+            h = h(dict(own))
+            h = {k: v for k, v in h.items() if own.get(k) != v}
+        if not isinstance(h, dict):
+            raise TypeError("headers: must be a dict or a callable returning one")
+        return [(str(k), str(v)) for k, v in h.items()]
 
     def _connect_opts(self):
         if self._protocol == MQTTv5:
@@ -406,8 +429,6 @@ class Client:
                 raise ValueError("Clean start only applies to MQTT V5")
             if properties is not None:
                 raise ValueError("Properties only apply to MQTT V5")
-        if self._transport == "websockets":
-            raise ValueError("transport: websockets are not supported by tern yet")
 
     # ------------------------------------------------------------------ connection
 
@@ -729,8 +750,16 @@ class Client:
         raise ValueError("proxy_set: proxies are not supported by tern.paho")
 
     def ws_set_options(self, path="/mqtt", headers=None):
+        """The WebSocket path and extra upgrade headers (a dict, or a callable as
+        in paho), for transport="websockets"; set before connecting."""
+        if not isinstance(path, str):
+            raise TypeError("path: must be a str")
         self._websocket_path = path
-        self._websocket_extra_headers = headers
+        if headers is not None:
+            if isinstance(headers, dict) or callable(headers):
+                self._websocket_extra_headers = headers
+            else:
+                raise ValueError("'headers' option to ws_set_options has to be either a dictionary or callable")
 
     def reconnect_delay_set(self, min_delay=1, max_delay=120):
         for name, v in (("min_delay", min_delay), ("max_delay", max_delay)):
