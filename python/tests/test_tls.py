@@ -23,6 +23,17 @@ def make_ca(d, name):
             "-subj", "/CN=%s" % name, "-keyout", name + ".key", "-out", name + ".pem", cwd=d)
 
 
+def make_pki(d):
+    """In folder `d`: ca.pem/ca.key, and server.pem/server.key that it signed
+    for localhost and 127.0.0.1."""
+    make_ca(d, "ca")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", "server.key", "-out", "server.csr", cwd=d)
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "ext.cnf", "-out", "server.pem", cwd=d)
+
+
 @pytest.fixture(scope="module")
 def tls_broker():
     if not shutil.which("openssl"):
@@ -34,13 +45,8 @@ def tls_broker():
     # own temporary folders are not).
     d = pathlib.Path(tempfile.mkdtemp(prefix="tern-py-tls-"))
     os.chmod(d, 0o755)
-    make_ca(d, "ca")
+    make_pki(d)
     make_ca(d, "other")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-            "-keyout", "server.key", "-out", "server.csr", cwd=d)
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-            "-extfile", "ext.cnf", "-out", "server.pem", cwd=d)
     for f in d.iterdir():
         os.chmod(f, 0o644)
     port = free_port()

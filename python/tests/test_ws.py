@@ -10,7 +10,7 @@ import pytest
 
 import tern.paho.mqtt.client as mqtt
 from conftest import _ternd_path, free_port, wait_port
-from test_tls import make_ca, openssl, round_trip
+from test_tls import make_pki, round_trip
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +19,7 @@ def ws_ternd():
         pytest.skip("openssl is not installed")
     path = _ternd_path()
     d = pathlib.Path(tempfile.mkdtemp(prefix="tern-py-ws-"))
-    make_ca(d, "ca")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-            "-keyout", "server.key", "-out", "server.csr", cwd=d)
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-            "-extfile", "ext.cnf", "-out", "server.pem", cwd=d)
+    make_pki(d)
     ws, wss = free_port(), free_port()
     conf = d / "ternd.toml"
     conf.write_text("""[[listeners]]
