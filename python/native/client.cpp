@@ -108,6 +108,8 @@ class native_client {
     o.tls.ca_path = str("ca_path");
     o.tls.cert_file = str("cert_file");
     o.tls.key_file = str("key_file");
+    o.tls.ca_pem = str("ca_pem");            // tern.AsyncClient's ca_data (amqtt's cadata)
+    o.tls.server_name = str("server_name");
     if (tls.contains("insecure")) o.tls.insecure = tls["insecure"].cast<bool>();
     if (tls.contains("verify_host_name")) o.tls.verify_host_name = tls["verify_host_name"].cast<bool>();
     for (auto& [name, value] : ws_headers)
