@@ -377,6 +377,7 @@ class AsyncClient:
         self._sub_futs = {}                    # mid -> (future, [(filter, qos, nl, rap, rh)])
         self._unsub_futs = {}                  # mid -> future
         self._lost_waiters = []
+        self._last_lost = None                 # why the last connection ended (None: disconnect())
         self._subs = {}                        # filter -> (filter, qos, nl, rap, rh): for resubscribe
         self._inbox = _Inbox()
         self._connected = False
@@ -471,6 +472,8 @@ class AsyncClient:
         """Waits until the current connection ends: None after disconnect(),
         else an MQTTError saying why it was lost (with reconnect on, the client
         is reconnecting by then)."""
+        if not self._connected and (self._connect_fut is None or self._connect_fut.done()):
+            return self._last_lost
         fut = asyncio.get_running_loop().create_future()
         self._lost_waiters.append(fut)
         return await fut
@@ -586,6 +589,7 @@ class AsyncClient:
                 f.set_exception(make_exc())
 
     def _resolve_lost(self, why):
+        self._last_lost = why
         waiters, self._lost_waiters = self._lost_waiters, []
         for f in waiters:
             if not f.done():
