@@ -14,6 +14,7 @@ from test_ws import ws_ternd  # noqa: F401 (a fixture)
 
 
 def run(coro, timeout=30):
+    """Runs `coro` in a new event loop, for at most `timeout` seconds."""
     async def bounded():
         return await asyncio.wait_for(coro, timeout)
     return asyncio.run(bounded())

@@ -17,17 +17,12 @@ from tern.amqtt.client import ClientException, ConnectException, MQTTClient
 from tern.amqtt.errors import ClientError, ConnectError
 from tern.amqtt.mqtt.constants import QOS_0, QOS_1, QOS_2
 from tern.amqtt.session import IncomingApplicationMessage, OutgoingApplicationMessage
+from test_aio import run
 from test_paho_client import closed_mosquitto  # noqa: F401 (a fixture)
 from test_ws import ws_ternd  # noqa: F401 (a fixture)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(HERE, "..", "examples", "amqtt_client.py")
-
-
-def run(coro, timeout=30):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
 
 
 def uri(broker):
