@@ -383,6 +383,7 @@ class AsyncClient:
         self._inbox = _Inbox()
         self._connected = False
         self._closing = False
+        self._open = False                     # between connect() and disconnect(): the native loop runs
         self._connack = None
         # The amqtt layer reconnects by itself and keeps its message queue open meanwhile.
         self._end_messages_on_loss = True
@@ -433,6 +434,7 @@ class AsyncClient:
         fut = loop.create_future()
         self._connect_fut = fut
         self._closing = False
+        self._open = True
         self._inbox.reopen()
         n = self._native
         n.loop_start()
@@ -459,6 +461,7 @@ class AsyncClient:
         body = _props_body(properties, PacketTypes.DISCONNECT) if self._protocol == MQTTv5 else b""
         loop = asyncio.get_running_loop()
         self._closing = True
+        self._open = False
         n = self._native
         token = n.disconnect(reason_code, body)
         await loop.run_in_executor(None, token.wait, 10.0)
@@ -486,10 +489,12 @@ class AsyncClient:
         PUBCOMP), QoS 0 once queued. Returns the broker's reason code (0, or
         e.g. 16 "no matching subscribers" under MQTT 5); raises MQTTError when
         the broker refused (reason code >= 0x80) or the client could not
-        complete it. While disconnected the message is queued."""
+        complete it. While reconnecting the message is queued; before
+        connect() and after disconnect(), MQTTError."""
         _check_topic(topic)
         data = _payload_bytes(payload)
         _check_qos(qos)
+        self._check_open("publish")
         body = _props_body(properties, PacketTypes.PUBLISH) if properties is not None and self._protocol == MQTTv5 \
             else b""
         token = self._native.publish(topic, data, qos, bool(retain), body)
@@ -508,6 +513,7 @@ class AsyncClient:
         every filter. Returns the granted codes, one per filter (0-2, or a
         failure code >= 0x80)."""
         entries = self._sub_entries(topics, qos, no_local, retain_as_published, retain_handling)
+        self._check_open("subscribe")
         body = _props_body(properties, PacketTypes.SUBSCRIBE) if self._protocol == MQTTv5 else b""
         token = self._native.subscribe(entries, body)
         fut = self._future()
@@ -520,6 +526,7 @@ class AsyncClient:
         filters = [topics] if isinstance(topics, str) else list(topics) if isinstance(topics, (list, tuple)) else None
         if not filters or not all(isinstance(f, str) and f for f in filters):
             raise TypeError("topics: a filter (str) or a non-empty list of them")
+        self._check_open("unsubscribe")
         body = _props_body(properties, PacketTypes.UNSUBSCRIBE) if self._protocol == MQTTv5 else b""
         for f in filters:
             self._subs.pop(f, None)
@@ -552,11 +559,13 @@ class AsyncClient:
 
     # ------------------------------------------------------------------ internals
 
+    def _check_open(self, what):
+        # Before connect() and after disconnect() the native loop does not run.
+        if not self._open:
+            raise MQTTError("%s: not connected (connect() first)" % what)
+
     def _future(self):
-        loop = self._loop
-        if loop is None:
-            raise MQTTError("connect() first (the client is bound to the event loop connect() ran in)")
-        return loop.create_future()
+        return self._loop.create_future()
 
     @staticmethod
     def _sub_entries(topics, qos, no_local, retain_as_published, retain_handling):

@@ -318,6 +318,13 @@ def test_bad_arguments(ternd):
         AsyncClient(uri(ternd), ca_data=5)
 
     async def main():
+        c = AsyncClient(uri(ternd))
+        with pytest.raises(MQTTError, match="not connected"):
+            await c.publish("a", b"x", qos=1)  # before connect(): no loop would ever send it
+        await c.connect()
+        await c.disconnect()
+        with pytest.raises(MQTTError, match="not connected"):
+            await c.subscribe("a")
         async with AsyncClient(uri(ternd)) as c:
             with pytest.raises(TypeError, match="topic"):
                 await c.publish(5, b"x")
