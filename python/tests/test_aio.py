@@ -10,6 +10,7 @@ import pytest
 import tern
 from tern.aio import AsyncClient, ConnAck, ConnectError, Message, MQTTError, MQTTv311, MQTTv5, Will
 from test_paho_client import closed_mosquitto  # noqa: F401 (a fixture)
+from test_tls import tls_broker  # noqa: F401 (a fixture)
 from test_ws import ws_ternd  # noqa: F401 (a fixture)
 
 
@@ -261,6 +262,20 @@ def test_wss_verified(ws_ternd, topic):  # noqa: F811
         assert e.value.reason_code is None
         async with AsyncClient("wss://127.0.0.1:%d/mqtt" % wss, tls_insecure=True) as c:
             await c.publish(topic, b"x", qos=1)
+    run(main())
+
+
+def test_mqtts(tls_broker, topic):  # noqa: F811
+    port, d = tls_broker
+
+    async def main():
+        async with AsyncClient("mqtts://127.0.0.1:%d" % port, client_id="tls", ca_file=str(d / "ca.pem")) as c:
+            await c.subscribe(topic, qos=1)
+            await c.publish(topic, b"over tls", qos=1)
+            assert (await c.receive(5)).payload == b"over tls"
+        c = AsyncClient("mqtts://127.0.0.1:%d" % port, ca_file=str(d / "other.pem"))
+        with pytest.raises(ConnectError, match="certificate verify failed"):
+            await c.connect()
     run(main())
 
 

@@ -19,6 +19,7 @@ from tern.amqtt.mqtt.constants import QOS_0, QOS_1, QOS_2
 from tern.amqtt.session import IncomingApplicationMessage, OutgoingApplicationMessage
 from test_aio import run
 from test_paho_client import closed_mosquitto  # noqa: F401 (a fixture)
+from test_tls import tls_broker  # noqa: F401 (a fixture)
 from test_ws import ws_ternd  # noqa: F401 (a fixture)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -280,6 +281,22 @@ def test_ws_and_wss(ws_ternd, topic):  # noqa: F811
         u = MQTTClient(config={"auto_reconnect": False})
         with pytest.raises(ConnectException):
             await u.connect("wss://127.0.0.1:%d/mqtt" % wss)
+    run(main())
+
+
+def test_mqtts_with_cafile(tls_broker, topic):  # noqa: F811
+    port, d = tls_broker
+
+    async def main():
+        c = MQTTClient(config={"auto_reconnect": False})
+        assert await c.connect("mqtts://127.0.0.1:%d/" % port, cafile=str(d / "ca.pem")) == 0
+        await c.subscribe([(topic, QOS_1)])
+        await c.publish(topic, b"over tls", qos=QOS_1)
+        assert (await c.deliver_message(timeout=5)).data == b"over tls"
+        await c.disconnect()
+        c = MQTTClient(config={"auto_reconnect": False, "check_hostname": False})
+        with pytest.raises(ConnectException):
+            await c.connect("mqtts://127.0.0.1:%d/" % port, cafile=str(d / "other.pem"))
     run(main())
 
 
