@@ -286,3 +286,44 @@ def test_amqtt_example_runs_with_only_its_imports_changed(tmp_path):
         out, _ = p.communicate(timeout=20)
     assert p.returncode == 0, out.decode()
     assert b"Traceback" not in out, out.decode()
+
+
+def test_ssl_listeners(tmp_path):
+    import shutil
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    from test_tls import make_pki
+    make_pki(tmp_path)
+    mqtts, wss = free_port(), free_port()
+    tls = {"ssl": "on", "certfile": str(tmp_path / "server.pem"), "keyfile": str(tmp_path / "server.key"),
+           "cafile": str(tmp_path / "ca.pem")}
+    config = mem({"listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:%d" % mqtts, **tls},
+                                "wss": {"type": "ws", "bind": "127.0.0.1:%d" % wss}}})
+
+    def tls_client(port, transport):
+        c = paho.Client("tls-" + transport, transport=transport)
+        c.tls_set(ca_certs=str(tmp_path / "ca.pem"))  # no client certificate: amqtt's CERT_OPTIONAL
+        c.rc, c.got = [], []
+        c.on_connect = lambda cl, u, f, rc: (c.rc.append(rc), cl.subscribe("s/#", 1))
+        c.on_message = lambda cl, u, m: c.got.append(m.payload)
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        return c
+
+    async def scenario():
+        broker = Broker(config)
+        await broker.start()
+        loop = asyncio.get_running_loop()
+        a = tls_client(mqtts, "tcp")
+        b = tls_client(wss, "websockets")
+        assert await loop.run_in_executor(None, lambda: wait_for(lambda: a.rc == [0] and b.rc == [0]))
+        assert await loop.run_in_executor(None, lambda: wait_for(
+            lambda: broker.tern_broker.stats["subscriptions"] == 2))
+        a.publish("s/1", b"secret", qos=1)
+        assert await loop.run_in_executor(None, lambda: wait_for(lambda: a.got == b.got == [b"secret"]))
+        for c in (a, b):
+            c.disconnect()
+            c.loop_stop()
+        await broker.shutdown()
+
+    run(scenario())

@@ -336,3 +336,22 @@ def test_a_broker_collected_with_hooks_running(topic):
     import gc
     gc.collect()
     assert seen == [topic]
+
+
+def test_a_broker_dropped_inside_its_own_hook(topic):
+    # The hook drops the last reference to its broker: the broker is
+    # destroyed on a helper thread, not on the io thread running the hook.
+    holder = []
+    calls = []
+
+    def on_publish(c, m):
+        calls.append(m.topic)
+        holder.clear()
+
+    holder.append(memory_broker(on_publish=on_publish))
+    port = holder[0].start().port
+    pub = client(paho, port, "p")
+    pub.publish(topic, b"x", qos=1)
+    assert wait_for(lambda: calls == [topic])
+    assert wait_for(lambda: pub.rc and not pub.is_connected(), timeout=10)  # the broker went away
+    pub.loop_stop()
