@@ -122,6 +122,11 @@ reason connect_code(long n) {
 
 bool is_int(py::handle v) { return PyLong_Check(v.ptr()) && !PyBool_Check(v.ptr()); }
 
+// A hook's answer of a type it may not give.
+[[noreturn]] void bad_answer(const char* hook, py::handle v, const char* expected) {
+  throw py::type_error(std::string(hook) + " returned a " + Py_TYPE(v.ptr())->tp_name + ": not " + expected);
+}
+
 std::string topic_of(py::handle v, const char* what) {
   auto s = v.cast<std::string>();
   if (auto e = topic::validate_name(s)) throw py::value_error(std::string(what) + ": not a valid topic name: " + s);
@@ -143,11 +148,7 @@ class python_hooks final : public engine::hooks {
   }
 
   reason on_connect(const engine::connect_request& r) override {
-    if (!has_connect_ || finalizing.load()) return reason::success;
-    gil g;
-    if (cleared_) return reason::success;
-    py::object f = connect_;
-    try {
+    return call(has_connect_, connect_, "on_connect", reason::success, [&](py::object& f) {
       broker_client c;
       c.client_id = std::string(r.client_id);
       c.username = r.username;
@@ -159,22 +160,12 @@ class python_hooks final : public engine::hooks {
       if (v.is_none() || v.is(py::bool_(true))) return reason::success;
       if (v.is(py::bool_(false))) return reason::not_authorized;
       if (is_int(v)) return connect_code(v.cast<long>());
-      throw py::type_error(std::string("on_connect returned a ") + Py_TYPE(v.ptr())->tp_name +
-                           ": not True, False, None or a reason code");
-    } catch (py::error_already_set& e) {
-      log_raised("on_connect", e);
-    } catch (const std::exception& e) {
-      log_refused("on_connect", e);
-    }
-    return reason::success;
+      bad_answer("on_connect", v, "True, False, None or a reason code");
+    });
   }
 
   engine::publish_verdict on_publish(const engine::client_info& who, publish_packet& m) override {
-    if (!has_publish_ || finalizing.load()) return {};
-    gil g;
-    if (cleared_) return {};
-    py::object f = publish_;
-    try {
+    return call(has_publish_, publish_, "on_publish", engine::publish_verdict{}, [&](py::object& f) {
       py::object msg = make_message(m, who.version == protocol_version::v5);
       auto& native = msg.cast<message&>();
       py::object topic0 = native.topic_, payload0 = native.payload;
@@ -188,34 +179,24 @@ class python_hooks final : public engine::hooks {
         if (!p) throw py::error_already_set();
         m.set_payload(shared_bytes::copy(std::string_view(p.cast<py::bytes>())));
       }
-      if (v.is_none() || v.is(py::bool_(true))) return {};
-      if (v.is(py::bool_(false))) return {engine::publish_action::discard};
+      if (v.is_none() || v.is(py::bool_(true))) return engine::publish_verdict{};
+      if (v.is(py::bool_(false))) return engine::publish_verdict{engine::publish_action::discard};
       if (PyUnicode_Check(v.ptr())) {
         m.set_topic(topic_of(v, "on_publish returned a redirect"));
-        return {};
+        return engine::publish_verdict{};
       }
       if (is_int(v)) {
         const long n = v.cast<long>();
-        if (n == 0) return {};
-        if (n >= 0x80 && n <= 0xFF) return {engine::publish_action::refuse, static_cast<reason>(n)};
+        if (n == 0) return engine::publish_verdict{};
+        if (n >= 0x80 && n <= 0xFF) return engine::publish_verdict{engine::publish_action::refuse, static_cast<reason>(n)};
         throw py::value_error("on_publish returned " + std::to_string(n) + ": not a PUBACK reason code");
       }
-      throw py::type_error(std::string("on_publish returned a ") + Py_TYPE(v.ptr())->tp_name +
-                           ": not True, False, None, a topic or a reason code");
-    } catch (py::error_already_set& e) {
-      log_raised("on_publish", e);
-    } catch (const std::exception& e) {
-      log_refused("on_publish", e);
-    }
-    return {};
+      bad_answer("on_publish", v, "True, False, None, a topic or a reason code");
+    });
   }
 
   reason on_subscribe(const engine::client_info& who, subscription& s) override {
-    if (!has_subscribe_ || finalizing.load()) return reason::success;
-    gil g;
-    if (cleared_) return reason::success;
-    py::object f = subscribe_;
-    try {
+    return call(has_subscribe_, subscribe_, "on_subscribe", reason::success, [&](py::object& f) {
       py::object v = f(client_of(who), s.filter, static_cast<int>(s.options.max_qos));
       if (v.is_none() || v.is(py::bool_(true))) return reason::success;
       if (v.is(py::bool_(false))) return reason::not_authorized;
@@ -228,31 +209,36 @@ class python_hooks final : public engine::hooks {
         if (n >= 0x80 && n <= 0xFF) return static_cast<reason>(n);
         throw py::value_error("on_subscribe returned " + std::to_string(n) + ": not a QoS or a SUBACK reason code");
       }
-      throw py::type_error(std::string("on_subscribe returned a ") + Py_TYPE(v.ptr())->tp_name +
-                           ": not True, False, None, a QoS or a reason code");
-    } catch (py::error_already_set& e) {
-      log_raised("on_subscribe", e);
-    } catch (const std::exception& e) {
-      log_refused("on_subscribe", e);
-    }
-    return reason::success;
+      bad_answer("on_subscribe", v, "True, False, None, a QoS or a reason code");
+    });
   }
 
   void on_disconnect(const engine::client_info& who, const error& why) override {
-    if (!has_disconnect_ || finalizing.load()) return;
-    gil g;
-    if (cleared_) return;
-    py::object f = disconnect_;
-    try {
+    call(has_disconnect_, disconnect_, "on_disconnect", true, [&](py::object& f) {
       f(client_of(who), why.code ? why.message() : std::string());
-    } catch (py::error_already_set& e) {
-      log_raised("on_disconnect", e);
-    } catch (const std::exception& e) {
-      log_refused("on_disconnect", e);
-    }
+      return true;
+    });
   }
 
  private:
+  // Calls `run` with the hook (when given and Python may be called), with
+  // the GIL; what it raises is logged and `fallback` answered.
+  template <class T, class F>
+  T call(bool has, const py::object& hook, const char* name, T fallback, F&& run) {
+    if (!has || finalizing.load()) return fallback;
+    gil g;
+    if (cleared_) return fallback;
+    py::object f = hook;  // ours for the call, whatever clear() does meanwhile
+    try {
+      return run(f);
+    } catch (py::error_already_set& e) {
+      log_raised(name, e);
+    } catch (const std::exception& e) {
+      log_refused(name, e);
+    }
+    return fallback;
+  }
+
   // Read and changed with the GIL held only.
   py::object connect_, publish_, subscribe_, disconnect_;
   bool cleared_ = false;
