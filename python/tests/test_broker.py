@@ -355,3 +355,19 @@ def test_a_broker_dropped_inside_its_own_hook(topic):
     assert wait_for(lambda: calls == [topic])
     assert wait_for(lambda: pub.rc and not pub.is_connected(), timeout=10)  # the broker went away
     pub.loop_stop()
+
+
+def test_on_disconnect_says_why():
+    import socket
+    events = []
+    with memory_broker(on_disconnect=lambda c, why: events.append((c.client_id, why))) as b:
+        c = client(paho, b.port, "polite")
+        assert wait_for(lambda: c.rc == [0])
+        close(c)
+        s = socket.create_connection(("127.0.0.1", b.port))
+        s.sendall(b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04rude")  # CONNECT, then gone
+        assert s.recv(4) == b"\x20\x02\x00\x00"
+        s.close()
+        assert wait_for(lambda: len(events) == 2)
+    assert events[0] == ("polite", "")
+    assert events[1][0] == "rude" and events[1][1] != ""
