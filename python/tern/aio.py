@@ -365,8 +365,7 @@ class AsyncClient:
         self._native = _tern.Client(self, reconnect=self._reconnect, reconnect_min=float(reconnect_min_delay),
                                     reconnect_max=float(reconnect_max_delay), max_queued=max_queued,
                                     max_inflight=max_inflight, persistence_dir=persistence_dir or "", tls=tls,
-                                    ws_headers=_header_pairs(ws_headers),
-                                    receive_queue=0)  # no bound: messages() may fall behind the network
+                                    ws_headers=_header_pairs(ws_headers))
         self._native.set_protocol(protocol)
         self._native.set_callbacks(_tern.CB_CONNECT | _tern.CB_DISCONNECT | _tern.CB_MESSAGE | _tern.CB_PUBLISH
                                    | _tern.CB_SUBSCRIBE | _tern.CB_UNSUBSCRIBE)

@@ -121,6 +121,7 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
   void receive(clock::duration timeout, asio::any_completion_handler<receive_signature> h) {
     if (shut_down_) return complete(h, error_code(asio::error::operation_aborted), publish_packet{});
     dispatch_.receive(timeout, std::move(h), session_.idle());
+    if (!dispatch_.full()) link_.hold_reads(false);
   }
 
   void ping(asio::any_completion_handler<ping_signature> h) {
@@ -181,7 +182,10 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
     ping_ops_.pop_front();
   }
 
-  void message(publish_packet m, delivery d) override { dispatch_.route(std::move(m), d); }
+  void message(publish_packet m, delivery d) override {
+    dispatch_.route(std::move(m), d);
+    if (dispatch_.full()) link_.hold_reads(true);
+  }
 
   void connected(const connack_packet& a) override {
     if (on_connect_) notify([h = on_connect_, a] { h(a); });

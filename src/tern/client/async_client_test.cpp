@@ -383,21 +383,44 @@ TEST_F(AsyncClientTest, ReceiveTimesOutAndCanBeCancelledWithoutLosingAMessage) {
   disconnect(c);
 }
 
-TEST_F(AsyncClientTest, ReceiveQueueIsBounded) {
+// A full receive queue holds the broker back (the client stops reading)
+// instead of dropping messages it acknowledged: a subscriber with a queue of
+// 3 that reads nothing while 300 QoS 1 messages are published gets every
+// one, in order, once it reads. (It dropped all but the last 3 before.)
+TEST_F(AsyncClientTest, AFullReceiveQueueHoldsTheBrokerBackAndLosesNothing) {
   client_options o;
   o.receive_queue = 3;
   AsyncClient c(io.get_executor(), o);
   connect(c, {.client_id = "bounded"});
   subscribe(c, {{"b/#", {.max_qos = qos::at_least_once}}});
+  AsyncClient pub(io.get_executor());
+  connect(pub, {.client_id = "bounded-pub"});
+  constexpr int n = 300;
   int acked = 0;
-  for (int i = 0; i < 5; ++i)
-    c.async_publish(msg("b/x", std::to_string(i), qos::at_least_once), [&](error_code, reason) { ++acked; });
-  ASSERT_TRUE(run_until(io, [&] { return acked == 5 && c.received_dropped() == 2; }));
-  for (auto want : {"2", "3", "4"}) {
+  for (int i = 0; i < n; ++i)
+    pub.async_publish(msg("b/x", std::to_string(i), qos::at_least_once), [&](error_code, reason) { ++acked; });
+  ASSERT_TRUE(run_until(io, [&] { return acked == n; }));
+  for (int i = 0; i < n; ++i) {
     auto m = receive(c);
-    ASSERT_TRUE(m);
-    EXPECT_EQ(text(*m), want);
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(text(*m), std::to_string(i));
   }
+  EXPECT_EQ(c.received_dropped(), 0u);
+  disconnect(pub);
+  disconnect(c);
+}
+
+// A queue of 0: what no handler or receive takes is dropped and counted.
+TEST_F(AsyncClientTest, AReceiveQueueOfZeroDropsWhatNobodyTakes) {
+  client_options o;
+  o.receive_queue = 0;
+  AsyncClient c(io.get_executor(), o);
+  connect(c, {.client_id = "no-queue"});
+  subscribe(c, {{"z/#", {.max_qos = qos::at_least_once}}});
+  int acked = 0;
+  for (int i = 0; i < 3; ++i)
+    c.async_publish(msg("z/x", std::to_string(i), qos::at_least_once), [&](error_code, reason) { ++acked; });
+  ASSERT_TRUE(run_until(io, [&] { return acked == 3 && c.received_dropped() == 3; }));
   disconnect(c);
 }
 

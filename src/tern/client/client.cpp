@@ -113,6 +113,10 @@ struct core : std::enable_shared_from_this<core> {
     log_ = log::logger{std::make_shared<forward_sink>(opts_.log.output(), weak_from_this()), channel, level};
     client_options o = opts_;
     o.log = log_;
+    // AsyncClient's queue holds what arrives while the pump delivers (even
+    // with receive_queue 0, which means no queue here: with an on_message
+    // callback every message is delivered, without one they are dropped).
+    o.receive_queue = std::max<std::size_t>(opts_.receive_queue, 1);
     ac_.emplace(strand_, std::move(o));
     // Set before any thread runs the loop (AsyncClient: "or before the executor runs").
     ac_->on_connect([this](const connack_packet& a) { on_accepted(a); });
@@ -362,9 +366,16 @@ struct core : std::enable_shared_from_this<core> {
 
   // ---------------------------------------------------------------- receiving (strand only)
 
-  // Keeps one async_receive pending while a session is active.
+  // Keeps one async_receive pending while a session is active, and while
+  // there is room in rx_ (or an on_message callback takes each message):
+  // when rx_ is full the pump waits, AsyncClient's queue fills, and the
+  // client stops reading from the broker until receive() makes room.
   void start_pump() {
     if (pumping_ || shut_down_) return;
+    if (rx_full()) {
+      pump_waits_for_room_ = true;
+      return;
+    }
     pumping_ = true;
     ac_->async_receive([this](error_code ec, publish_packet m) {
       pumping_ = false;
@@ -378,12 +389,26 @@ struct core : std::enable_shared_from_this<core> {
     });
   }
 
+  // rx_ holds receive_queue messages and no on_message callback takes them.
+  bool rx_full() const {
+    if (get(on_message_)) return false;
+    std::lock_guard lk(m_);
+    return opts_.receive_queue != 0 && rx_.size() >= opts_.receive_queue;
+  }
+
+  // receive() took a message or an on_message callback was set: a pump
+  // waiting for room goes on (strand only).
+  void room_in_rx() {
+    if (!pump_waits_for_room_) return;
+    pump_waits_for_room_ = false;
+    start_pump();
+  }
+
   void deliver(publish_packet m) {
     if (auto cb = get(on_message_)) return invoke(*cb, "on_message", m);
     {
       std::lock_guard lk(m_);
-      if (opts_.receive_queue == 0) return;
-      if (rx_.size() >= opts_.receive_queue) rx_.pop_front();
+      if (opts_.receive_queue == 0) return;  // documented: no queue, dropped
       rx_.push_back(std::move(m));
     }
     rx_cv_.notify_all();
@@ -399,10 +424,16 @@ struct core : std::enable_shared_from_this<core> {
       std::unique_lock lk(m_);
       rx_cv_.wait_until(lk, until, [&] { return !rx_.empty(); });
     });
-    std::lock_guard lk(m_);
-    if (rx_.empty()) return std::nullopt;
-    auto m = std::move(rx_.front());
-    rx_.pop_front();
+    std::optional<publish_packet> m;
+    {
+      std::lock_guard lk(m_);
+      if (rx_.empty()) return std::nullopt;
+      m = std::move(rx_.front());
+      rx_.pop_front();
+    }
+    asio::post(strand_, [w = weak_from_this()] {
+      if (auto self = w.lock()) self->room_in_rx();
+    });
     return m;
   }
 
@@ -656,6 +687,7 @@ struct core : std::enable_shared_from_this<core> {
   // Strand only.
   bool session_active_ = false;
   bool pumping_ = false;
+  bool pump_waits_for_room_ = false;  // strand only
   bool disconnecting_ = false;
   bool reconnecting_ = false;
   std::vector<std::shared_ptr<token_state>> connect_tokens_;
@@ -715,7 +747,12 @@ Client::Client(client_options options) : core_(std::make_shared<client_detail::c
 Client::~Client() { core_->shutdown(); }
 
 void Client::on_connect(connect_callback cb) { core_->set(core_->on_connect_, std::move(cb)); }
-void Client::on_message(message_callback cb) { core_->set(core_->on_message_, std::move(cb)); }
+void Client::on_message(message_callback cb) {
+  core_->set(core_->on_message_, std::move(cb));
+  asio::post(core_->strand_, [w = std::weak_ptr<client_detail::core>(core_)] {
+    if (auto c = w.lock()) c->room_in_rx();
+  });
+}
 void Client::on_publish(publish_callback cb) { core_->set(core_->on_publish_, std::move(cb)); }
 void Client::on_subscribe(subscribe_callback cb) { core_->set(core_->on_subscribe_, std::move(cb)); }
 void Client::on_unsubscribe(subscribe_callback cb) { core_->set(core_->on_unsubscribe_, std::move(cb)); }

@@ -213,9 +213,10 @@ class Client {
   token unsubscribe(std::string filter);
   token unsubscribe(std::vector<std::string> filters, properties props = {});
   // The next received message when no on_message() callback is set (they
-  // wait in a queue of client_options::receive_queue, the oldest dropped
-  // past it); nullopt when none arrives within `timeout` (0: only what is
-  // queued now). With an on_message() callback, messages go there instead.
+  // wait in a queue of client_options::receive_queue; when it is full the
+  // client reads nothing more from the broker until receive() takes one);
+  // nullopt when none arrives within `timeout` (0: only what is queued now).
+  // With an on_message() callback, messages go there instead.
   std::optional<publish_packet> receive(std::chrono::milliseconds timeout);
 
   // ---- the loop ----

@@ -74,12 +74,7 @@ void dispatch::route(publish_packet m, delivery d) {
     if (d.number) taken(d.number);
     return;
   }
-  if (queue_.size() >= limit_) {
-    if (queue_.front().d.number) taken(queue_.front().d.number);
-    queue_.pop_front();
-    ++dropped_;
-  }
-  queue_.push_back({std::move(m), d});
+  queue_.push_back({std::move(m), d});  // past limit_: full() stops the reads
 }
 
 void dispatch::receive(std::chrono::steady_clock::duration timeout, receive_handler h, bool idle) {

@@ -1,7 +1,10 @@
 // tern/client/dispatch.hpp (internal to the client): where a received
 // message goes. Every on_message()/on_delivery() handler whose filter
 // matches its topic (all of them, in one posted call), else the oldest
-// waiting async_receive(), else the bounded receive queue (oldest dropped).
+// waiting async_receive(), else the receive queue. Past the queue's bound
+// nothing is dropped: full() tells the client to stop reading from the
+// broker until async_receive() makes room (a bound of 0: messages nobody
+// takes are dropped and counted).
 // With a delivery number, the message counts as taken (`delivered`) once
 // its handlers returned, or once the completion handler of the receive that
 // took it returned.
@@ -60,6 +63,8 @@ class dispatch {
     closed_ = true;
   }
   std::uint64_t dropped() const noexcept { return dropped_; }
+  // The receive queue holds its bound or more: stop reading.
+  bool full() const noexcept { return limit_ != 0 && queue_.size() >= limit_; }
 
  private:
   struct filter_handler {

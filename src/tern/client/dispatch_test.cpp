@@ -65,17 +65,33 @@ TEST_F(Dispatch, EveryMatchingHandlerGetsTheMessageThenItIsTaken) {
   EXPECT_EQ(got, std::vector<std::string>{"x"});
 }
 
-TEST_F(Dispatch, TheQueueDropsTheOldestPastItsBoundAndCountsIt) {
+TEST_F(Dispatch, PastItsBoundTheQueueDropsNothingAndSaysItIsFull) {
   d->route(message("1"), delivery{1, false});
+  EXPECT_FALSE(d->full());
   d->route(message("2"), delivery{2, false});
-  d->route(message("3"), delivery{3, false});
-  EXPECT_EQ(d->dropped(), 1u);
-  EXPECT_EQ(taken, std::vector<std::uint64_t>{1});  // the dropped one is done with
+  EXPECT_TRUE(d->full());                     // the client stops reading
+  d->route(message("3"), delivery{3, false});  // what the last read brought
+  EXPECT_EQ(d->dropped(), 0u);
+  EXPECT_TRUE(taken.empty());
   receive();
   receive();
   run();
-  EXPECT_EQ(got, (std::vector<std::string>{"2", "3"}));
+  EXPECT_FALSE(d->full());
+  receive();
+  run();
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_EQ(taken, (std::vector<std::uint64_t>{1, 2, 3}));  // once each completion handler returned
+}
+
+TEST(DispatchNoQueue, WhatNobodyTakesIsDroppedAndCounted) {
+  asio::io_context io;
+  auto d = std::make_shared<dispatch>(io.get_executor(), 0);
+  std::vector<std::uint64_t> taken;
+  d->bind(d, [&](std::uint64_t n) { taken.push_back(n); });
+  d->route(message("1"), delivery{1, false});
+  EXPECT_EQ(d->dropped(), 1u);
+  EXPECT_FALSE(d->full());
+  EXPECT_EQ(taken, std::vector<std::uint64_t>{1});  // the dropped one is done with
 }
 
 TEST_F(Dispatch, AWaitingReceiveTakesTheNextMessageAndACancelledOneTakesNone) {

@@ -31,6 +31,7 @@ error_code link::open(const broker_uri& uri) {
   s->tr = std::move(*tr);
   s->rbuf.resize(read_buffer_size);
   current_ = s;
+  read_wanted_ = false;
   s->tr->async_open(uri.host, uri.port, [owner = owner_.lock(), this, s](error_code ec) { on_opened(s, ec); });
   return {};
 }
@@ -58,7 +59,18 @@ void link::on_opened(const std::shared_ptr<stream>& s, error_code ec) {
   rearm();
 }
 
+void link::hold_reads(bool hold) {
+  hold_ = hold;
+  if (hold || !read_wanted_) return;
+  read_wanted_ = false;
+  if (current_) start_read(current_);
+}
+
 void link::start_read(const std::shared_ptr<stream>& s) {
+  if (hold_) {
+    read_wanted_ = true;
+    return;
+  }
   s->tr->async_read_some(asio::buffer(s->rbuf), [owner = owner_.lock(), this, s](error_code ec, std::size_t n) {
     on_read(s, ec, n);
   });

@@ -47,6 +47,11 @@ class link {
   void write(write_buffer& out);
   // Arms the timer at the session's next deadline (or stops it).
   void rearm();
+  // Stops reading from the broker (true) until told to read again (false):
+  // the application's receive queue is full, and TCP holds the broker back
+  // instead of the client dropping what it already acknowledged. The read
+  // under way, if any, still completes.
+  void hold_reads(bool hold);
 
  private:
   struct stream {
@@ -72,6 +77,8 @@ class link {
   boost::asio::steady_timer timer_;
   std::optional<time_point> armed_;
   std::uint64_t timer_gen_ = 0;
+  bool hold_ = false;
+  bool read_wanted_ = false;  // a read would have started but for hold_
 };
 
 }  // namespace tern::client_detail

@@ -125,8 +125,10 @@ struct client_options {
   reconnect_options reconnect{};
   offline_queue_options offline_queue{};
   // Received messages that no on_message() handler takes wait for
-  // async_receive() in a queue of at most this many; past it the oldest is
-  // dropped (counted in AsyncClient::received_dropped()).
+  // async_receive() in a queue of this many; when it is full the client
+  // stops reading from the broker until the application takes one (TCP
+  // holds the broker back; nothing is dropped). 0: no queue, such messages
+  // are dropped (counted in AsyncClient::received_dropped()).
   std::size_t receive_queue = 1000;
   // What this side announces and enforces (Receive Maximum, Maximum Packet
   // Size, Topic Alias Maximum), the CONNACK timeout (connect_timeout) and the
