@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "tern/core/error.hpp"
+#include "tern/core/json.hpp"
 #include "tern/core/utf8.hpp"
 #include "tern/log/stderr_sink.hpp"
 #include "tern/topic/topic.hpp"
@@ -435,26 +436,6 @@ std::string hex(bytes_view b, bool upper) {
   return s;
 }
 
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += ch;
-    }
-  }
-  out += '"';
-}
-
 std::tm local_tm(std::int64_t ns) {
   const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
   std::tm tm{};
@@ -484,9 +465,9 @@ std::string json_of(const publish_packet& m, std::int64_t ns) {
   const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
   std::tm utc{};
   ::gmtime_r(&secs, &utc);
-  json_string(out, strftime_of("%Y-%m-%dT%H:%M:%S", utc) + fmt::format(".{:06}Z", (ns % 1'000'000'000) / 1000));
+  append_json_string(out, strftime_of("%Y-%m-%dT%H:%M:%S", utc) + fmt::format(".{:06}Z", (ns % 1'000'000'000) / 1000));
   out += ",\"topic\":";
-  json_string(out, m.topic());
+  append_json_string(out, m.topic());
   out += fmt::format(",\"qos\":{},\"retain\":{},\"payloadlen\":{}", static_cast<int>(m.qos), m.retain ? 1 : 0,
                      m.payload().size());
   const auto& p = m.props();
@@ -494,7 +475,7 @@ std::string json_of(const publish_packet& m, std::int64_t ns) {
     std::string props;
     auto field = [&](std::string_view name) {
       props += props.empty() ? "" : ",";
-      json_string(props, name);
+      append_json_string(props, name);
       props += ':';
     };
     if (!p.user_properties().empty()) {
@@ -502,15 +483,15 @@ std::string json_of(const publish_packet& m, std::int64_t ns) {
       std::string o;
       p.for_each_user_property([&](std::string_view k, std::string_view v) {
         o += o.empty() ? "{" : ",";
-        json_string(o, k);
+        append_json_string(o, k);
         o += ':';
-        json_string(o, v);
+        append_json_string(o, v);
       });
       props += o + "}";
     }
-    if (auto v = p.get<property_id::content_type>()) field("content-type"), json_string(props, *v);
-    if (auto v = p.get<property_id::response_topic>()) field("response-topic"), json_string(props, *v);
-    if (auto v = p.get<property_id::correlation_data>()) field("correlation-data"), json_string(props, as_chars(*v));
+    if (auto v = p.get<property_id::content_type>()) field("content-type"), append_json_string(props, *v);
+    if (auto v = p.get<property_id::response_topic>()) field("response-topic"), append_json_string(props, *v);
+    if (auto v = p.get<property_id::correlation_data>()) field("correlation-data"), append_json_string(props, as_chars(*v));
     if (auto v = p.get<property_id::message_expiry_interval>()) field("message-expiry-interval"), props += std::to_string(*v);
     if (auto v = p.get<property_id::payload_format_indicator>()) field("payload-format-indicator"), props += std::to_string(*v);
     if (auto ids = p.subscription_identifiers(); !ids.empty()) field("subscription-identifier"), props += std::to_string(ids[0]);
@@ -518,7 +499,7 @@ std::string json_of(const publish_packet& m, std::int64_t ns) {
   }
   out += ",\"payload\":";
   if (m.payload().size() == 0) out += "null";
-  else json_string(out, m.payload().view());
+  else append_json_string(out, m.payload().view());
   out += '}';
   return out;
 }

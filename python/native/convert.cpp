@@ -22,7 +22,8 @@ py::tuple err_tuple(const boost::system::error_code& ec) {
   else if (sec.category() == tern::client_error_category()) kind = 3;
   else if (ec.category() == boost::system::system_category() || ec.category() == boost::system::generic_category())
     kind = 5;
-  return py::make_tuple(kind, kind >= 1 && kind <= 3 ? sec.value() : ec.value(), ec ? ec.message() : std::string());
+  if (kind == 0) return py::make_tuple(0, 0, std::string());
+  return py::make_tuple(kind, kind <= 3 ? sec.value() : ec.value(), ec.message());
 }
 
 tern::properties parse_props(const py::bytes& raw, tern::property_context ctx, const char* arg) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "tern/core/json.hpp"
 #include "tern/gateway/syntax.hpp"
 
 namespace tern::gateway {

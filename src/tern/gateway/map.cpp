@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tern/core/json.hpp"
 #include "tern/core/utf8.hpp"
 #include "tern/gateway/schema_check.hpp"
 #include "tern/topic/topic.hpp"

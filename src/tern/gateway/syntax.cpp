@@ -7,6 +7,7 @@
 #include <utility>
 #include <nlohmann/json.hpp>
 
+#include "tern/core/json.hpp"
 #include "tern/core/utf8.hpp"
 
 namespace tern::gateway {
@@ -253,32 +254,6 @@ result<parsed> parse(std::string_view topic, std::string_view payload) {
                             .arguments = {}}};
   if (auto r = parse_payload(payload, p.msg); !r) return r.error();
   return p;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 0xF];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
 }
 
 result<mqtt_message> format(std::string_view root, const message& m) {

@@ -84,7 +84,4 @@ struct message_view {
 [[nodiscard]] result<mqtt_message> format(std::string_view root, const message_view& m);
 [[nodiscard]] result<mqtt_message> format(std::string_view root, const message& m);
 
-// Appends `s` to `out` as a JSON string (quotes and escapes included).
-void append_json_string(std::string& out, std::string_view s);
-
 }  // namespace tern::gateway
