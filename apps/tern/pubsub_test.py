@@ -304,50 +304,13 @@ def interop_scenarios(s, tmp):
         closed.stop()
 
 
-OPENSSL_CNF = """[req]
-distinguished_name = dn
-[dn]
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-[server]
-basicConstraints = CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1
-[other]
-basicConstraints = CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:other.example
-[client]
-basicConstraints = CA:FALSE
-extendedKeyUsage = clientAuth
-"""
-
-
 def make_pki(d):
-    """A CA, an unknown CA, server certificates for localhost/127.0.0.1 and
-    for other.example, a client certificate (EC keys: fast), and a hashed
-    CA folder, in `d`."""
+    """The TLS tests' certificates (tests/support/make-pki.sh: CAs, server
+    certificates for localhost/127.0.0.1 and for other.example, a client
+    certificate, a hashed CA folder) in `d`."""
     os.makedirs(d)
-    with open(os.path.join(d, "openssl.cnf"), "w") as f:
-        f.write(OPENSSL_CNF)
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-
-    def run(*argv):
-        subprocess.run(["openssl"] + list(argv), cwd=d, check=True, capture_output=True, timeout=TIMEOUT)
-
-    for ca, cn in (("ca", "tern test CA"), ("unknown_ca", "tern unknown CA")):
-        run("req", "-x509", *key, "-keyout", ca + ".key", "-out", ca + ".crt", "-days", "2", "-subj", "/CN=" + cn,
-            "-config", "openssl.cnf", "-extensions", "ca")
-    for name, ext, cn in (("server", "server", "localhost"), ("other", "other", "other.example"),
-                          ("client", "client", "tern-test-client")):
-        run("req", "-new", *key, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn,
-            "-config", "openssl.cnf")
-        run("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", name + ".crt", "-days", "2", "-extfile", "openssl.cnf", "-extensions", ext)
-    os.makedirs(os.path.join(d, "capath"))
-    subprocess.run(["cp", os.path.join(d, "ca.crt"), os.path.join(d, "capath")], check=True)
-    run("rehash", "capath")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "support", "make-pki.sh")
+    subprocess.run(["sh", script, d], check=True, capture_output=True, timeout=TIMEOUT)
     subprocess.run(["chmod", "-R", "a+rX", d], check=True)  # mosquitto started as root reads as user mosquitto
     return lambda name: os.path.join(d, name)
 
@@ -361,7 +324,7 @@ def tls_scenarios(s, tmp):
             port, pki("ca.crt"), pki(cert + ".crt"), pki(cert + ".key"), "require_certificate true\n" if mutual else "")
 
     m = mosquitto(tmp, "tls", "allow_anonymous true\n" + tls_listener(tls_port, "server") +
-                  tls_listener(mutual_port, "server", True) + tls_listener(other_port, "other"))
+                  tls_listener(mutual_port, "server", True) + tls_listener(other_port, "other_server"))
     try:
         for port in (tls_port, mutual_port, other_port):
             deadline = time.time() + 5
