@@ -50,6 +50,9 @@ void worker::admit(endpoint& ep, time_point now) {
     return ep.wake();
   }
   if (c.will && reserved_for_broker(c.will->topic)) return refuse(reason::not_authorized);
+  // MQTT-4.12.0-1: no enhanced authentication here (custom authentication
+  // is on_connect's), so an Authentication Method is refused, and closed.
+  if (v5 && c.props.get<property_id::authentication_method>()) return refuse(reason::bad_authentication_method);
 
   const std::string peer = ep.peer();
   const auto verdict =

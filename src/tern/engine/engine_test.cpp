@@ -569,6 +569,19 @@ TEST_F(Engine, EmptyClientIdIsAssigned) {
   EXPECT_EQ(refused->expect<connack_packet>().reason_code, reason::client_identifier_not_valid);
 }
 
+// MQTT-4.12.0-1: a server that does not support the CONNECT's
+// Authentication Method MAY answer 0x8C and MUST close; tern has no enhanced
+// authentication (custom authentication is the on_connect hook's).
+TEST_F(Engine, AnAuthenticationMethodIsRefusedWithBadAuthenticationMethod) {
+  make(1);
+  connect_packet c;
+  c.client_id = "scram";
+  c.props = properties::builder{}.add<property_id::authentication_method>("SCRAM-SHA-1").build();
+  auto refused = open(c);
+  EXPECT_EQ(refused->expect<connack_packet>().reason_code, reason::bad_authentication_method);
+  EXPECT_EQ(eng->stats().clients_connected.load(), 0u);
+}
+
 TEST_F(Engine, TwoWorkersRouteThroughBatches) {
   make(2);
   std::vector<std::unique_ptr<client>> subs;
