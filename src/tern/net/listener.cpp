@@ -2,6 +2,7 @@
 // at start, nothing more: accepting is accept4 on the bare descriptor.
 #include "tern/net/listener.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -103,6 +104,9 @@ std::vector<std::unique_ptr<listener>> open_listeners(const std::vector<listen_a
       asio::ip::tcp::acceptor a(setup);
       a.open(at.protocol(), ec);
       if (ec) return fail("open", at);
+      // Not inherited by programs the process starts (accepted sockets
+      // are made with SOCK_CLOEXEC, below).
+      ::fcntl(a.native_handle(), F_SETFD, FD_CLOEXEC);
       if (at.address().is_v6()) {
         bool v4_on_port = false;
         for (const auto& eps : endpoints)

@@ -4,6 +4,7 @@
 #include "tern/net/runtime.hpp"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -73,6 +74,27 @@ TEST_F(Runtime, CountsConnectionsAndClosesThemOnStop) {
   EXPECT_TRUE(connected.closed_by_broker(&got));
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(std::get<disconnect_packet>(got[0]).reason_code, reason::server_shutting_down);
+}
+
+// A program that starts others (the gateway's process interface, Python's
+// subprocess) must not hand them the broker's sockets.
+TEST_F(Runtime, ListeningAndAcceptedSocketsAreCloseOnExec) {
+  runtime rt(engine, on("127.0.0.1"));
+  ASSERT_FALSE(rt.start());
+  test_client c(rt.bound().at(0).port, protocol_version::v5);
+  ASSERT_EQ(c.connect("cloexec").reason_code, reason::success);
+  EXPECT_TRUE(settles_at(rt, 1));
+  int sockets = 0;
+  for (int fd = 0; fd < 1024; ++fd) {
+    char link[64] = {};
+    const std::string path = "/proc/self/fd/" + std::to_string(fd);
+    if (::readlink(path.c_str(), link, sizeof link - 1) <= 0 || std::string_view(link).substr(0, 7) != "socket:") continue;
+    if (fd == c.fd()) continue;  // the test's own client
+    ++sockets;
+    EXPECT_TRUE(::fcntl(fd, F_GETFD) & FD_CLOEXEC) << "descriptor " << fd;
+  }
+  EXPECT_GE(sockets, 2);  // the listener and the accepted connection
+  rt.stop();
 }
 
 TEST_F(Runtime, AdoptedSocketsThatAreNotTcpAreClosed) {
