@@ -5,7 +5,11 @@ connection states, error_string() and connack_string(), the 3.x <-> 5
 CONNACK code maps, and the error kinds tern._tern reports (err_tuple in
 python/native/convert.hpp) with the exceptions they become."""
 import logging
-import ssl as _ssl
+
+# The 3.x <-> 5 CONNACK code maps, tern._tern's error kinds and the OSError
+# for an error tuple are shared with tern's own API (tern.errors).
+from tern.errors import (_ABORTED, _CLIENT, _CONNACK3, _OK, _OS, _OTHER, _REASON, _V3_TO_V5, _V5_TO_V3,  # noqa: F401
+                         _os_error)
 
 from .enums import ConnackCode, LogLevel, MessageType, MQTTErrorCode
 
@@ -77,14 +81,6 @@ _CONNACK_STRINGS = {
     CONNACK_REFUSED_NOT_AUTHORIZED: "Connection Refused: not authorised.",
 }
 
-# MQTT 3.x CONNACK return code <-> MQTT 5 reason code.
-_V3_TO_V5 = {0: 0, 1: 132, 2: 133, 3: 136, 4: 134, 5: 135}
-_V5_TO_V3 = {0: 0, 132: 1, 133: 2, 136: 3, 134: 4, 135: 5, 140: 4}
-
-# tern._tern's error kinds (err_tuple, python/native/convert.hpp)
-_OK, _REASON, _CONNACK3, _CLIENT, _ABORTED, _OS, _OTHER = range(7)
-
-
 def error_string(mqtt_errno):
     """A description of an MQTT_ERR_* value."""
     return _ERROR_STRINGS.get(mqtt_errno, "Unknown error.")
@@ -93,15 +89,3 @@ def error_string(mqtt_errno):
 def connack_string(connack_code):
     """A description of a 3.x CONNACK return code."""
     return _CONNACK_STRINGS.get(connack_code, "Connection Refused: unknown reason.")
-
-
-def _os_error(err):
-    """The exception for an (kind, value, message) error of tern._tern that
-    means the broker could not be reached (OSError, ssl.SSLError for TLS)."""
-    kind, value, message = err
-    if kind == _OS:
-        return OSError(value, message)
-    low = message.lower()
-    if kind == _OTHER and ("certificate" in low or "ssl" in low or "tls" in low):
-        return _ssl.SSLError(message)
-    return OSError(message)

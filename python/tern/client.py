@@ -1,0 +1,603 @@
+"""tern.Client: tern's own threaded MQTT client for Python, MQTT 5 first.
+
+    import tern
+
+    with tern.Client("mqtt://127.0.0.1:1883", client_id="app-1") as c:   # connected (or tern.ConnectError)
+        c.subscribe("sensors/#", qos=1)                                  # [1]: the granted QoS
+        c.publish("sensors/t1", b"21.5", qos=1).wait(5)                  # True once PUBACKed
+        for m in c.messages(timeout=10):                                 # ends after 10 s of silence
+            print(m.topic, m.payload, m.properties)
+    # out of the block: DISCONNECT sent, the network thread stopped
+
+URIs: mqtt://host[:port] (1883), mqtts:// (8883, TLS), ws://host[:port]/path
+and wss:// (WebSocket). The network runs in C++ (tern::Client, through the
+native module tern._tern) on a thread of its own, without the GIL; callbacks
+(on_connect, on_message, on_publish, on_subscribe, on_unsubscribe,
+on_disconnect) run on that thread with the GIL, one at a time, in the order of
+the events, and may call the client (publish, subscribe, disconnect...: from
+a callback they do not wait for the broker's answer). A callback that raises
+is logged (logger "tern") and the loop goes on. Messages go to on_message
+when it is set, else to a queue read by messages() and get_message().
+
+After a lost connection the client reconnects by itself (reconnect=True,
+backoff reconnect_delay); MQTT 5 resumes the session the broker kept
+(session_expiry > 0). persistence_dir keeps this side of the session (QoS 1/2
+messages in flight, the offline queue) on disk across restarts of the
+process: a QoS 2 message is delivered once even across a crash.
+"""
+import collections
+import logging
+import threading
+from collections.abc import Mapping
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from tern import _tern
+from tern.errors import _CLIENT, _OK, _REASON, ConnectError, ConnectionLost, PublishError, SubscribeError, _from_native
+from tern.paho.mqtt import MQTTException
+from tern.paho.mqtt.packettypes import PacketTypes
+from tern.paho.mqtt.properties import Properties, _from_native as _props_from_native
+
+__all__ = ["Client", "Message", "PublishHandle", "Connack", "Will"]
+
+_log = logging.getLogger("tern")
+_SCHEMES = ("mqtt", "mqtts", "ws", "wss")
+_TLS_KEYS = {"ca_file": str, "ca_path": str, "cert_file": str, "key_file": str, "insecure": bool,
+             "verify_host_name": bool}
+_CALLBACKS = {"on_connect": _tern.CB_CONNECT, "on_message": _tern.CB_MESSAGE, "on_publish": _tern.CB_PUBLISH,
+              "on_subscribe": _tern.CB_SUBSCRIBE, "on_unsubscribe": _tern.CB_UNSUBSCRIBE,
+              "on_disconnect": _tern.CB_DISCONNECT}
+# Received messages' properties are read by tern.paho's codec (the same
+# factory tern.paho.mqtt.client sets).
+_tern._set_properties_factory(_props_from_native)
+
+
+class Connack(NamedTuple):
+    """The broker's CONNACK: what connect() returns and on_connect receives."""
+    session_present: bool
+    reason_code: int
+    properties: dict
+
+
+class Will(NamedTuple):
+    """The message the broker publishes when the connection ends without
+    disconnect() (Client(will=Will("status/app-1", b"gone", qos=1)))."""
+    topic: str
+    payload: bytes = b""
+    qos: int = 0
+    retain: bool = False
+    properties: "Mapping | None" = None
+
+
+def _props_dict(p):
+    """A tern.paho Properties as {"content_type": ..., "user_property": [(k, v)]}."""
+    if p is None:
+        return {}
+    out = {}
+    for _ident, name, value in p._present():
+        out["".join("_" + ch.lower() if ch.isupper() else ch for ch in name).lstrip("_")] = value
+    return out
+
+
+def _props_body(props, packet_type, arg="properties"):
+    """The raw MQTT 5 property block for {"message_expiry_interval": 60, ...}
+    (snake_case of the spec's names; user_property: [(k, v)] or a dict)."""
+    if props is None:
+        return b""
+    if isinstance(props, Properties):
+        return props._body()
+    if not isinstance(props, Mapping):
+        raise TypeError("%s: must be a dict of MQTT 5 properties, not %s" % (arg, type(props).__name__))
+    p = Properties(packet_type)
+    for key, value in props.items():
+        if not isinstance(key, str):
+            raise TypeError("%s: keys must be str, not %s" % (arg, type(key).__name__))
+        if key == "user_property" and isinstance(value, Mapping):
+            value = list(value.items())
+        try:
+            setattr(p, "".join(w.capitalize() for w in key.split("_")), value)
+        except MQTTException as e:
+            raise ValueError("%s: %r: %s" % (arg, key, e)) from None
+        except (TypeError, ValueError) as e:
+            raise type(e)("%s: %r: %s" % (arg, key, e)) from None
+    return p._body()
+
+
+def _payload(payload):
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    if payload is None:
+        return b""
+    raise TypeError("payload: must be bytes, bytearray, memoryview or str, not %s" % type(payload).__name__)
+
+
+def _check_qos(qos, arg="qos"):
+    if isinstance(qos, bool) or not isinstance(qos, int):
+        raise TypeError("%s: must be an int 0, 1 or 2, not %s" % (arg, type(qos).__name__))
+    if not 0 <= qos <= 2:
+        raise ValueError("%s: must be 0, 1 or 2, not %d" % (arg, qos))
+    return qos
+
+
+def _check_topic(topic, arg="topic", wildcards=False):
+    if not isinstance(topic, str):
+        raise TypeError("%s: must be a str, not %s" % (arg, type(topic).__name__))
+    if not topic:
+        raise ValueError("%s: must not be empty" % arg)
+    if not wildcards and ("+" in topic or "#" in topic):
+        raise ValueError("%s: a topic to publish to has no wildcards: %r" % (arg, topic))
+    return topic
+
+
+def _seconds(value, arg):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s: must be a number of seconds or None, not %s" % (arg, type(value).__name__))
+    if value < 0:
+        raise ValueError("%s: must be >= 0" % arg)
+    return float(value)
+
+
+class Message:
+    """A received message: topic (str), payload (bytes), qos, retain, dup,
+    properties (MQTT 5, a dict: {"content_type": "text/plain",
+    "user_property": [("k", "v")], ...}; read when first asked for)."""
+    __slots__ = ("_m", "_props")
+
+    def __init__(self, native):
+        self._m = native
+        self._props = None
+
+    @property
+    def topic(self):
+        return self._m.topic
+
+    @property
+    def payload(self):
+        return self._m.payload
+
+    @property
+    def qos(self):
+        return self._m.qos
+
+    @property
+    def retain(self):
+        return self._m.retain
+
+    @property
+    def dup(self):
+        return self._m.dup
+
+    @property
+    def properties(self):
+        if self._props is None:
+            self._props = _props_dict(self._m.properties)
+        return self._props
+
+    def __repr__(self):
+        return "Message(topic=%r, payload=%r, qos=%d, retain=%r)" % (self.topic, self.payload, self.qos, self.retain)
+
+
+class PublishHandle:
+    """What publish() returns: the message's QoS flow, to wait on."""
+    __slots__ = ("_t",)
+
+    def __init__(self, token):
+        self._t = token
+
+    @property
+    def mid(self):
+        """The request's number (1, 2, 3... per client): on_publish's mid."""
+        return self._t.mid
+
+    def wait(self, timeout=None):
+        """Waits until the flow completes (QoS 0: written; 1: PUBACK; 2:
+        PUBCOMP) or `timeout` seconds pass (None: no limit). True when it
+        completed, False on timeout; raises PublishError when it failed.
+        From a callback it does not wait (the loop runs there)."""
+        if not self._t.wait(_seconds(timeout, "timeout")):
+            return False
+        err = self._t.error()
+        if err[0] != _OK:
+            raise _from_native(err, PublishError, "publish failed")
+        return True
+
+    def is_published(self):
+        """True once the flow completed without error."""
+        return self._t.is_complete() and self._t.error()[0] == _OK
+
+    @property
+    def reason_code(self):
+        """The broker's PUBACK/PUBREC reason code once complete (0 for QoS 0;
+        0x10 no matching subscribers...), else None."""
+        if not self._t.is_complete():
+            return None
+        codes = self._t.reason_codes()
+        return codes[0] if codes else None
+
+    def __repr__(self):
+        return "PublishHandle(mid=%d, published=%r)" % (self.mid, self.is_published())
+
+
+def _callback_property(name):
+    attr = "_" + name
+
+    def getter(self):
+        return getattr(self, attr)
+
+    def setter(self, func):
+        if func is not None and not callable(func):
+            raise TypeError("%s: must be callable or None, not %s" % (name, type(func).__name__))
+        setattr(self, attr, func)
+        self._apply_mask()
+
+    return property(getter, setter)
+
+
+class Client:
+    """tern's threaded MQTT client (see the module's docstring). Every
+    argument but the URI is keyword-only; see client.pyi for their types and
+    docs/python.md for a walk through."""
+
+    on_connect = _callback_property("on_connect")
+    on_message = _callback_property("on_message")
+    on_publish = _callback_property("on_publish")
+    on_subscribe = _callback_property("on_subscribe")
+    on_unsubscribe = _callback_property("on_unsubscribe")
+    on_disconnect = _callback_property("on_disconnect")
+
+    def __init__(self, uri="mqtt://127.0.0.1:1883", *, client_id="", version=5, clean_start=True,
+                 session_expiry=None, keep_alive=60, username=None, password=None, will=None, properties=None,
+                 tls=None, ws_headers=None, persistence_dir=None, reconnect=True, reconnect_delay=(1.0, 30.0),
+                 max_inflight=0, max_queued=0, queue_size=10000, on_connect=None, on_message=None,
+                 on_publish=None, on_subscribe=None, on_unsubscribe=None, on_disconnect=None):
+        if not isinstance(uri, str):
+            raise TypeError("uri: must be a str, not %s" % type(uri).__name__)
+        parts = urlsplit(uri)
+        if parts.scheme not in _SCHEMES or not parts.hostname:
+            raise ValueError("uri: must be mqtt://, mqtts://, ws:// or wss://host[:port][/path], not %r" % uri)
+        secure = parts.scheme in ("mqtts", "wss")
+        if not isinstance(client_id, str):
+            raise TypeError("client_id: must be a str, not %s" % type(client_id).__name__)
+        if version not in (3, 4, 5) or isinstance(version, bool):
+            raise ValueError("version: must be 5 (MQTT 5.0), 4 (3.1.1) or 3 (3.1), not %r" % (version,))
+        if not isinstance(keep_alive, int) or isinstance(keep_alive, bool) or not 0 <= keep_alive <= 65535:
+            raise ValueError("keep_alive: must be an int of seconds, 0..65535")
+        if session_expiry is not None:
+            if version != 5:
+                raise ValueError("session_expiry: MQTT 5 only (3.x: clean_start=False keeps the session)")
+            if not isinstance(session_expiry, int) or isinstance(session_expiry, bool) or \
+                    not 0 <= session_expiry <= 0xFFFFFFFF:
+                raise ValueError("session_expiry: must be an int of seconds, 0..4294967295")
+        if username is not None and not isinstance(username, str):
+            raise TypeError("username: must be a str or None")
+        if password is not None and not isinstance(password, (str, bytes)):
+            raise TypeError("password: must be a str, bytes or None")
+        if persistence_dir is not None:
+            persistence_dir = str(persistence_dir)  # os.PathLike too
+            if not client_id:
+                raise ValueError("persistence_dir: needs a client_id of your own (the store is keyed by it)")
+        self._tls = self._check_tls(tls, secure)
+        headers = self._check_headers(ws_headers, parts.scheme in ("ws", "wss"))
+        if not isinstance(reconnect_delay, tuple) or len(reconnect_delay) != 2 or \
+                not all(isinstance(d, (int, float)) and not isinstance(d, bool) for d in reconnect_delay) or \
+                not 0 < reconnect_delay[0] <= reconnect_delay[1]:
+            raise ValueError("reconnect_delay: a (min, max) pair of seconds, 0 < min <= max")
+        for name, value in (("max_inflight", max_inflight), ("max_queued", max_queued), ("queue_size", queue_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError("%s: must be an int >= 0" % name)
+        self._uri = uri
+        self._version = version
+        self._connect_opts = {
+            "version": version,
+            "client_id": client_id,
+            "clean_start": bool(clean_start),
+            "keep_alive": keep_alive,
+            "username": username,
+            "password": password,
+            "will": self._check_will(will, version),
+            "session_expiry": session_expiry,
+            "props": _props_body(properties, PacketTypes.CONNECT) if version == 5 else self._no_props(properties),
+        }
+        self._queue = collections.deque(maxlen=queue_size or None)
+        self._cond = threading.Condition()
+        self._closed = False  # disconnect()/close(): messages() ends
+        self._dropped = 0
+        self._connack = None
+        self._in_callback = None  # the thread running one of our callbacks
+        self._mask = 0
+        for name in _CALLBACKS:
+            setattr(self, "_" + name, None)
+        self._native = None
+        self._native = _tern.Client(self, reconnect=bool(reconnect), reconnect_min=float(reconnect_delay[0]),
+                                    reconnect_max=float(reconnect_delay[1]), max_queued=max_queued,
+                                    max_inflight=max_inflight, persistence_dir=persistence_dir or "",
+                                    tls=self._tls, ws_headers=headers)
+        self._native.set_protocol(version)
+        for name, func in (("on_connect", on_connect), ("on_message", on_message), ("on_publish", on_publish),
+                           ("on_subscribe", on_subscribe), ("on_unsubscribe", on_unsubscribe),
+                           ("on_disconnect", on_disconnect)):
+            if func is not None:
+                setattr(self, name, func)
+        self._apply_mask()
+
+    # ------------------------------------------------------------------ arguments
+
+    @staticmethod
+    def _no_props(properties):
+        if properties is not None:
+            raise ValueError("properties: MQTT 5 only")
+        return b""
+
+    @staticmethod
+    def _check_tls(tls, secure):
+        if tls is None or tls is False:
+            return {}
+        if not secure:
+            raise ValueError("tls: needs an mqtts:// or wss:// uri")
+        if tls is True:
+            return {}
+        if not isinstance(tls, Mapping):
+            raise TypeError("tls: must be a dict (ca_file, ca_path, cert_file, key_file, insecure, "
+                            "verify_host_name), True or None")
+        out = {}
+        for key, value in tls.items():
+            kind = _TLS_KEYS.get(key)
+            if kind is None:
+                raise ValueError("tls: unknown key %r (known: %s)" % (key, ", ".join(_TLS_KEYS)))
+            if kind is str and value is not None:
+                value = str(value)  # os.PathLike too
+            if not isinstance(value, kind) and value is not None:
+                raise TypeError("tls: %s must be a %s" % (key, kind.__name__))
+            if value is not None:
+                out[key] = value
+        return out
+
+    @staticmethod
+    def _check_headers(headers, ws):
+        if headers is None:
+            return []
+        if not ws:
+            raise ValueError("ws_headers: needs a ws:// or wss:// uri")
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        try:
+            pairs = [(k, v) for k, v in items]
+        except (TypeError, ValueError):
+            raise TypeError("ws_headers: must be a dict or a list of (name, value) pairs") from None
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+            raise TypeError("ws_headers: names and values must be str")
+        return pairs
+
+    @staticmethod
+    def _check_will(will, version):
+        if will is None:
+            return None
+        if not isinstance(will, Will):
+            if isinstance(will, tuple):
+                will = Will(*will)
+            else:
+                raise TypeError("will: must be a tern.Will, not %s" % type(will).__name__)
+        body = _props_body(will.properties, PacketTypes.WILLMESSAGE, "will.properties") if version == 5 else b""
+        return (_check_topic(will.topic, "will.topic"), _payload(will.payload), _check_qos(will.qos, "will.qos"),
+                bool(will.retain), body)
+
+    def _apply_mask(self):
+        n = self._native
+        if n is None:
+            return
+        mask = _tern.CB_CONNECT | _tern.CB_DISCONNECT | _tern.CB_MESSAGE
+        for name, bit in _CALLBACKS.items():
+            if getattr(self, "_" + name) is not None:
+                mask |= bit
+        if mask != self._mask:
+            self._mask = mask
+            n.set_callbacks(mask)
+
+    # ------------------------------------------------------------------ the connection
+
+    def connect(self):
+        """Connects and waits for the CONNACK; starts the network thread.
+        Returns the Connack; raises ConnectError when the broker refuses
+        (reason_code) or cannot be reached (the OSError is __cause__)."""
+        with self._cond:
+            self._closed = False
+        err = self._native.connect(self._uri, self._connect_opts)
+        if err[0] == _CLIENT and err[1] == 2:
+            raise ConnectError("connect: already connected")
+        if err[0] != _OK:
+            raise _from_native(err, ConnectError, "connect to %s failed" % self._uri)
+        self._native.loop_start()
+        return self._connack
+
+    def disconnect(self, reason_code=0, properties=None, timeout=5.0):
+        """Sends DISCONNECT (MQTT 5: reason_code, properties; 0x04: the
+        broker sends the will) and closes; waits up to `timeout` seconds for
+        it to be written. The client no longer reconnects; messages() ends
+        once the queue is empty. connect() may follow."""
+        if isinstance(reason_code, bool) or not isinstance(reason_code, int) or not 0 <= reason_code <= 255:
+            raise ValueError("reason_code: must be an int 0..255")
+        body = _props_body(properties, PacketTypes.DISCONNECT) if self._version == 5 else self._no_props(properties)
+        t = self._native.disconnect(reason_code, body)
+        self._wake()
+        t.wait(_seconds(timeout, "timeout"))
+
+    def close(self):
+        """disconnect() (and no more reconnecting), then stops the network
+        thread. What the `with` block does at its end."""
+        was_connected = self._native.connected()
+        t = self._native.disconnect(0, b"")
+        self._wake()
+        if was_connected:
+            t.wait(5.0)
+        self._native.loop_stop()
+
+    def __enter__(self):
+        if not self._native.connected():
+            self.connect()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    @property
+    def connected(self):
+        """True while a connection is accepted and open."""
+        return self._native.connected()
+
+    @property
+    def client_id(self):
+        """The client id of the last accepted connection (the broker's
+        assigned one if it chose it); "" before."""
+        return self._native.client_id()
+
+    @property
+    def connack(self):
+        """The last accepted CONNACK, or None before."""
+        return self._connack
+
+    # ------------------------------------------------------------------ messages
+
+    def publish(self, topic, payload=b"", qos=0, retain=False, properties=None):
+        """Publishes (queued while disconnected; never blocks). payload:
+        bytes-like or str (UTF-8). properties (MQTT 5): {"content_type":
+        "text/plain", "user_property": [("k", "v")], "message_expiry_interval":
+        60, ...}. Returns a PublishHandle: wait(timeout), is_published()."""
+        _check_topic(topic)
+        data = _payload(payload)
+        _check_qos(qos)
+        body = _props_body(properties, PacketTypes.PUBLISH) if self._version == 5 else self._no_props(properties)
+        return PublishHandle(self._native.publish(topic, data, qos, bool(retain), body))
+
+    def subscribe(self, topic, qos=0, *, no_local=False, retain_as_published=False, retain_handling=0,
+                  properties=None, timeout=10.0):
+        """Subscribes to a filter ("a/+/c"), a list of filters (each at
+        `qos`), or a list of (filter, qos) pairs; waits for the SUBACK and
+        returns its codes, one per filter (the granted QoS, or >= 0x80:
+        refused). From a callback it does not wait and returns [] (the codes
+        reach on_subscribe). Raises SubscribeError when not connected,
+        TimeoutError after `timeout` seconds."""
+        if isinstance(topic, str):
+            pairs = [(topic, qos)]
+        elif isinstance(topic, tuple):
+            pairs = [topic]
+        elif isinstance(topic, list) and topic:
+            pairs = [t if isinstance(t, tuple) else (t, qos) for t in topic]
+        else:
+            raise TypeError("topic: must be a filter, a (filter, qos) pair, or a list of filters or pairs")
+        if isinstance(retain_handling, bool) or retain_handling not in (0, 1, 2):
+            raise ValueError("retain_handling: must be 0, 1 or 2")
+        subs = []
+        for pair in pairs:
+            if len(pair) != 2:
+                raise TypeError("topic: (filter, qos) pairs")
+            subs.append((_check_topic(pair[0], "topic", wildcards=True), _check_qos(pair[1]), bool(no_local),
+                         bool(retain_as_published), retain_handling))
+        body = _props_body(properties, PacketTypes.SUBSCRIBE) if self._version == 5 else self._no_props(properties)
+        return self._wait_codes(self._native.subscribe(subs, body), "subscribe", timeout)
+
+    def unsubscribe(self, topic, properties=None, timeout=10.0):
+        """Unsubscribes from a filter or a list of filters; waits for the
+        UNSUBACK and returns its codes (MQTT 5: 0 success, 0x11 no
+        subscription existed...; 3.x: []). From a callback: [] at once."""
+        filters = [topic] if isinstance(topic, str) else topic
+        if not isinstance(filters, (list, tuple)) or not filters:
+            raise TypeError("topic: must be a filter or a list of filters")
+        filters = [_check_topic(f, "topic", wildcards=True) for f in filters]
+        body = _props_body(properties, PacketTypes.UNSUBSCRIBE) if self._version == 5 else self._no_props(properties)
+        return self._wait_codes(self._native.unsubscribe(filters, body), "unsubscribe", timeout)
+
+    def _wait_codes(self, token, what, timeout):
+        if not token.wait(_seconds(timeout, "timeout")):
+            if self._in_callback == threading.get_ident():
+                return []
+            raise TimeoutError("%s: no answer from the broker within %s s" % (what, timeout))
+        err = token.error()
+        if err[0] not in (_OK, _REASON):
+            raise _from_native(err, SubscribeError, "%s failed" % what)
+        return list(token.reason_codes())
+
+    def get_message(self, timeout=None):
+        """The next received message (when on_message is not set), waiting
+        up to `timeout` seconds (None: until one comes); None on timeout, or
+        after disconnect()/close() once the queue is empty."""
+        timeout = _seconds(timeout, "timeout")
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._queue or self._closed, timeout):
+                return None
+            return self._queue.popleft() if self._queue else None
+
+    def messages(self, timeout=None):
+        """Iterates over received messages (when on_message is not set): ends
+        after `timeout` seconds without one (None: never), or after
+        disconnect()/close() once the queue is empty.
+            for m in c.messages(timeout=10): print(m.topic, m.payload)"""
+        while True:
+            m = self.get_message(timeout)
+            if m is None:
+                return
+            yield m
+
+    @property
+    def dropped(self):
+        """Messages dropped from the full queue (queue_size), oldest first."""
+        return self._dropped
+
+    def _wake(self):
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ events from tern._tern
+
+    def _call(self, name, *args):
+        func = getattr(self, "_" + name)
+        if func is None:
+            return
+        prev, self._in_callback = self._in_callback, threading.get_ident()
+        try:
+            func(self, *args)
+        except Exception:
+            _log.exception("tern.Client: exception in %s (the loop goes on)", name)
+        finally:
+            self._in_callback = prev
+
+    def _native_connect(self, err, session_present, reason, props):
+        if err[0] != _OK:
+            return  # connect() raises; the loop's own retries are not reported
+        self._connack = Connack(bool(session_present), reason,
+                                _props_dict(_props_from_native(PacketTypes.CONNACK, props)) if props else {})
+        self._call("on_connect", self._connack)
+
+    def _native_disconnect(self, err):
+        if err[0] == _OK:
+            self._call("on_disconnect", None)
+        else:
+            self._call("on_disconnect", _from_native(err, ConnectionLost, "connection lost"))
+
+    def _native_message(self, m):
+        if self._on_message is not None:
+            self._call("on_message", Message(m))
+            return
+        with self._cond:
+            if self._queue.maxlen is not None and len(self._queue) == self._queue.maxlen:
+                self._dropped += 1
+            self._queue.append(Message(m))
+            self._cond.notify()
+
+    def _native_publish(self, mid, err, reason):
+        if err[0] == _OK:
+            self._call("on_publish", mid, reason)
+
+    def _native_subscribe(self, mid, err, codes):
+        if err[0] in (_OK, _REASON):
+            self._call("on_subscribe", mid, list(codes))
+
+    def _native_unsubscribe(self, mid, err, codes):
+        if err[0] in (_OK, _REASON):
+            self._call("on_unsubscribe", mid, list(codes))
