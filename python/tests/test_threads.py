@@ -97,3 +97,26 @@ def test_clients_come_and_go(ternd, topic):
             c.loop_stop()
         del c
         gc.collect()
+
+
+def test_wait_for_publish_inside_a_callback_returns_at_once(ternd, topic):
+    """wait_for_publish(timeout) in a callback cannot be completed by the loop
+    running the callback: it returns at once (it spun for `timeout` before)."""
+    spent = []
+
+    def on_message(client, userdata, m):
+        t0 = time.monotonic()
+        client.publish(topic + "/x", b"y", 1).wait_for_publish(5)
+        spent.append(time.monotonic() - t0)
+
+    c = mqtt.Client()
+    c.on_message = on_message
+    c.connect("127.0.0.1", ternd.port, 30)
+    c.loop_start()
+    c.subscribe(topic, 1)
+    time.sleep(0.2)
+    c.publish(topic, b"go", 1)
+    assert wait_for(lambda: spent, 15)
+    c.disconnect()
+    c.loop_stop()
+    assert spent[0] < 1.0
