@@ -503,8 +503,9 @@ class Client:
 
     def unsubscribe(self, topic, properties=None, timeout=10.0):
         """Unsubscribes from a filter or a list of filters; waits for the
-        UNSUBACK and returns its codes (MQTT 5: 0 success, 0x11 no
-        subscription existed...; 3.x: []). From a callback: [] at once."""
+        UNSUBACK and returns its codes, one per filter (MQTT 5: 0 success,
+        0x11 no subscription existed...; 3.x, whose UNSUBACK has none: 0
+        each). From a callback it does not wait and returns []."""
         filters = [topic] if isinstance(topic, str) else topic
         if not isinstance(filters, (list, tuple)) or not filters:
             raise TypeError("topic: must be a filter or a list of filters")
