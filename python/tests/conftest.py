@@ -70,16 +70,21 @@ def _ternd_path():
     return path
 
 
-@pytest.fixture(scope="session")
-def ternd():
+def _ternd(name, *args):
+    """A ternd started with `args` (its storage) on a free port."""
     path = _ternd_path()
     env = _broker_env()
 
     def start(port):
-        return subprocess.Popen([path, "-p", str(port), "--storage", "memory"], env=env,
+        return subprocess.Popen([path, "-p", str(port)] + list(args), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    b = Broker("ternd", start)
+    return Broker(name, start)
+
+
+@pytest.fixture(scope="session")
+def ternd():
+    b = _ternd("ternd", "--storage", "memory")
     yield b
     b.stop()
 
@@ -87,15 +92,7 @@ def ternd():
 @pytest.fixture
 def durable_ternd(tmp_path):
     """A ternd of the test's own, its RocksDB store in a temporary folder."""
-    path = _ternd_path()
-    env = _broker_env()
-    data = tmp_path / "ternd-data"
-
-    def start(port):
-        return subprocess.Popen([path, "-p", str(port), "--storage", "rocksdb", "--data-dir", str(data)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    b = Broker("ternd-rocksdb", start)
+    b = _ternd("ternd-rocksdb", "--storage", "rocksdb", "--data-dir", str(tmp_path / "ternd-data"))
     yield b
     b.stop()
 
