@@ -15,6 +15,7 @@ import pytest
 import tern
 from conftest import free_port, wait_for
 from test_paho_client import closed_mosquitto  # noqa: F401 (a fixture)
+from test_threads import run_script
 from test_tls import tls_broker  # noqa: F401 (a fixture)
 from test_ws import ws_ternd  # noqa: F401 (a fixture)
 
@@ -333,6 +334,38 @@ def test_on_message_takes_over_from_the_queue(broker, topic):
         c.publish(topic, b"called", 1).wait(5)
         assert wait_for(lambda: seen == [b"called"])
         assert c.get_message(0.2) is None
+
+
+def test_exit_with_a_client_open(ternd):
+    """No close(), no disconnect(): the process still exits."""
+    t0 = time.monotonic()
+    rc, out, err = run_script("""
+        import tern
+        c = tern.Client("mqtt://127.0.0.1:%d" % PORT, on_message=lambda cl, m: None)
+        c.connect()
+        c.subscribe("exit/#", 1)
+        for i in range(100):
+            c.publish("exit/t", b"x", 1)
+        print("bye", flush=True)
+    """, ternd.port)
+    assert rc == 0, err
+    assert "bye" in out
+    assert time.monotonic() - t0 < 15
+
+
+def test_ctrl_c_interrupts_messages(ternd):
+    rc, out, err = run_script("""
+        import tern
+        with tern.Client("mqtt://127.0.0.1:%d" % PORT) as c:
+            print("looping", flush=True)
+            try:
+                for m in c.messages():
+                    pass
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+    """, ternd.port, sigint_after=0.5)
+    assert rc == 0, err
+    assert "interrupted" in out
 
 
 # ---------------------------------------------------------------------- bad input
