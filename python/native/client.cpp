@@ -88,7 +88,7 @@ class native_client {
  public:
   native_client(py::object owner, bool reconnect, double reconnect_min, double reconnect_max,
                 std::size_t max_queued, std::size_t max_inflight, std::string persistence_dir, py::dict tls,
-                int log_level, std::vector<std::pair<std::string, std::string>> ws_headers)
+                int log_level, std::vector<std::pair<std::string, std::string>> ws_headers, std::size_t receive_queue)
       : s_(std::make_shared<shared_state>()) {
     tern::client_options o;
     o.reconnect.enabled = reconnect;
@@ -100,14 +100,20 @@ class native_client {
     o.offline_queue.max_bytes = SIZE_MAX;
     if (max_inflight > 65535) throw py::value_error("max_inflight: at most 65535");
     o.max_inflight = static_cast<std::uint16_t>(max_inflight);
-    // receive_queue stays: tern::Client's pump takes messages from it (with
-    // no on_message, the last 1000 wait there unread).
+    // tern::Client's pump takes received messages from the receive queue
+    // (with no on_message, the last `receive_queue` wait there unread; 0: no
+    // bound). Past the bound the oldest is dropped, QoS 1/2 too: a client
+    // whose on_message may fall behind the network (tern.AsyncClient) asks
+    // for no bound.
+    o.receive_queue = receive_queue == 0 ? SIZE_MAX : receive_queue;
     o.persistence.dir = persistence_dir;
     auto str = [&](const char* k) { return tls.contains(k) ? tls[k].cast<std::string>() : std::string(); };
     o.tls.ca_file = str("ca_file");
     o.tls.ca_path = str("ca_path");
     o.tls.cert_file = str("cert_file");
     o.tls.key_file = str("key_file");
+    o.tls.ca_pem = str("ca_pem");            // tern.AsyncClient's ca_data (amqtt's cadata)
+    o.tls.server_name = str("server_name");
     if (tls.contains("insecure")) o.tls.insecure = tls["insecure"].cast<bool>();
     if (tls.contains("verify_host_name")) o.tls.verify_host_name = tls["verify_host_name"].cast<bool>();
     for (auto& [name, value] : ws_headers)
@@ -457,11 +463,12 @@ void shutdown_all() {
 void bind_client(py::module_& m) {
   py::class_<native_client>(m, "Client")
       .def(py::init<py::object, bool, double, double, std::size_t, std::size_t, std::string, py::dict, int,
-                    std::vector<std::pair<std::string, std::string>>>(),
+                    std::vector<std::pair<std::string, std::string>>, std::size_t>(),
            py::arg("owner"), py::arg("reconnect") = true, py::arg("reconnect_min") = 1.0,
            py::arg("reconnect_max") = 120.0, py::arg("max_queued") = 0, py::arg("max_inflight") = 0,
            py::arg("persistence_dir") = "", py::arg("tls") = py::dict(),
-           py::arg("log_level") = 2, py::arg("ws_headers") = std::vector<std::pair<std::string, std::string>>{})
+           py::arg("log_level") = 2, py::arg("ws_headers") = std::vector<std::pair<std::string, std::string>>{},
+           py::arg("receive_queue") = 1000)
       .def("set_callbacks", &native_client::set_callbacks)
       .def("message_callback_add", &native_client::message_callback_add)
       .def("message_callback_remove", &native_client::message_callback_remove)

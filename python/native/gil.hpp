@@ -10,6 +10,7 @@
 #include <pybind11/pybind11.h>
 
 #include <atomic>
+#include <cstdint>
 
 namespace tern::python {
 
@@ -32,6 +33,10 @@ class gil {
  private:
   PyGILState_STATE st_;
 };
+
+// How many times a `gil` was taken since the module loaded (the tests check
+// that a broker without Python hooks never takes it on its publish path).
+std::uint64_t gil_acquisitions() noexcept;
 
 // The main thread (where signal handlers run) with the GIL.
 bool on_main_thread();

@@ -4,13 +4,16 @@
 //   convert:  bytes, errors, properties, QoS and durations both ways
 //   message:  Token, MessageInfo and Message (paho's message objects)
 //   client:   Client, over tern::Client
+//   broker:   Broker, over tern::Broker, with hooks in Python
 #include <pybind11/pybind11.h>
 
+#include "broker.hpp"
 #include "client.hpp"
 #include "message.hpp"
 
 PYBIND11_MODULE(_tern, m) {
-  m.doc() = "tern's native client (tern::Client); use tern.paho.mqtt.client";
+  m.doc() = "tern's native client and broker (tern::Client, tern::Broker); use tern.paho.mqtt.client, tern.Broker";
   tern::python::bind_messages(m);
   tern::python::bind_client(m);
+  tern::python::bind_broker(m);
 }

@@ -5,7 +5,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
+#include <string>
 #include <limits>
 #include <system_error>
 
@@ -93,6 +96,123 @@ std::vector<std::string_view> split_dollar(std::string_view s) {
   }
 }
 
+// ---- SHA-512-crypt (Drepper, "Unix crypt using SHA-256 and SHA-512") ----------
+
+constexpr std::string_view crypt_alphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::size_t crypt_hash_chars = 86;
+constexpr std::size_t crypt_max_salt = 16;
+constexpr std::uint32_t crypt_default_rounds = 5000;
+
+// "$6$[rounds=N$]SALT$HASH" as crypt(3) writes it; nullopt when it is not
+// one (then it may be mosquitto's $6$).
+std::optional<password_hash> parse_sha512_crypt(const std::vector<std::string_view>& f) {
+  password_hash h;
+  h.kind = hash_kind::sha512_crypt;
+  std::size_t i = 1;
+  if (f.size() == 4 && f[1].starts_with("rounds=")) {
+    const auto n = parse_count(f[1].substr(7), 999'999'999);
+    if (!n) return std::nullopt;
+    h.iterations = std::max<std::uint32_t>(*n, 1000);
+    i = 2;
+  } else if (f.size() != 3) {
+    return std::nullopt;
+  }
+  const auto salt = f[i], hash = f[i + 1];
+  if (salt.size() > crypt_max_salt || hash.size() != crypt_hash_chars) return std::nullopt;
+  for (const char c : hash)
+    if (crypt_alphabet.find(c) == std::string_view::npos) return std::nullopt;
+  h.salt.assign(salt.begin(), salt.end());
+  h.hash.assign(hash.begin(), hash.end());
+  return h;
+}
+
+// SHA-512 over the parts, into `out` (64 bytes).
+class sha512_ctx {
+ public:
+  sha512_ctx() : ctx_(EVP_MD_CTX_new()) { ok_ = ctx_ && EVP_DigestInit_ex(ctx_, EVP_sha512(), nullptr) == 1; }
+  ~sha512_ctx() { EVP_MD_CTX_free(ctx_); }
+  sha512_ctx(const sha512_ctx&) = delete;
+  sha512_ctx& operator=(const sha512_ctx&) = delete;
+  void add(const void* p, std::size_t n) { ok_ = ok_ && EVP_DigestUpdate(ctx_, p, n) == 1; }
+  void add(std::string_view s) { add(s.data(), s.size()); }
+  bool finish(unsigned char* out) {
+    unsigned int n = 0;
+    return ok_ && EVP_DigestFinal_ex(ctx_, out, &n) == 1 && n == sha512_size;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+  bool ok_ = false;
+};
+
+// The 86 characters of SHA-512-crypt's hash of `key` with `salt` and `rounds`.
+// Longer keys are refused (the hash costs the square of the key's length;
+// passlib's limit too).
+bool sha512_crypt(std::string_view key, std::string_view salt, std::uint32_t rounds, std::vector<std::uint8_t>& out) {
+  if (key.size() > 4096) return false;
+  unsigned char a[64], b[64], dp[64], ds[64];
+  bool ok = true;
+  {
+    sha512_ctx alt;  // B = SHA512(key salt key)
+    alt.add(key);
+    alt.add(salt);
+    alt.add(key);
+    ok = alt.finish(b) && ok;
+  }
+  {
+    sha512_ctx ctx;  // A
+    ctx.add(key);
+    ctx.add(salt);
+    std::size_t n = key.size();
+    for (; n > 64; n -= 64) ctx.add(b, 64);
+    ctx.add(b, n);
+    for (n = key.size(); n > 0; n >>= 1) {
+      if (n & 1) ctx.add(b, 64);
+      else ctx.add(key);
+    }
+    ok = ctx.finish(a) && ok;
+  }
+  {
+    sha512_ctx ctx;  // DP = SHA512(key repeated key.size() times)
+    for (std::size_t i = 0; i < key.size(); ++i) ctx.add(key);
+    ok = ctx.finish(dp) && ok;
+  }
+  std::string p(key.size(), '\0');
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<char>(dp[i % 64]);
+  {
+    sha512_ctx ctx;  // DS = SHA512(salt repeated 16 + A[0] times)
+    for (std::size_t i = 0; i < 16u + a[0]; ++i) ctx.add(salt);
+    ok = ctx.finish(ds) && ok;
+  }
+  std::string s(salt.size(), '\0');
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(ds[i % 64]);
+  for (std::uint32_t r = 0; r < rounds && ok; ++r) {
+    sha512_ctx ctx;
+    if (r & 1) ctx.add(p);
+    else ctx.add(a, 64);
+    if (r % 3 != 0) ctx.add(s);
+    if (r % 7 != 0) ctx.add(p);
+    if (r & 1) ctx.add(a, 64);
+    else ctx.add(p);
+    ok = ctx.finish(a);
+  }
+  OPENSSL_cleanse(dp, sizeof dp);
+  OPENSSL_cleanse(p.data(), p.size());
+  if (!ok) return false;
+  out.clear();
+  const auto put = [&](unsigned b2, unsigned b1, unsigned b0, int n) {
+    unsigned w = (b2 << 16) | (b1 << 8) | b0;
+    for (; n > 0; --n, w >>= 6) out.push_back(static_cast<std::uint8_t>(crypt_alphabet[w & 0x3f]));
+  };
+  for (int i = 0; i < 21; ++i) {
+    // Drepper's byte order: (0,21,42), (22,43,1), (44,2,23), (3,24,45), ...
+    const int x = (i * 22) % 63, y = (x + 21) % 63, z = (x + 42) % 63;
+    put(a[x], a[y], a[z], 4);
+  }
+  put(0, 0, a[63], 2);
+  return out.size() == crypt_hash_chars;
+}
+
 result<password_hash> parse_argon2(std::string_view params, std::string_view version, std::string_view salt,
                                    std::string_view hash) {
   if (version != "v=19") return invalid("argon2id: only version 19 (v=19) is read");
@@ -145,6 +265,9 @@ bool compute(const password_hash& h, std::string_view password, std::vector<std:
       return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), h.salt.data(),
                                static_cast<int>(h.salt.size()), static_cast<int>(h.iterations), EVP_sha512(),
                                static_cast<int>(out.size()), out.data()) == 1;
+    case hash_kind::sha512_crypt:
+      return sha512_crypt(password, std::string_view(reinterpret_cast<const char*>(h.salt.data()), h.salt.size()),
+                          h.iterations ? h.iterations : crypt_default_rounds, out);
     case hash_kind::argon2id:
       return argon2id_hash_raw(h.iterations, h.memory_kib, h.lanes, password.data(), password.size(), h.salt.data(),
                                h.salt.size(), out.data(), out.size()) == ARGON2_OK;
@@ -162,6 +285,7 @@ result<password_hash> password_hash::parse(std::string_view text) {
   password_hash h;
   std::string_view salt, hash;
   if (f[0] == "6") {
+    if (auto c = parse_sha512_crypt(f)) return std::move(*c);
     if (f.size() != 3) return invalid("$6$ hash is not $6$SALT$HASH");
     h.kind = hash_kind::sha512;
     salt = f[1];
@@ -193,6 +317,8 @@ result<password_hash> password_hash::make(std::string_view password, const hash_
   password_hash h;
   h.kind = options.kind;
   switch (options.kind) {
+    case hash_kind::sha512_crypt:
+      return invalid("SHA-512-crypt ($6$ of crypt(3)) hashes are read, not written");
     case hash_kind::sha512:
       h.salt.resize(mosquitto_salt_size);
       h.hash.resize(sha512_size);
@@ -231,6 +357,9 @@ std::string password_hash::to_string() const {
   switch (kind) {
     case hash_kind::sha512:
       return fmt::format("$6${}${}", base64_encode(salt, true), base64_encode(hash, true));
+    case hash_kind::sha512_crypt:
+      return fmt::format("$6${}{}${}", iterations ? fmt::format("rounds={}$", iterations) : std::string(),
+                         std::string(salt.begin(), salt.end()), std::string(hash.begin(), hash.end()));
     case hash_kind::pbkdf2_sha512:
       return fmt::format("$7${}${}${}", iterations, base64_encode(salt, true), base64_encode(hash, true));
     case hash_kind::argon2id:

@@ -5,6 +5,11 @@
 //                       mosquitto_passwd 2.0.11 writes), 12-byte salt,
 //                       64-byte hash, both base64 with padding
 //   $6$SALT$HASH        SHA-512 of password then salt (mosquitto 1.x)
+//   $6$[rounds=N$]SALT$HASH
+//                       SHA-512-crypt (crypt(3), Drepper's SHA-crypt: what
+//                       glibc and Python's passlib write, and so amqtt's
+//                       password files), told from mosquitto's by its 86-character
+//                       hash in crypt's alphabet; read and verified, not written
 //   $argon2id$v=19$m=M,t=T,p=P$SALT$HASH
 //                       Argon2id in the PHC string format (libargon2's
 //                       encoding, base64 without padding); mosquitto 2.0
@@ -44,9 +49,10 @@
 namespace tern::auth {
 
 enum class hash_kind : std::uint8_t {
-  sha512,         // $6$
+  sha512,         // $6$ (mosquitto 1.x)
   pbkdf2_sha512,  // $7$
   argon2id,       // $argon2id$
+  sha512_crypt,   // $6$ of crypt(3) (glibc, passlib: amqtt's files); read, never written
 };
 
 // The default cost of a $7$ hash: 210,000 iterations, OWASP's figure for
@@ -73,7 +79,8 @@ struct hash_options {
 // One stored password hash, parsed.
 struct password_hash {
   hash_kind kind = hash_kind::pbkdf2_sha512;
-  std::uint32_t iterations = 0;  // $7$: PBKDF2 iterations; $argon2id$: passes (t)
+  std::uint32_t iterations = 0;  // $7$: PBKDF2 iterations; $argon2id$: passes (t);
+                                 // sha512_crypt: rounds, 0 when not written (5000)
   std::uint32_t memory_kib = 0;  // $argon2id$: m
   std::uint32_t lanes = 0;       // $argon2id$: p
   std::vector<std::uint8_t> salt;

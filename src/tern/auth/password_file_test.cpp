@@ -126,6 +126,50 @@ TEST(PasswordHash, WritesMosquittosShapes) {
                }()));
 }
 
+// SHA-512-crypt as glibc's crypt(3) writes it (Drepper's test vectors, and
+// Python's crypt.crypt for the others): what amqtt's password files hold.
+TEST(PasswordHash, ReadsAndVerifiesSha512Crypt) {
+  struct vec {
+    const char* password;
+    const char* text;
+  };
+  const vec vectors[] = {
+      {"Hello world!",
+       "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"},
+      {"Hello world!",
+       "$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/"
+       "YTBmSK6H9qs/y3RnOaw5v."},
+      {"p\xc3\xa4ss",
+       "$6$AbCdEfGh12345678$Dkf19bJ3PeOPqLdBeoW112Z9daaeNnzoRvFxLzBaw9DxEtUXM1FIwkfnJmPNPwyMyz1Spj3PmeLFGxoulBRMZ."},
+      {"", "$6$x$QSmr1Bx2g4O6BzKvdkgOcyU6H91X6I/XBv5pSalMhSPkwdH6Beo3F455xZJg0v//bxVK5F4OE5k1.0xuR26MK0"},
+  };
+  for (const auto& v : vectors) {
+    auto h = password_hash::parse(v.text);
+    ASSERT_TRUE(h) << v.text << ": " << h.error().message();
+    EXPECT_EQ(h->kind, hash_kind::sha512_crypt);
+    EXPECT_TRUE(h->verify(v.password)) << v.text;
+    EXPECT_FALSE(h->verify(std::string(v.password) + "x")) << v.text;
+    EXPECT_EQ(h->to_string(), v.text);
+  }
+  const std::string long_key(200, 'a');
+  auto h = password_hash::parse(
+      "$6$rounds=1000$q$E1qgR6vh.3t1k4sr./u5f/pI4GqJnu8WHa7Es9rhkAWWMmZNsE/U5nrH8WaZzRqnTGuCH9onhoJBeIfaaScQi.");
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(h->verify(long_key));
+  // mosquitto's own $6$ stays what it was; crypt's is never written.
+  EXPECT_EQ(password_hash::parse("$6$CnfvWBf8Z65GiEVC$4pYzM7uOV2Qqbqoz6Y3eimJjTtDXIkFDYlsxMQEnbjBEkycUrh/"
+                                 "ZyvvEE52w7E6a5t9tPktZGqtTH+hXbfNZog==")
+                .value()
+                .kind,
+            hash_kind::sha512);
+  EXPECT_FALSE(password_hash::make("x", cheap(hash_kind::sha512_crypt)));
+  auto f = password_file::parse(
+      "amqtt:$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1\n",
+      "passwd");
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_TRUE(f->verify("amqtt", "Hello world!"));
+}
+
 TEST(PasswordHash, Argon2idAgreesWithLibargon2sEncoding) {
   // libargon2 encodes a hash itself; we read and verify it...
   const std::string salt = "somesalt12345678";

@@ -9,26 +9,10 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
-#include <stdexcept>
 
 #include <fmt/format.h>
 
 namespace tern::auth {
-
-void throw_exception_from_error(const file_error& e, const boost::source_location&) {
-  throw std::runtime_error(e.message);
-}
-
-std::string printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-    else out += c;
-  }
-  return out;
-}
 
 void problems::add(std::size_t line, std::string_view what) {
   if (!message_.empty()) message_ += '\n';

@@ -16,23 +16,17 @@
 #include <string>
 #include <string_view>
 
-#include <boost/system/result.hpp>
+#include "tern/conf/text.hpp"
 
 namespace tern::auth {
 
-// A refused file: one line per problem, in file order, each
-// "<file>:<line>: <what is wrong>" (or "<file>: <what>" when the file cannot
-// be read). It never holds a password or a password hash. No trailing newline.
-struct file_error {
-  std::string message;
-};
-
+// A refused file (tern/conf/error.hpp, as for configuration files): one
+// line per problem, in file order, each "<file>:<line>: <what is wrong>" (or
+// "<file>: <what>" when the file cannot be read). It never holds a password
+// or a password hash. No trailing newline.
+using file_error = conf::config_error;
 template <class T>
-using file_result = boost::system::result<T, file_error>;
-
-// Called by file_result<T>::value() on an error: throws std::runtime_error
-// carrying the message.
-[[noreturn]] void throw_exception_from_error(const file_error& e, const boost::source_location& loc);
+using file_result = conf::config_result<T>;
 
 // Collects the problems of one file and gives them back as a file_error.
 class problems {
@@ -48,9 +42,9 @@ class problems {
   std::string message_;
 };
 
-// `s` with control characters written as \xNN, so that a problem stays on
-// its line of the refusal.
-std::string printable(std::string_view s);
+// `s` with control characters escaped, so that a problem stays on its line
+// of the refusal.
+using conf::printable;
 
 // The whole file at `path`, or "<path>: <why it cannot be read>".
 file_result<std::string> read_text(const std::filesystem::path& path);

@@ -28,7 +28,7 @@ TEST(Problems, NameFileAndLineAndEscapeControls) {
   EXPECT_TRUE(p.empty());
   p.add(3, "bad\nthing");
   p.add(7, "other");
-  EXPECT_EQ(p.error().message, "f:3: bad\\x0athing\nf:7: other");
+  EXPECT_EQ(p.error().message, "f:3: bad\\nthing\nf:7: other");
 }
 
 TEST(Trim, SpacesAndTabs) { EXPECT_EQ(trim(" \ta b\t "), "a b"); }

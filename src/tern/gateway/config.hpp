@@ -5,13 +5,13 @@
 //
 //   auto c = tern::gateway::load_config("/etc/tern/entry2mqtt.toml");
 //   if (!c) { std::cerr << c.error().message << '\n'; return 2; }   // every problem:
-//   //   entry2mqtt.toml:7: mqtt.keep_alive: must be an integer from 0 to 65535, not "60"
+//   //   entry2mqtt.toml:7: mqtt.keep_alive: expected an integer between 0 and 65535, got "60"
 //   c->map.file;               // made absolute against the config file's directory
 //   c->interface.settings;     // the [interface] keys the interface reads itself
 //
 // A refusal names the file, the line and the key of each problem, one a
-// line, in file order. Unknown keys are refused but in [interface], whose
-// keys belong to the interface.
+// line, in file order. Unknown keys are refused (with the key meant, when
+// one is close) but in [interface], whose keys belong to the interface.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "tern/conf/error.hpp"
 #include "tern/gateway/map.hpp"
 #include "tern/log/log.hpp"
 
@@ -75,15 +76,9 @@ struct config {
   friend bool operator==(const config&, const config&) = default;
 };
 
-struct config_error {
-  std::string message;
-};
-
-template <class T>
-using config_result = boost::system::result<T, config_error>;
-
-// Called by config_result<T>::value() on an error: throws std::runtime_error.
-[[noreturn]] void throw_exception_from_error(const config_error& e, const boost::source_location& loc);
+// A refusal (tern/conf/error.hpp): every problem, one a line, in file order.
+using conf::config_error;
+using conf::config_result;
 
 // Reads `text`, a TOML document; `name` starts each line of a refusal;
 // relative paths are made absolute against `base_dir`.

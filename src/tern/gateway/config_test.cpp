@@ -94,16 +94,16 @@ level = "loud"
   ASSERT_FALSE(c);
   const std::vector<std::string> want = {
       "bad.toml:1: name: must be one topic level",
-      "bad.toml:2: \"colour\": unknown key",
+      "bad.toml:2: colour: unknown key",
       "bad.toml:4: mqtt.uri: not a broker URI",
-      "bad.toml:5: mqtt.keep_alive: must be an integer from 0 to 65535",
-      "bad.toml:6: mqtt.qos: must be an integer from 0 to 2",
-      "bad.toml:7: mqtt.client_id: must be a string",
-      "bad.toml:8: mqtt.\"bogus\": unknown key",
-      "bad.toml:11: map.\"files\": unknown key",
+      "bad.toml:5: mqtt.keep_alive: expected an integer between 0 and 65535, got 70000",
+      "bad.toml:6: mqtt.qos: expected an integer between 0 and 2, got 3",
+      "bad.toml:7: mqtt.client_id: expected a string, got 5",
+      "bad.toml:8: mqtt.bogus: unknown key",
+      "bad.toml:11: map.files: unknown key; did you mean \"file\"?",
       "bad.toml:13: interface.command: an array here holds strings only",
       "bad.toml:14: interface.nested: an interface setting is",
-      "bad.toml:16: log.level: must be",
+      "bad.toml:16: log.level: expected \"trace\", \"debug\", \"info\", \"warn\", \"error\" or \"off\", got \"loud\"",
   };
   std::vector<std::string> lines;
   std::size_t start = 0;

@@ -7,18 +7,16 @@
 
 namespace tern::log {
 
-namespace {
-constexpr std::array<std::string_view, 6> level_names{"trace", "debug", "info", "warn", "error", "off"};
-}  // namespace
 
 std::string_view to_string(level l) noexcept {
-  const auto i = static_cast<std::size_t>(l);
-  return i < level_names.size() ? level_names[i] : std::string_view{"?"};
+  for (const auto& [name, value] : level_names)
+    if (value == l) return name;
+  return "?";
 }
 
 std::optional<level> parse_level(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < level_names.size(); ++i)
-    if (level_names[i] == name) return static_cast<level>(i);
+  for (const auto& [n, value] : level_names)
+    if (n == name) return value;
   return std::nullopt;
 }
 

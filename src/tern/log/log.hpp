@@ -35,6 +35,12 @@ namespace tern::log {
 // Severity, lowest first. `off` as a logger's minimum level disables it.
 enum class level : std::uint8_t { trace, debug, info, warn, error, off };
 
+// Each level and its name, lowest first: what configuration files write.
+inline constexpr std::pair<std::string_view, level> level_names[] = {
+    {"trace", level::trace}, {"debug", level::debug}, {"info", level::info},
+    {"warn", level::warn},   {"error", level::error}, {"off", level::off},
+};
+
 // "trace", "debug", "info", "warn", "error" or "off".
 std::string_view to_string(level l) noexcept;
 // The level named by to_string(), or nullopt.

@@ -1,6 +1,6 @@
-// The TOML loader. toml++ parses; this file walks the document against the
-// schema below, collects one problem per mistake (with the line toml++
-// recorded for the key or value), and sorts them into file order.
+// ternd's configuration file: its schema walked with conf::reader (one
+// problem per mistake, with the line toml++ recorded, in file order), the
+// checks across keys, and the writer to_toml().
 #include "tern/server/config.hpp"
 
 #include <arpa/inet.h>
@@ -9,33 +9,33 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cmath>
-#include <cstdio>
-#include <functional>
-#include <limits>
-#include <memory>
 #include <optional>
 #include <span>
-#include <stdexcept>
 #include <system_error>
 #include <utility>
 
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
+#include "tern/conf/reader.hpp"
 #include "tern/topic/topic.hpp"
 
 namespace tern::server {
 namespace {
 
+using conf::alternatives;
+using conf::describe;
+using conf::name_table;
+using conf::quote;
+using conf::section;
+using conf::u16_max;
+using conf::u32_max;
+using conf::i64_max;
+
 using namespace std::string_view_literals;
 
 // ---- names used in the file ------------------------------------------------
-
-template <class E>
-using name_table = std::span<const std::pair<std::string_view, E>>;
 
 constexpr std::pair<std::string_view, listener_protocol> protocol_names[] = {
     {"mqtt", listener_protocol::mqtt},
@@ -60,17 +60,6 @@ constexpr std::pair<std::string_view, corruption_policy> corruption_names[] = {
     {"move_aside", corruption_policy::move_aside},
     {"refuse", corruption_policy::refuse},
 };
-constexpr std::pair<std::string_view, log::level> level_names[] = {
-    {"trace", log::level::trace}, {"debug", log::level::debug}, {"info", log::level::info},
-    {"warn", log::level::warn},   {"error", log::level::error}, {"off", log::level::off},
-};
-
-template <class E>
-std::string_view name_of(name_table<E> names, E value) noexcept {
-  for (const auto& [name, v] : names)
-    if (v == value) return name;
-  return "?";
-}
 
 // ---- the schema: every key of every table ----------------------------------
 
@@ -89,10 +78,6 @@ constexpr std::array<std::string_view, 4> storage_keys{"backend", "data_dir", "d
 constexpr std::array<std::string_view, 3> auth_keys{"allow_anonymous", "password_file", "acl_file"};
 
 // The tables whose keys may be suggested for a key written in the wrong place.
-struct section {
-  std::string_view name;
-  std::span<const std::string_view> keys;
-};
 constexpr std::array<section, 4> sections{{
     {"", top_keys},
     {"limits", limits_keys},
@@ -100,243 +85,14 @@ constexpr std::array<section, 4> sections{{
     {"auth", auth_keys},
 }};
 
-constexpr std::int64_t u16_max = std::numeric_limits<std::uint16_t>::max();
-constexpr std::int64_t u32_max = std::numeric_limits<std::uint32_t>::max();
-constexpr std::int64_t i64_max = std::numeric_limits<std::int64_t>::max();
-
-// ---- text helpers ------------------------------------------------------------
-
-// `s` with its control characters escaped (\n, \x1b...): text from the
-// document (a quoted key, toml++'s description of what it saw) must not
-// break a refusal's one line per problem or reach a terminal raw.
-std::string printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\n') out += "\\n";
-    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-    else out += c;
-  }
-  return out;
-}
-
-// `s` as a TOML basic string.
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-          out += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
-        else
-          out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
-
-// A value as a refusal quotes it: "ten", 70000, 1.5, true, an array...
-std::string describe(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string: {
-      std::string_view s = n.as_string()->get();
-      constexpr std::size_t shown = 60;
-      if (s.size() <= shown) return quote(s);
-      std::size_t cut = shown;
-      while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // a UTF-8 boundary
-      return quote(s.substr(0, cut)) + "...";
-    }
-    case toml::node_type::integer: return fmt::format("{}", n.as_integer()->get());
-    case toml::node_type::floating_point: {
-      const double d = n.as_floating_point()->get();
-      if (std::isnan(d)) return "nan";
-      if (std::isinf(d)) return d < 0 ? "-inf" : "inf";
-      std::string s = fmt::format("{}", d);
-      if (s.find_first_of(".eE") == std::string::npos) s += ".0";
-      return s;
-    }
-    case toml::node_type::boolean: return n.as_boolean()->get() ? "true" : "false";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::none: break;
-  }
-  return "nothing";
-}
-
-// "a" or "b"; "a", "b" or "c".
-template <class E>
-std::string alternatives(name_table<E> names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
-    out += quote(names[i].first);
-  }
-  return out;
-}
-
-char fold(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return static_cast<char>(c - 'A' + 'a');
-  return c == '-' ? '_' : c;
-}
-
-// Edit distance (insertions, deletions, substitutions, adjacent swaps),
-// ignoring case and treating '-' as '_'.
-std::size_t distance(std::string_view a, std::string_view b) {
-  const std::size_t n = a.size();
-  const std::size_t m = b.size();
-  std::vector<std::size_t> d((n + 1) * (m + 1));
-  auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * (m + 1) + j]; };
-  for (std::size_t i = 0; i <= n; ++i) at(i, 0) = i;
-  for (std::size_t j = 0; j <= m; ++j) at(0, j) = j;
-  for (std::size_t i = 1; i <= n; ++i) {
-    for (std::size_t j = 1; j <= m; ++j) {
-      const std::size_t cost = fold(a[i - 1]) == fold(b[j - 1]) ? 0 : 1;
-      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost});
-      if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) && fold(a[i - 2]) == fold(b[j - 1]))
-        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
-    }
-  }
-  return at(n, m);
-}
-
-// The known key closest to `key` written in table `table` ("" for the top
-// level), as the user should write it, if one is close enough: a key of the
-// same table first, else a key of another table, named with its table.
-std::optional<std::string> suggestion(std::string_view key, std::string_view table,
-                                      std::span<const std::string_view> own_keys) {
-  const std::size_t limit = std::max<std::size_t>(1, key.size() / 3);
-  std::optional<std::string> best;
-  std::size_t best_distance = limit + 1;
-  for (const auto known : own_keys) {
-    const std::size_t dist = distance(key, known);
-    if (dist < best_distance) {
-      best_distance = dist;
-      best = std::string(known);
-    }
-  }
-  if (best) return best;
-  for (const auto& s : sections) {
-    if (s.name == table || s.name.empty()) continue;
-    for (const auto known : s.keys) {
-      const std::size_t dist = distance(key, known);
-      if (dist < best_distance) {
-        best_distance = dist;
-        best = fmt::format("{}.{}", s.name, known);
-      }
-    }
-  }
-  return best;
-}
-
 // ---- the walk ----------------------------------------------------------------
 
-struct problem {
-  toml::source_index line;
-  toml::source_index column;
-  std::string text;
-};
-
-class reader {
+// ternd's schema walked with conf::reader (the problems, the usual values).
+class reader : public conf::reader {
  public:
   // `check_files`: the files a listener names must be readable now.
-  explicit reader(std::string_view file, bool check_files = false) : file_(file), check_files_(check_files) {}
-
-  void refuse(const toml::source_region& at, std::string_view key, std::string_view what) {
-    problems_.push_back(
-        {at.begin.line, at.begin.column, fmt::format("{}:{}: {}: {}", file_, at.begin.line, printable(key), printable(what))});
-  }
-  void refuse(const toml::node& at, std::string_view key, std::string_view what) { refuse(at.source(), key, what); }
-
-  std::size_t problem_count() const noexcept { return problems_.size(); }
-
-  // All problems, in file order, one per line.
-  std::string message() {
-    std::stable_sort(problems_.begin(), problems_.end(), [](const problem& a, const problem& b) {
-      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-    });
-    std::string out;
-    for (const auto& p : problems_) {
-      if (!out.empty()) out += '\n';
-      out += p.text;
-    }
-    return out;
-  }
-
-  // Calls `read(name, node, full_key)` for every known key of `t`; refuses
-  // the others. `table` is the name of `t` for suggestions ("" at the top),
-  // `prefix` how keys are named in refusals ("limits", "listeners[0]").
-  void for_each_key(const toml::table& t, std::string_view table, std::string_view prefix,
-                    std::span<const std::string_view> known,
-                    const std::function<void(std::string_view, const toml::node&, const std::string&)>& read) {
-    for (const auto& [k, node] : t) {
-      const std::string_view name = k.str();
-      const std::string full = prefix.empty() ? std::string(name) : fmt::format("{}.{}", prefix, name);
-      if (std::find(known.begin(), known.end(), name) != known.end()) {
-        read(name, node, full);
-        continue;
-      }
-      const bool is_section = node.is_table() || node.is_array_of_tables();
-      std::string what = is_section ? "unknown section" : "unknown key";
-      if (auto s = suggestion(name, table, known)) what += fmt::format("; did you mean {}?", quote(*s));
-      refuse(k.source(), full, what);
-    }
-  }
-
-  // ---- one value each ----
-
-  template <class T>
-  bool integer(const toml::node& n, std::string_view key, std::int64_t lo, std::int64_t hi, T& out) {
-    if (const auto* v = n.as_integer(); v && v->get() >= lo && v->get() <= hi) {
-      out = static_cast<T>(v->get());
-      return true;
-    }
-    refuse(n, key, fmt::format("expected an integer between {} and {}, got {}", lo, hi, describe(n)));
-    return false;
-  }
-
-  void boolean(const toml::node& n, std::string_view key, bool& out) {
-    if (const auto* v = n.as_boolean()) {
-      out = v->get();
-      return;
-    }
-    refuse(n, key, fmt::format("expected true or false, got {}", describe(n)));
-  }
-
-  template <class E>
-  bool choice(const toml::node& n, std::string_view key, name_table<E> names, E& out) {
-    if (const auto* v = n.as_string()) {
-      for (const auto& [name, value] : names) {
-        if (name == v->get()) {
-          out = value;
-          return true;
-        }
-      }
-    }
-    refuse(n, key, fmt::format("expected {}, got {}", alternatives(names), describe(n)));
-    return false;
-  }
-
-  void path(const toml::node& n, std::string_view key, std::filesystem::path& out) {
-    if (const auto* v = n.as_string()) {
-      out = std::filesystem::path(v->get());
-      return;
-    }
-    refuse(n, key, fmt::format("expected a path (a string), got {}", describe(n)));
-  }
+  explicit reader(std::string_view file, bool check_files = false)
+      : conf::reader(file, sections), check_files_(check_files) {}
 
   // A WebSocket listener's HTTP path: "/" and what follows, no query.
   void url_path(const toml::node& n, std::string_view key, std::string& out) {
@@ -379,19 +135,13 @@ class reader {
     }
   }
 
-  const toml::table* table(const toml::node& n, std::string_view key) {
-    if (const auto* t = n.as_table()) return t;
-    refuse(n, key, fmt::format("expected a table ([{}]), got {}", key, describe(n)));
-    return nullptr;
-  }
-
   // ---- the tables ----
 
   void top(const toml::table& t, config& c) {
     for_each_key(t, "", "", top_keys, [&](std::string_view name, const toml::node& n, const std::string& key) {
       if (name == "listeners") listeners(n, key, c.listeners);
       else if (name == "io_threads") integer(n, key, 0, 1024, c.io_threads);
-      else if (name == "log_level") choice<log::level>(n, key, level_names, c.log_level);
+      else if (name == "log_level") choice<log::level>(n, key, log::level_names, c.log_level);
       else if (name == "sys_interval") integer(n, key, 0, 86'400, c.sys_interval);
       else if (name == "limits") { if (const auto* s = table(n, key)) limits(*s, c.limits); }
       else if (name == "storage") { if (const auto* s = table(n, key)) storage(*s, c.storage); }
@@ -533,36 +283,25 @@ class reader {
   }
 
  private:
-  std::string_view file_;
   bool check_files_;
-  std::vector<problem> problems_;
 };
 
 }  // namespace
 
-std::string_view to_string(listener_protocol p) noexcept { return name_of<listener_protocol>(protocol_names, p); }
-std::string_view to_string(storage_backend b) noexcept { return name_of<storage_backend>(backend_names, b); }
-std::string_view to_string(durability_mode d) noexcept { return name_of<durability_mode>(durability_names, d); }
-std::string_view to_string(queue_full_mode q) noexcept { return name_of<queue_full_mode>(queue_full_names, q); }
-std::string_view to_string(corruption_policy c) noexcept { return name_of<corruption_policy>(corruption_names, c); }
-
-void throw_exception_from_error(const config_error& e, const boost::source_location&) {
-  throw std::runtime_error(e.message);
-}
+std::string_view to_string(listener_protocol p) noexcept { return conf::name_of<listener_protocol>(protocol_names, p); }
+std::string_view to_string(storage_backend b) noexcept { return conf::name_of<storage_backend>(backend_names, b); }
+std::string_view to_string(durability_mode d) noexcept { return conf::name_of<durability_mode>(durability_names, d); }
+std::string_view to_string(queue_full_mode q) noexcept { return conf::name_of<queue_full_mode>(queue_full_names, q); }
+std::string_view to_string(corruption_policy c) noexcept { return conf::name_of<corruption_policy>(corruption_names, c); }
 
 namespace {
 
 config_result<config> parse(std::string_view text, std::string_view name, bool check_files) {
-  toml::table document;
-  try {
-    document = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    return config_error{
-        fmt::format("{}:{}:{}: {}", name, e.source().begin.line, e.source().begin.column, printable(e.description()))};
-  }
+  auto document = conf::read_toml(text, name);
+  if (!document) return document.error();
   config config;
   reader r(name, check_files);
-  r.top(document, config);
+  r.top(*document, config);
   if (r.problem_count() > 0) return config_error{r.message()};
   return config;
 }
@@ -586,22 +325,9 @@ bool allows_anonymous(const config& c, const listener_config& l) noexcept {
 config_result<config> parse_config(std::string_view text, std::string_view name) { return parse(text, name, false); }
 
 config_result<config> load_config(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return config_error{fmt::format("{}: is a directory", name)};
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) return config_error{fmt::format("{}: cannot open: {}", name, std::generic_category().message(errno))};
-  // A configuration is small; this bound keeps `-c /dev/zero` from eating memory.
-  constexpr std::size_t max_size = 4 << 20;
-  std::string text;
-  char buffer[16384];
-  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) {
-    text.append(buffer, n);
-    if (text.size() > max_size) return config_error{fmt::format("{}: larger than 4 MiB: not a configuration", name)};
-  }
-  if (std::ferror(file.get()))
-    return config_error{fmt::format("{}: cannot read: {}", name, std::generic_category().message(errno))};
-  return parse(text, name, true);
+  auto text = conf::read_file(path);
+  if (!text) return text.error();
+  return parse(*text, path.string(), true);
 }
 
 std::string to_toml(const config& c) {

@@ -35,8 +35,8 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/system/result.hpp>
 
+#include "tern/conf/error.hpp"
 #include "tern/log/log.hpp"
 
 namespace tern::server {
@@ -166,19 +166,12 @@ struct config {
   friend bool operator==(const config&, const config&) = default;
 };
 
-// A refused configuration: one line per problem, in the order of the file,
-// each "<file>:<line>: <key>: <what is wrong>", or for TOML syntax errors
-// "<file>:<line>:<column>: <toml++'s description>". No trailing newline.
-struct config_error {
-  std::string message;
-};
-
-template <class T>
-using config_result = boost::system::result<T, config_error>;
-
-// Called by config_result<T>::value() on an error: throws std::runtime_error
-// carrying the message.
-[[noreturn]] void throw_exception_from_error(const config_error& e, const boost::source_location& loc);
+// A refused configuration (tern/conf/error.hpp): one line per problem, in
+// the order of the file, each "<file>:<line>: <key>: <what is wrong>", or for
+// TOML syntax errors "<file>:<line>:<column>: <toml++'s description>". No
+// trailing newline. config_result<T>::value() throws std::runtime_error.
+using conf::config_error;
+using conf::config_result;
 
 // Parses `text`, a TOML document; `name` (usually the file's path) starts each
 // refusal. Keys left out keep their defaults; unknown keys and sections are
