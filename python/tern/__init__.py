@@ -17,11 +17,7 @@ __version__ = "0.1.0"
 # loads nothing else.
 _LAZY = {
     "Client": "tern.client",        # the threaded client
-    "Message": "tern.client",
-    "PublishHandle": "tern.client",
-    "Connack": "tern.client",
-    "Will": "tern.client",
-    "TernError": "tern.errors",     # tern's exceptions
+    "MQTTError": "tern.errors",     # tern.Client's exceptions
     "ConnectError": "tern.errors",
     "ConnectionLost": "tern.errors",
     "PublishError": "tern.errors",

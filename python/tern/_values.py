@@ -1,4 +1,4 @@
-"""The values tern.Client takes and gives (tern/client.py): Connack, Will,
+"""The values tern.Client takes and gives (tern/client.py): ConnAck, Will,
 Message (a received message, its MQTT 5 properties as a dict), PublishHandle
 (publish()'s flow to wait on); MQTT 5 properties both ways, as dicts named
 after the spec in snake_case ({"content_type": "text/plain",
@@ -17,7 +17,7 @@ from tern.paho.mqtt.properties import Properties, _from_native as _props_from_na
 _tern._set_properties_factory(_props_from_native)
 
 
-class Connack(NamedTuple):
+class ConnAck(NamedTuple):
     """The broker's CONNACK: what connect() returns and on_connect receives."""
     session_present: bool
     reason_code: int
@@ -110,7 +110,7 @@ def _seconds(value, arg):
 
 class Message:
     """A received message: topic (str), payload (bytes), qos, retain, dup,
-    properties (MQTT 5, a dict: {"content_type": "text/plain",
+    mid, properties (MQTT 5, a dict: {"content_type": "text/plain",
     "user_property": [("k", "v")], ...}; read when first asked for)."""
     __slots__ = ("_m", "_props")
 
@@ -137,6 +137,11 @@ class Message:
     @property
     def dup(self):
         return self._m.dup
+
+    @property
+    def mid(self):
+        """Its packet identifier (0 for QoS 0)."""
+        return self._m.mid
 
     @property
     def properties(self):

@@ -19,9 +19,12 @@ a callback they do not wait for the broker's answer). A callback that raises
 is logged (logger "tern") and the loop goes on. Messages go to on_message
 when it is set, else to a queue read by messages() and get_message().
 
+The arguments, ConnAck and the exceptions (tern.errors: MQTTError,
+ConnectError...) have tern.AsyncClient's names and meanings.
+
 After a lost connection the client reconnects by itself (reconnect=True,
-backoff reconnect_delay); MQTT 5 resumes the session the broker kept
-(session_expiry > 0). persistence_dir keeps this side of the session (QoS 1/2
+backoff from reconnect_min_delay to reconnect_max_delay); MQTT 5 resumes the
+session the broker kept (session_expiry > 0). persistence_dir keeps this side of the session (QoS 1/2
 messages in flight, the offline queue) on disk across restarts of the
 process: a QoS 2 message is delivered once even across a crash.
 """
@@ -32,18 +35,16 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tern import _tern
-from tern._values import (Connack, Message, PublishHandle, Will, _check_qos, _check_topic, _payload, _props_body,
+from tern._values import (ConnAck, Message, PublishHandle, Will, _check_qos, _check_topic, _payload, _props_body,
                           _props_dict, _seconds)
 from tern.errors import _CLIENT, _OK, _REASON, ConnectError, ConnectionLost, SubscribeError, _from_native
 from tern.paho.mqtt.packettypes import PacketTypes
 from tern.paho.mqtt.properties import _from_native as _props_from_native
 
-__all__ = ["Client", "Message", "PublishHandle", "Connack", "Will"]
+__all__ = ["Client", "Message", "PublishHandle", "ConnAck", "Will"]
 
 _log = logging.getLogger("tern")
 _SCHEMES = ("mqtt", "mqtts", "ws", "wss")
-_TLS_KEYS = {"ca_file": str, "ca_path": str, "cert_file": str, "key_file": str, "insecure": bool,
-             "verify_host_name": bool}
 _CALLBACKS = {"on_connect": _tern.CB_CONNECT, "on_message": _tern.CB_MESSAGE, "on_publish": _tern.CB_PUBLISH,
               "on_subscribe": _tern.CB_SUBSCRIBE, "on_unsubscribe": _tern.CB_UNSUBSCRIBE,
               "on_disconnect": _tern.CB_DISCONNECT}
@@ -76,25 +77,26 @@ class Client:
     on_unsubscribe = _callback_property("on_unsubscribe")
     on_disconnect = _callback_property("on_disconnect")
 
-    def __init__(self, uri="mqtt://127.0.0.1:1883", *, client_id="", version=5, clean_start=True,
+    def __init__(self, uri="mqtt://127.0.0.1:1883", *, client_id="", protocol=5, clean_start=True,
                  session_expiry=None, keep_alive=60, username=None, password=None, will=None, properties=None,
-                 tls=None, ws_headers=None, persistence_dir=None, reconnect=True, reconnect_delay=(1.0, 30.0),
-                 max_inflight=0, max_queued=0, queue_size=10000, on_connect=None, on_message=None,
-                 on_publish=None, on_subscribe=None, on_unsubscribe=None, on_disconnect=None):
+                 ca_file=None, ca_path=None, ca_data=None, cert_file=None, key_file=None, check_hostname=True,
+                 tls_insecure=False, server_name=None, ws_headers=None, persistence_dir=None, reconnect=True,
+                 reconnect_min_delay=0.5, reconnect_max_delay=30.0, max_inflight=0, max_queued=0, queue_size=10000,
+                 on_connect=None, on_message=None, on_publish=None, on_subscribe=None, on_unsubscribe=None,
+                 on_disconnect=None):
         if not isinstance(uri, str):
             raise TypeError("uri: must be a str, not %s" % type(uri).__name__)
         parts = urlsplit(uri)
         if parts.scheme not in _SCHEMES or not parts.hostname:
             raise ValueError("uri: must be mqtt://, mqtts://, ws:// or wss://host[:port][/path], not %r" % uri)
-        secure = parts.scheme in ("mqtts", "wss")
         if not isinstance(client_id, str):
             raise TypeError("client_id: must be a str, not %s" % type(client_id).__name__)
-        if version not in (3, 4, 5) or isinstance(version, bool):
-            raise ValueError("version: must be 5 (MQTT 5.0), 4 (3.1.1) or 3 (3.1), not %r" % (version,))
+        if protocol not in (3, 4, 5) or isinstance(protocol, bool):
+            raise ValueError("protocol: must be 5 (MQTT 5.0), 4 (3.1.1) or 3 (3.1), not %r" % (protocol,))
         if not isinstance(keep_alive, int) or isinstance(keep_alive, bool) or not 0 <= keep_alive <= 65535:
             raise ValueError("keep_alive: must be an int of seconds, 0..65535")
         if session_expiry is not None:
-            if version != 5:
+            if protocol != 5:
                 raise ValueError("session_expiry: MQTT 5 only (3.x: clean_start=False keeps the session)")
             if not isinstance(session_expiry, int) or isinstance(session_expiry, bool) or \
                     not 0 <= session_expiry <= 0xFFFFFFFF:
@@ -107,27 +109,30 @@ class Client:
             persistence_dir = str(persistence_dir)  # os.PathLike too
             if not client_id:
                 raise ValueError("persistence_dir: needs a client_id of your own (the store is keyed by it)")
-        self._tls = self._check_tls(tls, secure)
+        tls = self._check_tls(parts.scheme in ("mqtts", "wss"), ca_file=ca_file, ca_path=ca_path, ca_data=ca_data,
+                              cert_file=cert_file, key_file=key_file, server_name=server_name,
+                              check_hostname=check_hostname, tls_insecure=tls_insecure)
         headers = self._check_headers(ws_headers, parts.scheme in ("ws", "wss"))
-        if not isinstance(reconnect_delay, tuple) or len(reconnect_delay) != 2 or \
-                not all(isinstance(d, (int, float)) and not isinstance(d, bool) for d in reconnect_delay) or \
-                not 0 < reconnect_delay[0] <= reconnect_delay[1]:
-            raise ValueError("reconnect_delay: a (min, max) pair of seconds, 0 < min <= max")
+        for name, value in (("reconnect_min_delay", reconnect_min_delay), ("reconnect_max_delay", reconnect_max_delay)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError("%s: must be a number of seconds" % name)
+        if not 0 < reconnect_min_delay <= reconnect_max_delay:
+            raise ValueError("reconnect_min_delay: must be > 0 and <= reconnect_max_delay")
         for name, value in (("max_inflight", max_inflight), ("max_queued", max_queued), ("queue_size", queue_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError("%s: must be an int >= 0" % name)
         self._uri = uri
-        self._version = version
+        self._protocol = protocol
         self._connect_opts = {
-            "version": version,
+            "version": protocol,
             "client_id": client_id,
             "clean_start": bool(clean_start),
             "keep_alive": keep_alive,
             "username": username,
             "password": password,
-            "will": self._check_will(will, version),
+            "will": self._check_will(will, protocol),
             "session_expiry": session_expiry,
-            "props": _props_body(properties, PacketTypes.CONNECT) if version == 5 else self._no_props(properties),
+            "props": _props_body(properties, PacketTypes.CONNECT) if protocol == 5 else self._no_props(properties),
         }
         self._queue = collections.deque(maxlen=queue_size or None)
         self._cond = threading.Condition()
@@ -139,11 +144,11 @@ class Client:
         for name in _CALLBACKS:
             setattr(self, "_" + name, None)
         self._native = None
-        self._native = _tern.Client(self, reconnect=bool(reconnect), reconnect_min=float(reconnect_delay[0]),
-                                    reconnect_max=float(reconnect_delay[1]), max_queued=max_queued,
+        self._native = _tern.Client(self, reconnect=bool(reconnect), reconnect_min=float(reconnect_min_delay),
+                                    reconnect_max=float(reconnect_max_delay), max_queued=max_queued,
                                     max_inflight=max_inflight, persistence_dir=persistence_dir or "",
-                                    tls=self._tls, ws_headers=headers)
-        self._native.set_protocol(version)
+                                    tls=tls, ws_headers=headers)
+        self._native.set_protocol(protocol)
         for name, func in (("on_connect", on_connect), ("on_message", on_message), ("on_publish", on_publish),
                            ("on_subscribe", on_subscribe), ("on_unsubscribe", on_unsubscribe),
                            ("on_disconnect", on_disconnect)):
@@ -160,28 +165,30 @@ class Client:
         return b""
 
     @staticmethod
-    def _check_tls(tls, secure):
-        if tls is None or tls is False:
-            return {}
+    def _check_tls(secure, check_hostname, tls_insecure, **files):
+        """The native client's TLS options (tern.AsyncClient's arguments)."""
+        given = [k for k, v in files.items() if v is not None]
         if not secure:
-            raise ValueError("tls: needs an mqtts:// or wss:// uri")
-        if tls is True:
+            if given or tls_insecure:
+                raise ValueError("%s: needs an mqtts:// or wss:// uri" % (given[0] if given else "tls_insecure"))
             return {}
-        if not isinstance(tls, Mapping):
-            raise TypeError("tls: must be a dict (ca_file, ca_path, cert_file, key_file, insecure, "
-                            "verify_host_name), True or None")
-        out = {}
-        for key, value in tls.items():
-            kind = _TLS_KEYS.get(key)
-            if kind is None:
-                raise ValueError("tls: unknown key %r (known: %s)" % (key, ", ".join(_TLS_KEYS)))
-            if kind is str and value is not None:
-                value = str(value)  # os.PathLike too
-            if not isinstance(value, kind) and value is not None:
-                raise TypeError("tls: %s must be a %s" % (key, kind.__name__))
-            if value is not None:
-                out[key] = value
-        return out
+        tls = {"verify_host_name": bool(check_hostname), "insecure": bool(tls_insecure)}
+        for key in given:
+            value = files[key]
+            if key == "ca_data":
+                if isinstance(value, (bytes, bytearray, memoryview)):
+                    from tern.aio import _ca_pem  # DER certificates to PEM, as tern.AsyncClient takes them
+                    value = _ca_pem(value)
+                elif not isinstance(value, str):
+                    raise TypeError("ca_data: must be PEM text (str) or DER bytes, not %s" % type(value).__name__)
+                tls["ca_pem"] = value
+                continue
+            if key != "server_name":
+                value = str(value) if hasattr(value, "__fspath__") else value  # os.PathLike
+            if not isinstance(value, str):
+                raise TypeError("%s: must be a str, not %s" % (key, type(value).__name__))
+            tls[key] = value
+        return tls
 
     @staticmethod
     def _check_headers(headers, ws):
@@ -199,15 +206,16 @@ class Client:
         return pairs
 
     @staticmethod
-    def _check_will(will, version):
+    def _check_will(will, protocol):
+        """will: a tern.client.Will, a tuple of its fields, or any object with
+        them (tern.aio.Will too)."""
         if will is None:
             return None
-        if not isinstance(will, Will):
-            if isinstance(will, tuple):
-                will = Will(*will)
-            else:
-                raise TypeError("will: must be a tern.Will, not %s" % type(will).__name__)
-        body = _props_body(will.properties, PacketTypes.WILLMESSAGE, "will.properties") if version == 5 else b""
+        if isinstance(will, tuple) and not isinstance(will, Will):
+            will = Will(*will)
+        if not all(hasattr(will, f) for f in Will._fields):
+            raise TypeError("will: must be a tern.client.Will, not %s" % type(will).__name__)
+        body = _props_body(will.properties, PacketTypes.WILLMESSAGE, "will.properties") if protocol == 5 else b""
         return (_check_topic(will.topic, "will.topic"), _payload(will.payload), _check_qos(will.qos, "will.qos"),
                 bool(will.retain), body)
 
@@ -227,7 +235,7 @@ class Client:
 
     def connect(self):
         """Connects and waits for the CONNACK; starts the network thread.
-        Returns the Connack; raises ConnectError when the broker refuses
+        Returns the ConnAck; raises ConnectError when the broker refuses
         (reason_code) or cannot be reached (the OSError is __cause__)."""
         with self._cond:
             self._closed = False
@@ -246,7 +254,7 @@ class Client:
         once the queue is empty. connect() may follow."""
         if isinstance(reason_code, bool) or not isinstance(reason_code, int) or not 0 <= reason_code <= 255:
             raise ValueError("reason_code: must be an int 0..255")
-        body = _props_body(properties, PacketTypes.DISCONNECT) if self._version == 5 else self._no_props(properties)
+        body = _props_body(properties, PacketTypes.DISCONNECT) if self._protocol == 5 else self._no_props(properties)
         t = self._native.disconnect(reason_code, body)
         self._wake()
         t.wait(_seconds(timeout, "timeout"))
@@ -296,7 +304,7 @@ class Client:
         _check_topic(topic)
         data = _payload(payload)
         _check_qos(qos)
-        body = _props_body(properties, PacketTypes.PUBLISH) if self._version == 5 else self._no_props(properties)
+        body = _props_body(properties, PacketTypes.PUBLISH) if self._protocol == 5 else self._no_props(properties)
         return PublishHandle(self._native.publish(topic, data, qos, bool(retain), body))
 
     def subscribe(self, topic, qos=0, *, no_local=False, retain_as_published=False, retain_handling=0,
@@ -323,7 +331,7 @@ class Client:
                 raise TypeError("topic: (filter, qos) pairs")
             subs.append((_check_topic(pair[0], "topic", wildcards=True), _check_qos(pair[1]), bool(no_local),
                          bool(retain_as_published), retain_handling))
-        body = _props_body(properties, PacketTypes.SUBSCRIBE) if self._version == 5 else self._no_props(properties)
+        body = _props_body(properties, PacketTypes.SUBSCRIBE) if self._protocol == 5 else self._no_props(properties)
         return self._wait_codes(self._native.subscribe(subs, body), "subscribe", timeout)
 
     def unsubscribe(self, topic, properties=None, timeout=10.0):
@@ -335,7 +343,7 @@ class Client:
         if not isinstance(filters, (list, tuple)) or not filters:
             raise TypeError("topic: must be a filter or a list of filters")
         filters = [_check_topic(f, "topic", wildcards=True) for f in filters]
-        body = _props_body(properties, PacketTypes.UNSUBSCRIBE) if self._version == 5 else self._no_props(properties)
+        body = _props_body(properties, PacketTypes.UNSUBSCRIBE) if self._protocol == 5 else self._no_props(properties)
         return self._wait_codes(self._native.unsubscribe(filters, body), "unsubscribe", timeout)
 
     def _wait_codes(self, token, what, timeout):
@@ -396,7 +404,7 @@ class Client:
     def _native_connect(self, err, session_present, reason, props):
         if err[0] != _OK:
             return  # connect() raises; the loop's own retries are not reported
-        self._connack = Connack(bool(session_present), reason,
+        self._connack = ConnAck(bool(session_present), reason,
                                 _props_dict(_props_from_native(PacketTypes.CONNACK, props)) if props else {})
         self._call("on_connect", self._connack)
 

@@ -1,14 +1,14 @@
 """tern.Client: tern's own threaded MQTT client, MQTT 5 first (see client.py)."""
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple
 
 from tern.errors import ConnectError as ConnectError
 from tern.errors import ConnectionLost as ConnectionLost
 from tern.errors import PublishError as PublishError
 from tern.errors import SubscribeError as SubscribeError
 
-__all__ = ["Client", "Message", "PublishHandle", "Connack", "Will"]
+__all__ = ["Client", "Message", "PublishHandle", "ConnAck", "Will"]
 
 QoS = Literal[0, 1, 2]
 # MQTT 5 properties by the spec's names in snake_case: "payload_format_indicator",
@@ -17,15 +17,7 @@ QoS = Literal[0, 1, 2]
 Properties = Mapping[str, Any]
 Payload = bytes | bytearray | memoryview | str
 
-class TLSOptions(TypedDict, total=False):
-    ca_file: str | os.PathLike[str]     # CAs to verify the broker with (default: the system's)
-    ca_path: str | os.PathLike[str]     # a directory of CAs (c_rehash)
-    cert_file: str | os.PathLike[str]   # this client's certificate ...
-    key_file: str | os.PathLike[str]    # ... and its key
-    insecure: bool                      # no verification at all (tests only)
-    verify_host_name: bool              # False: any name in a trusted certificate will do
-
-class Connack(NamedTuple):
+class ConnAck(NamedTuple):
     """The broker's CONNACK: what connect() returns and on_connect receives."""
     session_present: bool
     reason_code: int
@@ -52,6 +44,8 @@ class Message:
     @property
     def dup(self) -> bool: ...
     @property
+    def mid(self) -> int: ...
+    @property
     def properties(self) -> dict[str, Any]:
         """MQTT 5: {"content_type": "text/plain", "user_property": [("k", "v")], ...}; {} when none."""
 
@@ -74,7 +68,7 @@ class Client:
             for m in c.messages(timeout=10):
                 print(m.topic, m.payload)
     """
-    on_connect: Callable[[Client, Connack], object] | None
+    on_connect: Callable[[Client, ConnAck], object] | None
     on_message: Callable[[Client, Message], object] | None
     on_publish: Callable[[Client, int, int], object] | None            # (client, mid, reason_code)
     on_subscribe: Callable[[Client, int, list[int]], object] | None    # (client, mid, codes)
@@ -86,7 +80,7 @@ class Client:
         uri: str = "mqtt://127.0.0.1:1883",
         *,
         client_id: str = "",
-        version: Literal[3, 4, 5] = 5,
+        protocol: Literal[3, 4, 5] = 5,
         clean_start: bool = True,
         session_expiry: int | None = None,
         keep_alive: int = 60,
@@ -94,28 +88,39 @@ class Client:
         password: str | bytes | None = None,
         will: Will | None = None,
         properties: Properties | None = None,
-        tls: TLSOptions | bool | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        ca_path: str | os.PathLike[str] | None = None,
+        ca_data: str | bytes | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        check_hostname: bool = True,
+        tls_insecure: bool = False,
+        server_name: str | None = None,
         ws_headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         persistence_dir: str | os.PathLike[str] | None = None,
         reconnect: bool = True,
-        reconnect_delay: tuple[float, float] = (1.0, 30.0),
+        reconnect_min_delay: float = 0.5,
+        reconnect_max_delay: float = 30.0,
         max_inflight: int = 0,
         max_queued: int = 0,
         queue_size: int = 10000,
-        on_connect: Callable[[Client, Connack], object] | None = None,
+        on_connect: Callable[[Client, ConnAck], object] | None = None,
         on_message: Callable[[Client, Message], object] | None = None,
         on_publish: Callable[[Client, int, int], object] | None = None,
         on_subscribe: Callable[[Client, int, list[int]], object] | None = None,
         on_unsubscribe: Callable[[Client, int, list[int]], object] | None = None,
         on_disconnect: Callable[[Client, ConnectionLost | None], object] | None = None,
     ) -> None:
-        """uri: mqtt://, mqtts://, ws:// or wss://host[:port][/path]. version: 5 (MQTT 5.0), 4 (3.1.1), 3 (3.1).
-        session_expiry: seconds the broker keeps the session (MQTT 5). persistence_dir: this side of the
-        session on disk (needs client_id). reconnect_delay: (min, max) seconds between attempts after a lost
+        """uri: mqtt://, mqtts://, ws:// or wss://host[:port][/path]. protocol: 5 (MQTT 5.0), 4 (3.1.1), 3 (3.1).
+        session_expiry: seconds the broker keeps the session (MQTT 5). TLS (mqtts://, wss://; the names of
+        tern.AsyncClient's): ca_file, ca_path, ca_data (PEM text or DER bytes; default: the system's CAs),
+        cert_file / key_file (a client certificate), check_hostname, tls_insecure (no verification: tests only),
+        server_name. ws_headers: extra headers of the WebSocket upgrade. persistence_dir: this side of the
+        session on disk (needs client_id). reconnect_min_delay / reconnect_max_delay: the backoff after a lost
         connection. max_inflight: QoS 1/2 publishes in flight at once (0: as the broker allows). max_queued:
         publishes held while disconnected (0: no limit). queue_size: received messages kept for messages()
         when on_message is not set (0: no limit; past it the oldest go)."""
-    def connect(self) -> Connack:
+    def connect(self) -> ConnAck:
         """Connects, waits for the CONNACK, starts the network thread; ConnectError when refused or unreachable."""
     def disconnect(self, reason_code: int = 0, properties: Properties | None = None,
                    timeout: float | None = 5.0) -> None: ...
@@ -127,7 +132,7 @@ class Client:
     @property
     def client_id(self) -> str: ...
     @property
-    def connack(self) -> Connack | None: ...
+    def connack(self) -> ConnAck | None: ...
     @property
     def dropped(self) -> int: ...
     def publish(self, topic: str, payload: Payload | None = b"", qos: QoS = 0, retain: bool = False,

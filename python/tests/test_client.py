@@ -13,6 +13,7 @@ import time
 import pytest
 
 import tern
+from tern.client import ConnAck, Will
 from conftest import free_port, wait_for
 from test_paho_client import closed_mosquitto  # noqa: F401 (a fixture)
 from test_threads import run_script
@@ -34,7 +35,7 @@ def test_with_connects_and_closes(broker):
         assert entered is c
         assert c.connected
         assert c.client_id == "with-" + broker.name
-        assert isinstance(c.connack, tern.Connack)
+        assert isinstance(c.connack, ConnAck)
         assert c.connack.reason_code == 0 and c.connack.session_present is False
     assert not c.connected
     assert wait_for(lambda: seen == [None])
@@ -66,16 +67,15 @@ def test_unreachable_broker_raises_connect_error():
     assert isinstance(e.value.__cause__, ConnectionRefusedError)
 
 
-@pytest.mark.parametrize("version", [5, 4])
-def test_refused_connect_raises_connect_error(closed_mosquitto, version):  # noqa: F811
-    c = tern.Client("mqtt://127.0.0.1:%d" % closed_mosquitto, version=version)
+@pytest.mark.parametrize("protocol", [5, 4])
+def test_refused_connect_raises_connect_error(closed_mosquitto, protocol):  # noqa: F811
+    c = tern.Client("mqtt://127.0.0.1:%d" % closed_mosquitto, protocol=protocol)
     with pytest.raises(tern.ConnectError) as e:
         with c:
             pass
-    assert e.value.reason_code == 0x87  # Not authorized (3.1.1's return code 5, as MQTT 5's code)
-    assert e.value.return_code == (None if version == 5 else 5)
+    assert e.value.reason_code == (0x87 if protocol == 5 else 5)  # Not authorized (3.1.1: return code 5)
     assert "Not authorized" in str(e.value)
-    assert isinstance(e.value, tern.TernError)
+    assert isinstance(e.value, tern.MQTTError)
     assert not c.connected
 
 
@@ -86,7 +86,7 @@ def test_reconnects_after_the_broker_restarts(broker, topic):
         connects.append(connack)
         client.subscribe(topic, 1)  # from a callback: does not wait, returns []
 
-    c = tern.Client(uri(broker), client_id="reco-" + broker.name, reconnect_delay=(0.1, 0.5),
+    c = tern.Client(uri(broker), client_id="reco-" + broker.name, reconnect_min_delay=0.1, reconnect_max_delay=0.5,
                     on_connect=on_connect, on_disconnect=lambda cl, e: losses.append(e))
     with c:
         assert wait_for(lambda: len(connects) == 1)
@@ -139,7 +139,7 @@ def test_subscribe_forms_and_unsubscribe(broker, topic):
 
 
 def test_mqtt311(broker, topic):
-    with tern.Client(uri(broker), version=4, clean_start=True) as c:
+    with tern.Client(uri(broker), protocol=4, clean_start=True) as c:
         assert c.subscribe(topic, 2) == [2]
         c.publish(topic, b"3.1.1", 2).wait(5)
         m = c.get_message(5)
@@ -168,11 +168,22 @@ def test_will(broker, topic):
     with tern.Client(uri(broker)) as watcher:
         watcher.subscribe(topic + "/will", 1)
         dying = tern.Client(uri(broker), client_id="dying-" + broker.name,
-                            will=tern.Will(topic + "/will", b"gone", qos=1))
+                            will=Will(topic + "/will", b"gone", qos=1))
         dying.connect()
         dying.disconnect(reason_code=0x04)  # Disconnect with Will Message
         m = watcher.get_message(5)
         assert m is not None and m.payload == b"gone"
+
+
+def test_will_of_tern_aio(broker, topic):
+    """tern.aio.Will serves too (any object with Will's fields)."""
+    from tern.aio import Will as AioWill
+    with tern.Client(uri(broker)) as watcher:
+        watcher.subscribe(topic, 1)
+        dying = tern.Client(uri(broker), will=AioWill(topic, b"aio will", qos=1))
+        dying.connect()
+        dying.disconnect(reason_code=0x04)
+        assert watcher.get_message(5).payload == b"aio will"
 
 
 def test_mqtt5_properties(broker, topic):
@@ -373,21 +384,23 @@ def test_ctrl_c_interrupts_messages(ternd):
 @pytest.mark.parametrize("call, exc, text", [
     (lambda: tern.Client(42), TypeError, "uri"),
     (lambda: tern.Client("http://x"), ValueError, "uri"),
-    (lambda: tern.Client("mqtt://h", version=6), ValueError, "version"),
+    (lambda: tern.Client("mqtt://h", protocol=6), ValueError, "protocol"),
     (lambda: tern.Client("mqtt://h", client_id=1), TypeError, "client_id"),
     (lambda: tern.Client("mqtt://h", keep_alive=-1), ValueError, "keep_alive"),
-    (lambda: tern.Client("mqtt://h", version=4, session_expiry=10), ValueError, "session_expiry"),
+    (lambda: tern.Client("mqtt://h", protocol=4, session_expiry=10), ValueError, "session_expiry"),
     (lambda: tern.Client("mqtt://h", persistence_dir="/tmp/x"), ValueError, "persistence_dir"),
-    (lambda: tern.Client("mqtt://h", tls={"ca_file": "x"}), ValueError, "tls"),
-    (lambda: tern.Client("mqtts://h", tls={"cafile": "x"}), ValueError, "tls"),
-    (lambda: tern.Client("mqtts://h", tls={"insecure": "yes"}), TypeError, "tls"),
+    (lambda: tern.Client("mqtt://h", ca_file="x"), ValueError, "ca_file"),
+    (lambda: tern.Client("ws://h/mqtt", tls_insecure=True), ValueError, "tls_insecure"),
+    (lambda: tern.Client("mqtts://h", cert_file=3), TypeError, "cert_file"),
+    (lambda: tern.Client("mqtts://h", ca_data=3), TypeError, "ca_data"),
     (lambda: tern.Client("mqtt://h", ws_headers={"a": "b"}), ValueError, "ws_headers"),
     (lambda: tern.Client("ws://h/mqtt", ws_headers={"a": 1}), TypeError, "ws_headers"),
-    (lambda: tern.Client("mqtt://h", reconnect_delay=(2, 1)), ValueError, "reconnect_delay"),
-    (lambda: tern.Client("mqtt://h", will=tern.Will("a/#")), ValueError, "will.topic"),
+    (lambda: tern.Client("mqtt://h", reconnect_min_delay=2, reconnect_max_delay=1), ValueError, "reconnect"),
+    (lambda: tern.Client("mqtt://h", reconnect_min_delay="1"), TypeError, "reconnect_min_delay"),
+    (lambda: tern.Client("mqtt://h", will=Will("a/#")), ValueError, "will.topic"),
     (lambda: tern.Client("mqtt://h", properties={"no_such": 1}), ValueError, "no_such"),
     (lambda: tern.Client("mqtt://h", properties={"receive_maximum": "x"}), TypeError, "receive_maximum"),
-    (lambda: tern.Client("mqtt://h", version=4, properties={"receive_maximum": 1}), ValueError, "properties"),
+    (lambda: tern.Client("mqtt://h", protocol=4, properties={"receive_maximum": 1}), ValueError, "properties"),
     (lambda: tern.Client("mqtt://h", on_message=3), TypeError, "on_message"),
 ])
 def test_bad_arguments_name_the_argument(call, exc, text):
@@ -421,9 +434,11 @@ def test_bad_call_arguments_name_the_argument():
 
 # ---------------------------------------------------------------------- transports
 
-def test_mqtts(tls_broker, topic):  # noqa: F811
+@pytest.mark.parametrize("ca", ["ca_file", "ca_data"])
+def test_mqtts(tls_broker, topic, ca):  # noqa: F811
     port, d = tls_broker[0], tls_broker[1]
-    with tern.Client("mqtts://127.0.0.1:%d" % port, tls={"ca_file": d / "ca.pem"}) as c:
+    arg = {"ca_file": d / "ca.pem"} if ca == "ca_file" else {"ca_data": (d / "ca.pem").read_text()}
+    with tern.Client("mqtts://127.0.0.1:%d" % port, **arg) as c:
         c.subscribe(topic, 1)
         c.publish(topic, b"secret", 1).wait(5)
         assert c.get_message(5).payload == b"secret"
@@ -432,7 +447,7 @@ def test_mqtts(tls_broker, topic):  # noqa: F811
 def test_mqtts_untrusted_server_raises_connect_error(tls_broker):  # noqa: F811
     port, d = tls_broker[0], tls_broker[1]
     with pytest.raises(tern.ConnectError) as e:
-        tern.Client("mqtts://127.0.0.1:%d" % port, tls={"ca_file": d / "other.pem"}).connect()
+        tern.Client("mqtts://127.0.0.1:%d" % port, ca_file=d / "other.pem").connect()
     assert e.value.__cause__ is not None
 
 
@@ -440,8 +455,8 @@ def test_mqtts_untrusted_server_raises_connect_error(tls_broker):  # noqa: F811
 def test_websocket(ws_ternd, topic, scheme):  # noqa: F811
     ws, wss, d = ws_ternd
     port = ws if scheme == "ws" else wss
-    tls = {"ca_file": d / "ca.pem"} if scheme == "wss" else None
-    with tern.Client("%s://127.0.0.1:%d/mqtt" % (scheme, port), tls=tls, ws_headers={"X-Tern-Test": "1"}) as c:
+    tls = {"ca_file": d / "ca.pem"} if scheme == "wss" else {}
+    with tern.Client("%s://127.0.0.1:%d/mqtt" % (scheme, port), ws_headers={"X-Tern-Test": "1"}, **tls) as c:
         assert c.subscribe(topic, 2) == [2]
         c.publish(topic, b"over " + scheme.encode(), 2).wait(5)
         assert c.get_message(5).payload == b"over " + scheme.encode()
@@ -467,7 +482,7 @@ def test_qos2_exactly_once_across_broker_kills(durable_ternd, topic):
     def on_publish(client, mid, reason_code):
         completed[0] += 1
 
-    session = dict(clean_start=False, session_expiry=3600, reconnect_delay=(0.05, 0.2))
+    session = dict(clean_start=False, session_expiry=3600, reconnect_min_delay=0.05, reconnect_max_delay=0.2)
     sub = tern.Client(uri(b), client_id="eo-sub", on_message=on_message,
                       on_disconnect=lambda c, e: sub_losses.append(e), **session)
     sub.connect()
@@ -509,7 +524,7 @@ _PERSIST_SCRIPT = """
 import sys, time
 import tern
 c = tern.Client(sys.argv[1], client_id="persist-pub", clean_start=False, session_expiry=3600,
-                persistence_dir=sys.argv[2], reconnect_delay=(0.05, 0.3))
+                persistence_dir=sys.argv[2], reconnect_min_delay=0.05, reconnect_max_delay=0.3)
 c.connect()
 print("connected", flush=True)
 if sys.argv[3] == "publish":
@@ -551,7 +566,7 @@ def test_persistence_across_a_killed_process(durable_ternd, topic, tmp_path):
             got[m.payload] += 1
 
     sub = tern.Client(uri(b), client_id="persist-sub", clean_start=False, session_expiry=3600,
-                      reconnect_delay=(0.05, 0.3), on_message=on_message)
+                      reconnect_min_delay=0.05, reconnect_max_delay=0.3, on_message=on_message)
     sub.connect()
     assert sub.subscribe(topic, 2) == [2]
     first = _script(uri(b), store, "publish", n, topic)
