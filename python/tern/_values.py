@@ -34,19 +34,22 @@ class Will(NamedTuple):
     properties: "Mapping | None" = None
 
 
+# MQTT 5 property names: "message_expiry_interval" <-> tern.paho's "MessageExpiryInterval".
+_BY_SNAKE = {name.lower().replace(" ", "_"): name.replace(" ", "") for name in Properties.names}
+_SNAKE = {compressed: snake for snake, compressed in _BY_SNAKE.items()}
+
+
 def _props_dict(p):
     """A tern.paho Properties as {"content_type": ..., "user_property": [(k, v)]}."""
     if p is None:
         return {}
-    out = {}
-    for _ident, name, value in p._present():
-        out["".join("_" + ch.lower() if ch.isupper() else ch for ch in name).lstrip("_")] = value
-    return out
+    return {_SNAKE[name]: value for _, name, value in p._present()}
 
 
 def _props_body(props, packet_type, arg="properties"):
-    """The raw MQTT 5 property block for {"message_expiry_interval": 60, ...}
-    (snake_case of the spec's names; user_property: [(k, v)] or a dict)."""
+    """The raw MQTT 5 property block (tern._tern's form) for a dict,
+    {"message_expiry_interval": 60, "user_property": [(k, v)] or a dict,
+    ...}, or a tern.paho Properties."""
     if props is None:
         return b""
     if isinstance(props, Properties):
@@ -55,12 +58,13 @@ def _props_body(props, packet_type, arg="properties"):
         raise TypeError("%s: must be a dict of MQTT 5 properties, not %s" % (arg, type(props).__name__))
     p = Properties(packet_type)
     for key, value in props.items():
-        if not isinstance(key, str):
-            raise TypeError("%s: keys must be str, not %s" % (arg, type(key).__name__))
-        if key == "user_property" and isinstance(value, Mapping):
+        name = _BY_SNAKE.get(key)
+        if name is None:
+            raise ValueError("%s: %r is not an MQTT 5 property (e.g. 'message_expiry_interval')" % (arg, key))
+        if name == "UserProperty" and isinstance(value, Mapping):
             value = list(value.items())
         try:
-            setattr(p, "".join(w.capitalize() for w in key.split("_")), value)
+            setattr(p, name, value)
         except MQTTException as e:
             raise ValueError("%s: %r: %s" % (arg, key, e)) from None
         except (TypeError, ValueError) as e:
@@ -68,7 +72,7 @@ def _props_body(props, packet_type, arg="properties"):
     return p._body()
 
 
-def _payload(payload):
+def _payload_bytes(payload, arg="payload"):
     if isinstance(payload, bytes):
         return payload
     if isinstance(payload, str):
@@ -77,7 +81,7 @@ def _payload(payload):
         return bytes(payload)
     if payload is None:
         return b""
-    raise TypeError("payload: must be bytes, bytearray, memoryview or str, not %s" % type(payload).__name__)
+    raise TypeError("%s: must be bytes, bytearray, memoryview or str, not %s" % (arg, type(payload).__name__))
 
 
 def _check_qos(qos, arg="qos"):

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tern import _tern
-from tern._values import (ConnAck, Message, PublishHandle, Will, _check_qos, _check_topic, _payload, _props_body,
+from tern._values import (ConnAck, Message, PublishHandle, Will, _check_qos, _check_topic, _payload_bytes, _props_body,
                           _props_dict, _seconds)
 from tern.errors import _CLIENT, _OK, _REASON, ConnectError, ConnectionLost, SubscribeError, _from_native
 from tern.paho.mqtt.packettypes import PacketTypes
@@ -216,7 +216,7 @@ class Client:
         if not all(hasattr(will, f) for f in Will._fields):
             raise TypeError("will: must be a tern.client.Will, not %s" % type(will).__name__)
         body = _props_body(will.properties, PacketTypes.WILLMESSAGE, "will.properties") if protocol == 5 else b""
-        return (_check_topic(will.topic, "will.topic"), _payload(will.payload), _check_qos(will.qos, "will.qos"),
+        return (_check_topic(will.topic, "will.topic"), _payload_bytes(will.payload, "will.payload"), _check_qos(will.qos, "will.qos"),
                 bool(will.retain), body)
 
     def _apply_mask(self):
@@ -302,7 +302,7 @@ class Client:
         "text/plain", "user_property": [("k", "v")], "message_expiry_interval":
         60, ...}. Returns a PublishHandle: wait(timeout), is_published()."""
         _check_topic(topic)
-        data = _payload(payload)
+        data = _payload_bytes(payload)
         _check_qos(qos)
         body = _props_body(properties, PacketTypes.PUBLISH) if self._protocol == 5 else self._no_props(properties)
         return PublishHandle(self._native.publish(topic, data, qos, bool(retain), body))
