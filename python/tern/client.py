@@ -216,8 +216,8 @@ class Client:
         if not all(hasattr(will, f) for f in Will._fields):
             raise TypeError("will: must be a tern.client.Will, not %s" % type(will).__name__)
         body = _props_body(will.properties, PacketTypes.WILLMESSAGE, "will.properties") if protocol == 5 else b""
-        return (_check_topic(will.topic, "will.topic"), _payload_bytes(will.payload, "will.payload"), _check_qos(will.qos, "will.qos"),
-                bool(will.retain), body)
+        return (_check_topic(will.topic, "will.topic"), _payload_bytes(will.payload, "will.payload"),
+                _check_qos(will.qos, "will.qos"), bool(will.retain), body)
 
     def _apply_mask(self):
         n = self._native

@@ -347,23 +347,6 @@ def test_on_message_takes_over_from_the_queue(broker, topic):
         assert c.get_message(0.2) is None
 
 
-def test_exit_with_a_client_open(ternd):
-    """No close(), no disconnect(): the process still exits."""
-    t0 = time.monotonic()
-    rc, out, err = run_script("""
-        import tern
-        c = tern.Client("mqtt://127.0.0.1:%d" % PORT, on_message=lambda cl, m: None)
-        c.connect()
-        c.subscribe("exit/#", 1)
-        for i in range(100):
-            c.publish("exit/t", b"x", 1)
-        print("bye", flush=True)
-    """, ternd.port)
-    assert rc == 0, err
-    assert "bye" in out
-    assert time.monotonic() - t0 < 15
-
-
 def test_ctrl_c_interrupts_messages(ternd):
     rc, out, err = run_script("""
         import tern
