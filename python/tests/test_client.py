@@ -79,7 +79,9 @@ def test_refused_connect_raises_connect_error(closed_mosquitto, protocol):  # no
     assert not c.connected
 
 
-def test_reconnects_after_the_broker_restarts(broker, topic):
+def test_reconnects_after_the_broker_restarts(durable_ternd, topic):
+    """(A ternd of the test's own: the shared brokers are not restarted.)"""
+    broker = durable_ternd
     connects, losses = [], []
 
     def on_connect(client, connack):
