@@ -26,15 +26,22 @@ bool native_token::wait(std::optional<double> timeout) const {
   const bool main = on_main_thread();
   for (;;) {
     bool done = false;
+    bool early = false;
     {
       py::gil_scoped_release r;
       const auto now = std::chrono::steady_clock::now();
       const auto left = deadline - now;
       auto step = main ? std::min<std::chrono::steady_clock::duration>(left, 100ms) : left;
       if (step < 0ms) step = 0ms;
-      done = t.wait(std::chrono::duration_cast<std::chrono::milliseconds>(step));
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(step);
+      done = t.wait(ms);
+      // tern::token::wait gives up before its time only where it must not
+      // block: in a callback on the client's own loop, or once the client
+      // stopped. Asking again would spin until the deadline.
+      early = !done && std::chrono::steady_clock::now() < now + ms;
     }
     if (done) return true;
+    if (early) return false;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     if (main && PyErr_CheckSignals() != 0) throw py::error_already_set();
   }

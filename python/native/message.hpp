@@ -23,7 +23,9 @@ struct native_token {
   int mid() const { return t.mid(); }
   bool is_complete() const { return t.is_complete(); }
   // Waits (GIL released) until complete or `timeout` seconds (None: for
-  // ever); Ctrl-C on the main thread interrupts it.
+  // ever); Ctrl-C on the main thread interrupts it. In a callback on the
+  // client's own loop (which cannot run while it waits), or once the client
+  // stopped, it returns at once: false unless already complete.
   bool wait(std::optional<double> timeout) const;
   py::tuple error() const;
   std::vector<int> reason_codes() const;

@@ -17,6 +17,11 @@ __version__ = "0.1.0"
 # loads nothing else.
 _LAZY = {
     "Client": "tern.client",        # the threaded client
+    "MQTTError": "tern.errors",     # tern.Client's exceptions
+    "ConnectError": "tern.errors",
+    "ConnectionLost": "tern.errors",
+    "PublishError": "tern.errors",
+    "SubscribeError": "tern.errors",
     "AsyncClient": "tern.aio",      # the asyncio client
     "Broker": "tern.broker",        # the embeddable broker
 }

@@ -1,6 +1,8 @@
 """Brokers for the tern Python tests: ternd (the built binary, TERN_TERND,
 memory storage) and mosquitto (Debian's), each on a free port of 127.0.0.1,
-started once per session. Tests that take `broker` run against both."""
+started once per session. Tests that take `broker` run against both.
+`durable_ternd` is a test's own ternd on a RocksDB store, which keeps
+sessions and messages across a kill (stop()) and start()."""
 import os
 import shutil
 import socket
@@ -55,6 +57,12 @@ class Broker:
         return self.name
 
 
+def _broker_env():
+    """The environment for a broker: ASan's runtime is preloaded for the
+    interpreter under the asan preset; ternd links its own."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def _ternd_path():
     path = os.environ.get("TERN_TERND")
     if not path or not os.path.exists(path):
@@ -62,18 +70,29 @@ def _ternd_path():
     return path
 
 
-@pytest.fixture(scope="session")
-def ternd():
+def _ternd(name, *args):
+    """A ternd started with `args` (its storage) on a free port."""
     path = _ternd_path()
-    # ASan's runtime is preloaded for the interpreter under the asan preset;
-    # ternd links its own.
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env = _broker_env()
 
     def start(port):
-        return subprocess.Popen([path, "-p", str(port), "--storage", "memory"], env=env,
+        return subprocess.Popen([path, "-p", str(port)] + list(args), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    b = Broker("ternd", start)
+    return Broker(name, start)
+
+
+@pytest.fixture(scope="session")
+def ternd():
+    b = _ternd("ternd", "--storage", "memory")
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def durable_ternd(tmp_path):
+    """A ternd of the test's own, its RocksDB store in a temporary folder."""
+    b = _ternd("ternd-rocksdb", "--storage", "rocksdb", "--data-dir", str(tmp_path / "ternd-data"))
     yield b
     b.stop()
 
@@ -85,7 +104,7 @@ def mosquitto():
         pytest.skip("mosquitto is not installed (scripts/install-deps)")
     d = tempfile.mkdtemp(prefix="tern-py-mosq-")
     os.chmod(d, 0o755)
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env = _broker_env()
 
     def start(port):
         conf = os.path.join(d, "mosquitto.conf")

@@ -28,6 +28,19 @@ def run_script(body, port, timeout=20, sigint_after=None):
     return p.returncode, out.decode(), err.decode()
 
 
+def message_to(on_message, port, topic, payload, qos=0):
+    """A client with its loop thread and `on_message`, subscribed to `topic`,
+    and a message on its way to it."""
+    c = mqtt.Client()
+    c.on_message = on_message
+    c.connect("127.0.0.1", port, 30)
+    c.loop_start()
+    c.subscribe(topic, qos)
+    time.sleep(0.2)
+    c.publish(topic, payload, qos)
+    return c
+
+
 def test_ctrl_c_interrupts_loop_forever(ternd):
     rc, out, err = run_script("""
         c = mqtt.Client()
@@ -71,13 +84,7 @@ def test_client_collected_inside_its_callback(ternd, topic):
         gc.collect()
         done.append(True)
 
-    c = mqtt.Client()
-    c.on_message = on_message
-    c.connect("127.0.0.1", ternd.port, 30)
-    c.loop_start()
-    c.subscribe(topic, 0)
-    time.sleep(0.2)
-    c.publish(topic, b"bye")
+    c = message_to(on_message, ternd.port, topic, b"bye")
     box["c"] = c
     del c
     assert wait_for(lambda: done)
@@ -97,3 +104,20 @@ def test_clients_come_and_go(ternd, topic):
             c.loop_stop()
         del c
         gc.collect()
+
+
+def test_wait_for_publish_inside_a_callback_returns_at_once(ternd, topic):
+    """wait_for_publish(timeout) in a callback cannot be completed by the loop
+    running the callback: it returns at once (it spun for `timeout` before)."""
+    spent = []
+
+    def on_message(client, userdata, m):
+        t0 = time.monotonic()
+        client.publish(topic + "/x", b"y", 1).wait_for_publish(5)
+        spent.append(time.monotonic() - t0)
+
+    c = message_to(on_message, ternd.port, topic, b"go", 1)
+    assert wait_for(lambda: spent, 15)
+    c.disconnect()
+    c.loop_stop()
+    assert spent[0] < 1.0

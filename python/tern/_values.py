@@ -1,0 +1,198 @@
+"""The values tern.Client takes and gives (tern/client.py): ConnAck, Will,
+Message (a received message, its MQTT 5 properties as a dict), PublishHandle
+(publish()'s flow to wait on); MQTT 5 properties both ways, as dicts named
+after the spec in snake_case ({"content_type": "text/plain",
+"user_property": [("k", "v")]}), through tern.paho's property codec; and the
+argument checks, which raise TypeError/ValueError naming the argument."""
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from tern import _tern
+from tern.errors import _OK, PublishError, _from_native
+from tern.paho.mqtt import MQTTException
+from tern.paho.mqtt.properties import Properties, _from_native as _props_from_native
+
+# Received messages' properties are read by tern.paho's codec (the same
+# factory tern.paho.mqtt.client sets).
+_tern._set_properties_factory(_props_from_native)
+
+
+class ConnAck(NamedTuple):
+    """The broker's CONNACK: what connect() returns and on_connect receives."""
+    session_present: bool
+    reason_code: int
+    properties: dict
+
+
+class Will(NamedTuple):
+    """The message the broker publishes when the connection ends without
+    disconnect() (Client(will=Will("status/app-1", b"gone", qos=1)))."""
+    topic: str
+    payload: bytes = b""
+    qos: int = 0
+    retain: bool = False
+    properties: "Mapping | None" = None
+
+
+# MQTT 5 property names: "message_expiry_interval" <-> tern.paho's "MessageExpiryInterval".
+_BY_SNAKE = {name.lower().replace(" ", "_"): name.replace(" ", "") for name in Properties.names}
+_SNAKE = {compressed: snake for snake, compressed in _BY_SNAKE.items()}
+
+
+def _props_dict(p):
+    """A tern.paho Properties as {"content_type": ..., "user_property": [(k, v)]}."""
+    if p is None:
+        return {}
+    return {_SNAKE[name]: value for _, name, value in p._present()}
+
+
+def _props_body(props, packet_type, arg="properties"):
+    """The raw MQTT 5 property block (tern._tern's form) for a dict,
+    {"message_expiry_interval": 60, "user_property": [(k, v)] or a dict,
+    ...}, or a tern.paho Properties."""
+    if props is None:
+        return b""
+    if isinstance(props, Properties):
+        return props._body()
+    if not isinstance(props, Mapping):
+        raise TypeError("%s: must be a dict of MQTT 5 properties, not %s" % (arg, type(props).__name__))
+    p = Properties(packet_type)
+    for key, value in props.items():
+        name = _BY_SNAKE.get(key)
+        if name is None:
+            raise ValueError("%s: %r is not an MQTT 5 property (e.g. 'message_expiry_interval')" % (arg, key))
+        if name == "UserProperty" and isinstance(value, Mapping):
+            value = list(value.items())
+        try:
+            setattr(p, name, value)
+        except MQTTException as e:
+            raise ValueError("%s: %r: %s" % (arg, key, e)) from None
+        except (TypeError, ValueError) as e:
+            raise type(e)("%s: %r: %s" % (arg, key, e)) from None
+    return p._body()
+
+
+def _payload_bytes(payload, arg="payload"):
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    if payload is None:
+        return b""
+    raise TypeError("%s: must be bytes, bytearray, memoryview or str, not %s" % (arg, type(payload).__name__))
+
+
+def _check_qos(qos, arg="qos"):
+    if isinstance(qos, bool) or not isinstance(qos, int):
+        raise TypeError("%s: must be an int 0, 1 or 2, not %s" % (arg, type(qos).__name__))
+    if not 0 <= qos <= 2:
+        raise ValueError("%s: must be 0, 1 or 2, not %d" % (arg, qos))
+    return qos
+
+
+def _check_topic(topic, arg="topic", wildcards=False):
+    if not isinstance(topic, str):
+        raise TypeError("%s: must be a str, not %s" % (arg, type(topic).__name__))
+    if not topic:
+        raise ValueError("%s: must not be empty" % arg)
+    if not wildcards and ("+" in topic or "#" in topic):
+        raise ValueError("%s: a topic to publish to has no wildcards: %r" % (arg, topic))
+    return topic
+
+
+def _seconds(value, arg):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s: must be a number of seconds or None, not %s" % (arg, type(value).__name__))
+    if value < 0:
+        raise ValueError("%s: must be >= 0" % arg)
+    return float(value)
+
+
+class Message:
+    """A received message: topic (str), payload (bytes), qos, retain, dup,
+    mid, properties (MQTT 5, a dict: {"content_type": "text/plain",
+    "user_property": [("k", "v")], ...}; read when first asked for)."""
+    __slots__ = ("_m", "_props")
+
+    def __init__(self, native):
+        self._m = native
+        self._props = None
+
+    @property
+    def topic(self):
+        return self._m.topic
+
+    @property
+    def payload(self):
+        return self._m.payload
+
+    @property
+    def qos(self):
+        return self._m.qos
+
+    @property
+    def retain(self):
+        return self._m.retain
+
+    @property
+    def dup(self):
+        return self._m.dup
+
+    @property
+    def mid(self):
+        """Its packet identifier (0 for QoS 0)."""
+        return self._m.mid
+
+    @property
+    def properties(self):
+        if self._props is None:
+            self._props = _props_dict(self._m.properties)
+        return self._props
+
+    def __repr__(self):
+        return "Message(topic=%r, payload=%r, qos=%d, retain=%r)" % (self.topic, self.payload, self.qos, self.retain)
+
+
+class PublishHandle:
+    """What publish() returns: the message's QoS flow, to wait on."""
+    __slots__ = ("_t",)
+
+    def __init__(self, token):
+        self._t = token
+
+    @property
+    def mid(self):
+        """The request's number (1, 2, 3... per client): on_publish's mid."""
+        return self._t.mid
+
+    def wait(self, timeout=None):
+        """Waits until the flow completes (QoS 0: written; 1: PUBACK; 2:
+        PUBCOMP) or `timeout` seconds pass (None: no limit). True when it
+        completed, False on timeout; raises PublishError when it failed.
+        From a callback it does not wait (the loop runs there)."""
+        if not self._t.wait(_seconds(timeout, "timeout")):
+            return False
+        err = self._t.error()
+        if err[0] != _OK:
+            raise _from_native(err, PublishError, "publish failed")
+        return True
+
+    def is_published(self):
+        """True once the flow completed without error."""
+        return self._t.is_complete() and self._t.error()[0] == _OK
+
+    @property
+    def reason_code(self):
+        """The broker's PUBACK/PUBREC reason code once complete (0 for QoS 0;
+        0x10 no matching subscribers...), else None."""
+        if not self._t.is_complete():
+            return None
+        codes = self._t.reason_codes()
+        return codes[0] if codes else None
+
+    def __repr__(self):
+        return "PublishHandle(mid=%d, published=%r)" % (self.mid, self.is_published())
