@@ -149,7 +149,11 @@ void connection::on_pubcomp(const pubcomp_packet& a) {
     return fail({reason::protocol_error, "MQTT 4.3.2: PUBCOMP for a QoS 1 message"});
   if (o->phase != outgoing::phase::awaiting_comp)
     return fail({reason::protocol_error, "MQTT 4.3.3: PUBCOMP before the PUBREC"});
-  finish_outgoing(a.packet_id, a.reason_code);
+  // 0x92 answers a PUBREL the peer no longer expects (it completed the flow
+  // before a reconnect): "not an error during recovery" (MQTT 5.0 4.3.3),
+  // and its PUBREC said it had the message.
+  finish_outgoing(a.packet_id,
+                  a.reason_code == reason::packet_identifier_not_found ? reason::success : a.reason_code);
 }
 
 void connection::finish_outgoing(std::uint16_t id, reason code) {

@@ -331,6 +331,21 @@ TEST(OutboundPublish, Qos2RefusedInPubrec) {
   EXPECT_FALSE(s.st.packet_id_in_use(1));
 }
 
+// MQTT 5.0 4.3.3: a PUBCOMP 0x92 (Packet Identifier not found) answers a
+// PUBREL the peer no longer expects, "not an error during recovery": its
+// PUBREC said it had the message, so the flow ends as delivered.
+TEST(OutboundPublish, Qos2PubcompPacketIdNotFoundIsDelivered) {
+  server s(v5);
+  s.open();
+  (void)s.conn.publish(pub("t", "x", qos::exactly_once), s.now);
+  s.out();
+  s.feed(pubrec_packet{1, {}, {}, {}});
+  EXPECT_EQ(s.out(), strings{"PUBREL 1 rc=0x00"});
+  s.feed(pubcomp_packet{1, reason::packet_identifier_not_found, {}, {}});
+  EXPECT_EQ(s.calls(), strings{"delivered t id=1 rc=0x00"});
+  EXPECT_FALSE(s.st.packet_id_in_use(1));
+}
+
 TEST(OutboundPublish, AcknowledgementsForUnknownIds) {
   {
     server s(v5);
