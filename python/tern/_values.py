@@ -4,12 +4,14 @@ Message (a received message, its MQTT 5 properties as a dict), PublishHandle
 after the spec in snake_case ({"content_type": "text/plain",
 "user_property": [("k", "v")]}), through tern.paho's property codec; and the
 argument checks, which raise TypeError/ValueError naming the argument."""
+import ssl as _ssl
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from tern import _tern
 from tern.errors import _OK, PublishError, _from_native
 from tern.paho.mqtt import MQTTException
+from tern.paho.mqtt.packettypes import PacketTypes
 from tern.paho.mqtt.properties import Properties, _from_native as _props_from_native
 
 # Received messages' properties are read by tern.paho's codec (the same
@@ -100,6 +102,66 @@ def _check_topic(topic, arg="topic", wildcards=False):
     if not wildcards and ("+" in topic or "#" in topic):
         raise ValueError("%s: a topic to publish to has no wildcards: %r" % (arg, topic))
     return topic
+
+
+def _ca_pem(data):
+    """ssl's cadata (PEM text, or DER bytes of one or more certificates) as PEM text."""
+    if data is None:
+        return ""
+    if isinstance(data, str):
+        return data
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("ca_data: must be PEM text (str) or DER bytes, not %s" % type(data).__name__)
+    b, pos, out = bytes(data), 0, []
+    while pos < len(b):
+        if b[pos] != 0x30 or pos + 2 > len(b):
+            raise ValueError("ca_data: not DER certificates")
+        n, head = b[pos + 1], 2
+        if n & 0x80:
+            k = n & 0x7F
+            if not 0 < k <= 4 or pos + 2 + k > len(b):
+                raise ValueError("ca_data: not DER certificates")
+            n, head = int.from_bytes(b[pos + 2:pos + 2 + k], "big"), 2 + k
+        end = pos + head + n
+        if end > len(b):
+            raise ValueError("ca_data: a truncated DER certificate")
+        out.append(_ssl.DER_cert_to_PEM_cert(b[pos:end]))
+        pos = end
+    return "".join(out)
+
+
+def _header_pairs(headers, ws):
+    """ws_headers (a dict or (name, value) pairs) as the native client takes
+    them; `ws`: the uri is ws:// or wss://."""
+    if not headers:
+        return []
+    if not ws:
+        raise ValueError("ws_headers: needs a ws:// or wss:// uri")
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    try:
+        pairs = [(k, v) for k, v in items]
+    except (TypeError, ValueError):
+        raise TypeError("ws_headers: must be a dict or a list of (name, value) pairs") from None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+        raise TypeError("ws_headers: names and values must be str")
+    return pairs
+
+
+def _will_tuple(will, protocol):
+    """The native client's will: (topic, payload, qos, retain, properties)
+    from a Will, a tuple of its fields, or any object with them; None."""
+    if will is None:
+        return None
+    if isinstance(will, tuple) and not isinstance(will, Will):
+        try:
+            will = Will(*will)
+        except TypeError:
+            raise TypeError("will: must be a tern.Will or a tuple of its fields (topic, payload, qos, retain)") from None
+    if not all(hasattr(will, f) for f in Will._fields):
+        raise TypeError("will: must be a tern.Will, not %s" % type(will).__name__)
+    body = _props_body(will.properties, PacketTypes.WILLMESSAGE, "will.properties") if protocol == 5 else b""
+    return (_check_topic(will.topic, "will.topic"), _payload_bytes(will.payload, "will.payload"),
+            _check_qos(will.qos, "will.qos"), bool(will.retain), body)
 
 
 def _seconds(value, arg):

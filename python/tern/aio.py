@@ -24,12 +24,13 @@ import collections
 import logging
 import ssl as _ssl
 import urllib.parse
-from typing import NamedTuple
 
 from tern import _tern
-from tern.paho.mqtt import MQTTException as _PropertyError
+from tern._values import (ConnAck, Will, _ca_pem, _check_qos, _check_topic, _header_pairs, _payload_bytes, _props_body,
+                          _props_dict, _will_tuple)
+from tern.errors import _ABORTED, _CLIENT, _CONNACK3, _OK, _OS, _OTHER, _REASON, ConnectError, MQTTError
 from tern.paho.mqtt.packettypes import PacketTypes
-from tern.paho.mqtt.properties import Properties, _from_native
+from tern.paho.mqtt.properties import _from_native
 
 __all__ = ["AsyncClient", "Message", "Will", "ConnAck", "MQTTError", "ConnectError", "MQTTv31", "MQTTv311", "MQTTv5"]
 
@@ -41,48 +42,10 @@ _tern._set_properties_factory(_from_native)
 
 _log = logging.getLogger("tern.aio")
 
-# tern._tern's error kinds (convert.hpp, err_tuple) and the client_error values used here.
-_OK, _REASON, _CONNACK3, _CLIENT, _ABORTED, _OS, _OTHER = range(7)
+# tern._tern's client_error values used here (the error kinds are tern.errors').
 _ALREADY_CONNECTED, _INVALID_URI, _UNSUPPORTED_SCHEME = 2, 6, 7
 
 _SCHEMES = ("mqtt", "tcp", "mqtts", "ssl", "tls", "ws", "wss")
-
-
-class MQTTError(Exception):
-    """A request failed. `reason_code`: the broker's refusal (an MQTT 5 reason
-    code >= 0x80, or a 3.1.1 CONNACK return code); None when the client could
-    not complete it (connection lost, disconnected, queue full...)."""
-
-    def __init__(self, message, reason_code=None):
-        super().__init__(message)
-        self.reason_code = reason_code
-
-
-class ConnectError(MQTTError):
-    """connect() failed: the broker refused (`reason_code`), or it could not be
-    reached (`reason_code` None; `__cause__` is the OSError or ssl.SSLError)."""
-
-
-class ConnAck(NamedTuple):
-    """What connect() returns: the CONNACK."""
-    session_present: bool
-    reason_code: int
-    properties: dict
-
-
-class Will:
-    """The message the broker publishes when the connection ends without DISCONNECT."""
-    __slots__ = ("topic", "payload", "qos", "retain", "properties")
-
-    def __init__(self, topic, payload=b"", qos=0, retain=False, properties=None):
-        self.topic = _check_topic(topic, "will.topic")
-        self.payload = _payload_bytes(payload, "will.payload")
-        self.qos = _check_qos(qos, "will.qos")
-        self.retain = bool(retain)
-        self.properties = properties
-
-    def __repr__(self):
-        return "Will(%r, %r, qos=%d, retain=%r)" % (self.topic, self.payload, self.qos, self.retain)
 
 
 class Message:
@@ -127,69 +90,6 @@ class Message:
 
 # ---------------------------------------------------------------------- arguments
 
-def _check_topic(topic, arg="topic"):
-    if not isinstance(topic, str):
-        raise TypeError("%s: must be a str, not %s" % (arg, type(topic).__name__))
-    if not topic:
-        raise ValueError("%s: must not be empty" % arg)
-    if "+" in topic or "#" in topic:
-        raise ValueError("%s: a topic name has no wildcards (+, #)" % arg)
-    return topic
-
-
-def _check_qos(qos, arg="qos"):
-    if isinstance(qos, bool) or not isinstance(qos, int):
-        raise TypeError("%s: must be an int 0, 1 or 2, not %s" % (arg, type(qos).__name__))
-    if qos not in (0, 1, 2):
-        raise ValueError("%s: must be 0, 1 or 2" % arg)
-    return qos
-
-
-def _payload_bytes(payload, arg="payload"):
-    if isinstance(payload, bytes):
-        return payload
-    if isinstance(payload, str):
-        return payload.encode("utf-8")
-    if isinstance(payload, (bytearray, memoryview)):
-        return bytes(payload)
-    if payload is None:
-        return b""
-    raise TypeError("%s: must be bytes or str, not %s" % (arg, type(payload).__name__))
-
-
-# MQTT 5 property names: "message_expiry_interval" <-> paho's "MessageExpiryInterval".
-_BY_SNAKE = {name.lower().replace(" ", "_"): name.replace(" ", "") for name in Properties.names}
-_SNAKE = {compressed: snake for snake, compressed in _BY_SNAKE.items()}
-
-
-def _props_body(props, packet_type, arg="properties"):
-    """The encoded property block (tern._tern's form) of a dict or a Properties."""
-    if props is None:
-        return b""
-    if isinstance(props, Properties):
-        return props._body()
-    if not isinstance(props, dict):
-        raise TypeError("%s: must be a dict of MQTT 5 properties, not %s" % (arg, type(props).__name__))
-    p = Properties(packet_type)
-    for key, value in props.items():
-        name = _BY_SNAKE.get(key)
-        if name is None:
-            raise ValueError("%s: %r is not an MQTT 5 property (e.g. 'message_expiry_interval')" % (arg, key))
-        if name == "UserProperty" and isinstance(value, dict):
-            value = list(value.items())
-        try:
-            setattr(p, name, value)
-        except (TypeError, ValueError, _PropertyError) as e:
-            raise (TypeError if isinstance(e, TypeError) else ValueError)("%s: %s" % (arg, e)) from None
-    return p._body()
-
-
-def _props_dict(p):
-    if p is None:
-        return {}
-    return {_SNAKE[name]: value for _, name, value in p._present()}
-
-
 def _split_uri(uri):
     """(the URI without user information, username, password)."""
     if not isinstance(uri, str):
@@ -203,42 +103,6 @@ def _split_uri(uri):
     user, _, password = userinfo.partition(":")
     rest = urllib.parse.urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
     return rest, urllib.parse.unquote(user), (urllib.parse.unquote(password) if ":" in userinfo else None)
-
-
-def _ca_pem(data):
-    """ssl's cadata (PEM text, or DER bytes of one or more certificates) as PEM text."""
-    if data is None:
-        return ""
-    if isinstance(data, str):
-        return data
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError("ca_data: must be PEM text (str) or DER bytes, not %s" % type(data).__name__)
-    b, pos, out = bytes(data), 0, []
-    while pos < len(b):
-        if b[pos] != 0x30 or pos + 2 > len(b):
-            raise ValueError("ca_data: not DER certificates")
-        n, head = b[pos + 1], 2
-        if n & 0x80:
-            k = n & 0x7F
-            if not 0 < k <= 4 or pos + 2 + k > len(b):
-                raise ValueError("ca_data: not DER certificates")
-            n, head = int.from_bytes(b[pos + 2:pos + 2 + k], "big"), 2 + k
-        end = pos + head + n
-        if end > len(b):
-            raise ValueError("ca_data: a truncated DER certificate")
-        out.append(_ssl.DER_cert_to_PEM_cert(b[pos:end]))
-        pos = end
-    return "".join(out)
-
-
-def _header_pairs(headers):
-    if not headers:
-        return []
-    items = headers.items() if hasattr(headers, "items") else headers
-    try:
-        return [(str(k), str(v)) for k, v in items]
-    except (TypeError, ValueError):
-        raise TypeError("ws_headers: must be a dict or (name, value) pairs") from None
 
 
 def _error(err, what, cls=MQTTError):
@@ -334,8 +198,6 @@ class AsyncClient:
             raise TypeError("keep_alive: must be an int (seconds)")
         if not 0 <= keep_alive <= 65535:
             raise ValueError("keep_alive: must be 0..65535")
-        if will is not None and not isinstance(will, Will):
-            raise TypeError("will: must be a tern.aio.Will, not %s" % type(will).__name__)
         if session_expiry is not None and (isinstance(session_expiry, bool) or not isinstance(session_expiry, int)
                                            or not 0 <= session_expiry <= 0xFFFFFFFF):
             raise ValueError("session_expiry: seconds, 0..4294967295")
@@ -352,9 +214,7 @@ class AsyncClient:
         self._clean_start = bool(clean_start)
         self._keep_alive = keep_alive
         self._username, self._password = username, password
-        self._will = None if will is None else (
-            will.topic, will.payload, will.qos, will.retain,
-            _props_body(will.properties, PacketTypes.WILLMESSAGE, "will.properties") if protocol == MQTTv5 else b"")
+        self._will = _will_tuple(will, protocol)
         self._session_expiry = session_expiry
         self._connect_props = _props_body(properties, PacketTypes.CONNECT) if protocol == MQTTv5 else b""
         tls = {"ca_file": ca_file or "", "ca_path": ca_path or "", "ca_pem": _ca_pem(ca_data),
@@ -365,7 +225,7 @@ class AsyncClient:
         self._native = _tern.Client(self, reconnect=self._reconnect, reconnect_min=float(reconnect_min_delay),
                                     reconnect_max=float(reconnect_max_delay), max_queued=max_queued,
                                     max_inflight=max_inflight, persistence_dir=persistence_dir or "", tls=tls,
-                                    ws_headers=_header_pairs(ws_headers))
+                                    ws_headers=_header_pairs(ws_headers, True))
         self._native.set_protocol(protocol)
         self._native.set_callbacks(_tern.CB_CONNECT | _tern.CB_DISCONNECT | _tern.CB_MESSAGE | _tern.CB_PUBLISH
                                    | _tern.CB_SUBSCRIBE | _tern.CB_UNSUBSCRIBE)

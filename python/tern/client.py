@@ -31,12 +31,11 @@ process: a QoS 2 message is delivered once even across a crash.
 import collections
 import logging
 import threading
-from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tern import _tern
-from tern._values import (ConnAck, Message, PublishHandle, Will, _check_qos, _check_topic, _payload_bytes, _props_body,
-                          _props_dict, _seconds)
+from tern._values import (ConnAck, Message, PublishHandle, Will, _ca_pem, _check_qos, _check_topic, _header_pairs,
+                          _payload_bytes, _props_body, _props_dict, _seconds, _will_tuple)
 from tern.errors import _CLIENT, _OK, _REASON, ConnectError, ConnectionLost, SubscribeError, _from_native
 from tern.paho.mqtt.packettypes import PacketTypes
 from tern.paho.mqtt.properties import _from_native as _props_from_native
@@ -112,7 +111,7 @@ class Client:
         tls = self._check_tls(parts.scheme in ("mqtts", "wss"), ca_file=ca_file, ca_path=ca_path, ca_data=ca_data,
                               cert_file=cert_file, key_file=key_file, server_name=server_name,
                               check_hostname=check_hostname, tls_insecure=tls_insecure)
-        headers = self._check_headers(ws_headers, parts.scheme in ("ws", "wss"))
+        headers = _header_pairs(ws_headers, parts.scheme in ("ws", "wss"))
         for name, value in (("reconnect_min_delay", reconnect_min_delay), ("reconnect_max_delay", reconnect_max_delay)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError("%s: must be a number of seconds" % name)
@@ -130,7 +129,7 @@ class Client:
             "keep_alive": keep_alive,
             "username": username,
             "password": password,
-            "will": self._check_will(will, protocol),
+            "will": _will_tuple(will, protocol),
             "session_expiry": session_expiry,
             "props": _props_body(properties, PacketTypes.CONNECT) if protocol == 5 else self._no_props(properties),
         }
@@ -177,8 +176,7 @@ class Client:
             value = files[key]
             if key == "ca_data":
                 if isinstance(value, (bytes, bytearray, memoryview)):
-                    from tern.aio import _ca_pem  # DER certificates to PEM, as tern.AsyncClient takes them
-                    value = _ca_pem(value)
+                    value = _ca_pem(value)  # DER certificates to PEM
                 elif not isinstance(value, str):
                     raise TypeError("ca_data: must be PEM text (str) or DER bytes, not %s" % type(value).__name__)
                 tls["ca_pem"] = value
@@ -189,35 +187,6 @@ class Client:
                 raise TypeError("%s: must be a str, not %s" % (key, type(value).__name__))
             tls[key] = value
         return tls
-
-    @staticmethod
-    def _check_headers(headers, ws):
-        if headers is None:
-            return []
-        if not ws:
-            raise ValueError("ws_headers: needs a ws:// or wss:// uri")
-        items = headers.items() if isinstance(headers, Mapping) else headers
-        try:
-            pairs = [(k, v) for k, v in items]
-        except (TypeError, ValueError):
-            raise TypeError("ws_headers: must be a dict or a list of (name, value) pairs") from None
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
-            raise TypeError("ws_headers: names and values must be str")
-        return pairs
-
-    @staticmethod
-    def _check_will(will, protocol):
-        """will: a tern.client.Will, a tuple of its fields, or any object with
-        them (tern.aio.Will too)."""
-        if will is None:
-            return None
-        if isinstance(will, tuple) and not isinstance(will, Will):
-            will = Will(*will)
-        if not all(hasattr(will, f) for f in Will._fields):
-            raise TypeError("will: must be a tern.client.Will, not %s" % type(will).__name__)
-        body = _props_body(will.properties, PacketTypes.WILLMESSAGE, "will.properties") if protocol == 5 else b""
-        return (_check_topic(will.topic, "will.topic"), _payload_bytes(will.payload, "will.payload"),
-                _check_qos(will.qos, "will.qos"), bool(will.retain), body)
 
     def _apply_mask(self):
         n = self._native

@@ -326,9 +326,9 @@ def test_bad_arguments(ternd):
     with pytest.raises(ValueError, match="properties"):
         AsyncClient(uri(ternd), properties={"no_such_property": 1})
     with pytest.raises(TypeError, match="will"):
-        AsyncClient(uri(ternd), will=("t", b"x"))
+        AsyncClient(uri(ternd), will=5)
     with pytest.raises(TypeError, match="will.topic"):
-        Will(5)
+        AsyncClient(uri(ternd), will=Will(5))
     with pytest.raises(TypeError, match="ca_data"):
         AsyncClient(uri(ternd), ca_data=5)
 
