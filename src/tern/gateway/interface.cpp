@@ -7,7 +7,9 @@ namespace tern::gateway {
 bool message_queue::push(message m) {
   std::function<void()> notify;
   {
-    const std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    if (capacity_ > 0 && policy_ == when_full::wait)
+      room_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
     if (closed_) return false;
     if (capacity_ > 0 && items_.size() >= capacity_) {
       items_.pop_front();
@@ -21,30 +23,31 @@ bool message_queue::push(message m) {
   return true;
 }
 
-std::optional<message> message_queue::pop() {
-  std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return !items_.empty() || closed_; });
+// The oldest message, if any; wakes a push() waiting for room.
+std::optional<message> message_queue::take(std::unique_lock<std::mutex>& lock) {
   if (items_.empty()) return std::nullopt;
   message m = std::move(items_.front());
   items_.pop_front();
+  lock.unlock();
+  if (policy_ == when_full::wait) room_.notify_one();
   return m;
+}
+
+std::optional<message> message_queue::pop() {
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [&] { return !items_.empty() || closed_; });
+  return take(lock);
 }
 
 std::optional<message> message_queue::pop_for(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (!ready_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; }) || items_.empty())
-    return std::nullopt;
-  message m = std::move(items_.front());
-  items_.pop_front();
-  return m;
+  ready_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; });
+  return take(lock);
 }
 
 std::optional<message> message_queue::try_pop() {
-  const std::lock_guard lock(mutex_);
-  if (items_.empty()) return std::nullopt;
-  message m = std::move(items_.front());
-  items_.pop_front();
-  return m;
+  std::unique_lock lock(mutex_);
+  return take(lock);
 }
 
 void message_queue::close() {
@@ -55,6 +58,7 @@ void message_queue::close() {
     notify = on_push_;
   }
   ready_.notify_all();
+  room_.notify_all();
   if (notify) notify();
 }
 

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -39,14 +40,20 @@
 namespace tern::gateway {
 
 // A bounded queue of messages between threads. Past `capacity` the oldest
-// message is dropped and counted. Thread safety: every member may be called
-// from any thread.
+// message is dropped and counted, or push() waits for room, as the queue
+// was made. Thread safety: every member may be called from any thread.
 class message_queue {
  public:
-  explicit message_queue(std::size_t capacity = 10'000) : capacity_(capacity) {}
+  enum class when_full : std::uint8_t {
+    drop_oldest,  // the oldest message is dropped and counted (commands: MQTT must never wait)
+    wait,         // push() blocks until a pop() makes room (statuses: back-pressure on the interface)
+  };
+  explicit message_queue(std::size_t capacity = 10'000, when_full policy = when_full::drop_oldest)
+      : capacity_(capacity), policy_(policy) {}
 
-  // Adds `m` (false once closed). `on_push`, if set, is called after each push
-  // (the process interface wakes its poll loop with it).
+  // Adds `m` (false once closed; a push waiting for room returns false when
+  // the queue is closed meanwhile). `on_push`, if set, is called after each
+  // push (the process interface wakes its poll loop with it).
   bool push(message m);
   // The oldest message; waits until there is one or the queue is closed
   // (nullopt), or until `timeout` passes (nullopt).
@@ -64,10 +71,13 @@ class message_queue {
   void set_on_push(std::function<void()> f);
 
  private:
+  std::optional<message> take(std::unique_lock<std::mutex>& lock);
+
   mutable std::mutex mutex_;
-  std::condition_variable ready_;
+  std::condition_variable ready_, room_;
   std::deque<message> items_;
   std::size_t capacity_;
+  when_full policy_;
   std::size_t dropped_ = 0;
   bool closed_ = false;
   std::function<void()> on_push_;
@@ -77,7 +87,7 @@ class message_queue {
 struct interface_context {
   const std::map<std::string, setting, std::less<>>& settings;  // its [interface] keys
   message_queue& commands;                                      // in: to carry out
-  message_queue& statuses;                                      // out: to publish
+  message_queue& statuses;  // out: to publish; push() waits while it is full (the broker is slower)
   log::logger log;
 };
 
