@@ -1,5 +1,7 @@
 #include "tern/gateway/interface.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace tern::gateway {
@@ -8,8 +10,11 @@ bool message_queue::push(message m) {
   std::function<void()> notify;
   {
     std::unique_lock lock(mutex_);
-    if (capacity_ > 0 && policy_ == when_full::wait)
-      room_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
+    if (capacity_ > 0 && policy_ == when_full::wait && items_.size() >= capacity_) {
+      ++pushers_waiting_;
+      room_.wait(lock, [&] { return items_.size() <= capacity_ - capacity_ / 4 - 1 || closed_; });
+      --pushers_waiting_;
+    }
     if (closed_) return false;
     if (capacity_ > 0 && items_.size() >= capacity_) {
       items_.pop_front();
@@ -23,14 +28,31 @@ bool message_queue::push(message m) {
   return true;
 }
 
-// The oldest message, if any; wakes a push() waiting for room.
+// Unlocks; wakes the push()es waiting for room once there is (when_full::wait).
+void message_queue::wake_pushers(std::unique_lock<std::mutex>& lock) {
+  const bool wake = pushers_waiting_ > 0 && items_.size() <= capacity_ - capacity_ / 4 - 1;
+  lock.unlock();
+  if (wake) room_.notify_all();
+}
+
+// The oldest message, if any.
 std::optional<message> message_queue::take(std::unique_lock<std::mutex>& lock) {
   if (items_.empty()) return std::nullopt;
   message m = std::move(items_.front());
   items_.pop_front();
-  lock.unlock();
-  if (policy_ == when_full::wait) room_.notify_one();
+  wake_pushers(lock);
   return m;
+}
+
+bool message_queue::pop_some(std::vector<message>& out, std::size_t max) {
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [&] { return !items_.empty() || closed_; });
+  if (items_.empty()) return false;
+  const std::size_t n = std::min(max, items_.size());
+  std::move(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(out));
+  items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n));
+  wake_pushers(lock);
+  return true;
 }
 
 std::optional<message> message_queue::pop() {

@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tern/core/result.hpp"
 #include "tern/gateway/config.hpp"
@@ -46,7 +47,9 @@ class message_queue {
  public:
   enum class when_full : std::uint8_t {
     drop_oldest,  // the oldest message is dropped and counted (commands: MQTT must never wait)
-    wait,         // push() blocks until a pop() makes room (statuses: back-pressure on the interface)
+    wait,         // push() blocks until pops made room (statuses: back-pressure on the interface):
+                  // once full, until it is three quarters full, so that a producer and a consumer
+                  // wake each other once per batch, not once per message
   };
   explicit message_queue(std::size_t capacity = 10'000, when_full policy = when_full::drop_oldest)
       : capacity_(capacity), policy_(policy) {}
@@ -60,6 +63,9 @@ class message_queue {
   [[nodiscard]] std::optional<message> pop();
   [[nodiscard]] std::optional<message> pop_for(std::chrono::milliseconds timeout);
   [[nodiscard]] std::optional<message> try_pop();
+  // Moves up to `max` of the oldest messages to the end of `out`, waiting
+  // until there is one; false once closed and empty (one lock for many).
+  [[nodiscard]] bool pop_some(std::vector<message>& out, std::size_t max);
   // Wakes every pop(); push() refuses from now on; what is queued can still be popped.
   void close();
   // Opens a closed queue again (the runner does before it restarts an interface).
@@ -72,12 +78,14 @@ class message_queue {
 
  private:
   std::optional<message> take(std::unique_lock<std::mutex>& lock);
+  void wake_pushers(std::unique_lock<std::mutex>& lock);
 
   mutable std::mutex mutex_;
   std::condition_variable ready_, room_;
   std::deque<message> items_;
   std::size_t capacity_;
   when_full policy_;
+  std::size_t pushers_waiting_ = 0;
   std::size_t dropped_ = 0;
   bool closed_ = false;
   std::function<void()> on_push_;

@@ -173,6 +173,18 @@ TEST(GatewayMessageQueue, BoundedDropsOldestAndCloses) {
   EXPECT_FALSE(q.pop_for(1ms));
 }
 
+TEST(GatewayMessageQueue, PopSomeTakesTheOldestInOrder) {
+  message_queue q;
+  for (const auto* a : {"1", "2", "3", "4", "5"}) EXPECT_TRUE(q.push(message{.action = a}));
+  std::vector<message> out;
+  ASSERT_TRUE(q.pop_some(out, 3));
+  ASSERT_TRUE(q.pop_some(out, 3));
+  ASSERT_EQ(out.size(), 5u);
+  for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i].action, std::to_string(i + 1));
+  q.close();
+  EXPECT_FALSE(q.pop_some(out, 3));
+}
+
 // when_full::wait: a push into a full queue waits for a pop (nothing is
 // dropped), and one still waiting when the queue closes returns false.
 TEST(GatewayMessageQueue, FullWaitsForRoomUntilClosed) {

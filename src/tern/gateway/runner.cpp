@@ -5,6 +5,7 @@
 #include <deque>
 #include <exception>
 #include <utility>
+#include <vector>
 
 #include "tern/client/client.hpp"
 #include "tern/client/error.hpp"
@@ -112,7 +113,7 @@ runner::counters runner::stats() const {
           refused_out_.load(),
           restarts_.load(),
           dropped_.load() + commands_.dropped() + statuses_.dropped(),
-          (issued > completed ? issued - completed : 0) + statuses_.size()};
+          (issued > completed ? issued - completed : 0) + statuses_.size() + in_pump_.load()};
 }
 
 std::shared_ptr<const message_map> runner::current_map() const {
@@ -283,22 +284,31 @@ void runner::run_interface() {
 void runner::pump_statuses() {
   const auto q = static_cast<qos>(config_.mqtt.qos);
   publish_window window(store_bound(config_));
-  while (auto s = statuses_.pop()) {
-    auto out = current_map()->to_mqtt(*s, config_.name);
-    if (!out) {
-      ++refused_out_;
-      if (const auto skipped = refused_out_log_.allow(throttle::clock::now()))
-        log_.warn("gateway {}: a message from the interface was not published: {} ({} more since the last report)",
-                  config_.name, out.error().message(), *skipped);
-      continue;
+  std::vector<message> batch;
+  for (;;) {
+    batch.clear();
+    if (!statuses_.pop_some(batch, 256)) return;  // one lock, one map look-up per batch
+    in_pump_ += batch.size();
+    const auto map = current_map();
+    for (const auto& s : batch) {
+      auto out = map->to_mqtt(s, config_.name);
+      if (!out) {
+        --in_pump_;
+        ++refused_out_;
+        if (const auto skipped = refused_out_log_.allow(throttle::clock::now()))
+          log_.warn("gateway {}: a message from the interface was not published: {} ({} more since the last report)",
+                    config_.name, out.error().message(), *skipped);
+        continue;
+      }
+      // Connected: wait for the broker rather than overflow the client's
+      // queue. Disconnected: that queue is the store, oldest dropped first.
+      const std::size_t cost = out->topic.size() + out->payload.size();
+      window.wait_for_room(cost, [this] { return !client_->connected(); });
+      ++issued_;
+      --in_pump_;
+      window.add(client_->publish(out->topic, out->payload, q), cost);
+      ++out_;
     }
-    // Connected: wait for the broker rather than overflow the client's
-    // queue. Disconnected: that queue is the store, oldest dropped first.
-    const std::size_t cost = out->topic.size() + out->payload.size();
-    window.wait_for_room(cost, [this] { return !client_->connected(); });
-    ++issued_;
-    window.add(client_->publish(out->topic, out->payload, q), cost);
-    ++out_;
   }
 }
 

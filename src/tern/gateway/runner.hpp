@@ -121,6 +121,7 @@ class runner {
   throttle dropped_log_{std::chrono::seconds(10)};      // the client's loop thread only
   std::atomic<std::uint64_t> in_{0}, out_{0}, refused_in_{0}, refused_out_{0}, restarts_{0};
   std::atomic<std::uint64_t> dropped_{0}, issued_{0}, completed_{0};  // statuses' publishes
+  std::atomic<std::uint64_t> in_pump_{0};  // statuses the pump took from the queue and has not published yet
   std::uint64_t metrics_event_ = 0;
 };
 
