@@ -51,7 +51,8 @@ struct config {
     std::uint16_t keep_alive = 60;              // seconds
     std::uint8_t qos = 1;                       // of the statuses published and the commands subscribed
     // Statuses kept while the broker is unreachable (in persistence_dir when
-    // set); past it the oldest is dropped and counted.
+    // set); past it the oldest is dropped and counted. While connected,
+    // statuses not yet acknowledged stay within it: the gateway waits.
     std::uint32_t queue = 100'000;
     friend bool operator==(const mqtt_section&, const mqtt_section&) = default;
   } mqtt;

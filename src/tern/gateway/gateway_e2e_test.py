@@ -78,8 +78,8 @@ class Observer:
 class Gateway:
     """`tern gateway -c FILE`, its log in a file."""
 
-    def __init__(self, tern, directory, name, port, body, extra_top="", config=None):
-        """Writes DIRECTORY/NAME.toml from the arguments, or runs `config` as it is."""
+    def __init__(self, tern, directory, name, port, body, extra_top="", config=None, cwd=None):
+        """Writes DIRECTORY/NAME.toml from the arguments, or runs `config` as it is (from `cwd`)."""
         self.config = config or os.path.join(directory, name + ".toml")
         if not config:
             with open(self.config, "w") as f:
@@ -87,7 +87,7 @@ class Gateway:
                         % (name, extra_top, port, body))
         self.log_path = os.path.join(directory, name + ".log")
         self.proc = subprocess.Popen([tern, "gateway", "-c", self.config], stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log_path, "w"))
+                                     stderr=open(self.log_path, "w"), cwd=cwd)
 
     def log(self):
         with open(self.log_path) as f:

@@ -1,5 +1,7 @@
 #include "tern/gateway/interface.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace tern::gateway {
@@ -7,7 +9,12 @@ namespace tern::gateway {
 bool message_queue::push(message m) {
   std::function<void()> notify;
   {
-    const std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    if (capacity_ > 0 && policy_ == when_full::wait && items_.size() >= capacity_) {
+      ++pushers_waiting_;
+      room_.wait(lock, [&] { return items_.size() <= capacity_ - capacity_ / 4 - 1 || closed_; });
+      --pushers_waiting_;
+    }
     if (closed_) return false;
     if (capacity_ > 0 && items_.size() >= capacity_) {
       items_.pop_front();
@@ -21,30 +28,48 @@ bool message_queue::push(message m) {
   return true;
 }
 
-std::optional<message> message_queue::pop() {
-  std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return !items_.empty() || closed_; });
+// Unlocks; wakes the push()es waiting for room once there is (when_full::wait).
+void message_queue::wake_pushers(std::unique_lock<std::mutex>& lock) {
+  const bool wake = pushers_waiting_ > 0 && items_.size() <= capacity_ - capacity_ / 4 - 1;
+  lock.unlock();
+  if (wake) room_.notify_all();
+}
+
+// The oldest message, if any.
+std::optional<message> message_queue::take(std::unique_lock<std::mutex>& lock) {
   if (items_.empty()) return std::nullopt;
   message m = std::move(items_.front());
   items_.pop_front();
+  wake_pushers(lock);
   return m;
+}
+
+bool message_queue::pop_some(std::vector<message>& out, std::size_t max) {
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [&] { return !items_.empty() || closed_; });
+  if (items_.empty()) return false;
+  const std::size_t n = std::min(max, items_.size());
+  std::move(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(out));
+  items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n));
+  wake_pushers(lock);
+  return true;
+}
+
+std::optional<message> message_queue::pop() {
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [&] { return !items_.empty() || closed_; });
+  return take(lock);
 }
 
 std::optional<message> message_queue::pop_for(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (!ready_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; }) || items_.empty())
-    return std::nullopt;
-  message m = std::move(items_.front());
-  items_.pop_front();
-  return m;
+  ready_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; });
+  return take(lock);
 }
 
 std::optional<message> message_queue::try_pop() {
-  const std::lock_guard lock(mutex_);
-  if (items_.empty()) return std::nullopt;
-  message m = std::move(items_.front());
-  items_.pop_front();
-  return m;
+  std::unique_lock lock(mutex_);
+  return take(lock);
 }
 
 void message_queue::close() {
@@ -55,6 +80,7 @@ void message_queue::close() {
     notify = on_push_;
   }
   ready_.notify_all();
+  room_.notify_all();
   if (notify) notify();
 }
 

@@ -24,12 +24,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tern/core/result.hpp"
 #include "tern/gateway/config.hpp"
@@ -39,20 +41,31 @@
 namespace tern::gateway {
 
 // A bounded queue of messages between threads. Past `capacity` the oldest
-// message is dropped and counted. Thread safety: every member may be called
-// from any thread.
+// message is dropped and counted, or push() waits for room, as the queue
+// was made. Thread safety: every member may be called from any thread.
 class message_queue {
  public:
-  explicit message_queue(std::size_t capacity = 10'000) : capacity_(capacity) {}
+  enum class when_full : std::uint8_t {
+    drop_oldest,  // the oldest message is dropped and counted (commands: MQTT must never wait)
+    wait,         // push() blocks until pops made room (statuses: back-pressure on the interface):
+                  // once full, until it is three quarters full, so that a producer and a consumer
+                  // wake each other once per batch, not once per message
+  };
+  explicit message_queue(std::size_t capacity = 10'000, when_full policy = when_full::drop_oldest)
+      : capacity_(capacity), policy_(policy) {}
 
-  // Adds `m` (false once closed). `on_push`, if set, is called after each push
-  // (the process interface wakes its poll loop with it).
+  // Adds `m` (false once closed; a push waiting for room returns false when
+  // the queue is closed meanwhile). `on_push`, if set, is called after each
+  // push (the process interface wakes its poll loop with it).
   bool push(message m);
   // The oldest message; waits until there is one or the queue is closed
   // (nullopt), or until `timeout` passes (nullopt).
   [[nodiscard]] std::optional<message> pop();
   [[nodiscard]] std::optional<message> pop_for(std::chrono::milliseconds timeout);
   [[nodiscard]] std::optional<message> try_pop();
+  // Moves up to `max` of the oldest messages to the end of `out`, waiting
+  // until there is one; false once closed and empty (one lock for many).
+  [[nodiscard]] bool pop_some(std::vector<message>& out, std::size_t max);
   // Wakes every pop(); push() refuses from now on; what is queued can still be popped.
   void close();
   // Opens a closed queue again (the runner does before it restarts an interface).
@@ -64,10 +77,15 @@ class message_queue {
   void set_on_push(std::function<void()> f);
 
  private:
+  std::optional<message> take(std::unique_lock<std::mutex>& lock);
+  void wake_pushers(std::unique_lock<std::mutex>& lock);
+
   mutable std::mutex mutex_;
-  std::condition_variable ready_;
+  std::condition_variable ready_, room_;
   std::deque<message> items_;
   std::size_t capacity_;
+  when_full policy_;
+  std::size_t pushers_waiting_ = 0;
   std::size_t dropped_ = 0;
   bool closed_ = false;
   std::function<void()> on_push_;
@@ -77,7 +95,7 @@ class message_queue {
 struct interface_context {
   const std::map<std::string, setting, std::less<>>& settings;  // its [interface] keys
   message_queue& commands;                                      // in: to carry out
-  message_queue& statuses;                                      // out: to publish
+  message_queue& statuses;  // out: to publish; push() waits while it is full (the broker is slower)
   log::logger log;
 };
 

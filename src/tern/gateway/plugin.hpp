@@ -31,7 +31,8 @@
 #include "tern/gateway/interface.hpp"
 #include "tern/gateway/message.hpp"
 
-#define TERN_GATEWAY_PLUGIN_ABI 1
+// 2: message_queue gained when_full (statuses' push() waits for room).
+#define TERN_GATEWAY_PLUGIN_ABI 2
 
 extern "C" {
 // What a plug-in exports, under the symbol name tern_gateway_plugin.

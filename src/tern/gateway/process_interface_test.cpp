@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -170,6 +171,44 @@ TEST(GatewayMessageQueue, BoundedDropsOldestAndCloses) {
   EXPECT_EQ(q.pop()->action, "3");
   EXPECT_FALSE(q.pop());
   EXPECT_FALSE(q.pop_for(1ms));
+}
+
+TEST(GatewayMessageQueue, PopSomeTakesTheOldestInOrder) {
+  message_queue q;
+  for (const auto* a : {"1", "2", "3", "4", "5"}) EXPECT_TRUE(q.push(message{.action = a}));
+  std::vector<message> out;
+  ASSERT_TRUE(q.pop_some(out, 3));
+  ASSERT_TRUE(q.pop_some(out, 3));
+  ASSERT_EQ(out.size(), 5u);
+  for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i].action, std::to_string(i + 1));
+  q.close();
+  EXPECT_FALSE(q.pop_some(out, 3));
+}
+
+// when_full::wait: a push into a full queue waits for a pop (nothing is
+// dropped), and one still waiting when the queue closes returns false.
+TEST(GatewayMessageQueue, FullWaitsForRoomUntilClosed) {
+  message_queue q(1, message_queue::when_full::wait);
+  EXPECT_TRUE(q.push(message{.action = "1"}));
+  std::atomic<int> pushed{0};
+  std::thread producer([&] {
+    pushed += q.push(message{.action = "2"});  // waits for the pop below
+    pushed += q.push(message{.action = "3"});  // waits until the close below
+    pushed += 10;
+  });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(pushed.load(), 0);
+  EXPECT_EQ(q.pop()->action, "1");
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (pushed.load() < 1 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(pushed.load(), 1);
+  q.close();
+  producer.join();
+  EXPECT_EQ(pushed.load(), 11);
+  EXPECT_EQ(q.dropped(), 0u);
+  EXPECT_EQ(q.pop()->action, "2");
+  EXPECT_FALSE(q.pop());
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <exception>
 #include <utility>
+#include <vector>
 
 #include "tern/client/client.hpp"
 #include "tern/client/error.hpp"
@@ -12,6 +14,81 @@
 namespace tern::gateway {
 
 using namespace std::chrono_literals;
+
+namespace {
+
+// The client's offline queue: mqtt.queue statuses, and at least 512 bytes a
+// status (16 MiB at least).
+offline_queue_options store_bound(const config& c) {
+  const std::size_t messages = std::max<std::size_t>(c.mqtt.queue, 1);
+  return {.max_messages = messages,
+          .max_bytes = std::max<std::size_t>(offline_queue_options{}.max_bytes, messages * 512),
+          .on_full = offline_queue_options::overflow::drop_oldest};
+}
+
+// The statuses the pump published that the client has not completed yet
+// (acknowledged, written or dropped), oldest first. While connected the
+// pump keeps them within the client's offline queue's bounds, less room for
+// the runner's own publishes (online, metrics, offline), so that the queue
+// never has to drop one: it waits for the broker instead. Pump thread only.
+class publish_window {
+ public:
+  explicit publish_window(const offline_queue_options& bound)
+      : max_messages_(bound.max_messages - std::min<std::size_t>(bound.max_messages / 2, 4)),
+        max_bytes_(bound.max_bytes - std::min<std::size_t>(bound.max_bytes / 2, 64 * 1024)) {}
+
+  // Blocks until a publish of `cost` bytes fits, or `disconnected()`: then
+  // the client's queue holds it, and drops the oldest past its bound.
+  template <class Disconnected>
+  void wait_for_room(std::size_t cost, Disconnected disconnected) {
+    for (reclaim(); !fits(cost) && !disconnected(); reclaim()) {
+      // Completions come in order while connected: wait for the one after
+      // which a quarter of the window is free, so that the pump wakes once
+      // per many PUBACKs, not once per PUBACK.
+      const std::size_t keep = max_messages_ - max_messages_ / 4;
+      const std::size_t k = pending_.size() > keep ? pending_.size() - keep - 1 : 0;
+      (void)pending_[k].done.wait(100ms);  // a timeout: look at the connection again
+    }
+  }
+  void add(token t, std::size_t cost) {
+    pending_.push_back({std::move(t), cost});
+    bytes_ += cost;
+  }
+
+ private:
+  struct publish {
+    token done;
+    std::size_t cost;
+  };
+
+  bool fits(std::size_t cost) const {
+    return pending_.empty() || (pending_.size() < max_messages_ && bytes_ + cost <= max_bytes_);
+  }
+  void reclaim() {
+    while (!pending_.empty() && pending_.front().done.is_complete()) {
+      bytes_ -= pending_.front().cost;
+      pending_.pop_front();
+    }
+    // While disconnected, the queued statuses the client drops complete
+    // before the older ones in flight, which wait for the broker: sweep
+    // them out now and then, so that an outage does not grow this.
+    if (pending_.size() > sweep_at_) {
+      std::erase_if(pending_, [this](const publish& p) {
+        if (!p.done.is_complete()) return false;
+        bytes_ -= p.cost;
+        return true;
+      });
+      sweep_at_ = 2 * pending_.size() + max_messages_;
+    }
+  }
+
+  std::size_t max_messages_, max_bytes_;
+  std::size_t sweep_at_ = 2 * max_messages_;
+  std::deque<publish> pending_;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace
 
 runner::runner(config c, message_map map, std::unique_ptr<interface> iface, log::logger log)
     : config_(std::move(c)),
@@ -36,7 +113,7 @@ runner::counters runner::stats() const {
           refused_out_.load(),
           restarts_.load(),
           dropped_.load() + commands_.dropped() + statuses_.dropped(),
-          (issued > completed ? issued - completed : 0) + statuses_.size()};
+          (issued > completed ? issued - completed : 0) + statuses_.size() + in_pump_.load()};
 }
 
 std::shared_ptr<const message_map> runner::current_map() const {
@@ -85,9 +162,7 @@ boost::system::error_code runner::start() {
   o.tls.ca_file = config_.mqtt.ca_file;
   o.tls.cert_file = config_.mqtt.cert_file;
   o.tls.key_file = config_.mqtt.key_file;
-  o.offline_queue.max_messages = std::max<std::size_t>(config_.mqtt.queue, 1);
-  o.offline_queue.max_bytes = std::max<std::size_t>(o.offline_queue.max_bytes, std::size_t{config_.mqtt.queue} * 512);
-  o.offline_queue.on_full = offline_queue_options::overflow::drop_oldest;
+  o.offline_queue = store_bound(config_);
   client_ = std::make_unique<Client>(std::move(o));
 
   const auto q = static_cast<qos>(config_.mqtt.qos);
@@ -208,18 +283,32 @@ void runner::run_interface() {
 
 void runner::pump_statuses() {
   const auto q = static_cast<qos>(config_.mqtt.qos);
-  while (auto s = statuses_.pop()) {
-    auto out = current_map()->to_mqtt(*s, config_.name);
-    if (!out) {
-      ++refused_out_;
-      if (const auto skipped = refused_out_log_.allow(throttle::clock::now()))
-        log_.warn("gateway {}: a message from the interface was not published: {} ({} more since the last report)",
-                  config_.name, out.error().message(), *skipped);
-      continue;
+  publish_window window(store_bound(config_));
+  std::vector<message> batch;
+  for (;;) {
+    batch.clear();
+    if (!statuses_.pop_some(batch, 256)) return;  // one lock, one map look-up per batch
+    in_pump_ += batch.size();
+    const auto map = current_map();
+    for (const auto& s : batch) {
+      auto out = map->to_mqtt(s, config_.name);
+      if (!out) {
+        --in_pump_;
+        ++refused_out_;
+        if (const auto skipped = refused_out_log_.allow(throttle::clock::now()))
+          log_.warn("gateway {}: a message from the interface was not published: {} ({} more since the last report)",
+                    config_.name, out.error().message(), *skipped);
+        continue;
+      }
+      // Connected: wait for the broker rather than overflow the client's
+      // queue. Disconnected: that queue is the store, oldest dropped first.
+      const std::size_t cost = out->topic.size() + out->payload.size();
+      window.wait_for_room(cost, [this] { return !client_->connected(); });
+      ++issued_;
+      --in_pump_;
+      window.add(client_->publish(out->topic, out->payload, q), cost);
+      ++out_;
     }
-    ++issued_;
-    client_->publish(out->topic, out->payload, q);
-    ++out_;
   }
 }
 

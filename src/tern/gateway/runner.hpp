@@ -25,7 +25,11 @@
 // Store-and-forward: statuses published while the broker is unreachable
 // wait in the client's offline queue (mqtt.queue of them, the oldest
 // dropped and counted past it; on disk with mqtt.persistence_dir) and go
-// out in order once it is back. reload_map() swaps the map on the same
+// out in order once it is back. While connected nothing is dropped: the
+// pump thread keeps the statuses not yet completed within that queue's
+// bounds, waiting on their tokens (the client's loop thread completes
+// them, and never waits for the pump), and the interface's push() waits
+// while the statuses queue is full. reload_map() swaps the map on the same
 // connection.
 //
 // Thread safety: start() and stop() from one thread; stats() and
@@ -58,7 +62,7 @@ class runner {
     std::uint64_t refused_in = 0;  // MQTT messages the syntax or the map refused (own messages not counted)
     std::uint64_t refused_out = 0;  // interface messages the map refused
     std::uint64_t restarts = 0;    // times the interface's run() failed and was started again
-    std::uint64_t dropped = 0;     // statuses dropped from the full offline queue, messages from full queues
+    std::uint64_t dropped = 0;     // statuses the full offline queue dropped (disconnected), commands the full commands queue
     std::uint64_t queued = 0;      // statuses not yet published or not yet acknowledged by the broker
   };
 
@@ -102,7 +106,9 @@ class runner {
   std::unique_ptr<interface> interface_;
   log::logger log_;
   std::unique_ptr<Client> client_;
-  message_queue commands_, statuses_;
+  message_queue commands_;
+  // Full: the interface's push() waits (the pump waits for the broker while connected).
+  message_queue statuses_{10'000, message_queue::when_full::wait};
   std::thread interface_thread_, pump_thread_;
   std::mutex subscribe_mutex_;
   std::vector<token> subscriptions_;  // the first connection's, waited for by start()
@@ -115,6 +121,7 @@ class runner {
   throttle dropped_log_{std::chrono::seconds(10)};      // the client's loop thread only
   std::atomic<std::uint64_t> in_{0}, out_{0}, refused_in_{0}, refused_out_{0}, restarts_{0};
   std::atomic<std::uint64_t> dropped_{0}, issued_{0}, completed_{0};  // statuses' publishes
+  std::atomic<std::uint64_t> in_pump_{0};  // statuses the pump took from the queue and has not published yet
   std::uint64_t metrics_event_ = 0;
 };
 

@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tern/client/client.hpp"
 #include "tern/gateway/builtin.hpp"
@@ -140,6 +141,64 @@ TEST_F(GatewayRunner, TheTemplateInterfaceByName) {
   EXPECT_TRUE(make_interface({.name = "process"}));
 }
 
+// An interface that pushes `count` statuses as fast as it can (no window
+// of its own), each with its number n, then waits for the end.
+class burst_interface final : public interface {
+ public:
+  explicit burst_interface(int count) : count_(count) {}
+  result<void> run(interface_context& io) override {
+    for (int n = 0; n < count_; ++n)
+      io.statuses.push(message{.location = "lab", .device = "burst", .action = "tick",
+                               .arguments = {{"n", std::to_string(n)}}});
+    while (io.commands.pop()) {
+    }
+    return {};
+  }
+  void stop() override {}
+
+ private:
+  int count_;
+};
+
+// The "n" argument of a status payload; -1 when it has none.
+int status_number(std::string_view payload) {
+  const auto at = payload.find(R"("n":")");
+  return at == std::string_view::npos ? -1 : std::stoi(std::string(payload.substr(at + 5)));
+}
+
+// Back-pressure while connected: a burst far larger than mqtt.queue (and
+// than the interface's statuses queue) waits for the broker's PUBACKs
+// instead of overflowing the client's drop-oldest queue: every status
+// arrives, in order, and none is counted dropped.
+TEST_F(GatewayRunner, ABurstWhileConnectedArrivesCompleteAndInOrder) {
+  constexpr int count = 30'000;
+  Client subscriber(client_options{.receive_queue = count + 100});
+  ASSERT_FALSE(subscriber.connect(uri, {.client_id = "burst-subscriber"}));
+  subscriber.subscribe("+/+/+/lab/burst/+/S", qos::at_least_once).wait();
+  c.name = "burst";
+  c.metrics_interval = 0;
+  c.mqtt.queue = 100;
+  runner r(c, message_map{}, std::make_unique<burst_interface>(count),
+           log::logger{captured, "gateway", log::level::info});
+  ASSERT_FALSE(r.start());
+  std::vector<int> seen;
+  seen.reserve(count);
+  while (seen.size() < count) {
+    auto m = subscriber.receive(10s);
+    if (!m) break;
+    seen.push_back(status_number(m->payload().view()));
+  }
+  const auto s = r.stats();
+  r.stop();
+  subscriber.disconnect().wait();
+  EXPECT_EQ(s.dropped, 0u) << captured->text();
+  ASSERT_EQ(seen.size(), std::size_t{count}) << captured->text();
+  int out_of_order = 0;
+  for (int n = 0; n < count; ++n) out_of_order += seen[n] != n;
+  EXPECT_EQ(out_of_order, 0);
+  EXPECT_EQ(s.out, std::uint64_t{count});
+}
+
 // A broker with its sessions on disk that stops and starts again on the
 // same port, and an observer whose persistent session collects every
 // status meanwhile.
@@ -170,12 +229,6 @@ struct restartable_broker {
   std::string uri;
   Client observer;
 };
-
-// The "n" argument of a status payload; -1 when it has none.
-int status_number(std::string_view payload) {
-  const auto at = payload.find(R"("n":")");
-  return at == std::string_view::npos ? -1 : std::stoi(std::string(payload.substr(at + 5)));
-}
 
 // Statuses the interface produces while the broker is away wait in the
 // client's store and arrive once it is back.
