@@ -417,6 +417,11 @@ std::shared_ptr<tls_context> build(const tls_server_options& o, std::string& err
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   static const unsigned char session_context[] = "tern";
   SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
+  // No TLS 1.3 session tickets (OpenSSL sends two after every handshake):
+  // each costs the server an encryption and a MAC and the client a session
+  // of its own, on every connection, for a resumption that tern does not
+  // offer (the ticket key changes with every reload and restart).
+  SSL_CTX_set_num_tickets(ctx, 0);
   if (!use_certificate(ctx, o.cert_file, o.key_file, error)) return nullptr;
   if (!o.ca_file.empty()) {
     if (!readable("ca_file", o.ca_file, error)) return nullptr;

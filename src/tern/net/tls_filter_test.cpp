@@ -6,6 +6,7 @@
 #include "tern/net/tls_filter.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <string>
@@ -112,6 +113,50 @@ TEST_F(TlsFilter, HandshakesThenCarriesGatheredBytesAndEndsWithCloseNotify) {
   for (int i = 0; i < 100 && (r = t.client->read(buf)).status == io_status::would_block; ++i) {
   }
   EXPECT_EQ(r.status, io_status::end);
+}
+
+// OpenSSL's own client, which keeps every session the server offers: the
+// server sends no TLS 1.3 session tickets (two per handshake by default,
+// each an encryption and a MAC on the server, a session on the client).
+TEST_F(TlsFilter, TheServerSendsNoSessionTickets) {
+  std::string error;
+  auto ctx = tls_server::make(server_options(), error);
+  ASSERT_TRUE(ctx) << error;
+  test::socket_pair p;
+  auto server = ctx->make(std::exchange(p.fd[0], -1), clock_type::now());
+  static int offered;
+  offered = 0;
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(cctx, nullptr);
+  SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(cctx, [](SSL*, SSL_SESSION*) {
+    ++offered;
+    return 0;  // not kept
+  });
+  SSL* client = SSL_new(cctx);
+  SSL_set_fd(client, p.fd[1]);
+  SSL_set_connect_state(client);
+  // The handshake, "hi" to the server, "ok" back: the server's tickets, if
+  // any, come before its first application data.
+  std::string to_client = "ok", got;
+  bool said = false;
+  for (int i = 0; i < 100 && got != "ok"; ++i) {
+    std::byte buf[64];
+    if (server->read(buf).status == io_status::failed) break;
+    if (!said && SSL_write(client, "hi", 2) == 2) said = true;
+    if (said && server->handshake_deadline() == clock_type::time_point::max() && !to_client.empty()) {
+      std::vector<iovec> iov{{to_client.data(), to_client.size()}};
+      std::size_t first = 0;
+      if (server->write(iov, first).status != io_status::failed && first == 1) to_client.clear();
+    }
+    char cbuf[64];
+    if (const int n = SSL_read(client, cbuf, sizeof cbuf); n > 0) got.append(cbuf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(got, "ok");
+  EXPECT_EQ(SSL_version(client), TLS1_3_VERSION);
+  EXPECT_EQ(offered, 0);
+  SSL_free(client);
+  SSL_CTX_free(cctx);
 }
 
 TEST_F(TlsFilter, GarbageFailsTheHandshakeWithOpenSslsReason) {
