@@ -295,7 +295,7 @@ class tls_filter final : public byte_filter {
         return r;
       }
     }
-    out_ = {};  // an idle connection keeps no buffer
+    out_ = std::vector<std::byte>();  // an idle connection keeps no buffer (`out_ = {}` would keep its capacity)
     out_first_ = 0;
     if (fin_pending_) {
       fin_pending_ = false;
