@@ -6,6 +6,7 @@
 #include "tern/net/tls_filter.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <string>
@@ -112,6 +113,74 @@ TEST_F(TlsFilter, HandshakesThenCarriesGatheredBytesAndEndsWithCloseNotify) {
   for (int i = 0; i < 100 && (r = t.client->read(buf)).status == io_status::would_block; ++i) {
   }
   EXPECT_EQ(r.status, io_status::end);
+}
+
+// OpenSSL's own client, with its defaults, against a server filter: the
+// handshake, "hi" to the server and "ok" back (the server's session tickets,
+// if any, come before its first application data). Counts the sessions the
+// server offers.
+struct openssl_exchange {
+  explicit openssl_exchange(const tls_server_options& so) {
+    std::string error;
+    auto ctx = tls_server::make(so, error);
+    EXPECT_TRUE(ctx) << error;
+    if (!ctx) return;
+    auto server = ctx->make(std::exchange(p.fd[0], -1), clock_type::now());
+    offered() = 0;
+    cctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(cctx, [](SSL*, SSL_SESSION*) {
+      ++offered();
+      return 0;  // not kept
+    });
+    client = SSL_new(cctx);
+    SSL_set_fd(client, p.fd[1]);
+    SSL_set_connect_state(client);
+    std::string to_client = "ok";
+    bool said = false;
+    for (int i = 0; i < 100 && got != "ok"; ++i) {
+      std::byte buf[64];
+      if (server->read(buf).status == io_status::failed) break;
+      if (!said && SSL_write(client, "hi", 2) == 2) said = true;
+      if (said && server->handshake_deadline() == clock_type::time_point::max() && !to_client.empty()) {
+        std::vector<iovec> iov{{to_client.data(), to_client.size()}};
+        std::size_t first = 0;
+        if (server->write(iov, first).status != io_status::failed && first == 1) to_client.clear();
+      }
+      char cbuf[64];
+      if (const int n = SSL_read(client, cbuf, sizeof cbuf); n > 0) got.append(cbuf, static_cast<std::size_t>(n));
+    }
+  }
+  ~openssl_exchange() {
+    SSL_free(client);
+    SSL_CTX_free(cctx);
+  }
+  static int& offered() {
+    static int n = 0;
+    return n;
+  }
+
+  test::socket_pair p;
+  SSL_CTX* cctx = nullptr;
+  SSL* client = nullptr;
+  std::string got;  // what the client read: "ok"
+};
+
+// Two TLS 1.3 session tickets per handshake by default, each an encryption
+// and a MAC on the server and a session on the client: none.
+TEST_F(TlsFilter, TheServerSendsNoSessionTickets) {
+  openssl_exchange x(server_options());
+  EXPECT_EQ(x.got, "ok");
+  EXPECT_EQ(SSL_version(x.client), TLS1_3_VERSION);
+  EXPECT_EQ(openssl_exchange::offered(), 0);
+}
+
+// OpenSSL's client offers AES-256-GCM-SHA384 first; the server picks
+// AES-128-GCM-SHA256 (SHA-256 throughout the handshake).
+TEST_F(TlsFilter, TheServerPrefersAes128GcmSha256) {
+  openssl_exchange x(server_options());
+  ASSERT_EQ(x.got, "ok");
+  EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(x.client)), "TLS_AES_128_GCM_SHA256");
 }
 
 TEST_F(TlsFilter, GarbageFailsTheHandshakeWithOpenSslsReason) {
