@@ -129,7 +129,7 @@ void io_thread::give_write_state(std::unique_ptr<pending_write> w) {
   w->iov.clear();
   w->first = 0;
   w->linger_until = time_point::max();
-  if (w->iov.capacity() > 1024) w->iov = {};
+  if (w->iov.capacity() > 1024) w->iov = std::vector<iovec>();  // released (`= {}` would keep the capacity)
   if (spare_writes.size() < kept_write_states) spare_writes.push_back(std::move(w));
 }
 

@@ -223,7 +223,8 @@ class ws_filter final : public byte_filter {
         head_.resize(end + 4);
         if (server_) answer_request();
         else check_answer();
-        head_ = {};
+        head_.clear();
+        head_.shrink_to_fit();  // `head_ = {}` would keep its capacity
         if (failed_) {
           flush();
           return {0, io_status::failed, failed_};
@@ -466,7 +467,8 @@ class ws_filter final : public byte_filter {
         return {r.bytes, w.status, w.ec};
       }
     }
-    out_ = {};
+    out_.clear();
+    out_.shrink_to_fit();  // an idle connection keeps no buffer (`out_ = {}` would keep its capacity)
     out_first_ = 0;
     if (fin_pending_ && frame_left_ == 0) {
       fin_pending_ = false;

@@ -117,7 +117,8 @@ class ws_stream final : public stream, public std::enable_shared_from_this<ws_st
         return std::move(h)(error_code(asio::error::connection_refused));
       // Frames that came with the answer.
       std::string rest = self->head_.substr(end + 4);
-      self->head_ = {};
+      self->head_.clear();
+      self->head_.shrink_to_fit();
       self->raw_.assign(reinterpret_cast<const std::byte*>(rest.data()),
                         reinterpret_cast<const std::byte*>(rest.data()) + rest.size());
       self->take(self->raw_.size());
