@@ -24,6 +24,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 
@@ -34,6 +35,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "tern/client/async_client.hpp"
 
@@ -57,8 +59,20 @@ struct token_state {
   bool done = false;
   error_code ec;
   std::vector<reason> codes;
+  std::optional<reason> code;  // a publish's one code (codes stays empty)
   std::optional<connack_packet> connack;
   std::weak_ptr<core> owner;
+
+  void complete_publish(error_code e, reason rc) {
+    {
+      std::lock_guard lk(m);
+      if (done) return;
+      done = true;
+      ec = e;
+      code = rc;
+    }
+    cv.notify_all();
+  }
 
   void complete(error_code e, std::vector<reason> c = {}, std::optional<connack_packet> a = std::nullopt) {
     {
@@ -117,6 +131,7 @@ struct core : std::enable_shared_from_this<core> {
     // Set before any thread runs the loop (AsyncClient: "or before the executor runs").
     ac_->on_connect([this](const connack_packet& a) { on_accepted(a); });
     ac_->on_disconnect([this](error_code ec) { on_lost(ec); });
+    ac_->on_publish_outcomes([this](std::span<const AsyncClient::publish_outcome> v) { published(v); });
   }
 
   // ---------------------------------------------------------------- helpers
@@ -124,42 +139,95 @@ struct core : std::enable_shared_from_this<core> {
   bool in_loop() const { return strand_.running_in_this_thread(); }
 
   // Requests from any thread run on the strand in the order they were
-  // made. They wait in one queue that a posted handler drains, so a burst of
-  // publish() calls costs one wake-up of the loop, not one each. It takes at
-  // most `request_batch` per turn and posts itself again for the rest, so
-  // that socket writes and completions run in between: a burst of 50,000
-  // QoS 0 publishes goes out as it comes, instead of all being held (and
-  // their handlers stored) before the first write.
+  // made. They wait in one queue (a vector, swapped out whole by the
+  // strand), and a burst of them costs one wake-up of the loop, not one
+  // each: only the request that finds no run_requests() scheduled posts one.
+  // The strand takes at most `request_batch` per turn and posts itself again
+  // for the rest, so that socket writes and completions run in between: a
+  // burst of 50,000 QoS 0 publishes goes out as it comes, instead of all
+  // being held before the first write. A publish is not a closure: its
+  // message and token wait in the queue as they are, and consecutive ones go
+  // to AsyncClient::publish_batch() together (one turn, one write).
   static constexpr std::size_t request_batch = 256;
+
+  struct request {
+    std::function<void()> fn;  // any request but a publish
+    publish_packet message;    // a publish (when !fn)
+    std::shared_ptr<token_state> token;
+    int mid = 0;
+  };
 
   template <class F>
   void post(F f) {
-    bool first = false;
-    {
-      std::lock_guard lk(requests_m_);
-      first = requests_.empty();
-      requests_.emplace_back(std::move(f));
-    }
-    if (first) asio::post(strand_, [this] { run_requests(); });
+    enqueue({std::function<void()>(std::move(f)), {}, nullptr, 0});
   }
 
-  void run_requests() {
-    batch_.clear();
-    bool more = false;
+  void enqueue(request r) {
+    bool wake = false;
     {
       std::lock_guard lk(requests_m_);
-      const auto n = std::min(requests_.size(), request_batch);
-      for (std::size_t i = 0; i < n; ++i) {
-        batch_.push_back(std::move(requests_.front()));
-        requests_.pop_front();
-      }
-      more = !requests_.empty();
+      requests_.push_back(std::move(r));
+      wake = !scheduled_;
+      scheduled_ = true;
     }
-    if (more) asio::post(strand_, [this] { run_requests(); });
-    auto batch = std::move(batch_);
-    for (auto& f : batch) f();
-    batch.clear();
-    if (batch_.empty()) batch_ = std::move(batch);  // keep the storage (strand only)
+    if (wake) asio::post(strand_, [this] { run_requests(); });
+  }
+
+  // Strand only.
+  void run_requests() {
+    if (taken_pos_ == taken_.size()) {
+      taken_.clear();
+      taken_pos_ = 0;
+      std::lock_guard lk(requests_m_);
+      if (requests_.empty()) {
+        scheduled_ = false;
+        return;
+      }
+      std::swap(taken_, requests_);
+    }
+    const auto end = std::min(taken_.size(), taken_pos_ + request_batch);
+    const bool notify = !shut_down_ && get(on_publish_) != nullptr;
+    for (; taken_pos_ < end; ++taken_pos_) {
+      auto& r = taken_[taken_pos_];
+      if (r.fn) {
+        send_publishes();
+        auto f = std::move(r.fn);
+        f();
+        continue;
+      }
+      if (shut_down_) {
+        if (r.token) r.token->complete(asio::error::operation_aborted);
+        continue;
+      }
+      std::uint64_t cookie = 0;
+      if (r.token || notify) {
+        cookie = ++last_cookie_;
+        watched_.emplace(cookie, watched{std::move(r.token), r.mid});
+      }
+      publishes_.push_back({std::move(r.message), cookie});
+    }
+    send_publishes();
+    asio::post(strand_, [this] { run_requests(); });  // the rest, or finds none and stops
+  }
+
+  // Strand only: the publishes gathered by run_requests(), in one batch.
+  void send_publishes() {
+    if (publishes_.empty()) return;
+    ac_->publish_batch(publishes_);
+    publishes_.clear();
+  }
+
+  // Strand only: what publish_batch() reports.
+  void published(std::span<const AsyncClient::publish_outcome> outcomes) {
+    auto cb = shut_down_ ? nullptr : get(on_publish_);
+    for (const auto& o : outcomes) {
+      auto it = watched_.find(o.cookie);
+      if (it == watched_.end()) continue;
+      auto w = std::move(it->second);
+      watched_.erase(it);
+      if (cb && !shut_down_) invoke(*cb, "on_publish", w.mid, o.ec, o.rc);
+      if (w.token) w.token->complete_publish(o.ec, o.rc);
+    }
   }
 
   token make_token(int mid) {
@@ -410,13 +478,7 @@ struct core : std::enable_shared_from_this<core> {
 
   token publish(publish_packet m) {
     auto t = make_token(next_mid());
-    post([this, m = std::move(m), s = state(t)]() mutable {
-      if (shut_down_) return s->complete(asio::error::operation_aborted);
-      ac_->async_publish(std::move(m), [this, s](error_code ec, reason rc) {
-        if (!shut_down_) invoke(*cb_or_empty(on_publish_), "on_publish", s->mid, ec, rc);
-        s->complete(ec, {rc});
-      });
-    });
+    enqueue({{}, std::move(m), state(t), t.mid()});
     return t;
   }
 
@@ -599,6 +661,9 @@ struct core : std::enable_shared_from_this<core> {
     io_.poll();
     for (auto& s : connect_tokens_) s->complete(asio::error::operation_aborted);
     connect_tokens_.clear();
+    for (auto& [cookie, w] : watched_)
+      if (w.token) w.token->complete(asio::error::operation_aborted);
+    watched_.clear();
   }
 
   template <class F>
@@ -617,10 +682,21 @@ struct core : std::enable_shared_from_this<core> {
   asio::strand<asio::io_context::executor_type> strand_;
   std::optional<AsyncClient> ac_;
 
-  // post()'s queue.
+  // enqueue()'s queue.
   std::mutex requests_m_;
-  std::deque<std::function<void()>> requests_;
-  std::vector<std::function<void()>> batch_;  // strand only: run_requests()'s storage
+  std::vector<request> requests_;
+  bool scheduled_ = false;  // a run_requests() is posted or running (under requests_m_)
+  // Strand only: the requests run_requests() took, [taken_pos_, end) still to run.
+  std::vector<request> taken_;
+  std::size_t taken_pos_ = 0;
+  std::vector<AsyncClient::batch_publish> publishes_;
+  // Strand only: publishes whose outcome someone waits for (a token, on_publish), by cookie.
+  struct watched {
+    std::shared_ptr<token_state> token;
+    int mid = 0;
+  };
+  boost::unordered_flat_map<std::uint64_t, watched> watched_;
+  std::uint64_t last_cookie_ = 0;
 
   // Under m_.
   mutable std::mutex m_;
@@ -697,6 +773,7 @@ token::error_code token::error() const {
 std::vector<reason> token::reason_codes() const {
   if (!st_) return {};
   std::lock_guard lk(st_->m);
+  if (st_->code) return {*st_->code};
   return st_->codes;
 }
 
