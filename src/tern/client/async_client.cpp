@@ -20,12 +20,12 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "tern/client/client_session.hpp"
 #include "tern/client/completion.hpp"
 #include "tern/client/dispatch.hpp"
 #include "tern/client/link.hpp"
+#include "tern/client/seq_ring.hpp"
 
 namespace tern {
 
@@ -111,7 +111,7 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
         if (b.cookie) outcome(b.cookie, r.ec, r.rc);
         continue;
       }
-      if (b.cookie) cookies_.emplace(r.tag, b.cookie);
+      if (b.cookie) cookies_.put(r.tag, b.cookie);
     }
     if (session_.persistent()) return post_turn();
     turn();
@@ -203,11 +203,7 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
   void connect_done(error_code ec, const connack_packet& a) override { complete(connect_op_, ec, a); }
 
   void publish_done(std::uint64_t tag, error_code ec, reason rc) override {
-    if (auto c = cookies_.find(tag); c != cookies_.end()) {
-      const auto cookie = c->second;
-      cookies_.erase(c);
-      return outcome(cookie, ec, rc);
-    }
+    if (auto cookie = cookies_.take(tag)) return outcome(*cookie, ec, rc);
     auto it = publish_ops_.find(tag);
     if (it == publish_ops_.end()) return;
     complete(it->second, ec, rc);
@@ -257,7 +253,7 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
   asio::any_completion_handler<connect_signature> connect_op_;
   asio::any_completion_handler<disconnect_signature> disconnect_op_;
   std::unordered_map<std::uint64_t, asio::any_completion_handler<publish_signature>> publish_ops_;
-  boost::unordered_flat_map<std::uint64_t, std::uint64_t> cookies_;  // publish_batch(): tag -> cookie
+  client_detail::seq_ring<std::uint64_t> cookies_;  // publish_batch(): tag -> cookie
   std::vector<publish_outcome> outcomes_;  // to report (one post for all)
   bool outcomes_posted_ = false;
   outcomes_handler on_outcomes_;

@@ -35,9 +35,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "tern/client/async_client.hpp"
+#include "tern/client/seq_ring.hpp"
 
 namespace tern {
 
@@ -202,7 +202,7 @@ struct core : std::enable_shared_from_this<core> {
       std::uint64_t cookie = 0;
       if (r.token || notify) {
         cookie = ++last_cookie_;
-        watched_.emplace(cookie, watched{std::move(r.token), r.mid});
+        watched_.put(cookie, watched{std::move(r.token), r.mid});
       }
       publishes_.push_back({std::move(r.message), cookie});
     }
@@ -221,12 +221,10 @@ struct core : std::enable_shared_from_this<core> {
   void published(std::span<const AsyncClient::publish_outcome> outcomes) {
     auto cb = shut_down_ ? nullptr : get(on_publish_);
     for (const auto& o : outcomes) {
-      auto it = watched_.find(o.cookie);
-      if (it == watched_.end()) continue;
-      auto w = std::move(it->second);
-      watched_.erase(it);
-      if (cb && !shut_down_) invoke(*cb, "on_publish", w.mid, o.ec, o.rc);
-      if (w.token) w.token->complete_publish(o.ec, o.rc);
+      auto w = watched_.take(o.cookie);
+      if (!w) continue;
+      if (cb && !shut_down_) invoke(*cb, "on_publish", w->mid, o.ec, o.rc);
+      if (w->token) w->token->complete_publish(o.ec, o.rc);
     }
   }
 
@@ -661,8 +659,9 @@ struct core : std::enable_shared_from_this<core> {
     io_.poll();
     for (auto& s : connect_tokens_) s->complete(asio::error::operation_aborted);
     connect_tokens_.clear();
-    for (auto& [cookie, w] : watched_)
+    watched_.for_each([](watched& w) {
       if (w.token) w.token->complete(asio::error::operation_aborted);
+    });
     watched_.clear();
   }
 
@@ -693,9 +692,10 @@ struct core : std::enable_shared_from_this<core> {
   // Strand only: publishes whose outcome someone waits for (a token, on_publish), by cookie.
   struct watched {
     std::shared_ptr<token_state> token;
-    int mid = 0;
+    int mid = 0;  // 0: none (mids start at 1)
+    friend bool operator==(const watched&, const watched&) = default;
   };
-  boost::unordered_flat_map<std::uint64_t, watched> watched_;
+  seq_ring<watched> watched_;
   std::uint64_t last_cookie_ = 0;
 
   // Under m_.
