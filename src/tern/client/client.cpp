@@ -52,43 +52,41 @@ namespace client_detail {
 // loop_stop() or a change of who drives the loop is noticed within this).
 constexpr auto slice = 20ms;
 
+// A request's outcome, shared by its tokens and the client. Small (one is
+// made per publish): no lock or condition of its own; written once, by
+// complete(), before `phase` turns done (release); read after (acquire).
+// Waiting uses its core's condition variable (core::wait()).
 struct token_state {
-  mutable std::mutex m;
-  mutable std::condition_variable cv;
+  struct more {  // what only subscribe, unsubscribe and connect report
+    std::vector<reason> codes;
+    std::optional<connack_packet> connack;
+  };
+  enum : std::uint8_t { pending, completing, done };
+
   int mid = 0;
-  bool done = false;
+  std::atomic<std::uint8_t> phase{pending};
+  std::atomic<bool> waited{false};  // a thread sleeps in core::wait() for it: wake it
+  bool has_code = false;
+  reason code = reason::success;  // a publish's one code
   error_code ec;
-  std::vector<reason> codes;
-  std::optional<reason> code;  // a publish's one code (codes stays empty)
-  std::optional<connack_packet> connack;
+  std::unique_ptr<more> extra;
   std::weak_ptr<core> owner;
 
-  void complete_publish(error_code e, reason rc) {
-    {
-      std::lock_guard lk(m);
-      if (done) return;
-      done = true;
-      ec = e;
-      code = rc;
-    }
-    cv.notify_all();
+  bool is_done() const { return phase.load(std::memory_order_acquire) == done; }
+  // The first completion wins. complete_publish() leaves waking the waiters
+  // to the caller (core::wake_waiters(), once for a batch): true when one
+  // waits. (`phase` then `waited` here, `waited` then `phase` in
+  // core::wait(), both seq_cst: one of the two sees the other.)
+  bool complete_publish(error_code e, reason rc) {
+    std::uint8_t expected = pending;
+    if (!phase.compare_exchange_strong(expected, completing, std::memory_order_acquire)) return false;
+    ec = e;
+    code = rc;
+    has_code = true;
+    phase.store(done, std::memory_order_seq_cst);
+    return waited.load(std::memory_order_seq_cst);
   }
-
-  void complete(error_code e, std::vector<reason> c = {}, std::optional<connack_packet> a = std::nullopt) {
-    {
-      std::lock_guard lk(m);
-      if (done) return;
-      done = true;
-      ec = e;
-      codes = std::move(c);
-      connack = std::move(a);
-    }
-    cv.notify_all();
-  }
-  bool is_done() const {
-    std::lock_guard lk(m);
-    return done;
-  }
+  void complete(error_code e, std::vector<reason> c = {}, std::optional<connack_packet> a = std::nullopt);
 };
 
 // One new_event() timer.
@@ -220,12 +218,14 @@ struct core : std::enable_shared_from_this<core> {
   // Strand only: what publish_batch() reports.
   void published(std::span<const AsyncClient::publish_outcome> outcomes) {
     auto cb = shut_down_ ? nullptr : get(on_publish_);
+    bool wake = false;
     for (const auto& o : outcomes) {
       auto w = watched_.take(o.cookie);
       if (!w) continue;
       if (cb && !shut_down_) invoke(*cb, "on_publish", w->mid, o.ec, o.rc);
-      if (w->token) w->token->complete_publish(o.ec, o.rc);
+      if (w->token && w->token->complete_publish(o.ec, o.rc)) wake = true;
     }
+    if (wake) wake_waiters();
   }
 
   token make_token(int mid) {
@@ -296,9 +296,18 @@ struct core : std::enable_shared_from_this<core> {
     return block_until(
         deadline, [&] { return s->is_done(); },
         [&](clock::time_point until) {
-          std::unique_lock lk(s->m);
-          s->cv.wait_until(lk, until, [&] { return s->done; });
+          s->waited.store(true, std::memory_order_seq_cst);
+          std::unique_lock lk(waits_m_);
+          waits_cv_.wait_until(lk, until, [&] { return s->is_done(); });
         });
+  }
+
+  // Wakes the threads in wait() after a token they wait for completed (any
+  // thread). The empty critical section orders it after a waiter's check of
+  // its token, before it sleeps.
+  void wake_waiters() {
+    { std::lock_guard lk(waits_m_); }
+    waits_cv_.notify_all();
   }
 
   // ---------------------------------------------------------------- connection (strand only unless said)
@@ -412,8 +421,7 @@ struct core : std::enable_shared_from_this<core> {
   // Blocking connect()/reconnect().
   error_code wait_connect(const token& t) {
     wait(state(t), clock::time_point::max());
-    std::lock_guard lk(state(t)->m);
-    return state(t)->done ? state(t)->ec : error_code(asio::error::operation_aborted);
+    return state(t)->is_done() ? state(t)->ec : error_code(asio::error::operation_aborted);
   }
 
   // The session ended for good: loop_forever() returns `ec`. Strand only.
@@ -718,6 +726,10 @@ struct core : std::enable_shared_from_this<core> {
   std::unordered_map<Client::event_id, std::shared_ptr<event_state>> events_;
   Client::event_id next_event_ = 0;
 
+  // Threads in wait(): woken when a token they wait for completes.
+  std::mutex waits_m_;
+  std::condition_variable waits_cv_;
+
   // The loop thread.
   std::mutex loop_m_;
   std::thread thread_;
@@ -736,6 +748,16 @@ struct core : std::enable_shared_from_this<core> {
   bool reconnecting_ = false;
   std::vector<std::shared_ptr<token_state>> connect_tokens_;
 };
+
+void token_state::complete(error_code e, std::vector<reason> c, std::optional<connack_packet> a) {
+  std::uint8_t expected = pending;
+  if (!phase.compare_exchange_strong(expected, completing, std::memory_order_acquire)) return;
+  ec = e;
+  if (!c.empty() || a) extra.reset(new more{std::move(c), std::move(a)});
+  phase.store(done, std::memory_order_seq_cst);
+  if (!waited.load(std::memory_order_seq_cst)) return;
+  if (auto o = owner.lock()) o->wake_waiters();
+}
 
 void forward_sink::write(const log::record& r) {
   if (next_) next_->write(r);
@@ -758,29 +780,25 @@ bool token::wait(std::chrono::milliseconds timeout) const {
   if (!st_) return true;
   const auto deadline = client_detail::core::deadline_after(timeout);
   if (auto c = st_->owner.lock()) return c->wait(st_, deadline);
-  std::unique_lock lk(st_->m);
-  return st_->cv.wait_until(lk, deadline, [&] { return st_->done; });
+  return st_->is_done();  // the client is gone: nothing completes it any more
 }
 
 void token::wait() const { (void)wait(std::chrono::milliseconds::max()); }
 
 token::error_code token::error() const {
-  if (!st_) return {};
-  std::lock_guard lk(st_->m);
+  if (!st_ || !st_->is_done()) return {};
   return st_->ec;
 }
 
 std::vector<reason> token::reason_codes() const {
-  if (!st_) return {};
-  std::lock_guard lk(st_->m);
-  if (st_->code) return {*st_->code};
-  return st_->codes;
+  if (!st_ || !st_->is_done()) return {};
+  if (st_->has_code) return {st_->code};
+  return st_->extra ? st_->extra->codes : std::vector<reason>{};
 }
 
 std::optional<connack_packet> token::connack() const {
-  if (!st_) return std::nullopt;
-  std::lock_guard lk(st_->m);
-  return st_->connack;
+  if (!st_ || !st_->is_done() || !st_->extra) return std::nullopt;
+  return st_->extra->connack;
 }
 
 // ============================================================================ Client
