@@ -38,9 +38,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_ternd(path, port):
-    p = subprocess.Popen([path, "-p", str(port), "--storage", "memory"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+def listening(p, port, name):
+    """`p` once it accepts connections on `port` (10 s at the most)."""
     end = time.monotonic() + 10
     while time.monotonic() < end:
         try:
@@ -49,7 +48,13 @@ def start_ternd(path, port):
         except OSError:
             time.sleep(0.05)
     p.kill()
-    raise SystemExit("ternd did not start")
+    raise SystemExit("%s did not start" % name)
+
+
+def start_ternd(path, port):
+    p = subprocess.Popen([path, "-p", str(port), "--storage", "memory"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    return listening(p, port, "ternd")
 
 
 def start_mosquitto(port, d):
@@ -61,15 +66,7 @@ def start_mosquitto(port, d):
         f.write("listener %d 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 0\n"
                 "max_queued_messages 0\n" % port)
     p = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return p
-        except OSError:
-            time.sleep(0.05)
-    p.kill()
-    raise SystemExit("mosquitto did not start")
+    return listening(p, port, "mosquitto")
 
 
 def load(impl):
