@@ -93,7 +93,14 @@ PyObject* info_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   static const char* kwlist[] = {"mid", nullptr};
   int mid = 0;
   if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i:MessageInfo", const_cast<char**>(kwlist), &mid)) return nullptr;
-  return reinterpret_cast<PyObject*>(make_info(type, mid, 0));
+  // tp_alloc: a Python subclass may be a GC type (a __dict__); publish makes
+  // the exact type, with make_info().
+  auto* o = reinterpret_cast<info_object*>(type->tp_alloc(type, 0));
+  if (!o) return nullptr;
+  o->mid = mid;
+  o->rc = 0;
+  o->has_token = false;
+  return reinterpret_cast<PyObject*>(o);
 }
 
 // paho raises for a publish that was not queued.
