@@ -12,6 +12,7 @@ port of 127.0.0.1).
       received to the last.
 
     bench/python_paho.py [--ternd build/release/bin/ternd] [--rounds 3] [-n 100000]
+                         [--broker ternd|mosquitto|both] [--tests pub0,pub1,sub]
 
 Run it on a release build (scripts/install-python installs one for
 /usr/bin/python3; or PYTHONPATH=build/release/python:python), never the
@@ -24,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -36,9 +38,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_ternd(path, port):
-    p = subprocess.Popen([path, "-p", str(port), "--storage", "memory"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+def listening(p, port, name):
+    """`p` once it accepts connections on `port` (10 s at the most)."""
     end = time.monotonic() + 10
     while time.monotonic() < end:
         try:
@@ -47,7 +48,25 @@ def start_ternd(path, port):
         except OSError:
             time.sleep(0.05)
     p.kill()
-    raise SystemExit("ternd did not start")
+    raise SystemExit("%s did not start" % name)
+
+
+def start_ternd(path, port):
+    p = subprocess.Popen([path, "-p", str(port), "--storage", "memory"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    return listening(p, port, "ternd")
+
+
+def start_mosquitto(port, d):
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(exe):
+        raise SystemExit("no mosquitto (scripts/install-deps)")
+    conf = os.path.join(d, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 0\n"
+                "max_queued_messages 0\n" % port)
+    p = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return listening(p, port, "mosquitto")
 
 
 def load(impl):
@@ -118,9 +137,18 @@ def subscriber(impl, port, n):
     done.wait(120)
     c.disconnect()
     c.loop_stop()
+    if state["count"] < n:
+        print("  (%s subscriber: %d of %d messages arrived within 120 s)" % (impl, state["count"], n), flush=True)
     if state["count"] < 2:
         return 0.0
     return (state["count"] - 1) / (state["last"] - state["first"])
+
+
+TESTS = {
+    "pub0": ("publisher QoS 0", lambda impl, port, n: publisher(impl, port, n, 0)),
+    "pub1": ("publisher QoS 1", lambda impl, port, n: publisher(impl, port, n, 1)),
+    "sub": ("subscriber QoS 1", lambda impl, port, n: subscriber(impl, port, n)),
+}
 
 
 def main():
@@ -128,35 +156,48 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     default_ternd = os.environ.get("TERN_TERND") or os.path.join(here, "..", "build", "release", "bin", "ternd")
     ap.add_argument("--ternd", default=default_ternd)
+    ap.add_argument("--broker", choices=("ternd", "mosquitto", "both"), default="ternd",
+                    help="the broker(s) to run against (mosquitto: Debian's, started on a free port)")
+    ap.add_argument("--tests", default="pub0,pub1,sub", help="comma-separated: pub0, pub1, sub")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("-n", type=int, default=100000, help="messages per run (paho's runs take 1/5 of it)")
     args = ap.parse_args()
-    if not os.path.exists(args.ternd):
+    tests = [t.strip() for t in args.tests.split(",") if t.strip()]
+    for t in tests:
+        if t not in TESTS:
+            raise SystemExit("unknown test %r (--tests: %s)" % (t, ", ".join(TESTS)))
+    brokers = ["ternd", "mosquitto"] if args.broker == "both" else [args.broker]
+    if "ternd" in brokers and not os.path.exists(args.ternd):
         raise SystemExit("no ternd at %s (--ternd)" % args.ternd)
     import tern._tern  # noqa: F401: fail early without the module
-    port = free_port()
-    broker = start_ternd(args.ternd, port)
     results = {}
-    try:
-        for r in range(1, args.rounds + 1):
-            for name, fn in (("publisher QoS 0", lambda impl, n: publisher(impl, port, n, 0)),
-                             ("publisher QoS 1", lambda impl, n: publisher(impl, port, n, 1)),
-                             ("subscriber QoS 1", lambda impl, n: subscriber(impl, port, n))):
-                for impl in ("paho", "tern"):
-                    n = args.n if impl == "tern" else max(1000, args.n // 5)
-                    rate = fn(impl, n)
-                    results.setdefault((name, impl), []).append(rate)
-                    print("round %d  %-17s %-5s %9d msgs  %10.0f msg/s" % (r, name, impl, n, rate), flush=True)
-    finally:
-        broker.kill()
-        broker.wait()
+    for b in brokers:
+        port = free_port()
+        d = tempfile.mkdtemp(prefix="tern-bench-")
+        broker = start_ternd(args.ternd, port) if b == "ternd" else start_mosquitto(port, d)
+        try:
+            for r in range(1, args.rounds + 1):
+                for t in tests:
+                    name, fn = TESTS[t]
+                    for impl in ("paho", "tern"):
+                        n = args.n if impl == "tern" else max(1000, args.n // 5)
+                        rate = fn(impl, port, n)
+                        results.setdefault((b, name, impl), []).append(rate)
+                        print("%-9s round %d  %-17s %-5s %9d msgs  %10.0f msg/s" % (b, r, name, impl, n, rate),
+                              flush=True)
+        finally:
+            broker.kill()
+            broker.wait()
+            shutil.rmtree(d, ignore_errors=True)
     print()
-    print("| test | paho-mqtt 1.6 (msg/s, median) | tern.paho (msg/s, median) | ratio |")
-    print("| --- | ---: | ---: | ---: |")
-    for name in ("publisher QoS 0", "publisher QoS 1", "subscriber QoS 1"):
-        p = statistics.median(results[(name, "paho")])
-        t = statistics.median(results[(name, "tern")])
-        print("| %s | %.0f | %.0f | %.1fx |" % (name, p, t, t / p if p else float("nan")))
+    print("| broker | test | paho-mqtt 1.6 (msg/s, median) | tern.paho (msg/s, median) | ratio |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for b in brokers:
+        for t in tests:
+            name = TESTS[t][0]
+            p = statistics.median(results[(b, name, "paho")])
+            v = statistics.median(results[(b, name, "tern")])
+            print("| %s | %s | %.0f | %.0f | %.1fx |" % (b, name, p, v, v / p if p else float("nan")))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -241,65 +242,73 @@ class native_client {
   }
 
   // paho's publish(topic, payload=None, qos=0, retain=False,
-  // properties=None), checked as paho checks it, in one call from Python.
-  message_info publish_paho(py::handle topic, py::handle payload, py::handle qos, py::handle retain,
-                            py::handle properties) {
-    std::string topic_s;
-    if (PyUnicode_Check(topic.ptr())) {
-      Py_ssize_t n = 0;
-      const char* p = PyUnicode_AsUTF8AndSize(topic.ptr(), &n);
-      if (!p) throw py::error_already_set();
-      topic_s.assign(p, static_cast<std::size_t>(n));
-    } else if (PyBytes_Check(topic.ptr())) {
-      topic_s = std::string(py::reinterpret_borrow<py::bytes>(topic));
+  // properties=None), checked as paho checks it, in one call from Python
+  // (see fast_publish below). The topic and the payload are copied once,
+  // into one block; the MessageInfo is a new reference.
+  PyObject* publish_paho(PyObject* topic, PyObject* payload, PyObject* qos, PyObject* retain, PyObject* properties) {
+    const char* tp = nullptr;
+    Py_ssize_t tn = 0;
+    if (PyUnicode_Check(topic)) {
+      tp = PyUnicode_AsUTF8AndSize(topic, &tn);
+      if (!tp) throw py::error_already_set();
+    } else if (PyBytes_Check(topic)) {
+      tp = PyBytes_AS_STRING(topic);
+      tn = PyBytes_GET_SIZE(topic);
     } else {
-      throw py::type_error(std::string("topic: must be a str, not ") + Py_TYPE(topic.ptr())->tp_name);
+      throw py::type_error(std::string("topic: must be a str, not ") + Py_TYPE(topic)->tp_name);
     }
+    const std::string_view topic_s(tp, static_cast<std::size_t>(tn));
     if (topic_s.empty() && !*v5_) throw py::value_error("Invalid topic.");
-    if (topic_s.find_first_of("+#") != std::string::npos)
+    if (topic_s.find_first_of("+#") != std::string_view::npos)
       throw py::value_error("Publish topic cannot contain wildcards.");
-    if (!PyLong_Check(qos.ptr()) || PyBool_Check(qos.ptr()))
-      throw py::type_error(std::string("qos: must be an int 0, 1 or 2, not ") + Py_TYPE(qos.ptr())->tp_name);
-    const long q = PyLong_AsLong(qos.ptr());
-    if (q < 0 || q > 2) throw py::value_error("Invalid QoS level.");
+    if (!PyLong_Check(qos) || PyBool_Check(qos))
+      throw py::type_error(std::string("qos: must be an int 0, 1 or 2, not ") + Py_TYPE(qos)->tp_name);
+    const long q = PyLong_AsLong(qos);
+    if (q < 0 || q > 2) {
+      PyErr_Clear();  // an overflow is "invalid" too
+      throw py::value_error("Invalid QoS level.");
+    }
     std::string_view data;
     py::object keep;
-    if (payload.is_none()) {
-    } else if (PyBytes_Check(payload.ptr())) {
-      char* p = nullptr;
+    if (payload == Py_None) {
+    } else if (PyBytes_Check(payload)) {
+      data = std::string_view(PyBytes_AS_STRING(payload), static_cast<std::size_t>(PyBytes_GET_SIZE(payload)));
+    } else if (PyUnicode_Check(payload)) {
       Py_ssize_t n = 0;
-      PyBytes_AsStringAndSize(payload.ptr(), &p, &n);
-      data = std::string_view(p, static_cast<std::size_t>(n));
-    } else if (PyUnicode_Check(payload.ptr())) {
-      Py_ssize_t n = 0;
-      const char* p = PyUnicode_AsUTF8AndSize(payload.ptr(), &n);
+      const char* p = PyUnicode_AsUTF8AndSize(payload, &n);
       if (!p) throw py::error_already_set();
       data = std::string_view(p, static_cast<std::size_t>(n));
-    } else if (PyByteArray_Check(payload.ptr()) || PyMemoryView_Check(payload.ptr())) {
-      keep = py::reinterpret_steal<py::object>(PyBytes_FromObject(payload.ptr()));
+    } else if (PyByteArray_Check(payload) || PyMemoryView_Check(payload)) {
+      keep = py::reinterpret_steal<py::object>(PyBytes_FromObject(payload));
       if (!keep) throw py::error_already_set();
-      data = std::string_view(keep.cast<py::bytes>());
-    } else if ((PyLong_Check(payload.ptr()) || PyFloat_Check(payload.ptr())) && !PyBool_Check(payload.ptr())) {
+      data = std::string_view(PyBytes_AS_STRING(keep.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(keep.ptr())));
+    } else if ((PyLong_Check(payload) || PyFloat_Check(payload)) && !PyBool_Check(payload)) {
       keep = py::str(payload).attr("encode")("ascii");
-      data = std::string_view(keep.cast<py::bytes>());
+      data = std::string_view(PyBytes_AS_STRING(keep.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(keep.ptr())));
     } else {
       throw py::type_error("payload must be a string, bytearray, int, float or None.");
     }
     if (data.size() > 268435455) throw py::value_error("Payload too large.");
     tern::properties props;
-    if (!properties.is_none() && *v5_) {
-      if (!py::hasattr(properties, "_body"))
+    if (properties != Py_None && *v5_) {
+      if (PyObject_HasAttrString(properties, "_body") != 1)
         throw py::type_error(std::string("properties: must be a Properties instance, not ") +
-                             Py_TYPE(properties.ptr())->tp_name);
-      props = parse_props(properties.attr("_body")().cast<py::bytes>(), tern::property_context::publish, "properties");
+                             Py_TYPE(properties)->tp_name);
+      props = parse_props(py::handle(properties).attr("_body")().cast<py::bytes>(), tern::property_context::publish,
+                          "properties");
     }
-    tern::publish_packet m(topic_s, tern::shared_bytes::copy(data), static_cast<tern::qos>(q),
-                           PyObject_IsTrue(retain.ptr()) == 1, std::move(props));
-    message_info info;
-    info.t = native_token{c_->publish(std::move(m))};
-    info.mid = info.t->mid();
-    info.rc = c_->connected() ? 0 : 4;
-    return info;
+    const int r = PyObject_IsTrue(retain);
+    if (r < 0) throw py::error_already_set();
+    // One block: the topic, then the payload.
+    std::byte* out = nullptr;
+    auto block = tern::shared_bytes::allocate(topic_s.size() + data.size(), out);
+    if (!topic_s.empty()) std::memcpy(out, topic_s.data(), topic_s.size());
+    if (!data.empty()) std::memcpy(out + topic_s.size(), data.data(), data.size());
+    tern::publish_packet m(block.slice(0, topic_s.size()), block.slice(topic_s.size(), data.size()), std::move(props),
+                           static_cast<tern::qos>(q), r == 1, false, 0);
+    auto t = c_->publish(std::move(m));
+    const int mid = t.mid();
+    return new_message_info(mid, c_->connected() ? 0 : 4, std::move(t));
   }
 
   void set_protocol(int v) { *v5_ = v == 5; }
@@ -445,6 +454,73 @@ class native_client {
   unsigned mask_ = 0;
 };
 
+// publish_paho as a builtin function (METH_FASTCALL) bound to a capsule that
+// holds the native_client (and a reference to its Python object): a call
+// costs what a call of a C function does, without pybind11's dispatcher.
+PyObject* fast_publish(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static const char* const names[] = {"topic", "payload", "qos", "retain", "properties"};
+  static PyObject* const zero = PyLong_FromLong(0);  // immortal in effect
+  PyObject* a[5] = {nullptr, Py_None, zero, Py_False, Py_None};
+  if (nargs > 5) {
+    PyErr_Format(PyExc_TypeError, "publish() takes at most 5 arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < nargs; ++i) a[i] = args[i];
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t k = 0; k < nkw; ++k) {
+    PyObject* name = PyTuple_GET_ITEM(kwnames, k);
+    int at = -1;
+    for (int i = 0; i < 5; ++i)
+      if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) at = i;
+    if (at < 0) {
+      PyErr_Format(PyExc_TypeError, "publish() got an unexpected keyword argument '%U'", name);
+      return nullptr;
+    }
+    if (at < nargs) {
+      PyErr_Format(PyExc_TypeError, "publish() got multiple values for argument '%s'", names[at]);
+      return nullptr;
+    }
+    a[at] = args[nargs + k];
+  }
+  if (!a[0]) {
+    PyErr_SetString(PyExc_TypeError, "publish() missing required argument 'topic'");
+    return nullptr;
+  }
+  auto* c = static_cast<native_client*>(PyCapsule_GetPointer(self, nullptr));
+  if (!c) return nullptr;
+  try {
+    return c->publish_paho(a[0], a[1], a[2], a[3], a[4]);
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (py::builtin_exception& e) {
+    e.set_error();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+PyMethodDef fast_publish_def = {
+    "publish", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_publish)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "publish(topic, payload=None, qos=0, retain=False, properties=None) -> MessageInfo (paho's checks)"};
+
+py::object make_fast_publish(py::object self) {
+  auto* c = &self.cast<native_client&>();
+  PyObject* cap = PyCapsule_New(c, nullptr, [](PyObject* cap) {
+    Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(cap)));
+  });
+  if (!cap) throw py::error_already_set();
+  if (PyCapsule_SetContext(cap, self.release().ptr()) != 0) {
+    Py_DECREF(cap);
+    throw py::error_already_set();
+  }
+  PyObject* f = PyCFunction_NewEx(&fast_publish_def, cap, nullptr);
+  Py_DECREF(cap);
+  if (!f) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(f);
+}
+
 void shutdown_all() {
   finalizing = true;
   std::vector<native_client*> all;
@@ -475,8 +551,9 @@ void bind_client(py::module_& m) {
       .def("connected", &native_client::connected)
       .def("client_id", &native_client::client_id)
       .def("publish", &native_client::publish)
-      .def("publish_paho", &native_client::publish_paho, py::arg("topic"), py::arg("payload") = py::none(),
-           py::arg("qos") = 0, py::arg("retain") = false, py::arg("properties") = py::none())
+      // A builtin function (fast_publish), made at each access: keep it (the
+      // paho layer makes it the instance's publish).
+      .def_property_readonly("publish_paho", &make_fast_publish)
       .def("set_protocol", &native_client::set_protocol)
       .def("subscribe", &native_client::subscribe)
       .def("unsubscribe", &native_client::unsubscribe)

@@ -1,8 +1,10 @@
 #include "message.hpp"
 
+#include <structmember.h>
+
 #include <chrono>
 #include <memory>
-#include <stdexcept>
+#include <new>
 #include <string>
 
 #include "convert.hpp"
@@ -20,7 +22,8 @@ py::object* g_properties_factory = nullptr;
 
 }  // namespace
 
-bool native_token::wait(std::optional<double> timeout) const {
+bool wait_token(const tern::token& t, std::optional<double> timeout) {
+  if (t.is_complete()) return true;
   const auto deadline = timeout ? std::chrono::steady_clock::now() + to_ms(*timeout)
                                 : std::chrono::steady_clock::time_point::max();
   const bool main = on_main_thread();
@@ -46,6 +49,7 @@ bool native_token::wait(std::optional<double> timeout) const {
     if (main && PyErr_CheckSignals() != 0) throw py::error_already_set();
   }
 }
+
 py::tuple native_token::error() const { return err_tuple(t.error()); }
 std::vector<int> native_token::reason_codes() const {
   std::vector<int> v;
@@ -59,25 +63,176 @@ py::object native_token::connack() const {
   return py::make_tuple(a->session_present, static_cast<int>(a->reason_code), props_or_none(a->props));
 }
 
-void message_info::check_rc() const {
-  if (rc == 15) throw py::value_error("Message is not queued due to ERR_QUEUE_SIZE");
-  if (rc > 0 && rc != 4) throw std::runtime_error("Message publish failed: error " + std::to_string(rc));
+// ---------------------------------------------------------------- MessageInfo
+
+namespace {
+
+struct info_object {
+  PyObject_HEAD
+  int mid;
+  int rc;
+  bool has_token;
+  alignas(tern::token) unsigned char token_storage[sizeof(tern::token)];  // a tern::token when has_token
+
+  tern::token& token() { return *std::launder(reinterpret_cast<tern::token*>(token_storage)); }
+};
+
+PyTypeObject* g_info_type = nullptr;
+
+info_object* make_info(PyTypeObject* type, int mid, int rc) {
+  auto* o = PyObject_New(info_object, type);
+  if (!o) return nullptr;
+  o->mid = mid;
+  o->rc = rc;
+  o->has_token = false;
+  return o;
 }
 
-void message_info::wait_for_publish(py::object timeout) const {
-  check_rc();
-  std::optional<double> secs;
-  if (!timeout.is_none()) {
-    if (!py::isinstance<py::int_>(timeout) && !py::isinstance<py::float_>(timeout))
-      throw py::type_error("timeout: must be a number of seconds or None");
-    secs = timeout.cast<double>();
+void info_dealloc(PyObject* self) {
+  auto* o = reinterpret_cast<info_object*>(self);
+  if (o->has_token) o->token().~token();
+  auto* type = Py_TYPE(self);
+  type->tp_free(self);
+  Py_DECREF(type);  // a heap type
+}
+
+PyObject* info_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+  static const char* kwlist[] = {"mid", nullptr};
+  int mid = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i:MessageInfo", const_cast<char**>(kwlist), &mid)) return nullptr;
+  // tp_alloc: a Python subclass may be a GC type (a __dict__); publish makes
+  // the exact type, with make_info().
+  auto* o = reinterpret_cast<info_object*>(type->tp_alloc(type, 0));
+  if (!o) return nullptr;
+  o->mid = mid;
+  o->rc = 0;
+  o->has_token = false;
+  return reinterpret_cast<PyObject*>(o);
+}
+
+// paho raises for a publish that was not queued.
+bool check_rc(const info_object* o) {
+  if (o->rc == 15) {
+    PyErr_SetString(PyExc_ValueError, "Message is not queued due to ERR_QUEUE_SIZE");
+    return false;
   }
-  if (t) t->wait(secs);
+  if (o->rc > 0 && o->rc != 4) {
+    PyErr_Format(PyExc_RuntimeError, "Message publish failed: error %d", o->rc);
+    return false;
+  }
+  return true;
 }
 
-bool message_info::is_published() const {
-  check_rc();
-  return t && t->is_complete() && !t->t.error();
+// wait_for_publish(timeout=None)
+PyObject* info_wait_for_publish(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* o = reinterpret_cast<info_object*>(self);
+  PyObject* timeout = Py_None;
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  if (nargs + nkw > 1) {
+    PyErr_SetString(PyExc_TypeError, "wait_for_publish() takes at most 1 argument (timeout)");
+    return nullptr;
+  }
+  if (nargs == 1) timeout = args[0];
+  if (nkw == 1) {
+    if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "timeout") != 0) {
+      PyErr_SetString(PyExc_TypeError, "wait_for_publish() got an unexpected keyword argument");
+      return nullptr;
+    }
+    timeout = args[0];
+  }
+  if (!check_rc(o)) return nullptr;
+  std::optional<double> secs;
+  if (timeout != Py_None) {
+    if (!PyLong_Check(timeout) && !PyFloat_Check(timeout)) {
+      PyErr_SetString(PyExc_TypeError, "timeout: must be a number of seconds or None");
+      return nullptr;
+    }
+    secs = PyFloat_AsDouble(timeout);
+    if (PyErr_Occurred()) return nullptr;
+  }
+  if (o->has_token) {
+    try {
+      wait_token(o->token(), secs);
+    } catch (py::error_already_set& e) {
+      e.restore();
+      return nullptr;
+    }
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* info_is_published(PyObject* self, PyObject*) {
+  auto* o = reinterpret_cast<info_object*>(self);
+  if (!check_rc(o)) return nullptr;
+  const bool yes = o->has_token && o->token().is_complete() && !o->token().error();
+  return PyBool_FromLong(yes ? 1 : 0);
+}
+
+PyObject* info_item(PyObject* self, Py_ssize_t k) {
+  auto* o = reinterpret_cast<info_object*>(self);
+  if (k == 0) return PyLong_FromLong(o->rc);
+  if (k == 1) return PyLong_FromLong(o->mid);
+  PyErr_SetString(PyExc_IndexError, "index out of range");
+  return nullptr;
+}
+
+PyObject* info_pair(PyObject* self) {
+  auto* o = reinterpret_cast<info_object*>(self);
+  return Py_BuildValue("(ii)", o->rc, o->mid);
+}
+
+PyObject* info_iter(PyObject* self) {
+  PyObject* t = info_pair(self);
+  if (!t) return nullptr;
+  PyObject* it = PyObject_GetIter(t);
+  Py_DECREF(t);
+  return it;
+}
+
+PyObject* info_str(PyObject* self) {
+  PyObject* t = info_pair(self);
+  if (!t) return nullptr;
+  PyObject* s = PyObject_Str(t);
+  Py_DECREF(t);
+  return s;
+}
+
+PyMethodDef info_methods[] = {
+    {"wait_for_publish", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&info_wait_for_publish)),
+     METH_FASTCALL | METH_KEYWORDS, "Blocks until the message is published (QoS 0: written; 1: PUBACK; 2: PUBCOMP) "
+     "or `timeout` seconds pass."},
+    {"is_published", &info_is_published, METH_NOARGS, "True once the message is published without error."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyMemberDef info_members[] = {
+    {"mid", T_INT, offsetof(info_object, mid), 0, "The message id."},
+    {"rc", T_INT, offsetof(info_object, rc), 0, "MQTT_ERR_SUCCESS, or why it was not sent now (MQTT_ERR_NO_CONN: queued)."},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyType_Slot info_slots[] = {
+    {Py_tp_doc, const_cast<char*>("paho's MQTTMessageInfo: mid, rc, wait_for_publish(), is_published()")},
+    {Py_tp_new, reinterpret_cast<void*>(&info_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(&info_dealloc)},
+    {Py_tp_methods, info_methods},
+    {Py_tp_members, info_members},
+    {Py_tp_iter, reinterpret_cast<void*>(&info_iter)},
+    {Py_tp_str, reinterpret_cast<void*>(&info_str)},
+    {Py_sq_item, reinterpret_cast<void*>(&info_item)},
+    {0, nullptr}};
+
+PyType_Spec info_spec = {"tern._tern.MessageInfo", sizeof(info_object), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+                         info_slots};
+
+}  // namespace
+
+PyObject* new_message_info(int mid, int rc, std::optional<tern::token> t) {
+  auto* o = make_info(g_info_type, mid, rc);
+  if (!o) throw py::error_already_set();
+  if (t) {
+    new (o->token_storage) tern::token(std::move(*t));
+    o->has_token = true;
+  }
+  return reinterpret_cast<PyObject*>(o);
 }
 
 py::object message::properties() {
@@ -113,25 +268,9 @@ void bind_messages(py::module_& m) {
       .def("reason_codes", &native_token::reason_codes)
       .def("connack", &native_token::connack);
 
-  py::class_<message_info>(m, "MessageInfo", "paho's MQTTMessageInfo: mid, rc, wait_for_publish(), is_published()")
-      .def(py::init([](int mid) {
-             message_info i;
-             i.mid = mid;
-             return i;
-           }),
-           py::arg("mid"))
-      .def_readwrite("mid", &message_info::mid)
-      .def_readwrite("rc", &message_info::rc)
-      .def("wait_for_publish", &message_info::wait_for_publish, py::arg("timeout") = py::none())
-      .def("is_published", &message_info::is_published)
-      .def("__getitem__",
-           [](const message_info& i, int k) {
-             if (k == 0) return i.rc;
-             if (k == 1) return i.mid;
-             throw py::index_error("index out of range");
-           })
-      .def("__iter__", [](const message_info& i) { return py::iter(py::make_tuple(i.rc, i.mid)); })
-      .def("__str__", [](const message_info& i) { return py::str(py::make_tuple(i.rc, i.mid)); });
+  g_info_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&info_spec));  // kept for ever
+  if (!g_info_type) throw py::error_already_set();
+  m.attr("MessageInfo") = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(g_info_type));
 
   py::class_<message>(m, "Message", "paho's MQTTMessage: topic, payload, qos, retain, mid, dup, properties")
       .def(py::init([](int mid, py::object topic) {
@@ -167,11 +306,7 @@ void bind_messages(py::module_& m) {
       .def_property(
           "info",
           [](message& m) {
-            if (m.info_.is_none()) {
-              message_info i;
-              i.mid = m.mid;
-              m.info_ = py::cast(i);
-            }
+            if (m.info_.is_none()) m.info_ = py::reinterpret_steal<py::object>(new_message_info(m.mid, 0));
             return m.info_;
           },
           [](message& m, py::object i) { m.info_ = i; })

@@ -16,8 +16,11 @@ namespace tern::python {
 
 namespace py = pybind11;
 
-// A request's outcome (tern::token), what MQTTMessageInfo and the other
-// Python-side handles wait on.
+// Waits (GIL released) until `t` completes or `timeout` seconds pass (None:
+// for ever); true when it completed. Ctrl-C on the main thread interrupts it.
+bool wait_token(const tern::token& t, std::optional<double> timeout);
+
+// A request's outcome (tern::token), what the Python-side handles wait on.
 struct native_token {
   tern::token t;
   int mid() const { return t.mid(); }
@@ -26,23 +29,20 @@ struct native_token {
   // ever); Ctrl-C on the main thread interrupts it. In a callback on the
   // client's own loop (which cannot run while it waits), or once the client
   // stopped, it returns at once: false unless already complete.
-  bool wait(std::optional<double> timeout) const;
+  bool wait(std::optional<double> timeout) const { return wait_token(t, timeout); }
   py::tuple error() const;
   std::vector<int> reason_codes() const;
   py::object connack() const;
 };
 
-// paho's MQTTMessageInfo: what publish() returns. mid, rc, the (rc, mid)
-// pair of older paho, and the publish's outcome (a tern::token).
-struct message_info {
-  int mid = 0;
-  int rc = 0;
-  std::optional<native_token> t;
-
-  void check_rc() const;
-  void wait_for_publish(py::object timeout) const;
-  bool is_published() const;
-};
+// paho's MQTTMessageInfo, what publish() returns: mid, rc, the (rc, mid)
+// pair of older paho, wait_for_publish(timeout), is_published(). One is made
+// per publish, so it is a CPython type of its own (tern._tern.MessageInfo),
+// not a pybind11 class: making one costs an allocation, not a registration
+// in pybind11's table of instances. A new reference; `t`: the publish's
+// outcome (without one, wait_for_publish() returns at once and
+// is_published() is False).
+PyObject* new_message_info(int mid, int rc, std::optional<tern::token> t = std::nullopt);
 
 // paho's MQTTMessage, made in C++ for each received message; its
 // properties (MQTT 5) are read from the raw block only when asked for.
@@ -55,7 +55,7 @@ struct message {
   py::object payload = py::bytes();
   int qos = 0;
   bool retain = false;
-  py::object info_;         // a message_info, made on first use
+  py::object info_;         // a MessageInfo, made on first use
   py::object properties_;   // None, a Properties, or ...
   py::object props_raw_;    // ... the raw block it is read from
   bool v5 = false;

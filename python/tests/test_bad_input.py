@@ -93,3 +93,53 @@ def test_properties():
     q.unpack(p.pack())
     assert q.MessageExpiryInterval == 10 and q.UserProperty == [("a", "b")]
     assert str(q) == "[MessageExpiryInterval : 10, UserProperty : [('a', 'b')]]"
+
+
+def test_publish_is_a_builtin_with_paho_arguments():
+    """Once connected, publish is a C builtin (no Python frame per call): it
+    takes paho's arguments by position and by keyword, and refuses the rest."""
+    c = mqtt.Client()
+    c.connect_async("127.0.0.1", 1, 30)  # never reached: publishes queue
+    i = c.publish(topic="a/b", payload=b"x", qos=1, retain=False, properties=None)
+    assert i.rc == mqtt.MQTT_ERR_NO_CONN and i.mid > 0
+    assert c.publish("a/b", b"x", 0, True, None).mid == i.mid + 1
+    with pytest.raises(TypeError, match="topic"):
+        c.publish()
+    with pytest.raises(TypeError, match="at most 5"):
+        c.publish("a", b"x", 0, False, None, 1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'qoss'"):
+        c.publish("a", qoss=1)
+    with pytest.raises(TypeError, match="multiple values for argument 'payload'"):
+        c.publish("a", b"x", payload=b"y")
+    with pytest.raises(ValueError, match="QoS"):
+        c.publish("a", qos=2 ** 80)
+
+
+def test_message_info_is_paho_s():
+    i = mqtt.MQTTMessageInfo(7)
+    assert (i.mid, i.rc) == (7, 0)
+    assert tuple(i) == (0, 7) and i[0] == 0 and i[1] == 7 and str(i) == "(0, 7)"
+    rc, mid = i
+    assert (rc, mid) == (0, 7)
+    with pytest.raises(IndexError):
+        i[2]
+    assert not i.is_published()  # no publish behind it
+    i.wait_for_publish()  # returns at once
+    i.wait_for_publish(timeout=0.1)
+    with pytest.raises(TypeError, match="timeout"):
+        i.wait_for_publish("soon")
+    i.rc = mqtt.MQTT_ERR_QUEUE_SIZE
+    with pytest.raises(ValueError, match="ERR_QUEUE_SIZE"):
+        i.wait_for_publish()
+    with pytest.raises(TypeError, match="mid"):
+        mqtt.MQTTMessageInfo()
+
+    class Mine(mqtt.MQTTMessageInfo):  # a subclass with a __dict__ (a GC type)
+        pass
+
+    m = Mine(3)
+    m.me = [m]  # a cycle only the collector frees
+    assert tuple(m) == (0, 3)
+    del m
+    import gc
+    gc.collect()

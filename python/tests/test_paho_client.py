@@ -393,3 +393,38 @@ def test_refused_connect_gives_paho_codes(closed_mosquitto, protocol, api):
         assert got[0] == mqtt.CONNACK_REFUSED_NOT_AUTHORIZED and type(got[0]) is int
     else:
         assert isinstance(got[0], ReasonCodes) and got[0] == 135 and str(got[0]) == "Not authorized"
+
+
+def test_a_burst_of_publishes_all_complete(broker, topic):
+    """5,000 QoS 1 then 20,000 QoS 0 publishes as fast as Python makes them:
+    every MessageInfo completes, on_publish reports each mid once, and a
+    subscriber (Debian's paho-mqtt, which keeps up by reading no faster than
+    its callback) gets the QoS 1 ones all, in order, and QoS 0 ones in order
+    (the broker may drop QoS 0 for a slow subscriber, and order holds within
+    one QoS only: MQTT 4.6)."""
+    import paho.mqtt.client as paho
+    got = []
+    sub = paho.Client()
+    sub.on_message = lambda c, u, m: got.append(int(m.payload))
+    sub.connect("127.0.0.1", broker.port, 30)
+    sub.loop_start()
+    sub.subscribe(topic, 1)
+    time.sleep(0.3)
+    pub = connected_client(broker)
+    published = []
+    pub.on_publish = lambda c, u, mid: published.append(mid)
+    publish = pub.publish
+    infos = [publish(topic, b"%d" % i, 1) for i in range(5000)]
+    infos += [publish(topic, b"%d" % i, 0) for i in range(5000, 25000)]
+    for i in infos:
+        i.wait_for_publish(30)
+        assert i.is_published()
+    assert wait_for(lambda: len(published) == len(infos), 10)
+    assert sorted(published) == sorted(i.mid for i in infos)
+    assert wait_for(lambda: len([g for g in got if g < 5000]) == 5000, 30), len(got)
+    assert [g for g in got if g < 5000] == list(range(5000))
+    qos0 = [g for g in got if g >= 5000]
+    assert qos0 == sorted(set(qos0))  # in order, no duplicates
+    close(pub)
+    sub.disconnect()
+    sub.loop_stop()

@@ -19,11 +19,13 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 
 #include "tern/client/client_session.hpp"
 #include "tern/client/completion.hpp"
 #include "tern/client/dispatch.hpp"
 #include "tern/client/link.hpp"
+#include "tern/client/seq_ring.hpp"
 
 namespace tern {
 
@@ -92,6 +94,45 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
     publish_ops_.emplace(r.tag, std::move(h));
     if (session_.persistent()) return post_turn();
     turn();
+  }
+
+  // publish_batch(): the messages go to the session's offline queue, then
+  // one turn sends what the window allows, in one write.
+  void publish_batch(std::span<batch_publish> ms) {
+    if (shut_down_) {
+      for (auto& b : ms)
+        if (b.cookie) outcome(b.cookie, error_code(asio::error::operation_aborted), reason::unspecified_error);
+      return;
+    }
+    const auto now = clock::now();
+    for (auto& b : ms) {
+      auto r = session_.publish(std::move(b.message), now);
+      if (r.ec) {
+        if (b.cookie) outcome(b.cookie, r.ec, r.rc);
+        continue;
+      }
+      if (b.cookie) cookies_.put(r.tag, b.cookie);
+    }
+    if (session_.persistent()) return post_turn();
+    turn();
+  }
+
+  // An outcome for on_publish_outcomes(): gathered, and posted once per batch.
+  void outcome(std::uint64_t cookie, error_code ec, reason rc) {
+    outcomes_.push_back({cookie, ec, rc});
+    if (outcomes_posted_) return;
+    outcomes_posted_ = true;
+    // Not notify(): posted even once shut down (the destructor's aborts).
+    asio::post(ex_, [s = shared_from_this()] { s->report_outcomes(); });
+  }
+
+  void report_outcomes() {
+    outcomes_posted_ = false;
+    auto v = std::move(outcomes_);
+    outcomes_.clear();
+    if (on_outcomes_) on_outcomes_(v);
+    v.clear();
+    if (outcomes_.empty()) outcomes_ = std::move(v);  // keep the storage
   }
 
   // After publishes made outside an input: one turn later, for all of them (one commit).
@@ -163,6 +204,7 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
   void connect_done(error_code ec, const connack_packet& a) override { complete(connect_op_, ec, a); }
 
   void publish_done(std::uint64_t tag, error_code ec, reason rc) override {
+    if (auto cookie = cookies_.take(tag)) return outcome(*cookie, ec, rc);
     auto it = publish_ops_.find(tag);
     if (it == publish_ops_.end()) return;
     complete(it->second, ec, rc);
@@ -215,6 +257,10 @@ struct AsyncClient::impl final : client_detail::client_session::events, std::ena
   asio::any_completion_handler<connect_signature> connect_op_;
   asio::any_completion_handler<disconnect_signature> disconnect_op_;
   std::unordered_map<std::uint64_t, asio::any_completion_handler<publish_signature>> publish_ops_;
+  client_detail::seq_ring<std::uint64_t> cookies_;  // publish_batch(): tag -> cookie
+  std::vector<publish_outcome> outcomes_;  // to report (one post for all)
+  bool outcomes_posted_ = false;
+  outcomes_handler on_outcomes_;
   std::map<std::uint64_t, asio::any_completion_handler<subscribe_signature>> request_ops_;
   std::deque<asio::any_completion_handler<ping_signature>> ping_ops_;
   connect_handler on_connect_;
@@ -292,6 +338,8 @@ void AsyncClient::on_delivery(std::string filter, delivery_handler h) {
   impl_->dispatch_.set_handler(std::move(filter), nullptr,
                                h ? std::make_shared<const delivery_handler>(std::move(h)) : nullptr);
 }
+void AsyncClient::publish_batch(std::span<batch_publish> messages) { impl_->publish_batch(messages); }
+void AsyncClient::on_publish_outcomes(outcomes_handler h) { impl_->on_outcomes_ = std::move(h); }
 void AsyncClient::on_connect(connect_handler h) { impl_->on_connect_ = std::move(h); }
 void AsyncClient::on_disconnect(disconnect_handler h) { impl_->on_disconnect_ = std::move(h); }
 

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -186,6 +187,32 @@ class AsyncClient {
     return boost::asio::async_initiate<Token, persist_signature>(
         [this](boost::asio::any_completion_handler<persist_signature> h) { start_persist(std::move(h)); }, token);
   }
+
+  // ---- publishing in bulk (what tern::Client does for its callers' threads) ----
+  // One message for publish_batch(), and the outcome reported for it.
+  struct batch_publish {
+    publish_packet message;
+    std::uint64_t cookie = 0;  // the caller's name for it; 0: no outcome wanted
+  };
+  struct publish_outcome {
+    std::uint64_t cookie = 0;
+    error_code ec;
+    reason rc = reason::success;
+  };
+  using outcomes_handler = std::function<void(std::span<const publish_outcome>)>;
+  // Publishes `messages` in order, each as async_publish() would (same
+  // checks, offline queue, max_inflight, store), and sends them in one turn:
+  // one write for all that can go out now. No completion handler is stored:
+  // the outcome of each message with a cookie goes to on_publish_outcomes(),
+  // with the same ec and rc async_publish() would complete with; a message
+  // with cookie 0 costs nothing once sent. Call it on the executor (the
+  // messages are moved from).
+  void publish_batch(std::span<batch_publish> messages);
+  // Where publish_batch()'s outcomes go: posted to the executor, all those
+  // that one turn produced in one call. Outcomes that the AsyncClient's
+  // destruction produces (operation_aborted) are posted too: `h` must stay
+  // callable until they have run. Set it on the executor, or before it runs.
+  void on_publish_outcomes(outcomes_handler h);
 
   // Calls `h` with every received message whose topic matches `filter`
   // (wildcards allowed; a "$share/group/" prefix is ignored for matching).

@@ -24,6 +24,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 
@@ -36,6 +37,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "tern/client/async_client.hpp"
+#include "tern/client/seq_ring.hpp"
 
 namespace tern {
 
@@ -50,31 +52,41 @@ namespace client_detail {
 // loop_stop() or a change of who drives the loop is noticed within this).
 constexpr auto slice = 20ms;
 
+// A request's outcome, shared by its tokens and the client. Small (one is
+// made per publish): no lock or condition of its own; written once, by
+// complete(), before `phase` turns done (release); read after (acquire).
+// Waiting uses its core's condition variable (core::wait()).
 struct token_state {
-  mutable std::mutex m;
-  mutable std::condition_variable cv;
+  struct more {  // what only subscribe, unsubscribe and connect report
+    std::vector<reason> codes;
+    std::optional<connack_packet> connack;
+  };
+  enum : std::uint8_t { pending, completing, done };
+
   int mid = 0;
-  bool done = false;
+  std::atomic<std::uint8_t> phase{pending};
+  std::atomic<bool> waited{false};  // a thread sleeps in core::wait() for it: wake it
+  bool has_code = false;
+  reason code = reason::success;  // a publish's one code
   error_code ec;
-  std::vector<reason> codes;
-  std::optional<connack_packet> connack;
+  std::unique_ptr<more> extra;
   std::weak_ptr<core> owner;
 
-  void complete(error_code e, std::vector<reason> c = {}, std::optional<connack_packet> a = std::nullopt) {
-    {
-      std::lock_guard lk(m);
-      if (done) return;
-      done = true;
-      ec = e;
-      codes = std::move(c);
-      connack = std::move(a);
-    }
-    cv.notify_all();
+  bool is_done() const { return phase.load(std::memory_order_acquire) == done; }
+  // The first completion wins. complete_publish() leaves waking the waiters
+  // to the caller (core::wake_waiters(), once for a batch): true when one
+  // waits. (`phase` then `waited` here, `waited` then `phase` in
+  // core::wait(), both seq_cst: one of the two sees the other.)
+  bool complete_publish(error_code e, reason rc) {
+    std::uint8_t expected = pending;
+    if (!phase.compare_exchange_strong(expected, completing, std::memory_order_acquire)) return false;
+    ec = e;
+    code = rc;
+    has_code = true;
+    phase.store(done, std::memory_order_seq_cst);
+    return waited.load(std::memory_order_seq_cst);
   }
-  bool is_done() const {
-    std::lock_guard lk(m);
-    return done;
-  }
+  void complete(error_code e, std::vector<reason> c = {}, std::optional<connack_packet> a = std::nullopt);
 };
 
 // One new_event() timer.
@@ -121,6 +133,7 @@ struct core : std::enable_shared_from_this<core> {
     // Set before any thread runs the loop (AsyncClient: "or before the executor runs").
     ac_->on_connect([this](const connack_packet& a) { on_accepted(a); });
     ac_->on_disconnect([this](error_code ec) { on_lost(ec); });
+    ac_->on_publish_outcomes([this](std::span<const AsyncClient::publish_outcome> v) { published(v); });
   }
 
   // ---------------------------------------------------------------- helpers
@@ -128,42 +141,95 @@ struct core : std::enable_shared_from_this<core> {
   bool in_loop() const { return strand_.running_in_this_thread(); }
 
   // Requests from any thread run on the strand in the order they were
-  // made. They wait in one queue that a posted handler drains, so a burst of
-  // publish() calls costs one wake-up of the loop, not one each. It takes at
-  // most `request_batch` per turn and posts itself again for the rest, so
-  // that socket writes and completions run in between: a burst of 50,000
-  // QoS 0 publishes goes out as it comes, instead of all being held (and
-  // their handlers stored) before the first write.
+  // made. They wait in one queue (a vector, swapped out whole by the
+  // strand), and a burst of them costs one wake-up of the loop, not one
+  // each: only the request that finds no run_requests() scheduled posts one.
+  // The strand takes at most `request_batch` per turn and posts itself again
+  // for the rest, so that socket writes and completions run in between: a
+  // burst of 50,000 QoS 0 publishes goes out as it comes, instead of all
+  // being held before the first write. A publish is not a closure: its
+  // message and token wait in the queue as they are, and consecutive ones go
+  // to AsyncClient::publish_batch() together (one turn, one write).
   static constexpr std::size_t request_batch = 256;
+
+  struct request {
+    std::function<void()> fn;  // any request but a publish
+    publish_packet message;    // a publish (when !fn)
+    std::shared_ptr<token_state> token;
+    int mid = 0;
+  };
 
   template <class F>
   void post(F f) {
-    bool first = false;
-    {
-      std::lock_guard lk(requests_m_);
-      first = requests_.empty();
-      requests_.emplace_back(std::move(f));
-    }
-    if (first) asio::post(strand_, [this] { run_requests(); });
+    enqueue({std::function<void()>(std::move(f)), {}, nullptr, 0});
   }
 
-  void run_requests() {
-    batch_.clear();
-    bool more = false;
+  void enqueue(request r) {
+    bool wake = false;
     {
       std::lock_guard lk(requests_m_);
-      const auto n = std::min(requests_.size(), request_batch);
-      for (std::size_t i = 0; i < n; ++i) {
-        batch_.push_back(std::move(requests_.front()));
-        requests_.pop_front();
-      }
-      more = !requests_.empty();
+      requests_.push_back(std::move(r));
+      wake = !scheduled_;
+      scheduled_ = true;
     }
-    if (more) asio::post(strand_, [this] { run_requests(); });
-    auto batch = std::move(batch_);
-    for (auto& f : batch) f();
-    batch.clear();
-    if (batch_.empty()) batch_ = std::move(batch);  // keep the storage (strand only)
+    if (wake) asio::post(strand_, [this] { run_requests(); });
+  }
+
+  // Strand only.
+  void run_requests() {
+    if (taken_pos_ == taken_.size()) {
+      taken_.clear();
+      taken_pos_ = 0;
+      std::lock_guard lk(requests_m_);
+      if (requests_.empty()) {
+        scheduled_ = false;
+        return;
+      }
+      std::swap(taken_, requests_);
+    }
+    const auto end = std::min(taken_.size(), taken_pos_ + request_batch);
+    const bool notify = !shut_down_ && get(on_publish_) != nullptr;
+    for (; taken_pos_ < end; ++taken_pos_) {
+      auto& r = taken_[taken_pos_];
+      if (r.fn) {
+        send_publishes();
+        auto f = std::move(r.fn);
+        f();
+        continue;
+      }
+      if (shut_down_) {
+        if (r.token) r.token->complete(asio::error::operation_aborted);
+        continue;
+      }
+      std::uint64_t cookie = 0;
+      if (r.token || notify) {
+        cookie = ++last_cookie_;
+        watched_.put(cookie, watched{std::move(r.token), r.mid});
+      }
+      publishes_.push_back({std::move(r.message), cookie});
+    }
+    send_publishes();
+    asio::post(strand_, [this] { run_requests(); });  // the rest, or finds none and stops
+  }
+
+  // Strand only: the publishes gathered by run_requests(), in one batch.
+  void send_publishes() {
+    if (publishes_.empty()) return;
+    ac_->publish_batch(publishes_);
+    publishes_.clear();
+  }
+
+  // Strand only: what publish_batch() reports.
+  void published(std::span<const AsyncClient::publish_outcome> outcomes) {
+    auto cb = shut_down_ ? nullptr : get(on_publish_);
+    bool wake = false;
+    for (const auto& o : outcomes) {
+      auto w = watched_.take(o.cookie);
+      if (!w) continue;
+      if (cb && !shut_down_) invoke(*cb, "on_publish", w->mid, o.ec, o.rc);
+      if (w->token && w->token->complete_publish(o.ec, o.rc)) wake = true;
+    }
+    if (wake) wake_waiters();
   }
 
   token make_token(int mid) {
@@ -234,9 +300,18 @@ struct core : std::enable_shared_from_this<core> {
     return block_until(
         deadline, [&] { return s->is_done(); },
         [&](clock::time_point until) {
-          std::unique_lock lk(s->m);
-          s->cv.wait_until(lk, until, [&] { return s->done; });
+          s->waited.store(true, std::memory_order_seq_cst);
+          std::unique_lock lk(waits_m_);
+          waits_cv_.wait_until(lk, until, [&] { return s->is_done(); });
         });
+  }
+
+  // Wakes the threads in wait() after a token they wait for completed (any
+  // thread). The empty critical section orders it after a waiter's check of
+  // its token, before it sleeps.
+  void wake_waiters() {
+    { std::lock_guard lk(waits_m_); }
+    waits_cv_.notify_all();
   }
 
   // ---------------------------------------------------------------- connection (strand only unless said)
@@ -350,8 +425,7 @@ struct core : std::enable_shared_from_this<core> {
   // Blocking connect()/reconnect().
   error_code wait_connect(const token& t) {
     wait(state(t), clock::time_point::max());
-    std::lock_guard lk(state(t)->m);
-    return state(t)->done ? state(t)->ec : error_code(asio::error::operation_aborted);
+    return state(t)->is_done() ? state(t)->ec : error_code(asio::error::operation_aborted);
   }
 
   // The session ended for good: loop_forever() returns `ec`. Strand only.
@@ -441,13 +515,7 @@ struct core : std::enable_shared_from_this<core> {
 
   token publish(publish_packet m) {
     auto t = make_token(next_mid());
-    post([this, m = std::move(m), s = state(t)]() mutable {
-      if (shut_down_) return s->complete(asio::error::operation_aborted);
-      ac_->async_publish(std::move(m), [this, s](error_code ec, reason rc) {
-        if (!shut_down_) invoke(*cb_or_empty(on_publish_), "on_publish", s->mid, ec, rc);
-        s->complete(ec, {rc});
-      });
-    });
+    enqueue({{}, std::move(m), state(t), t.mid()});
     return t;
   }
 
@@ -630,6 +698,10 @@ struct core : std::enable_shared_from_this<core> {
     io_.poll();
     for (auto& s : connect_tokens_) s->complete(asio::error::operation_aborted);
     connect_tokens_.clear();
+    watched_.for_each([](watched& w) {
+      if (w.token) w.token->complete(asio::error::operation_aborted);
+    });
+    watched_.clear();
   }
 
   template <class F>
@@ -648,10 +720,22 @@ struct core : std::enable_shared_from_this<core> {
   asio::strand<asio::io_context::executor_type> strand_;
   std::optional<AsyncClient> ac_;
 
-  // post()'s queue.
+  // enqueue()'s queue.
   std::mutex requests_m_;
-  std::deque<std::function<void()>> requests_;
-  std::vector<std::function<void()>> batch_;  // strand only: run_requests()'s storage
+  std::vector<request> requests_;
+  bool scheduled_ = false;  // a run_requests() is posted or running (under requests_m_)
+  // Strand only: the requests run_requests() took, [taken_pos_, end) still to run.
+  std::vector<request> taken_;
+  std::size_t taken_pos_ = 0;
+  std::vector<AsyncClient::batch_publish> publishes_;
+  // Strand only: publishes whose outcome someone waits for (a token, on_publish), by cookie.
+  struct watched {
+    std::shared_ptr<token_state> token;
+    int mid = 0;  // 0: none (mids start at 1)
+    friend bool operator==(const watched&, const watched&) = default;
+  };
+  seq_ring<watched> watched_;
+  std::uint64_t last_cookie_ = 0;
 
   // Under m_.
   mutable std::mutex m_;
@@ -673,6 +757,10 @@ struct core : std::enable_shared_from_this<core> {
   std::unordered_map<Client::event_id, std::shared_ptr<event_state>> events_;
   Client::event_id next_event_ = 0;
 
+  // Threads in wait(): woken when a token they wait for completes.
+  std::mutex waits_m_;
+  std::condition_variable waits_cv_;
+
   // The loop thread.
   std::mutex loop_m_;
   std::thread thread_;
@@ -692,6 +780,16 @@ struct core : std::enable_shared_from_this<core> {
   bool reconnecting_ = false;
   std::vector<std::shared_ptr<token_state>> connect_tokens_;
 };
+
+void token_state::complete(error_code e, std::vector<reason> c, std::optional<connack_packet> a) {
+  std::uint8_t expected = pending;
+  if (!phase.compare_exchange_strong(expected, completing, std::memory_order_acquire)) return;
+  ec = e;
+  if (!c.empty() || a) extra.reset(new more{std::move(c), std::move(a)});
+  phase.store(done, std::memory_order_seq_cst);
+  if (!waited.load(std::memory_order_seq_cst)) return;
+  if (auto o = owner.lock()) o->wake_waiters();
+}
 
 void forward_sink::write(const log::record& r) {
   if (next_) next_->write(r);
@@ -714,28 +812,25 @@ bool token::wait(std::chrono::milliseconds timeout) const {
   if (!st_) return true;
   const auto deadline = client_detail::core::deadline_after(timeout);
   if (auto c = st_->owner.lock()) return c->wait(st_, deadline);
-  std::unique_lock lk(st_->m);
-  return st_->cv.wait_until(lk, deadline, [&] { return st_->done; });
+  return st_->is_done();  // the client is gone: nothing completes it any more
 }
 
 void token::wait() const { (void)wait(std::chrono::milliseconds::max()); }
 
 token::error_code token::error() const {
-  if (!st_) return {};
-  std::lock_guard lk(st_->m);
+  if (!st_ || !st_->is_done()) return {};
   return st_->ec;
 }
 
 std::vector<reason> token::reason_codes() const {
-  if (!st_) return {};
-  std::lock_guard lk(st_->m);
-  return st_->codes;
+  if (!st_ || !st_->is_done()) return {};
+  if (st_->has_code) return {st_->code};
+  return st_->extra ? st_->extra->codes : std::vector<reason>{};
 }
 
 std::optional<connack_packet> token::connack() const {
-  if (!st_) return std::nullopt;
-  std::lock_guard lk(st_->m);
-  return st_->connack;
+  if (!st_ || !st_->is_done() || !st_->extra) return std::nullopt;
+  return st_->extra->connack;
 }
 
 // ============================================================================ Client

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include <boost/system/error_code.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "tern/client/backoff.hpp"
 #include "tern/client/delivery.hpp"
@@ -263,7 +264,7 @@ class client_session final : session::handler {
 
   std::uint64_t next_tag_ = 1;  // without a store (with one, tags are the store's seqs)
   offline_queue pending_;
-  std::unordered_map<std::uint16_t, std::uint64_t> inflight_;  // packet id -> publish tag
+  boost::unordered_flat_map<std::uint16_t, std::uint64_t> inflight_;  // packet id -> publish tag
   std::vector<std::uint64_t> qos0_unwritten_;  // QoS 0 publishes in the connection's output
   std::vector<std::uint64_t> qos0_writing_;    // QoS 0 publishes in the write in flight
   bool submitting_ = false;

@@ -32,13 +32,13 @@ client_session::publish_result client_session::publish(publish_packet m, time_po
   m.dup = false;
   const auto tag = store_ ? store_->next_seq() : next_tag_++;
   const bool stored = store_ && m.qos != qos::at_most_once;
-  auto r = pending_.push({m, now, tag});
+  auto r = pending_.push({std::move(m), now, tag});
   for (auto dropped : r.dropped) {
     if (store_) store_->unqueued(dropped);  // no record for a QoS 0 one: erasing nothing
     fail_publish(dropped, ec_of(client_error::dropped));
   }
   if (!r.accepted) return {ec_of(client_error::queue_full), reason::unspecified_error};
-  if (stored) store_->queue(tag, m, now);
+  if (stored) store_->queue(tag, pending_.back().message, now);
   return {{}, reason::success, tag};
 }
 

@@ -91,6 +91,8 @@ class ClientTest : public ::testing::TestWithParam<broker_kind> {
       c.io_threads = 2;
       c.sys_interval = 0;
       c.storage.backend = server::storage_backend::memory;
+      c.limits.max_queued_messages = 200'000;  // a burst of QoS 0 to a subscriber: none dropped
+      c.limits.max_queued_bytes = 64 * 1024 * 1024;
       tern_ = std::make_unique<Broker>(std::move(c));
       tern_->start();
       port_ = tern_->ports().at(0);
@@ -432,6 +434,92 @@ TEST_P(ClientTest, HundredThreadsPublishAtOnceAndEveryMessageArrives) {
       },
       20s));
   EXPECT_EQ(duplicates.load(), 0);
+  pub.disconnect().wait();
+  sub.disconnect().wait();
+}
+
+// Publishes from a thread that is not the loop's go to the loop in batches
+// (one wake-up per burst, one write per batch, no handler per message):
+// every one of a long burst still arrives, in order, and every token completes.
+void burst(Client& sub, Client& pub, const std::string& topic, qos q, int n) {
+  std::mutex m;
+  std::vector<int> got;
+  sub.on_message([&](const publish_packet& msg) {
+    std::lock_guard lk(m);
+    got.push_back(std::stoi(text(msg)));
+  });
+  ASSERT_TRUE(sub.subscribe(topic, qos::at_least_once).wait(5s));
+  std::mutex pm;
+  std::vector<int> published;  // on_publish's mids
+  pub.on_publish([&](int mid, error_code ec, reason) {
+    std::lock_guard lk(pm);
+    if (!ec) published.push_back(mid);
+  });
+  std::vector<token> tokens;
+  tokens.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) tokens.push_back(pub.publish(topic, std::to_string(i), q));
+  int failed = 0;
+  for (auto& t : tokens)
+    if (!t.wait(30s) || t.error()) ++failed;
+  EXPECT_EQ(failed, 0);
+  EXPECT_TRUE(tokens.back().is_published());
+  (void)eventually(
+      [&] {
+        std::lock_guard lk(m);
+        return got.size() >= static_cast<std::size_t>(n);
+      },
+      30s);
+  {
+    std::lock_guard lk(m);
+    ASSERT_EQ(got.size(), static_cast<std::size_t>(n)) << "first " << (got.empty() ? -1 : got.front()) << " last "
+                                                       << (got.empty() ? -1 : got.back());
+    for (int i = 0; i < n; ++i)
+      if (got[static_cast<std::size_t>(i)] != i) {
+        ADD_FAILURE() << "message " << i << " arrived as " << got[static_cast<std::size_t>(i)];
+        break;
+      }
+  }
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lk(pm);
+    return published.size() == static_cast<std::size_t>(n);
+  }));
+  std::lock_guard lk(pm);
+  std::set<int> mids(published.begin(), published.end());
+  EXPECT_EQ(mids.size(), static_cast<std::size_t>(n));  // each once
+  for (auto& t : tokens) mids.erase(t.mid());
+  EXPECT_TRUE(mids.empty());  // and those are the tokens' mids
+}
+
+// The subscriber's receive queue holds the whole burst: tern::Client hands
+// messages to on_message() through it, and past its bound it drops the oldest.
+client_options roomy() {
+  client_options o;
+  o.receive_queue = 200'000;
+  return o;
+}
+
+TEST_P(ClientTest, AHundredThousandQos0PublishesFromAnotherThreadArriveInOrder) {
+  Client sub(roomy()), pub;
+  ASSERT_TRUE(sub.loop_start());
+  ASSERT_TRUE(pub.loop_start());
+  ASSERT_FALSE(sub.connect(uri(), {.client_id = "burst0-sub"}));
+  ASSERT_FALSE(pub.connect(uri(), {.client_id = "burst0-pub"}));
+  burst(sub, pub, "burst/0", qos::at_most_once, 100'000);
+  pub.disconnect().wait();
+  sub.disconnect().wait();
+}
+
+TEST_P(ClientTest, TwentyThousandQos1PublishesFromAnotherThreadAllComplete) {
+  Client sub(roomy());
+  client_options o;
+  o.max_inflight = 100;  // most of them wait in the offline queue for the window
+  o.offline_queue.max_messages = 100'000;
+  Client pub(o);
+  ASSERT_TRUE(sub.loop_start());
+  ASSERT_TRUE(pub.loop_start());
+  ASSERT_FALSE(sub.connect(uri(), {.client_id = "burst1-sub"}));
+  ASSERT_FALSE(pub.connect(uri(), {.client_id = "burst1-pub"}));
+  burst(sub, pub, "burst/1", qos::at_least_once, 20'000);
   pub.disconnect().wait();
   sub.disconnect().wait();
 }

@@ -104,9 +104,14 @@ void link::on_written(const std::shared_ptr<stream>& s, error_code ec) {
   rearm();
 }
 
+// A deadline that only moved later (the keep alive's, after every packet
+// sent) keeps the timer armed where it is: it fires early, on_timer() finds
+// nothing due and arms it again. So a burst of publishes costs no timer
+// operation each.
 void link::rearm() {
   const auto t = session_.next_deadline();
   if (t == armed_) return;
+  if (t && armed_ && *armed_ < *t) return;
   armed_ = t;
   ++timer_gen_;
   if (!t) {
@@ -122,7 +127,9 @@ void link::rearm() {
 }
 
 void link::on_timer() {
-  session_.on_timer(now());
+  const auto t = now();
+  if (const auto due = session_.next_deadline(); !due || t < *due) return rearm();  // moved later meanwhile
+  session_.on_timer(t);
   rearm();
 }
 

@@ -47,6 +47,7 @@ class offline_queue {
   void push_front(entry e);
   entry pop_front();
   const entry& front() const { return entries_.front(); }
+  const entry& back() const { return entries_.back(); }
 
   bool empty() const noexcept { return entries_.empty(); }
   std::size_t size() const noexcept { return entries_.size(); }
