@@ -12,12 +12,10 @@
 #   cmake --preset release && cmake --build --preset release --target tern ternd gateway_flood_interface
 #   bench/gateway_throughput.sh [BUILD=build/release] [COUNT=1000000] [ROUNDS=3] [QOS="1"]
 #
-# The subscriber is mosquitto_sub, not `tern sub`, which lost QoS 1
-# messages at these rates (ternd counted no drop; mosquitto_sub lost none).
-# Likely: tern::Client hands received messages to its on_message() callback
-# through AsyncClient's receive queue (client_options::receive_queue, 1000),
-# one async_receive at a time, and that queue drops its oldest when the
-# callback is slower than the socket. Figures: docs/benchmarks.md.
+# The subscriber is mosquitto_sub, a third-party client (`tern sub` once
+# lost QoS 1 messages at these rates: its receive queue dropped its oldest
+# when the callback fell behind; fixed in 0d041bc, it now stops reading).
+# Figures: docs/benchmarks.md.
 # QoS 0 works too but ternd drops QoS 0 for a subscriber that writes to a
 # file slower than the gateway publishes (max_output_backlog), so the round
 # never completes: QoS 1 is the figure.
