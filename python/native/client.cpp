@@ -328,6 +328,8 @@ class native_client {
     return {c_->unsubscribe(std::move(filters), parse_props(props, tern::property_context::unsubscribe, "properties"))};
   }
 
+  native_token ping() { return {c_->ping()}; }
+
   // ---- the loop
   bool loop_start() { return c_->loop_start(); }
   void loop_stop() {
@@ -557,6 +559,7 @@ void bind_client(py::module_& m) {
       .def("set_protocol", &native_client::set_protocol)
       .def("subscribe", &native_client::subscribe)
       .def("unsubscribe", &native_client::unsubscribe)
+      .def("ping", &native_client::ping)
       .def("loop_start", &native_client::loop_start)
       .def("loop_stop", &native_client::loop_stop)
       .def("loop", &native_client::loop)

@@ -394,6 +394,18 @@ class AsyncClient:
         self._unsub_futs[token.mid] = fut
         return await fut
 
+    async def ping(self, timeout=None):
+        """Sends a PINGREQ and returns when its PINGRESP came (at most `timeout`
+        seconds: asyncio.TimeoutError). The keep alive pings by itself."""
+        self._check_open("ping")
+        token = self._native.ping()
+        done = await asyncio.get_running_loop().run_in_executor(None, token.wait, timeout)
+        if not done:
+            raise asyncio.TimeoutError("ping: no PINGRESP within %s s" % timeout)
+        err = token.error()
+        if err[0] != _OK:
+            raise _error(err, "ping")
+
     async def messages(self):
         """The received messages, in order, as they come: `async for m in
         c.messages()`. Ends after disconnect(); raises MQTTError when the

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from tern import _tern
 from tern._values import (ConnAck, Message, PublishHandle, Will, _ca_pem, _check_qos, _check_topic, _header_pairs,
                           _payload_bytes, _props_body, _props_dict, _seconds, _will_tuple)
-from tern.errors import _CLIENT, _OK, _REASON, ConnectError, ConnectionLost, SubscribeError, _from_native
+from tern.errors import _CLIENT, _OK, _REASON, ConnectError, ConnectionLost, MQTTError, SubscribeError, _from_native
 from tern.paho.mqtt.packettypes import PacketTypes
 from tern.paho.mqtt.properties import _from_native as _props_from_native
 
@@ -314,6 +314,19 @@ class Client:
         filters = [_check_topic(f, "topic", wildcards=True) for f in filters]
         body = _props_body(properties, PacketTypes.UNSUBSCRIBE) if self._protocol == 5 else self._no_props(properties)
         return self._wait_codes(self._native.unsubscribe(filters, body), "unsubscribe", timeout)
+
+    def ping(self, timeout=10.0):
+        """Sends a PINGREQ and waits for its PINGRESP (the keep alive pings by
+        itself). TimeoutError past `timeout` seconds; MQTTError when not
+        connected. From a callback it does not wait."""
+        token = self._native.ping()
+        if not token.wait(_seconds(timeout, "timeout")):
+            if self._in_callback == threading.get_ident():
+                return
+            raise TimeoutError("ping: no PINGRESP within %s s" % timeout)
+        err = token.error()
+        if err[0] != _OK:
+            raise _from_native(err, MQTTError, "ping failed")
 
     def _wait_codes(self, token, what, timeout):
         if not token.wait(_seconds(timeout, "timeout")):

@@ -55,6 +55,17 @@ def test_round_trip(broker, topic, qos, protocol):
     run(main())
 
 
+def test_ping(broker):
+    async def main():
+        c = AsyncClient(uri(broker), client_id="ping")
+        with pytest.raises(MQTTError, match="not connected"):
+            await c.ping()
+        async with c:
+            for _ in range(3):
+                await c.ping(timeout=5)
+    run(main())
+
+
 def test_pipelined_qos1(broker, topic):
     n = 2000
 

@@ -41,6 +41,14 @@ def test_with_connects_and_closes(broker):
     assert wait_for(lambda: seen == [None])
 
 
+def test_ping(broker):
+    with tern.Client(uri(broker), client_id="ping-" + broker.name) as c:
+        for _ in range(3):
+            c.ping(timeout=5)
+    with pytest.raises(tern.MQTTError):
+        c.ping(timeout=5)  # closed: not connected
+
+
 def test_connect_disconnect_connect_again(broker):
     c = tern.Client(uri(broker), client_id="again-" + broker.name, clean_start=False, session_expiry=60)
     a = c.connect()

@@ -25,8 +25,8 @@ negative: for ever), run here in Python; the network itself is tern's C++.
 
 Beyond amqtt: after a reconnect to a broker that kept no session, the client
 subscribes again to what it had subscribed (amqtt leaves that to the program).
-ping() is a round trip (an UNSUBSCRIBE of a filter no one uses, answered by the
-broker), since tern sends its PINGREQs itself for the keep alive.
+ping() sends a PINGREQ and waits for its PINGRESP (tern also pings by itself
+for the keep alive).
 """
 import asyncio
 import collections
@@ -127,7 +127,6 @@ class MQTTClient:
         self._no_more_connections = asyncio.Event()
         self.additional_headers = {}
         self.client_tasks = collections.deque()
-        self._ping_filter = "tern/amqtt/ping/" + secrets.token_hex(8)
 
     @property
     def extra_headers(self):
@@ -321,9 +320,9 @@ class MQTTClient:
 
     @mqtt_connected
     async def ping(self):
-        """A round trip to the broker (see the module's notes)."""
+        """Sends a PINGREQ and waits for the broker's PINGRESP."""
         try:
-            await self._client.unsubscribe([self._ping_filter])
+            await self._client.ping()
         except _TernError as e:
             raise ClientError(str(e)) from e
 

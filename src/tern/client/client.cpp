@@ -107,6 +107,8 @@ token Client::unsubscribe(std::vector<std::string> filters, properties props) {
   return core_->unsubscribe(std::move(filters), std::move(props));
 }
 
+token Client::ping() { return core_->ping(); }
+
 std::optional<publish_packet> Client::receive(std::chrono::milliseconds timeout) { return core_->receive(timeout); }
 
 bool Client::loop_start() { return core_->loop_start(); }

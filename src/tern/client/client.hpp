@@ -212,6 +212,9 @@ class Client {
   token subscribe(std::vector<subscription> subscriptions, properties props = {});
   token unsubscribe(std::string filter);
   token unsubscribe(std::vector<std::string> filters, properties props = {});
+  // A PINGREQ now; the token completes with its PINGRESP (not_connected
+  // when no connection is up). Keep-alive pings go on by themselves.
+  token ping();
   // The next received message when no on_message() callback is set (they
   // wait in a queue of client_options::receive_queue; when it is full the
   // client reads nothing more from the broker until receive() takes one);

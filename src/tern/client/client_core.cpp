@@ -294,6 +294,15 @@ token core::unsubscribe(std::vector<std::string> filters, properties props) {
   return t;
 }
 
+token core::ping() {
+  auto t = make_token(0);
+  post([this, s = state(t)] {
+    if (shut_down_) return s->complete(asio::error::operation_aborted);
+    ac_->async_ping([s](error_code ec) { s->complete(ec); });
+  });
+  return t;
+}
+
 void core::message_callback(std::string filter, Client::message_callback cb) {
   post([this, filter = std::move(filter), cb = std::move(cb)]() mutable {
     if (shut_down_) return;

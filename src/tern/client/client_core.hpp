@@ -295,6 +295,8 @@ struct core : std::enable_shared_from_this<core> {
 
   token unsubscribe(std::vector<std::string> filters, properties props);
 
+  token ping();
+
   void message_callback(std::string filter, Client::message_callback cb);
 
   // ---------------------------------------------------------------- the loop (any thread)

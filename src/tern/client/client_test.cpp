@@ -262,6 +262,22 @@ TEST_P(ClientTest, BlockingCallsDriveTheClientWhenNoLoopRuns) {
   EXPECT_FALSE(c.connected());
 }
 
+TEST_P(ClientTest, PingIsAnsweredAndFailsWhenNotConnected) {
+  Client c;
+  auto early = c.ping();
+  ASSERT_TRUE(early.wait(5s));
+  EXPECT_EQ(early.error(), client_error::not_connected);
+  ASSERT_FALSE(c.connect(uri(), {.client_id = "pinger"}));
+  c.loop_start();
+  for (int i = 0; i < 3; ++i) {
+    auto t = c.ping();
+    ASSERT_TRUE(t.wait(5s));
+    EXPECT_FALSE(t.error()) << t.error().message();
+  }
+  c.disconnect().wait();
+  c.loop_stop();
+}
+
 TEST_P(ClientTest, ReceiveTimesOutAndAFullQueueLosesNothing) {
   client_options o;
   o.receive_queue = 3;
