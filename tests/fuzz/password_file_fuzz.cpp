@@ -28,6 +28,8 @@ bool cheap(const tern::auth::password_hash& h) {
       return true;
     case tern::auth::hash_kind::pbkdf2_sha512:
       return h.iterations <= 8;
+    case tern::auth::hash_kind::sha512_crypt:
+      return h.iterations != 0 && h.iterations <= 1000;  // 0: crypt(3)'s default of 5,000 rounds
     case tern::auth::hash_kind::argon2id:
       return h.memory_kib <= 64 && h.iterations <= 2 && h.lanes <= 2;
   }
