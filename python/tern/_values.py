@@ -164,6 +164,60 @@ def _will_tuple(will, protocol):
             _check_qos(will.qos, "will.qos"), bool(will.retain), body)
 
 
+def _connect_options(client_id, protocol, clean_start, keep_alive, username, password, will, session_expiry,
+                     properties):
+    """The CONNECT the native client sends (its connect options), from the
+    arguments tern.Client and tern.AsyncClient take; TypeError/ValueError
+    naming the argument."""
+    if not isinstance(client_id, str):
+        raise TypeError("client_id: must be a str, not %s" % type(client_id).__name__)
+    if protocol not in (3, 4, 5) or isinstance(protocol, bool):
+        raise ValueError("protocol: must be 5 (MQTT 5.0), 4 (3.1.1) or 3 (3.1), not %r" % (protocol,))
+    if isinstance(keep_alive, bool) or not isinstance(keep_alive, int):
+        raise TypeError("keep_alive: must be an int of seconds, not %s" % type(keep_alive).__name__)
+    if not 0 <= keep_alive <= 65535:
+        raise ValueError("keep_alive: must be an int of seconds, 0..65535")
+    if session_expiry is not None:
+        if protocol != 5:
+            raise ValueError("session_expiry: MQTT 5 only (3.x: clean_start=False keeps the session)")
+        if not isinstance(session_expiry, int) or isinstance(session_expiry, bool) or \
+                not 0 <= session_expiry <= 0xFFFFFFFF:
+            raise ValueError("session_expiry: must be an int of seconds, 0..4294967295")
+    if username is not None and not isinstance(username, str):
+        raise TypeError("username: must be a str or None, not %s" % type(username).__name__)
+    if password is not None and not isinstance(password, (str, bytes)):
+        raise TypeError("password: must be a str, bytes or None, not %s" % type(password).__name__)
+    if protocol == 5:
+        props = _props_body(properties, PacketTypes.CONNECT)
+    elif properties is not None:
+        raise ValueError("properties: MQTT 5 only")
+    else:
+        props = b""
+    return {"version": protocol, "client_id": client_id, "clean_start": bool(clean_start), "keep_alive": keep_alive,
+            "username": username, "password": password, "will": _will_tuple(will, protocol),
+            "session_expiry": session_expiry, "props": props}
+
+
+def _native_options(client_id, persistence_dir, reconnect_min_delay, reconnect_max_delay, **counts):
+    """The checks of the native client's own options: persistence_dir (a str
+    or os.PathLike; it needs a client id of the program's own), the reconnect
+    delays, and counts >= 0 (max_inflight, max_queued...). Gives the
+    persistence dir as a str ("" for none)."""
+    if persistence_dir:
+        persistence_dir = str(persistence_dir)  # os.PathLike too
+        if not client_id:
+            raise ValueError("persistence_dir: needs a client_id of your own (the store is keyed by it)")
+    for name, value in (("reconnect_min_delay", reconnect_min_delay), ("reconnect_max_delay", reconnect_max_delay)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError("%s: must be a number of seconds" % name)
+    if not 0 < reconnect_min_delay <= reconnect_max_delay:
+        raise ValueError("reconnect_min_delay: must be > 0 and <= reconnect_max_delay")
+    for name, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError("%s: must be an int >= 0" % name)
+    return persistence_dir or ""
+
+
 def _seconds(value, arg):
     if value is None:
         return None

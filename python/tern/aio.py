@@ -26,8 +26,8 @@ import ssl as _ssl
 import urllib.parse
 
 from tern import _tern
-from tern._values import (ConnAck, Will, _ca_pem, _check_qos, _check_topic, _header_pairs, _payload_bytes, _props_body,
-                          _props_dict, _will_tuple)
+from tern._values import (ConnAck, Will, _ca_pem, _check_qos, _check_topic, _connect_options, _header_pairs,
+                          _native_options, _payload_bytes, _props_body, _props_dict)
 from tern.errors import _ABORTED, _CLIENT, _CONNACK3, _OK, _OS, _OTHER, _REASON, ConnectError, MQTTError
 from tern.paho.mqtt.packettypes import PacketTypes
 from tern.paho.mqtt.properties import _from_native
@@ -190,33 +190,17 @@ class AsyncClient:
                  max_inflight=0, max_queued=0, persistence_dir=""):
         if uri is not None:
             _split_uri(uri)
-        if not isinstance(client_id, str):
-            raise TypeError("client_id: must be a str, not %s" % type(client_id).__name__)
-        if protocol not in (MQTTv31, MQTTv311, MQTTv5):
-            raise ValueError("protocol: must be MQTTv31, MQTTv311 or MQTTv5")
-        if isinstance(keep_alive, bool) or not isinstance(keep_alive, int):
-            raise TypeError("keep_alive: must be an int (seconds)")
-        if not 0 <= keep_alive <= 65535:
-            raise ValueError("keep_alive: must be 0..65535")
-        if session_expiry is not None and (isinstance(session_expiry, bool) or not isinstance(session_expiry, int)
-                                           or not 0 <= session_expiry <= 0xFFFFFFFF):
-            raise ValueError("session_expiry: seconds, 0..4294967295")
-        for name, value in (("username", username), ("password", password)):
-            if value is not None and not isinstance(value, (str, bytes)):
-                raise TypeError("%s: must be a str, not %s" % (name, type(value).__name__))
+        self._connect_opts = _connect_options(client_id, protocol, clean_start, keep_alive, username, password, will,
+                                              session_expiry, properties)
+        persistence_dir = _native_options(client_id, persistence_dir, reconnect_min_delay, reconnect_max_delay,
+                                          max_inflight=max_inflight, max_queued=max_queued)
         for name, value in (("ca_file", ca_file), ("ca_path", ca_path), ("cert_file", cert_file),
-                            ("key_file", key_file), ("server_name", server_name), ("persistence_dir", persistence_dir)):
+                            ("key_file", key_file), ("server_name", server_name)):
             if value is not None and not isinstance(value, str):
                 raise TypeError("%s: must be a str, not %s" % (name, type(value).__name__))
         self._uri = uri
         self._client_id = client_id
         self._protocol = protocol
-        self._clean_start = bool(clean_start)
-        self._keep_alive = keep_alive
-        self._username, self._password = username, password
-        self._will = _will_tuple(will, protocol)
-        self._session_expiry = session_expiry
-        self._connect_props = _props_body(properties, PacketTypes.CONNECT) if protocol == MQTTv5 else b""
         tls = {"ca_file": ca_file or "", "ca_path": ca_path or "", "ca_pem": _ca_pem(ca_data),
                "cert_file": cert_file or "", "key_file": key_file or "", "server_name": server_name or "",
                "verify_host_name": bool(check_hostname), "insecure": bool(tls_insecure)}
@@ -224,7 +208,7 @@ class AsyncClient:
         self._resubscribe = bool(resubscribe)
         self._native = _tern.Client(self, reconnect=self._reconnect, reconnect_min=float(reconnect_min_delay),
                                     reconnect_max=float(reconnect_max_delay), max_queued=max_queued,
-                                    max_inflight=max_inflight, persistence_dir=persistence_dir or "", tls=tls,
+                                    max_inflight=max_inflight, persistence_dir=persistence_dir, tls=tls,
                                     ws_headers=_header_pairs(ws_headers, True))
         self._native.set_protocol(protocol)
         self._native.set_callbacks(_tern.CB_CONNECT | _tern.CB_DISCONNECT | _tern.CB_MESSAGE | _tern.CB_PUBLISH
@@ -297,12 +281,12 @@ class AsyncClient:
         self._inbox.reopen()
         n = self._native
         n.loop_start()
-        n.connect_async(target, {
-            "version": self._protocol, "client_id": self._client_id, "clean_start": self._clean_start,
-            "keep_alive": self._keep_alive,
-            "username": self._username if self._username is not None else user,
-            "password": self._password if self._password is not None else password,
-            "will": self._will, "session_expiry": self._session_expiry, "props": self._connect_props})
+        opts = dict(self._connect_opts)
+        if opts["username"] is None:
+            opts["username"] = user  # from the URI's user information
+        if opts["password"] is None:
+            opts["password"] = password
+        n.connect_async(target, opts)
         try:
             return await fut
         except asyncio.CancelledError:

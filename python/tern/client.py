@@ -34,8 +34,8 @@ import threading
 from urllib.parse import urlsplit
 
 from tern import _tern
-from tern._values import (ConnAck, Message, PublishHandle, Will, _ca_pem, _check_qos, _check_topic, _header_pairs,
-                          _payload_bytes, _props_body, _props_dict, _seconds, _will_tuple)
+from tern._values import (ConnAck, Message, PublishHandle, Will, _ca_pem, _check_qos, _check_topic, _connect_options,
+                          _header_pairs, _native_options, _payload_bytes, _props_body, _props_dict, _seconds)
 from tern.errors import _CLIENT, _OK, _REASON, ConnectError, ConnectionLost, MQTTError, SubscribeError, _from_native
 from tern.paho.mqtt.packettypes import PacketTypes
 from tern.paho.mqtt.properties import _from_native as _props_from_native
@@ -88,51 +88,17 @@ class Client:
         parts = urlsplit(uri)
         if parts.scheme not in _SCHEMES or not parts.hostname:
             raise ValueError("uri: must be mqtt://, mqtts://, ws:// or wss://host[:port][/path], not %r" % uri)
-        if not isinstance(client_id, str):
-            raise TypeError("client_id: must be a str, not %s" % type(client_id).__name__)
-        if protocol not in (3, 4, 5) or isinstance(protocol, bool):
-            raise ValueError("protocol: must be 5 (MQTT 5.0), 4 (3.1.1) or 3 (3.1), not %r" % (protocol,))
-        if not isinstance(keep_alive, int) or isinstance(keep_alive, bool) or not 0 <= keep_alive <= 65535:
-            raise ValueError("keep_alive: must be an int of seconds, 0..65535")
-        if session_expiry is not None:
-            if protocol != 5:
-                raise ValueError("session_expiry: MQTT 5 only (3.x: clean_start=False keeps the session)")
-            if not isinstance(session_expiry, int) or isinstance(session_expiry, bool) or \
-                    not 0 <= session_expiry <= 0xFFFFFFFF:
-                raise ValueError("session_expiry: must be an int of seconds, 0..4294967295")
-        if username is not None and not isinstance(username, str):
-            raise TypeError("username: must be a str or None")
-        if password is not None and not isinstance(password, (str, bytes)):
-            raise TypeError("password: must be a str, bytes or None")
-        if persistence_dir is not None:
-            persistence_dir = str(persistence_dir)  # os.PathLike too
-            if not client_id:
-                raise ValueError("persistence_dir: needs a client_id of your own (the store is keyed by it)")
+        connect_opts = _connect_options(client_id, protocol, clean_start, keep_alive, username, password, will,
+                                        session_expiry, properties)
+        persistence_dir = _native_options(client_id, persistence_dir, reconnect_min_delay, reconnect_max_delay,
+                                          max_inflight=max_inflight, max_queued=max_queued, queue_size=queue_size)
         tls = self._check_tls(parts.scheme in ("mqtts", "wss"), ca_file=ca_file, ca_path=ca_path, ca_data=ca_data,
                               cert_file=cert_file, key_file=key_file, server_name=server_name,
                               check_hostname=check_hostname, tls_insecure=tls_insecure)
         headers = _header_pairs(ws_headers, parts.scheme in ("ws", "wss"))
-        for name, value in (("reconnect_min_delay", reconnect_min_delay), ("reconnect_max_delay", reconnect_max_delay)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError("%s: must be a number of seconds" % name)
-        if not 0 < reconnect_min_delay <= reconnect_max_delay:
-            raise ValueError("reconnect_min_delay: must be > 0 and <= reconnect_max_delay")
-        for name, value in (("max_inflight", max_inflight), ("max_queued", max_queued), ("queue_size", queue_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError("%s: must be an int >= 0" % name)
         self._uri = uri
         self._protocol = protocol
-        self._connect_opts = {
-            "version": protocol,
-            "client_id": client_id,
-            "clean_start": bool(clean_start),
-            "keep_alive": keep_alive,
-            "username": username,
-            "password": password,
-            "will": _will_tuple(will, protocol),
-            "session_expiry": session_expiry,
-            "props": _props_body(properties, PacketTypes.CONNECT) if protocol == 5 else self._no_props(properties),
-        }
+        self._connect_opts = connect_opts
         self._queue = collections.deque(maxlen=queue_size or None)
         self._cond = threading.Condition()
         self._closed = False  # disconnect()/close(): messages() ends
