@@ -130,6 +130,34 @@ def _ca_pem(data):
     return "".join(out)
 
 
+def _tls_options(secure, check_hostname, tls_insecure, **files):
+    """The native client's TLS options from tern.Client's and tern.AsyncClient's
+    arguments (str or os.PathLike files, CA data as PEM text or DER bytes).
+    `secure`: the uri is mqtts:// or wss:// (TLS options without one are
+    refused); None: not known yet (AsyncClient's uri may come with connect())."""
+    given = [k for k, v in files.items() if v is not None]
+    if secure is False:
+        if given or tls_insecure:
+            raise ValueError("%s: needs an mqtts:// or wss:// uri" % (given[0] if given else "tls_insecure"))
+        return {}
+    tls = {"verify_host_name": bool(check_hostname), "insecure": bool(tls_insecure)}
+    for key in given:
+        value = files[key]
+        if key == "ca_data":
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                value = _ca_pem(value)  # DER certificates to PEM
+            elif not isinstance(value, str):
+                raise TypeError("ca_data: must be PEM text (str) or DER bytes, not %s" % type(value).__name__)
+            tls["ca_pem"] = value
+            continue
+        if key != "server_name":
+            value = str(value) if hasattr(value, "__fspath__") else value  # os.PathLike
+        if not isinstance(value, str):
+            raise TypeError("%s: must be a str, not %s" % (key, type(value).__name__))
+        tls[key] = value
+    return tls
+
+
 def _header_pairs(headers, ws):
     """ws_headers (a dict or (name, value) pairs) as the native client takes
     them; `ws`: the uri is ws:// or wss://."""

@@ -22,13 +22,13 @@ MQTT 5 properties are dicts with the spec's names in snake case
 import asyncio
 import collections
 import logging
-import ssl as _ssl
 import urllib.parse
 
 from tern import _tern
-from tern._values import (ConnAck, Will, _ca_pem, _check_qos, _check_topic, _connect_options, _header_pairs,
-                          _native_options, _payload_bytes, _props_body, _props_dict)
-from tern.errors import _ABORTED, _CLIENT, _CONNACK3, _OK, _OS, _OTHER, _REASON, ConnectError, MQTTError
+from tern._values import (ConnAck, Will, _check_qos, _check_topic, _connect_options, _header_pairs, _native_options,
+                          _payload_bytes, _props_body, _props_dict, _tls_options)
+from tern.errors import (_ABORTED, _CLIENT, _CONNACK3, _OK, _OS, _OTHER, _REASON, ConnectError, MQTTError,
+                         _os_error)
 from tern.paho.mqtt.packettypes import PacketTypes
 from tern.paho.mqtt.properties import _from_native
 
@@ -113,12 +113,8 @@ def _error(err, what, cls=MQTTError):
     if kind == _ABORTED:
         return cls("%s: the client stopped before it completed" % what)
     e = cls("%s failed: %s" % (what, message or "connection lost"))
-    if kind == _OS:
-        e.__cause__ = OSError(value, message)
-    elif kind == _OTHER and any(w in message.lower() for w in ("certificate", "ssl", "tls")):
-        e.__cause__ = _ssl.SSLError(message)
-    elif kind == _OTHER:
-        e.__cause__ = OSError(message)
+    if kind in (_OS, _OTHER):
+        e.__cause__ = _os_error(err)
     return e
 
 
@@ -194,16 +190,11 @@ class AsyncClient:
                                               session_expiry, properties)
         persistence_dir = _native_options(client_id, persistence_dir, reconnect_min_delay, reconnect_max_delay,
                                           max_inflight=max_inflight, max_queued=max_queued)
-        for name, value in (("ca_file", ca_file), ("ca_path", ca_path), ("cert_file", cert_file),
-                            ("key_file", key_file), ("server_name", server_name)):
-            if value is not None and not isinstance(value, str):
-                raise TypeError("%s: must be a str, not %s" % (name, type(value).__name__))
+        tls = _tls_options(None, check_hostname, tls_insecure, ca_file=ca_file, ca_path=ca_path, ca_data=ca_data,
+                           cert_file=cert_file, key_file=key_file, server_name=server_name)
         self._uri = uri
         self._client_id = client_id
         self._protocol = protocol
-        tls = {"ca_file": ca_file or "", "ca_path": ca_path or "", "ca_pem": _ca_pem(ca_data),
-               "cert_file": cert_file or "", "key_file": key_file or "", "server_name": server_name or "",
-               "verify_host_name": bool(check_hostname), "insecure": bool(tls_insecure)}
         self._reconnect = bool(reconnect)
         self._resubscribe = bool(resubscribe)
         self._native = _tern.Client(self, reconnect=self._reconnect, reconnect_min=float(reconnect_min_delay),

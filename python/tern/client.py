@@ -34,8 +34,9 @@ import threading
 from urllib.parse import urlsplit
 
 from tern import _tern
-from tern._values import (ConnAck, Message, PublishHandle, Will, _ca_pem, _check_qos, _check_topic, _connect_options,
-                          _header_pairs, _native_options, _payload_bytes, _props_body, _props_dict, _seconds)
+from tern._values import (ConnAck, Message, PublishHandle, Will, _check_qos, _check_topic, _connect_options,
+                          _header_pairs, _native_options, _payload_bytes, _props_body, _props_dict, _seconds,
+                          _tls_options)
 from tern.errors import _CLIENT, _OK, _REASON, ConnectError, ConnectionLost, MQTTError, SubscribeError, _from_native
 from tern.paho.mqtt.packettypes import PacketTypes
 from tern.paho.mqtt.properties import _from_native as _props_from_native
@@ -92,7 +93,7 @@ class Client:
                                         session_expiry, properties)
         persistence_dir = _native_options(client_id, persistence_dir, reconnect_min_delay, reconnect_max_delay,
                                           max_inflight=max_inflight, max_queued=max_queued, queue_size=queue_size)
-        tls = self._check_tls(parts.scheme in ("mqtts", "wss"), ca_file=ca_file, ca_path=ca_path, ca_data=ca_data,
+        tls = _tls_options(parts.scheme in ("mqtts", "wss"), ca_file=ca_file, ca_path=ca_path, ca_data=ca_data,
                               cert_file=cert_file, key_file=key_file, server_name=server_name,
                               check_hostname=check_hostname, tls_insecure=tls_insecure)
         headers = _header_pairs(ws_headers, parts.scheme in ("ws", "wss"))
@@ -128,31 +129,6 @@ class Client:
         if properties is not None:
             raise ValueError("properties: MQTT 5 only")
         return b""
-
-    @staticmethod
-    def _check_tls(secure, check_hostname, tls_insecure, **files):
-        """The native client's TLS options (tern.AsyncClient's arguments)."""
-        given = [k for k, v in files.items() if v is not None]
-        if not secure:
-            if given or tls_insecure:
-                raise ValueError("%s: needs an mqtts:// or wss:// uri" % (given[0] if given else "tls_insecure"))
-            return {}
-        tls = {"verify_host_name": bool(check_hostname), "insecure": bool(tls_insecure)}
-        for key in given:
-            value = files[key]
-            if key == "ca_data":
-                if isinstance(value, (bytes, bytearray, memoryview)):
-                    value = _ca_pem(value)  # DER certificates to PEM
-                elif not isinstance(value, str):
-                    raise TypeError("ca_data: must be PEM text (str) or DER bytes, not %s" % type(value).__name__)
-                tls["ca_pem"] = value
-                continue
-            if key != "server_name":
-                value = str(value) if hasattr(value, "__fspath__") else value  # os.PathLike
-            if not isinstance(value, str):
-                raise TypeError("%s: must be a str, not %s" % (key, type(value).__name__))
-            tls[key] = value
-        return tls
 
     def _apply_mask(self):
         n = self._native
