@@ -11,6 +11,12 @@ port of 127.0.0.1).
       then it connects and takes them; messages per second from the first
       received to the last.
 
+  the QoS 1 ceiling (pub1 only): a client that keeps paho's 20 QoS 1
+      messages in flight waits a round trip per 20, so each round also
+      measures this machine's loopback round trip (two processes, one byte
+      each way) and, against ternd, tern's own C++ client with the same
+      window (`tern bench fan-in -P 1 -q 1 --max-inflight 20`, beside ternd).
+
     bench/python_paho.py [--ternd build/release/bin/ternd] [--rounds 3] [-n 100000]
                          [--broker ternd|mosquitto|both] [--tests pub0,pub1,sub]
 
@@ -19,6 +25,7 @@ Run it on a release build (scripts/install-python installs one for
 asan tree. Prints every round and the ratios of the medians.
 """
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -67,6 +74,53 @@ def start_mosquitto(port, d):
                 "max_queued_messages 0\n" % port)
     p = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return listening(p, port, "mosquitto")
+
+
+def loopback_round_trip(count=20000):
+    """Microseconds for one byte to go to another process over TCP on
+    127.0.0.1 and back, both sides sleeping in recv (as a client's loop and
+    a broker's io thread do between packets); the median of `count`."""
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                c = socket.create_connection(ls.getsockname())
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                while True:
+                    b = c.recv(64)
+                    if not b:
+                        break
+                    c.sendall(b)
+            finally:
+                os._exit(0)
+        s, _ = ls.accept()
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        times = []
+        clock = time.perf_counter
+        for _ in range(count):
+            t = clock()
+            s.sendall(b"x")
+            s.recv(64)
+            times.append(clock() - t)
+        s.close()
+        os.waitpid(pid, 0)
+    return statistics.median(times) * 1e6
+
+
+def cxx_window_20(tern_exe, port):
+    """tern's C++ client publishing QoS 1 with 20 in flight (and one
+    subscriber taking them), msg/s; None without the `tern` program."""
+    if not os.path.exists(tern_exe):
+        return None
+    out = subprocess.run([tern_exe, "bench", "fan-in", "-p", str(port), "-P", "1", "-q", "1", "--max-inflight", "20",
+                          "-w", "100000", "-d", "2", "--progress", "never"],
+                         capture_output=True, text=True, timeout=60)
+    try:
+        return float(json.loads(out.stdout.strip().splitlines()[-1])["msgs_per_s"])
+    except (ValueError, KeyError, IndexError):
+        return None
 
 
 def load(impl):
@@ -170,6 +224,7 @@ def main():
     if "ternd" in brokers and not os.path.exists(args.ternd):
         raise SystemExit("no ternd at %s (--ternd)" % args.ternd)
     import tern._tern  # noqa: F401: fail early without the module
+    tern_exe = os.path.join(os.path.dirname(os.path.abspath(args.ternd)), "tern")
     results = {}
     for b in brokers:
         port = free_port()
@@ -185,6 +240,16 @@ def main():
                         results.setdefault((b, name, impl), []).append(rate)
                         print("%-9s round %d  %-17s %-5s %9d msgs  %10.0f msg/s" % (b, r, name, impl, n, rate),
                               flush=True)
+                    if t == "pub1":
+                        rtt = loopback_round_trip()
+                        results.setdefault((b, "rtt"), []).append(rtt)
+                        print("%-9s round %d  loopback round trip %.1f us: 20 messages a round trip is %.0f msg/s"
+                              % (b, r, rtt, 20 / rtt * 1e6), flush=True)
+                        cxx = cxx_window_20(tern_exe, port) if b == "ternd" else None
+                        if cxx is not None:
+                            results.setdefault((b, "cxx"), []).append(cxx)
+                            print("%-9s round %d  tern bench (C++), 20 in flight, 1 subscriber  %10.0f msg/s" % (b, r, cxx),
+                                  flush=True)
         finally:
             broker.kill()
             broker.wait()
@@ -198,6 +263,19 @@ def main():
             p = statistics.median(results[(b, name, "paho")])
             v = statistics.median(results[(b, name, "tern")])
             print("| %s | %s | %.0f | %.0f | %.1fx |" % (b, name, p, v, v / p if p else float("nan")))
+    for b in brokers:
+        if (b, "rtt") not in results:
+            continue
+        rtt = statistics.median(results[(b, "rtt")])
+        p = statistics.median(results[(b, "publisher QoS 1", "paho")])
+        v = statistics.median(results[(b, "publisher QoS 1", "tern")])
+        line = ("%s, QoS 1: loopback round trip %.1f us between two Python processes (median of the rounds'); "
+                "20 messages a round trip is %.0f msg/s = %.1fx paho; tern.paho %.2fx of it"
+                % (b, rtt, 20 / rtt * 1e6, 20 / rtt * 1e6 / p, v * rtt / 20e6))
+        if (b, "cxx") in results:
+            cxx = statistics.median(results[(b, "cxx")])
+            line += "; tern bench (C++, same window, one subscriber): %.0f msg/s, tern.paho %.2fx of it" % (cxx, v / cxx)
+        print(line)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@
 
 #include "broker_fixture.hpp"
 #include "support/pki.hpp"
+#include "support/raw_connect.hpp"
 #include "support/test_client.hpp"
 #include "tern/client/client.hpp"
 
@@ -140,13 +141,6 @@ class raw_tls {
   SSL* ssl_;
 };
 
-// A CONNECT of MQTT 5 with client id `id` (no user name, no properties).
-std::vector<std::uint8_t> connect_v5(const std::string& id) {
-  std::vector<std::uint8_t> p{0x10, static_cast<std::uint8_t>(13 + id.size()), 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 60, 0,
-                              0, static_cast<std::uint8_t>(id.size())};
-  p.insert(p.end(), id.begin(), id.end());
-  return p;
-}
 
 // Reads from a plain socket until the peer closes (0), fails, or 5 s pass.
 // True when the peer closed or reset the connection.
@@ -214,7 +208,7 @@ TEST_F(MqttsListener, ASubscriberThatReadsLateGetsEverythingTheSocketCouldNotTak
   running_broker b(tls_config(mqtts()), nullptr);
   raw_tls late(b.port);
   ASSERT_TRUE(late.handshake());
-  ASSERT_TRUE(late.send(connect_v5("late")));
+  ASSERT_TRUE(late.send(raw_connect_v5("late")));
   ASSERT_TRUE(late.send({0x82, 10, 0, 1, 0, 0, 4, 'l', 'a', 't', 'e', 1}));  // SUBSCRIBE "late" QoS 1
   std::vector<std::uint8_t> got;
   auto take_packet = [&](std::size_t& at) -> std::optional<std::pair<std::uint8_t, std::size_t>> {
@@ -270,7 +264,7 @@ TEST_F(MqttsListener, SpeaksTls12AndTls13) {
     raw_tls c(b.port, false, version);
     ASSERT_TRUE(c.handshake()) << version;
     EXPECT_EQ(c.version(), version);
-    ASSERT_TRUE(c.send(connect_v5("v" + std::to_string(version))));
+    ASSERT_TRUE(c.send(raw_connect_v5("v" + std::to_string(version))));
     ASSERT_TRUE(c.send({0xE0, 0}));  // DISCONNECT
     const auto got = c.read_to_end();
     ASSERT_GE(got.size(), 4u);
@@ -332,7 +326,7 @@ TEST_F(MqttsListener, AnErrorConnackIsReadableAndThenCloseNotifyEndsTheStream) {
   running_broker b(tls_config(mqtts()), &hooks);
   raw_tls c(b.port);
   ASSERT_TRUE(c.handshake());
-  ASSERT_TRUE(c.send(connect_v5("refused")));
+  ASSERT_TRUE(c.send(raw_connect_v5("refused")));
   const auto got = c.read_to_end();
   ASSERT_GE(got.size(), 4u);
   EXPECT_EQ(got[0], 0x20) << "a CONNACK";
@@ -344,7 +338,7 @@ TEST_F(MqttsListener, ADisconnectAtStopIsFollowedByCloseNotify) {
   auto b = std::make_unique<running_broker>(tls_config(mqtts()), nullptr);
   raw_tls c(b->port);
   ASSERT_TRUE(c.handshake());
-  ASSERT_TRUE(c.send(connect_v5("stopping")));
+  ASSERT_TRUE(c.send(raw_connect_v5("stopping")));
   std::thread stopper([&] {
     std::this_thread::sleep_for(200ms);
     b->broker->stop();
@@ -369,7 +363,7 @@ TEST_F(MqttsListener, GarbageAPlainConnectAndAStalledHandshakeCloseOnlyTheirConn
   ASSERT_EQ(::send(garbage, junk.data(), junk.size(), MSG_NOSIGNAL), static_cast<ssize_t>(junk.size()));
   // Plain MQTT on the TLS port.
   const int plain = connect_tcp(b.port);
-  const auto connect = connect_v5("plain");
+  const auto connect = raw_connect_v5("plain");
   ASSERT_EQ(::send(plain, connect.data(), connect.size(), MSG_NOSIGNAL), static_cast<ssize_t>(connect.size()));
   // A ClientHello that never finishes: a record header announcing 512 bytes, then 10 of them.
   const int stalled = connect_tcp(b.port);

@@ -22,6 +22,7 @@
 
 #include "broker_fixture.hpp"
 #include "support/pki.hpp"
+#include "support/raw_connect.hpp"
 #include "support/test_client.hpp"
 #include "tern/client/client.hpp"
 #include "tern/net/ws_frame.hpp"
@@ -45,12 +46,6 @@ server::config ws_config(std::string path = {}) {
   return c;
 }
 
-bytes connect_v5(const std::string& id) {
-  bytes p{0x10, static_cast<std::uint8_t>(13 + id.size()), 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 60, 0, 0,
-          static_cast<std::uint8_t>(id.size())};
-  p.insert(p.end(), id.begin(), id.end());
-  return p;
-}
 
 // A client frame: masked unless told otherwise.
 bytes frame(net::ws::opcode op, const bytes& payload, bool fin = true, bool masked = true) {
@@ -156,7 +151,7 @@ TEST(WsListener, UpgradesWithMqttAndCarriesPacketsSplitAcrossFramesAndSeveralInO
   EXPECT_NE(head.find("HTTP/1.1 101"), std::string::npos) << head;
   EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << head;
   EXPECT_NE(head.find("Sec-WebSocket-Protocol: mqtt\r\n"), std::string::npos) << head;
-  const auto connect = connect_v5("ws-1");
+  const auto connect = raw_connect_v5("ws-1");
   // The CONNECT in two frames of one fragmented message, with a ping between them.
   c.send(cat({frame(net::ws::opcode::binary, bytes(connect.begin(), connect.begin() + 5), false),
               frame(net::ws::opcode::ping, {'h', 'i'}),
@@ -186,7 +181,7 @@ TEST(WsListener, WorksWithEveryByteInItsOwnSegment) {
   c.send(bytes(req.begin(), req.end()), true);
   const auto head = c.head();
   EXPECT_NE(head.find("Sec-WebSocket-Protocol: mqttv3.1\r\n"), std::string::npos) << head;
-  c.send(frame(net::ws::opcode::binary, connect_v5("ws-bytes")), true);
+  c.send(frame(net::ws::opcode::binary, raw_connect_v5("ws-bytes")), true);
   std::optional<std::uint16_t> close;
   const auto got = c.read(connack_v5.size(), close);
   ASSERT_GE(got.size(), 3u);
@@ -215,7 +210,7 @@ TEST(WsListener, ARefusedConnectEndsWithItsConnackThenClose1008) {
   raw_ws c(b.port);
   c.send(upgrade_request());
   c.head();
-  c.send(frame(net::ws::opcode::binary, connect_v5("refused")));
+  c.send(frame(net::ws::opcode::binary, raw_connect_v5("refused")));
   std::optional<std::uint16_t> close;
   const auto connack = c.read(3, close);
   ASSERT_GE(connack.size(), 4u);
@@ -252,7 +247,7 @@ TEST(WsListener, BadInputClosesOnlyItsConnection) {
     raw_ws c(b.port);  // an unmasked frame
     c.send(upgrade_request());
     c.head();
-    c.send(frame(net::ws::opcode::binary, connect_v5("unmasked"), true, false));
+    c.send(frame(net::ws::opcode::binary, raw_connect_v5("unmasked"), true, false));
     EXPECT_EQ(c.close_code(), net::ws::close_code::protocol_error);
     EXPECT_TRUE(c.ends());
   }
@@ -270,7 +265,7 @@ TEST(WsListener, BadInputClosesOnlyItsConnection) {
   raw_ws good(b.port);
   good.send(upgrade_request());
   EXPECT_NE(good.head().find("101"), std::string::npos);
-  good.send(frame(net::ws::opcode::binary, connect_v5("good")));
+  good.send(frame(net::ws::opcode::binary, raw_connect_v5("good")));
   std::optional<std::uint16_t> close;
   const auto connack = good.read(connack_v5.size(), close);
   ASSERT_GE(connack.size(), 3u);
