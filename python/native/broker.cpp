@@ -250,8 +250,10 @@ class native_broker;
 std::mutex g_brokers_m;
 std::set<native_broker*> g_brokers;
 
-// A std::system_error from tern::Broker as OSError(errno, message).
-[[noreturn]] void raise_os_error(const std::system_error& e) {
+// tern::Broker's start failure as OSError(errno, message): EADDRINUSE for a
+// listener's port (as socket.bind gives), EINVAL for a password, ACL or TLS
+// file that does not load, EIO for the store.
+[[noreturn]] void raise_start_error(const std::system_error& e) {
   PyErr_SetObject(PyExc_OSError, py::make_tuple(e.code().value(), std::string(e.what())).ptr());
   throw py::error_already_set();
 }
@@ -314,7 +316,7 @@ class native_broker {
     } catch (const std::system_error& e) {
       b_.reset();
       py::gil_scoped_acquire a;
-      raise_os_error(e);
+      raise_start_error(e);
     }
   }
 

@@ -1,6 +1,7 @@
 """tern.Broker (tern::Broker in this process) with real clients over real
 sockets: Debian's paho-mqtt, tern.paho, and mosquitto_pub/mosquitto_sub in
 subprocesses: hooks, durability, the GIL, configuration errors, exit."""
+import errno
 import logging
 import os
 import shutil
@@ -268,13 +269,16 @@ def test_start_failures_raise_oserror_naming_what(tmp_path):
     with memory_broker() as b:
         taken = b.port
         other = tern.Broker({"listeners": [{"port": taken}]}, storage="memory")
-        with pytest.raises(OSError, match="%d" % taken):
+        with pytest.raises(OSError, match="%d" % taken) as e:
             other.start()
+        assert e.value.errno == errno.EADDRINUSE
+        assert str(e.value).count("Address already in use") == 1, str(e.value)
         assert not other.running
     nofile = tern.Broker({"listeners": [{"port": 0}], "auth": {"password_file": str(tmp_path / "none")}},
                          storage="memory")
-    with pytest.raises(OSError, match="password_file"):
+    with pytest.raises(OSError, match="password_file") as e:
         nofile.start()
+    assert e.value.errno == errno.EINVAL, str(e.value)
 
 
 def test_reload_and_ws_listener(tmp_path, topic):

@@ -318,6 +318,7 @@ TEST(Auth, BadFilesAreRefusedAtStartNamingFileAndLine) {
     acl.start();
     ADD_FAILURE() << "started with a bad ACL";
   } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::invalid_argument);
     EXPECT_NE(std::string(e.what()).find(c.auth.acl_file.string() + ":2:"), std::string::npos) << e.what();
   }
   c.auth.acl_file.clear();

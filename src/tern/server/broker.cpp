@@ -197,7 +197,9 @@ struct Broker::impl {
 
   // What the configuration asks for and this broker cannot do (yet), or
   // cannot do with the files given.
-  std::string unsupported() const {
+  // What the configuration asks for that cannot be had (an auth or TLS file
+  // that does not load); empty when nothing.
+  std::string config_error() const {
     if (!auth_error.empty()) return auth_error;
     if (!tls_error.empty()) return tls_error;
     return {};
@@ -256,9 +258,9 @@ Broker::~Broker() = default;  // the runtime's destructor stops it
 
 void Broker::start(std::error_code& ec) {
   auto& b = *impl_;
-  if (auto what = b.unsupported(); !what.empty()) {
+  if (auto what = b.config_error(); !what.empty()) {
     b.log.error("cannot start: {}", what);
-    ec = std::make_error_code(std::errc::operation_not_supported);
+    ec = std::make_error_code(std::errc::invalid_argument);
     return;
   }
   if (std::string why; !b.recover(why)) {
@@ -275,14 +277,30 @@ void Broker::start(std::error_code& ec) {
   b.log.info("{} io thread{}", b.engine.workers(), b.engine.workers() == 1 ? "" : "s");
 }
 
+namespace {
+
+// A std::system_error whose what() is `what` as it stands: the runtime's
+// message already ends with the error's own text, which std::system_error
+// would append a second time.
+class start_failed : public std::system_error {
+ public:
+  start_failed(std::error_code ec, std::string what) : std::system_error(ec), what_(std::move(what)) {}
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string what_;
+};
+
+}  // namespace
+
 void Broker::start() {
   auto& b = *impl_;
-  if (auto what = b.unsupported(); !what.empty())
-    throw std::system_error(std::make_error_code(std::errc::operation_not_supported), what);
-  if (std::string why; !b.recover(why)) throw std::system_error(std::make_error_code(std::errc::io_error), why);
+  if (auto what = b.config_error(); !what.empty())
+    throw start_failed(std::make_error_code(std::errc::invalid_argument), what);
+  if (std::string why; !b.recover(why)) throw start_failed(std::make_error_code(std::errc::io_error), why);
   std::error_code ec;
   start(ec);
-  if (ec) throw std::system_error(ec, b.runtime.start_error());
+  if (ec) throw start_failed(ec, b.runtime.start_error());
 }
 
 void Broker::stop() {

@@ -81,9 +81,11 @@ class Broker {
   Broker& operator=(const Broker&) = delete;
 
   // Binds every listener and starts the io threads. Throws std::system_error
-  // whose what() names the listener ("bind 127.0.0.1:1883: Address already in
-  // use") when a listener cannot be bound or the configuration asks for what
-  // is not implemented; then nothing runs. A Broker starts once.
+  // whose what() names what failed, once: the listener ("bind
+  // 127.0.0.1:1883: Address already in use"), the store (std::errc::io_error),
+  // or a file the configuration names that does not load: a password, ACL or
+  // TLS file (std::errc::invalid_argument). Then nothing runs. A Broker
+  // starts once.
   void start();
   // The same, reporting failure in `ec` (the listener in the log).
   void start(std::error_code& ec);
