@@ -246,9 +246,16 @@ class python_hooks final : public engine::hooks {
   const bool has_connect_, has_publish_, has_subscribe_, has_disconnect_;
 };
 
-class native_broker;
+// A tern.Broker's tern::Broker and its lock, shared by the Python object and
+// the exit list: at exit every broker is stopped through its slot, without
+// holding the list's lock, so that a hook running meanwhile may drop the
+// last reference to another broker (its destructor takes the list's lock).
+struct broker_slot {
+  std::mutex m;               // b; taken with the GIL released
+  std::unique_ptr<Broker> b;  // made by start(), gone after stop()
+};
 std::mutex g_brokers_m;
-std::set<native_broker*> g_brokers;
+std::set<std::shared_ptr<broker_slot>> g_brokers;
 
 // tern::Broker's start failure as OSError(errno, message): EADDRINUSE for a
 // listener's port (as socket.bind gives), EINVAL for a password, ACL or TLS
@@ -283,7 +290,7 @@ class native_broker {
                                               std::move(on_disconnect));
     log_ = log::logger{std::make_shared<python_sink>(), "broker", enabled_level()};
     std::lock_guard lk(g_brokers_m);
-    g_brokers.insert(this);
+    g_brokers.insert(slot_);
   }
 
   ~native_broker() {
@@ -293,13 +300,17 @@ class native_broker {
       if (hooks_) hooks_->clear();
       py::gil_scoped_release r;
       forget();
-      std::thread([b = std::move(b_), h = std::move(hooks_)]() mutable { b.reset(); }).detach();
+      std::thread([slot = std::move(slot_), h = std::move(hooks_)]() mutable {
+        std::lock_guard lk(slot->m);
+        slot->b.reset();
+      }).detach();
       return;
     }
     {
       py::gil_scoped_release r;
       forget();
-      b_.reset();  // no other thread holds this object now (stop_all: forget())
+      std::lock_guard lk(slot_->m);  // the exit's stop may be stopping it
+      slot_->b.reset();
     }
   }  // hooks_ goes with the GIL held
 
@@ -307,14 +318,15 @@ class native_broker {
   // new tern::Broker over the same store (which the old one let go of).
   void start() {
     py::gil_scoped_release r;
-    std::lock_guard lk(m_);
-    if (b_ && b_->running()) return;
-    b_.reset();
+    std::lock_guard lk(slot_->m);
+    auto& b = slot_->b;
+    if (b && b->running()) return;
+    b.reset();
     try {
-      b_ = hooks_ ? std::make_unique<Broker>(config_, *hooks_, log_) : std::make_unique<Broker>(config_, log_);
-      b_->start();
+      b = hooks_ ? std::make_unique<Broker>(config_, *hooks_, log_) : std::make_unique<Broker>(config_, log_);
+      b->start();
     } catch (const std::system_error& e) {
-      b_.reset();
+      b.reset();
       py::gil_scoped_acquire a;
       raise_start_error(e);
     }
@@ -323,20 +335,20 @@ class native_broker {
   // Stops and lets the store go (another broker may open it). Idempotent.
   void stop() {
     py::gil_scoped_release r;
-    std::lock_guard lk(m_);
-    if (!b_) return;
+    std::lock_guard lk(slot_->m);
+    if (!slot_->b) return;
     try {
-      b_->stop();
+      slot_->b->stop();
     } catch (const std::logic_error& e) {
       throw std::runtime_error(std::string("stop(): not from a hook (") + e.what() + ")");
     }
-    b_.reset();
+    slot_->b.reset();
   }
 
   bool reload() {
     py::gil_scoped_release r;
-    std::lock_guard lk(m_);
-    return b_ && b_->reload();
+    std::lock_guard lk(slot_->m);
+    return slot_->b && slot_->b->reload();
   }
 
   bool running() { return with_broker(false, [](const Broker& b) { return b.running(); }); }
@@ -362,43 +374,46 @@ class native_broker {
     return d;
   }
 
-  // atexit: stop (hooks no longer call Python). g_brokers_m is held.
-  void stop_for_exit() {
-    std::lock_guard lk(m_);
-    if (!b_) return;
+  // atexit: stop (hooks no longer call Python).
+  static void stop_for_exit(broker_slot& slot) {
+    std::lock_guard lk(slot.m);
+    if (!slot.b) return;
     try {
-      b_->stop();
+      slot.b->stop();
     } catch (const std::exception&) {
       return;  // on an io thread: leave it
     }
-    b_.reset();
+    slot.b.reset();
   }
 
  private:
   template <class T, class F>
   T with_broker(T none, F f) {
     py::gil_scoped_release r;
-    std::lock_guard lk(m_);
-    return b_ ? f(*b_) : none;
+    std::lock_guard lk(slot_->m);
+    return slot_->b ? f(*slot_->b) : none;
   }
 
   void forget() {
     std::lock_guard lk(g_brokers_m);
-    g_brokers.erase(this);
+    g_brokers.erase(slot_);
   }
 
   server::config config_;
   log::logger log_;
   std::shared_ptr<python_hooks> hooks_;  // nullptr: no Python hooks, tern::Broker's defaults
-  std::mutex m_;                         // b_; taken with the GIL released
-  std::unique_ptr<Broker> b_;            // made by start(), gone after stop()
+  std::shared_ptr<broker_slot> slot_ = std::make_shared<broker_slot>();
 };
 
 void stop_all_brokers() {
   finalizing = true;
   py::gil_scoped_release r;
-  std::lock_guard lk(g_brokers_m);
-  for (auto* b : g_brokers) b->stop_for_exit();
+  std::vector<std::shared_ptr<broker_slot>> all;
+  {
+    std::lock_guard lk(g_brokers_m);
+    all.assign(g_brokers.begin(), g_brokers.end());
+  }
+  for (auto& slot : all) native_broker::stop_for_exit(*slot);
 }
 
 }  // namespace

@@ -327,6 +327,29 @@ print(b.port, flush=True)
     assert p.stdout.strip().isdigit()
 
 
+def test_interpreter_exits_while_a_hook_drops_another_broker():
+    # At exit every broker is stopped; broker a's hook, still running then,
+    # drops the last reference to broker b, whose destructor runs on a's io
+    # thread. It hung before (the exit's stop held the list b leaves).
+    script = """
+import threading, time, tern, paho.mqtt.client as paho
+other = [tern.Broker({"listeners": [{"port": 0}]}, storage="memory").start()]
+started = threading.Event()
+def on_publish(c, m):
+    started.set()
+    time.sleep(0.5)
+    other.clear()
+a = tern.Broker({"listeners": [{"port": 0}]}, storage="memory", on_publish=on_publish).start()
+c = paho.Client("c"); c.connect("127.0.0.1", a.port); c.loop_start()
+c.publish("t", b"x", qos=1)
+assert started.wait(10)
+print("exiting", flush=True)
+"""
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.strip() == b"exiting"
+
+
 def test_a_broker_collected_with_hooks_running(topic):
     # Created, started and dropped; its hooks hold the only reference to a
     # list; the broker goes when collected (not at exit).
