@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "common/signals.hpp"
 #include "tern/gateway/builtin.hpp"
 #include "tern/gateway/config.hpp"
 #include "tern/gateway/map.hpp"
@@ -63,15 +64,9 @@ int run_gateway(const gateway_settings& s) {
     return 1;
   }
 
-  // Blocked here, before any thread starts, so that every thread inherits
-  // the mask and sigwait() below receives them (the process interface's
-  // programs start with none blocked).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts (the process interface's programs start with
+  // none blocked).
+  const apps::control_signals signals(apps::control_signals::with_reload::yes);
 
   gateway::runner r(*c, std::move(*map), std::move(*iface), log);
   if (const auto ec = r.start()) {
@@ -79,10 +74,9 @@ int run_gateway(const gateway_settings& s) {
     return 1;
   }
   for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    const int sig = signals.wait();
     if (sig != SIGHUP) {
-      log.info("signal {}: stopping", sig);
+      log.info("{}: stopping", apps::control_signals::name(sig));
       break;
     }
     if (auto next = load_map(*c))

@@ -13,9 +13,6 @@
 // first (as mosquitto_sub); 1 when the broker cannot be reached (or its TLS
 // certificate does not verify) or refuses every subscription; 2 for a usage error; a refused
 // CONNECT exits with the CONNACK's code (as mosquitto_sub does).
-#include <pthread.h>
-#include <signal.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "client_flags.hpp"
+#include "common/signals.hpp"
 #include "commands.hpp"
 #include "tern/client/client.hpp"
 #include "tern/topic/topic.hpp"
@@ -62,14 +60,9 @@ class signal_watch {
  public:
   template <class F>
   explicit signal_watch(F on_signal) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // before any other thread starts
     thread_ = std::thread([this, on_signal] {
-      const timespec slice{0, 50'000'000};
       while (!stop_.load()) {
-        if (sigtimedwait(&set_, nullptr, &slice) > 0) {
+        if (signals_.wait_for(std::chrono::milliseconds(50)) != 0) {
           on_signal();
           return;
         }
@@ -84,7 +77,7 @@ class signal_watch {
   signal_watch& operator=(const signal_watch&) = delete;
 
  private:
-  sigset_t set_{};
+  const apps::control_signals signals_{apps::control_signals::with_reload::no};  // before any other thread starts
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -5,26 +5,17 @@
 // files the configuration names (the mqtts listeners' certificates and keys
 // for new connections, the password file and the ACL); a file that cannot be used is logged and the one in
 // force stays: never fatal. (The configuration file itself is not re-read.)
-#include <pthread.h>
-#include <signal.h>
-
 #include <exception>
 
+#include "common/signals.hpp"
 #include "run.hpp"
 #include "tern/server/broker.hpp"
 
 namespace ternd {
 
 int run_broker(const tern::server::config& config, tern::log::logger& log) {
-  // Block the stop signals before the broker starts its threads, which inherit
-  // the mask: the signals then wait for sigwait() below instead of killing the
-  // process, whichever thread the kernel picks.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before the broker starts its threads, which inherit the mask.
+  const tern::apps::control_signals signals(tern::apps::control_signals::with_reload::yes);
 
   tern::Broker broker(config, log);
   try {
@@ -35,13 +26,11 @@ int run_broker(const tern::server::config& config, tern::log::logger& log) {
   }
 
   int signal = 0;
-  for (;;) {
-    if (sigwait(&signals, &signal) != 0) continue;
-    if (signal != SIGHUP) break;
+  while ((signal = signals.wait()) == SIGHUP) {
     log.info("SIGHUP: re-reading certificates, keys, the password file and the ACL");
     broker.reload();
   }
-  log.info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  log.info("{}: stopping", tern::apps::control_signals::name(signal));
   broker.stop();
   return 0;
 }
