@@ -229,6 +229,8 @@ def test_durable_across_shutdown_and_start(tmp_path):
 
 def test_broker_exceptions():
     assert BrokerError is BrokerException
+    import tern.amqtt.errors
+    assert tern.amqtt.errors.BrokerError is BrokerError  # a 0.11 program catches amqtt.errors.BrokerError
     with pytest.raises(BrokerException, match="Listener config"):
         Broker({"listeners": "tcp"})
     with pytest.raises(BrokerException, match="dict"):

@@ -58,15 +58,15 @@ from typing import Any, Mapping, Optional
 
 import tern.broker as _tb
 
+from .errors import BrokerError
+
 __all__ = ["Broker", "BrokerException", "BrokerError"]
 
 
-class BrokerException(Exception):
-    """amqtt's broker error: a configuration it cannot use, a start() or
-    shutdown() at the wrong time, a listener that cannot be bound."""
-
-
-BrokerError = BrokerException  # amqtt >= 0.11's name (amqtt.errors.BrokerError)
+# amqtt's broker error under both its names (0.10's amqtt.broker.BrokerException,
+# 0.11's amqtt.errors.BrokerError), one class: a configuration it cannot use, a
+# start() or shutdown() at the wrong time, a listener that cannot be bound.
+BrokerException = BrokerError
 
 _defaults: dict = {
     "timeout-disconnect-delay": 2,

@@ -14,10 +14,11 @@ import tern.broker
 
 __all__ = ["Broker", "BrokerException", "BrokerError"]
 
-class BrokerException(Exception):
-    """A configuration it cannot use, a start() or shutdown() at the wrong time, a listener that cannot be bound."""
+from .errors import BrokerError as BrokerError
 
-BrokerError = BrokerException
+# amqtt 0.10's name for amqtt.errors.BrokerError (0.11's), the same class: a configuration it cannot
+# use, a start() or shutdown() at the wrong time, a listener that cannot be bound.
+BrokerException = BrokerError
 
 DEFAULT_PORTS: dict[str, int]
 logger: logging.Logger
