@@ -50,6 +50,11 @@ tern::qos to_qos(int q, const char* arg);
 // range), where pybind11's own cast says RuntimeError ("Unable to cast").
 template <class T>
 T cast_arg(py::handle v, const char* arg) {
+  if constexpr (std::is_base_of_v<py::object, T>) {
+    if (!py::isinstance<T>(v))
+      throw py::type_error(std::string(arg) + ": not a " + type_name<T>() + " but a " + Py_TYPE(v.ptr())->tp_name);
+    return py::reinterpret_borrow<T>(v);
+  }
   try {
     return v.cast<T>();
   } catch (const py::cast_error&) {

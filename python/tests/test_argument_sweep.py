@@ -67,6 +67,8 @@ def odd_values():
 # What waits for ever when asked to (a timeout of None or a huge one where
 # nothing completes): not swept with those values.
 FOREVER = {"None", "inf", "2**64"}
+# A timeout of True or BadIndex(1) is one second of waiting: valid, and slow.
+SLOW = {"True", "BadIndex"}
 TRUTHY = {"True", "-1", "2**64", "-2**63", "nan", "inf", '"\\x00"', '"a"*70000', "b'\\xff'*3", "bytearray",
           "memoryview", "object()", "Str", "BadIndex", "PathLike", "raiser"}
 
@@ -284,7 +286,7 @@ def group_paho(s):
             [P("topic", "sweep/#"), P("qos", 0), P("options", SubscribeOptions(qos=1))])
     for st, make in (("fresh", fresh), ("native", native)):
         s.sweep("paho.Client.loop[%s]" % st, method("loop", make),
-                [P("timeout", 0.0, skip=FOREVER if st == "native" else ()), P("max_packets", 1)])
+                [P("timeout", 0.0, skip=(FOREVER if st == "native" else set()) | SLOW), P("max_packets", 1)])
         s.sweep("paho.Client.loop_forever[%s]" % st, method("loop_forever", make),
                 [P("timeout", 0.0), P("max_packets", 1), P("retry_first_connection", False, skip=TRUTHY)])
         for name in ("loop_read", "loop_write"):
@@ -461,9 +463,9 @@ def group_client(s):
         s.sweep("tern.Client.unsubscribe[%s]" % st, m("unsubscribe"),
                 [P("topic", "sweep/#"), P("properties", None), P("timeout", 2.0)])
         s.sweep("tern.Client.ping[%s]" % st, m("ping"), [P("timeout", 2.0)])
-        s.sweep("tern.Client.get_message[%s]" % st, m("get_message"), [P("timeout", 0.0, skip=FOREVER)])
+        s.sweep("tern.Client.get_message[%s]" % st, m("get_message"), [P("timeout", 0.0, skip=FOREVER | SLOW)])
         s.sweep("tern.Client.messages[%s]" % st, lambda make=make: lambda t: next(make().messages(t), None),
-                [P("timeout", 0.0, skip=FOREVER)])
+                [P("timeout", 0.0, skip=FOREVER | SLOW)])
         s.sweep("tern.Client.disconnect[%s]" % st, m("disconnect"),
                 [P("reason_code", 0), P("properties", None), P("timeout", 1.0)])
         for name in ("close", "connect"):
@@ -537,7 +539,7 @@ def group_aio(s):
         s.sweep("tern.AsyncClient.unsubscribe[%s]" % st, m("unsubscribe"),
                 [P("topics", "sweep/#"), P("properties", None)])
         s.sweep("tern.AsyncClient.ping[%s]" % st, m("ping"), [P("timeout", 2.0)])
-        s.sweep("tern.AsyncClient.receive[%s]" % st, m("receive"), [P("timeout", 0.0, skip=FOREVER)], timeout=3)
+        s.sweep("tern.AsyncClient.receive[%s]" % st, m("receive"), [P("timeout", 0.0, skip=FOREVER | SLOW)], timeout=3)
         s.sweep("tern.AsyncClient.disconnect[%s]" % st, m("disconnect"),
                 [P("reason_code", 0), P("properties", None)])
         s.sweep("tern.AsyncClient.wait_disconnected[%s]" % st, m("wait_disconnected") if st == "fresh" else
@@ -690,7 +692,7 @@ def group_amqtt_client(s):
             [P("filter", "sweep/#"), P("qos", 1)])
     s.sweep("amqtt.MQTTClient.unsubscribe", m("unsubscribe"), [P("topics", ["sweep/#"])])
     s.sweep("amqtt.MQTTClient.deliver_message", m("deliver_message"),
-            [P("timeout", 0.0, skip=FOREVER), P("timeout_duration", None, kw=True)], timeout=3)
+            [P("timeout", 0.0, skip=FOREVER | SLOW), P("timeout_duration", None, kw=True)], timeout=3)
     s.sweep("amqtt.MQTTClient.reconnect", m("reconnect"), [P("cleansession", None)])
     for name in ("ping", "cancel_tasks", "disconnect"):
         s.sweep("amqtt.MQTTClient.%s" % name, m(name), [])
@@ -845,7 +847,7 @@ def group_native(s):
         s.sweep("_tern.Client.message_callback_remove[%s]" % st, m("message_callback_remove"),
                 [P("filter", "sweep/#")])
         s.sweep("_tern.Client.set_protocol[%s]" % st, m("set_protocol"), [P("v", 5)])
-        s.sweep("_tern.Client.loop[%s]" % st, m("loop"), [P("timeout", 0.0, skip=FOREVER)])
+        s.sweep("_tern.Client.loop[%s]" % st, m("loop"), [P("timeout", 0.0, skip=FOREVER | SLOW)])
         s.sweep("_tern.Client.call_later[%s]" % st, m("call_later"), [P("delay", 0.0), P("f", lambda: None)])
         for name in ("reconnect", "connected", "client_id", "ping", "loop_start", "loop_stop", "loop_forever"):
             if name == "loop_forever" and st != "fresh":
@@ -853,7 +855,7 @@ def group_native(s):
             s.sweep("_tern.Client.%s[%s]" % (name, st), m(name), [])
     # Token and MessageInfo.
     for st, make in (("unconnected", native_unconnected), ("connected", connected)):
-        skip = FOREVER if st == "unconnected" else ()
+        skip = (FOREVER if st == "unconnected" else set()) | SLOW
         s.sweep("Token.wait[%s]" % st, lambda make=make: make().publish("sweep/t", b"x", 1, False, b"").wait,
                 [P("timeout", 0.5, skip=skip)])
         s.sweep("MessageInfo.wait_for_publish[%s]" % st, lambda make=make: make().publish_paho(
