@@ -282,3 +282,19 @@ def test_broker_logs_a_hook_s_non_utf8_topic(caplog):
         sys.unraisablehook = old
     assert not seen
     assert any("\\xff" in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_message_info_ints_out_of_range_are_value_errors():
+    """MessageInfo's mid and rc are C ints: out of range was OverflowError
+    (PyArg's "i" and T_INT), now ValueError naming them."""
+    with pytest.raises(ValueError, match="mid"):
+        mqtt.MQTTMessageInfo(2 ** 64)
+    i = mqtt.MQTTMessageInfo(1)
+    with pytest.raises(ValueError, match="rc"):
+        i.rc = -2 ** 63
+    with pytest.raises(TypeError, match="mid"):
+        i.mid = "1"
+    with pytest.raises(TypeError, match="mid"):
+        del i.mid
+    i.mid, i.rc = 65535, 4
+    assert tuple(i) == (4, 65535)
