@@ -1214,3 +1214,27 @@ if __name__ == "__main__":
     for g in groups:
         print(g, file=sys.stderr)
         main(g)
+
+
+def test_paho_disconnect_then_loop_stop_closes_the_connection():
+    """paho's usual ending, disconnect() then loop_stop(): the DISCONNECT
+    goes out before the loop thread stops (paho writes it at once). It
+    stayed unsent, the connection open for ~2 s and is_connected() True."""
+    import tern
+    import tern.paho.mqtt.client as mqtt
+
+    with tern.Broker({"listeners": [{"port": 0}]}, storage="memory") as b:
+        with tern.Client("mqtt://127.0.0.1:%d" % b.port) as watcher:
+            watcher.subscribe("will/#")
+            c = mqtt.Client()
+            c.will_set("will/x", b"gone")
+            c.connect("127.0.0.1", b.port, 5)
+            c.loop_start()
+            assert c.disconnect() == mqtt.MQTT_ERR_SUCCESS
+            c.loop_stop()
+            assert not c.is_connected()
+            end = time.monotonic() + 0.5
+            while b.connections > 1 and time.monotonic() < end:
+                time.sleep(0.01)
+            assert b.connections == 1
+            assert watcher.get_message(0.2) is None  # a DISCONNECT: no will

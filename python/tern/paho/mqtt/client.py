@@ -385,8 +385,10 @@ class Client(NativeEvents, Settings):
             return MQTT_ERR_NO_CONN
         was_connected = n.connected()
         token = n.disconnect(code, body)
-        if not self._loop_running():
-            token.wait(2.0)  # nothing else drives the loop: send it now, as paho does
+        # Sent now, as paho writes it at once: by this thread when no loop
+        # runs, else by the loop thread (a loop_stop() that follows must not
+        # stop it first). In a callback on the loop itself it returns at once.
+        token.wait(2.0)
         return MQTT_ERR_SUCCESS if was_connected else MQTT_ERR_NO_CONN
 
     def is_connected(self):
