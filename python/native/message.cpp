@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <memory>
 #include <new>
 #include <string>
@@ -173,6 +174,10 @@ PyObject* info_wait_for_publish(PyObject* self, PyObject* const* args, Py_ssize_
     }
     secs = PyFloat_AsDouble(timeout);
     if (PyErr_Occurred()) return nullptr;
+    if (std::isnan(*secs)) {
+      PyErr_SetString(PyExc_ValueError, "timeout: must be a number of seconds or None, not nan");
+      return nullptr;
+    }
   }
   if (o->has_token) {
     try {

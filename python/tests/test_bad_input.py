@@ -298,3 +298,15 @@ def test_message_info_ints_out_of_range_are_value_errors():
         del i.mid
     i.mid, i.rc = 65535, 4
     assert tuple(i) == (4, 65535)
+
+
+def test_nan_timeouts_are_value_errors():
+    """A NaN timeout meant "do not wait" (paho's select() refuses it)."""
+    c = mqtt.Client()
+    c.connect_async("127.0.0.1", 1)
+    with pytest.raises(ValueError, match="timeout"):
+        c.loop(float("nan"))
+    i = c.publish("a", b"x", 1)
+    with pytest.raises(ValueError, match="timeout"):
+        i.wait_for_publish(float("nan"))
+    i.wait_for_publish(0.01)

@@ -469,7 +469,7 @@ class Client(NativeEvents, Settings):
         """Runs the network for up to `timeout` seconds in this thread."""
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
             raise TypeError("timeout: must be a number of seconds")
-        if timeout < 0.0:
+        if not timeout >= 0.0:  # NaN too
             raise ValueError("Invalid timeout.")
         n = self._native_client
         if n is None or not self._connect_requested:
