@@ -58,7 +58,7 @@ void log_raised(const char* hook, py::error_already_set& e) {
 // Logs a hook's unusable answer (what a C++ check threw) on "tern.broker".
 void log_refused(const char* hook, const std::exception& e) {
   try {
-    broker_logger().attr("error")("tern.Broker: %s: %s; the default verdict applies", hook, e.what());
+    broker_logger().attr("error")("tern.Broker: %s: %s; the default verdict applies", hook, text(e.what()));
   } catch (py::error_already_set& again) {
     again.discard_as_unraisable(hook);
   }
@@ -72,7 +72,7 @@ class python_sink final : public log::sink {
     gil g;
     try {
       const int level = r.lvl <= log::level::debug ? 10 : r.lvl == log::level::info ? 20 : r.lvl == log::level::warn ? 30 : 40;
-      broker_logger().attr("log")(level, "%s: %s", std::string(r.channel), std::string(r.message));
+      broker_logger().attr("log")(level, "%s: %s", text(r.channel), text(r.message));
     } catch (py::error_already_set& e) {
       e.discard_as_unraisable("tern.broker log");
     }
@@ -261,7 +261,7 @@ std::set<std::shared_ptr<broker_slot>> g_brokers;
 // listener's port (as socket.bind gives), EINVAL for a password, ACL or TLS
 // file that does not load, EIO for the store.
 [[noreturn]] void raise_start_error(const std::system_error& e) {
-  PyErr_SetObject(PyExc_OSError, py::make_tuple(e.code().value(), std::string(e.what())).ptr());
+  PyErr_SetObject(PyExc_OSError, py::make_tuple(e.code().value(), text(e.what())).ptr());
   throw py::error_already_set();
 }
 

@@ -105,15 +105,16 @@ class native_client {
     // callbacks fall behind the network it fills and the client stops
     // reading (the broker is held back; nothing is dropped).
     o.persistence.dir = persistence_dir;
-    auto str = [&](const char* k) { return tls.contains(k) ? tls[k].cast<std::string>() : std::string(); };
+    auto str = [&](const char* k) { return tls.contains(k) ? cast_arg<std::string>(tls[k], k) : std::string(); };
     o.tls.ca_file = str("ca_file");
     o.tls.ca_path = str("ca_path");
     o.tls.cert_file = str("cert_file");
     o.tls.key_file = str("key_file");
     o.tls.ca_pem = str("ca_pem");            // tern.AsyncClient's ca_data (amqtt's cadata)
     o.tls.server_name = str("server_name");
-    if (tls.contains("insecure")) o.tls.insecure = tls["insecure"].cast<bool>();
-    if (tls.contains("verify_host_name")) o.tls.verify_host_name = tls["verify_host_name"].cast<bool>();
+    if (tls.contains("insecure")) o.tls.insecure = cast_arg<bool>(tls["insecure"], "insecure");
+    if (tls.contains("verify_host_name"))
+      o.tls.verify_host_name = cast_arg<bool>(tls["verify_host_name"], "verify_host_name");
     for (auto& [name, value] : ws_headers)
       if (name.empty() || name.find_first_of(":\r\n") != std::string::npos || value.find_first_of("\r\n") != std::string::npos)
         throw py::value_error("headers: not a valid HTTP header: " + name);
@@ -191,7 +192,7 @@ class native_client {
     if (changed & cb_log) {
       if (mask & cb_log)
         c_->on_log([s = s_](tern::log::level l, std::string_view msg) {
-          call(*s, "_native_log", [&] { return py::make_tuple(static_cast<int>(l), std::string(msg)); });
+          call(*s, "_native_log", [&] { return py::make_tuple(static_cast<int>(l), text(msg)); });
         });
       else c_->on_log({});
     }
@@ -372,6 +373,7 @@ class native_client {
   // Calls `f` once on the loop after `delay` seconds (on whichever thread
   // drives it then).
   void call_later(double delay, py::object f) {
+    if (!PyCallable_Check(f.ptr())) throw py::type_error(std::string("f: must be callable, not ") + Py_TYPE(f.ptr())->tp_name);
     // Dropped with the GIL held, wherever the timer goes (at exit: leaked).
     std::shared_ptr<py::object> holder(new py::object(std::move(f)), [](py::object* p) {
       if (finalizing.load() || !Py_IsInitialized()) {
@@ -408,28 +410,31 @@ class native_client {
  private:
   tern::connect_options connect_opts(py::dict o) {
     tern::connect_options c;
-    auto v = o["version"].cast<int>();
+    auto v = cast_arg<int>(option(o, "version"), "version");
     if (v != 3 && v != 4 && v != 5) throw py::value_error("protocol: must be MQTTv31, MQTTv311 or MQTTv5");
     c.version = static_cast<tern::protocol_version>(v);
-    c.client_id = o["client_id"].cast<std::string>();
-    c.clean_start = o["clean_start"].cast<bool>();
-    auto ka = o["keep_alive"].cast<long>();
+    c.client_id = cast_arg<std::string>(option(o, "client_id"), "client_id");
+    c.clean_start = cast_arg<bool>(option(o, "clean_start"), "clean_start");
+    auto ka = cast_arg<long>(option(o, "keep_alive"), "keepalive");
     if (ka < 0 || ka > 65535) throw py::value_error("keepalive: must be 0..65535");
     c.keep_alive = static_cast<std::uint16_t>(ka);
-    if (!o["username"].is_none()) c.username = o["username"].cast<std::string>();
-    if (!o["password"].is_none()) c.password = o["password"].cast<std::string>();
-    if (!o["will"].is_none()) {
-      auto w = o["will"].cast<py::tuple>();
+    if (auto u = option(o, "username"); !u.is_none()) c.username = cast_arg<std::string>(u, "username");
+    if (auto p = option(o, "password"); !p.is_none()) c.password = cast_arg<std::string>(p, "password");
+    if (auto will = option(o, "will"); !will.is_none()) {
+      if (!PyTuple_Check(will.ptr()) || PyTuple_GET_SIZE(will.ptr()) != 5)
+        throw py::type_error("will: must be a (topic, payload, qos, retain, properties) tuple");
+      auto w = will.cast<py::tuple>();
       tern::will_message m;
-      m.topic = w[0].cast<std::string>();
-      m.payload = tern::shared_bytes::copy(std::string_view(w[1].cast<py::bytes>()));
-      m.qos = to_qos(w[2].cast<int>(), "qos");
-      m.retain = w[3].cast<bool>();
-      m.props = parse_props(w[4].cast<py::bytes>(), tern::property_context::will, "properties");
+      m.topic = cast_arg<std::string>(w[0], "will topic");
+      m.payload = tern::shared_bytes::copy(std::string_view(cast_arg<py::bytes>(w[1], "will payload")));
+      m.qos = to_qos(cast_arg<int>(w[2], "will qos"), "will qos");
+      m.retain = cast_arg<bool>(w[3], "will retain");
+      m.props = parse_props(cast_arg<py::bytes>(w[4], "will properties"), tern::property_context::will, "properties");
       c.will = std::move(m);
     }
-    if (!o["session_expiry"].is_none()) c.session_expiry = o["session_expiry"].cast<std::uint32_t>();
-    auto props = o["props"].cast<py::bytes>();
+    if (auto se = option(o, "session_expiry"); !se.is_none())
+      c.session_expiry = cast_arg<std::uint32_t>(se, "session_expiry");
+    auto props = cast_arg<py::bytes>(option(o, "props"), "props");
     if (!std::string_view(props).empty()) {
       // The Session Expiry Interval travels in session_expiry (the client
       // sends it itself); the rest as given.

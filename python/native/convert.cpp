@@ -39,6 +39,12 @@ tern::qos to_qos(int q, const char* arg) {
   return static_cast<tern::qos>(q);
 }
 
+py::object option(const py::dict& o, const char* key) {
+  PyObject* v = PyDict_GetItemString(o.ptr(), key);  // borrowed
+  if (!v) throw py::value_error(std::string("options: no '") + key + "'");
+  return py::reinterpret_borrow<py::object>(v);
+}
+
 py::object props_or_none(const tern::properties& p) {
   if (p.empty()) return py::none();
   auto r = p.raw();
@@ -47,8 +53,14 @@ py::object props_or_none(const tern::properties& p) {
 
 std::chrono::milliseconds to_ms(double seconds) {
   if (!(seconds >= 0)) return 0ms;
-  if (seconds > 1e9) return std::chrono::milliseconds::max();
+  if (seconds > 1e9) return std::chrono::seconds(1'000'000'000);
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
+}
+
+py::str text(std::string_view s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
 }
 
 }  // namespace tern::python

@@ -1,8 +1,8 @@
 #include "message.hpp"
 
-#include <structmember.h>
-
 #include <chrono>
+#include <climits>
+#include <cmath>
 #include <memory>
 #include <new>
 #include <string>
@@ -96,10 +96,35 @@ void info_dealloc(PyObject* self) {
   Py_DECREF(type);  // a heap type
 }
 
+// `v` as a C int: TypeError naming `arg` for what is not an int, ValueError
+// for one out of range (where "i" and T_INT say OverflowError).
+bool int_arg(PyObject* v, const char* arg, int& out) {
+  if (!v) {
+    PyErr_Format(PyExc_TypeError, "%s: cannot be deleted", arg);
+    return false;
+  }
+  if (!PyLong_Check(v)) {
+    PyErr_Format(PyExc_TypeError, "%s: must be an int, not %s", arg, Py_TYPE(v)->tp_name);
+    return false;
+  }
+  int overflow = 0;
+  const long x = PyLong_AsLongAndOverflow(v, &overflow);
+  if (x == -1 && PyErr_Occurred()) return false;
+  if (overflow != 0 || x < INT_MIN || x > INT_MAX) {
+    PyErr_Format(PyExc_ValueError, "%s: out of range", arg);
+    return false;
+  }
+  out = static_cast<int>(x);
+  return true;
+}
+
 PyObject* info_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   static const char* kwlist[] = {"mid", nullptr};
+  PyObject* mid_arg = nullptr;
   int mid = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i:MessageInfo", const_cast<char**>(kwlist), &mid)) return nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:MessageInfo", const_cast<char**>(kwlist), &mid_arg) ||
+      !int_arg(mid_arg, "mid", mid))
+    return nullptr;
   // tp_alloc: a Python subclass may be a GC type (a __dict__); publish makes
   // the exact type, with make_info().
   auto* o = reinterpret_cast<info_object*>(type->tp_alloc(type, 0));
@@ -149,6 +174,10 @@ PyObject* info_wait_for_publish(PyObject* self, PyObject* const* args, Py_ssize_
     }
     secs = PyFloat_AsDouble(timeout);
     if (PyErr_Occurred()) return nullptr;
+    if (std::isnan(*secs)) {
+      PyErr_SetString(PyExc_ValueError, "timeout: must be a number of seconds or None, not nan");
+      return nullptr;
+    }
   }
   if (o->has_token) {
     try {
@@ -204,17 +233,28 @@ PyMethodDef info_methods[] = {
     {"is_published", &info_is_published, METH_NOARGS, "True once the message is published without error."},
     {nullptr, nullptr, 0, nullptr}};
 
-PyMemberDef info_members[] = {
-    {"mid", T_INT, offsetof(info_object, mid), 0, "The message id."},
-    {"rc", T_INT, offsetof(info_object, rc), 0, "MQTT_ERR_SUCCESS, or why it was not sent now (MQTT_ERR_NO_CONN: queued)."},
-    {nullptr, 0, 0, 0, nullptr}};
+template <int info_object::*field>
+PyObject* info_get(PyObject* self, void*) {
+  return PyLong_FromLong(reinterpret_cast<info_object*>(self)->*field);
+}
+
+template <int info_object::*field>
+int info_set(PyObject* self, PyObject* v, void* name) {
+  return int_arg(v, static_cast<const char*>(name), reinterpret_cast<info_object*>(self)->*field) ? 0 : -1;
+}
+
+PyGetSetDef info_getset[] = {
+    {"mid", &info_get<&info_object::mid>, &info_set<&info_object::mid>, "The message id.", const_cast<char*>("mid")},
+    {"rc", &info_get<&info_object::rc>, &info_set<&info_object::rc>,
+     "MQTT_ERR_SUCCESS, or why it was not sent now (MQTT_ERR_NO_CONN: queued).", const_cast<char*>("rc")},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyType_Slot info_slots[] = {
     {Py_tp_doc, const_cast<char*>("paho's MQTTMessageInfo: mid, rc, wait_for_publish(), is_published()")},
     {Py_tp_new, reinterpret_cast<void*>(&info_new)},
     {Py_tp_dealloc, reinterpret_cast<void*>(&info_dealloc)},
     {Py_tp_methods, info_methods},
-    {Py_tp_members, info_members},
+    {Py_tp_getset, info_getset},
     {Py_tp_iter, reinterpret_cast<void*>(&info_iter)},
     {Py_tp_str, reinterpret_cast<void*>(&info_str)},
     {Py_sq_item, reinterpret_cast<void*>(&info_item)},

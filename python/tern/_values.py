@@ -5,6 +5,7 @@ after the spec in snake_case ({"content_type": "text/plain",
 "user_property": [("k", "v")]}), through tern.paho's property codec; and the
 argument checks, which raise TypeError/ValueError naming the argument."""
 import ssl as _ssl
+import sys
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -241,8 +242,9 @@ def _native_options(client_id, persistence_dir, reconnect_min_delay, reconnect_m
     if not 0 < reconnect_min_delay <= reconnect_max_delay:
         raise ValueError("reconnect_min_delay: must be > 0 and <= reconnect_max_delay")
     for name, value in counts.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError("%s: must be an int >= 0" % name)
+        limit = 65535 if name == "max_inflight" else sys.maxsize
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
+            raise ValueError("%s: must be an int, 0..%d" % (name, limit))
     return persistence_dir or ""
 
 
@@ -251,8 +253,8 @@ def _seconds(value, arg):
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError("%s: must be a number of seconds or None, not %s" % (arg, type(value).__name__))
-    if value < 0:
-        raise ValueError("%s: must be >= 0" % arg)
+    if not value >= 0:  # NaN too
+        raise ValueError("%s: must be >= 0, not %r" % (arg, value))
     return float(value)
 
 

@@ -22,6 +22,7 @@ MQTT 5 properties are dicts with the spec's names in snake case
 import asyncio
 import collections
 import logging
+import math
 import urllib.parse
 
 from tern import _tern
@@ -396,6 +397,8 @@ class AsyncClient:
     async def receive(self, timeout=None):
         """The next received message; asyncio.TimeoutError after `timeout`
         seconds without one (None: no limit)."""
+        if isinstance(timeout, float) and math.isnan(timeout):
+            raise ValueError("timeout: must be a number of seconds or None, not nan")
         try:
             if timeout is None:
                 return await self._inbox.get()

@@ -143,3 +143,170 @@ def test_message_info_is_paho_s():
     del m
     import gc
     gc.collect()
+
+
+# ---------------------------------------------------------------- found by test_argument_sweep.py
+
+def test_paho_text_arguments_name_themselves():
+    import tern.paho.mqtt.publish as publish
+    with pytest.raises(ValueError, match="client_id"):
+        mqtt.Client(client_id=b"\xff\xff")  # was accepted, then UnicodeDecodeError at connect
+    c = mqtt.Client()
+    with pytest.raises(ValueError, match="topic"):
+        c.subscribe(b"\xff\xff")
+    with pytest.raises(ValueError, match="sub"):
+        c.message_callback_add(b"\xff", lambda *a: None)
+    with pytest.raises(TypeError, match="sub"):
+        mqtt.topic_matches_sub(None, "a")  # was AttributeError
+    for host in ("\x00", "a/b", "user@host", "a b"):  # "\x00" connected to 127.0.0.1
+        with pytest.raises(ValueError, match="host"):
+            c.connect(host, 1)
+    with pytest.raises(TypeError, match="bind_address"):
+        c.connect("127.0.0.1", 1, 60, None)
+    with pytest.raises(TypeError, match="bind_port"):
+        c.connect("127.0.0.1", 1, 60, "", None)
+    with pytest.raises(TypeError, match="logger"):
+        c.enable_logger(object())  # its calls raised in every callback
+    with pytest.raises(TypeError, match="logger"):
+        c.logger = 5
+    with pytest.raises(TypeError, match="auth"):
+        publish.single("a", b"x", port=1, auth=True)  # was AttributeError
+
+
+def test_string_properties_fit_two_bytes_of_length():
+    p = Properties(PacketTypes.PUBLISH)
+    with pytest.raises(ValueError, match="ContentType"):
+        p.ContentType = "a" * 70000  # was struct.error when packed
+    with pytest.raises(ValueError, match="UserProperty"):
+        p.UserProperty = ("k", "v" * 65536)
+    with pytest.raises(ValueError, match="ResponseTopic"):
+        p.ResponseTopic = "\ud800"
+    import tern
+    c = tern.Client("mqtt://127.0.0.1:1")
+    with pytest.raises(ValueError, match="content_type"):
+        c.publish("a", b"x", properties={"content_type": "a" * 70000})
+
+
+def test_tern_client_counts_and_timeouts():
+    import tern
+    with pytest.raises(ValueError, match="queue_size"):
+        tern.Client("mqtt://127.0.0.1:1", queue_size=2 ** 64)  # was OverflowError
+    with pytest.raises(ValueError, match="max_inflight"):
+        tern.Client("mqtt://127.0.0.1:1", max_inflight=70000)
+    c = tern.Client("mqtt://127.0.0.1:1")
+    with pytest.raises(ValueError, match="timeout"):
+        c.get_message(float("nan"))
+    assert c.get_message(0) is None
+
+
+def test_native_options_name_the_key():
+    """tern._tern.Client's option dicts: pybind11's casts said RuntimeError
+    ("Unable to cast Python instance..."), a missing key KeyError, a short
+    will tuple IndexError."""
+    from tern import _tern
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    with pytest.raises(TypeError, match="ca_file"):
+        _tern.Client(owner, tls={"ca_file": None})
+    with pytest.raises(TypeError, match="insecure"):
+        _tern.Client(owner, tls={"insecure": "yes"})
+    n = _tern.Client(owner)
+    opts = {"version": 4, "client_id": "", "clean_start": True, "keep_alive": 30, "username": None,
+            "password": None, "will": None, "session_expiry": None, "props": b""}
+    uri = "mqtt://127.0.0.1:1"
+    with pytest.raises(ValueError, match="version"):
+        n.connect(uri, {})
+    for key, value, exc in (("version", None, TypeError), ("keep_alive", 2 ** 64, ValueError),
+                            ("client_id", 5, TypeError), ("username", 5, TypeError),
+                            ("session_expiry", -1, ValueError), ("props", "x", TypeError),
+                            ("will", ("t",), TypeError), ("will", ("t", b"", None, False, b""), TypeError),
+                            ("will", ("t", b"", 2 ** 64, False, b""), ValueError)):
+        with pytest.raises(exc, match=key.replace("_", "")[:4] if key != "props" else "props"):
+            n.connect(uri, dict(opts, **{key: value}))
+    with pytest.raises(TypeError, match="callable"):
+        n.call_later(0.0, None)  # was a TypeError on the loop, unraisable
+
+
+def test_asyncio_nan_timeouts_and_amqtt_values():
+    import asyncio
+
+    import tern
+    from tern.amqtt.broker import Broker as AmqttBroker, BrokerException
+    from tern.amqtt.client import ClientError, MQTTClient
+
+    async def main():
+        a = tern.AsyncClient("mqtt://127.0.0.1:1")
+        with pytest.raises(ValueError, match="timeout"):
+            await asyncio.wait_for(a.receive(float("nan")), 5)  # waited for ever
+        m = MQTTClient(config={"auto_reconnect": False})
+        m._client = object()  # as after a connect
+        with pytest.raises(ValueError, match="timeout"):
+            await asyncio.wait_for(m.deliver_message(float("nan")), 5)  # waited for ever
+        m = MQTTClient(config={"keep_alive": float("inf"), "auto_reconnect": False})
+        with pytest.raises(ValueError, match="keep_alive"):
+            await m.connect("mqtt://127.0.0.1:1")  # was OverflowError
+        with pytest.raises(ClientError):
+            await asyncio.wait_for(MQTTClient().reconnect(), 1)  # retried for 6 s
+        b = AmqttBroker({"listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:0"}}, "sys_interval": float("inf"),
+                         "tern": {"storage": "memory"}})
+        with pytest.raises(BrokerException, match="sys_interval"):
+            await b.start()  # was OverflowError
+
+    asyncio.run(main())
+
+
+def test_broker_logs_a_hook_s_non_utf8_topic(caplog):
+    """A hook setting message.topic to bytes that are not UTF-8: the refusal
+    (which quotes them) is logged; it was lost as an unraisable
+    UnicodeDecodeError."""
+    import logging
+    import sys
+
+    import tern
+    seen = []
+    old = sys.unraisablehook
+    sys.unraisablehook = lambda u: seen.append(u.exc_value)
+
+    def on_publish(client, message):
+        message.topic = b"\xff\xfe"
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="tern.broker"):
+            with tern.Broker({"listeners": [{"port": 0}]}, storage="memory", on_publish=on_publish) as b:
+                with tern.Client("mqtt://127.0.0.1:%d" % b.port) as c:
+                    assert c.publish("a", b"x", 1).wait(5)
+    finally:
+        sys.unraisablehook = old
+    assert not seen
+    assert any("\\xff" in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_message_info_ints_out_of_range_are_value_errors():
+    """MessageInfo's mid and rc are C ints: out of range was OverflowError
+    (PyArg's "i" and T_INT), now ValueError naming them."""
+    with pytest.raises(ValueError, match="mid"):
+        mqtt.MQTTMessageInfo(2 ** 64)
+    i = mqtt.MQTTMessageInfo(1)
+    with pytest.raises(ValueError, match="rc"):
+        i.rc = -2 ** 63
+    with pytest.raises(TypeError, match="mid"):
+        i.mid = "1"
+    with pytest.raises(TypeError, match="mid"):
+        del i.mid
+    i.mid, i.rc = 65535, 4
+    assert tuple(i) == (4, 65535)
+
+
+def test_nan_timeouts_are_value_errors():
+    """A NaN timeout meant "do not wait" (paho's select() refuses it)."""
+    c = mqtt.Client()
+    c.connect_async("127.0.0.1", 1)
+    with pytest.raises(ValueError, match="timeout"):
+        c.loop(float("nan"))
+    i = c.publish("a", b"x", 1)
+    with pytest.raises(ValueError, match="timeout"):
+        i.wait_for_publish(float("nan"))
+    i.wait_for_publish(0.01)

@@ -331,7 +331,7 @@ class Broker:
         cfg: dict = {"listeners": self._listeners(anonymous)}
         try:
             cfg["sys_interval"] = int(self.config.get("sys_interval") or 0)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise BrokerException("sys_interval: not a number of seconds: %r" % self.config.get("sys_interval")) from e
         cfg["auth"] = {"allow_anonymous": anonymous, "password_file": password_file, "acl_file": acl}
         if self.config.get("plugins"):

@@ -34,6 +34,7 @@ import contextlib
 import copy
 import functools
 import logging
+import math
 import secrets
 import string
 import urllib.parse
@@ -190,6 +191,8 @@ class MQTTClient:
         if self._client is not None and self._client.connected:
             self.logger.warning("Client already connected")
             return CONNECTION_ACCEPTED
+        if self.session is None:
+            raise ClientError("Session is not initialized: connect() first")
         if self.session is not None and cleansession:
             self.session.clean_session = cleansession
         self.logger.debug("Reconnecting with session parameters: %s", self.session)
@@ -305,6 +308,12 @@ class MQTTClient:
         s.capath = broker.get("capath")
         s.cadata = broker.get("cadata")
         s.clean_session = cleansession if cleansession is not None else self.config.get("cleansession", True)
+        for key in ("keep_alive", "ping_delay"):
+            v = self.config[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError("config[%r]: must be a number of seconds, not %s" % (key, type(v).__name__))
+            if not math.isfinite(v):
+                raise ValueError("config[%r]: must be a number of seconds, not %r" % (key, v))
         s.keep_alive = self.config["keep_alive"] - self.config["ping_delay"]
         will = self.config.get("will")
         if will:
@@ -389,6 +398,8 @@ class MQTTClient:
         0.11 calls it timeout_duration): asyncio.TimeoutError then."""
         if timeout is None:
             timeout = timeout_duration
+        if isinstance(timeout, float) and math.isnan(timeout):
+            raise ValueError("timeout: must be a number of seconds or None, not nan")
         if self._client is None:
             raise ClientError("Handler is not initialized.")
         client = self._client

@@ -31,7 +31,10 @@ def _payload_bytes(payload, arg="payload"):
 
 def _topic_str(topic, arg="topic"):
     if isinstance(topic, bytes):
-        topic = topic.decode("utf-8")
+        try:
+            topic = topic.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("%s: not UTF-8: %r" % (arg, topic)) from None
     elif not isinstance(topic, str):
         raise TypeError("%s: must be a str, not %s" % (arg, type(topic).__name__))
     return topic
@@ -43,6 +46,11 @@ def _check_qos(qos, arg="qos"):
     if qos < 0 or qos > 2:
         raise ValueError("Invalid QoS level.")
     return qos
+
+
+def _check_logger(logger):
+    if not callable(getattr(logger, "log", None)):
+        raise TypeError("logger: must be a logging.Logger (or have its log()), not %s" % type(logger).__name__)
 
 
 def _props_body(properties, packet_type, arg="properties"):
@@ -158,6 +166,7 @@ class Settings:
             if self._logger is not None:
                 return
             logger = logging.getLogger(__name__)
+        _check_logger(logger)
         self._logger = logger
         self._apply_mask()
 
@@ -195,6 +204,8 @@ class Settings:
 
     @logger.setter
     def logger(self, value):
+        if value is not None:
+            _check_logger(value)
         self._logger = value
         self._apply_mask()
 

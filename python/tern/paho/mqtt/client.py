@@ -45,6 +45,10 @@ from .reasoncodes import ReasonCode, ReasonCodes  # noqa: F401
 from .subscribeoptions import SubscribeOptions
 
 
+# What a host name or address never holds (the client's URI is made from it).
+_NOT_IN_HOST = frozenset(" /?#@\\\x7f")
+
+
 class WebsocketConnectionError(ValueError):
     pass
 
@@ -61,10 +65,8 @@ def base62(num, base=string.digits + string.ascii_letters, padding=1):
 
 def topic_matches_sub(sub, topic):
     """True when `topic` matches the subscription filter `sub` (+ and #)."""
-    if isinstance(sub, bytes):
-        sub = sub.decode("utf-8")
-    if isinstance(topic, bytes):
-        topic = topic.decode("utf-8")
+    sub = _topic_str(sub, "sub")
+    topic = _topic_str(topic)
     if sub.startswith("$share/"):
         parts = sub.split("/", 2)
         sub = parts[2] if len(parts) == 3 else ""
@@ -133,6 +135,8 @@ class Client(NativeEvents, Settings):
             client_id = client_id.encode("utf-8")
         elif not isinstance(client_id, (bytes, bytearray)):
             raise TypeError("client_id: must be a str, not %s" % type(client_id).__name__)
+        else:
+            _topic_str(bytes(client_id), "client_id")  # UTF-8, as the CONNECT needs it
         self._client_id = bytes(client_id)
         if persistence_dir is not None and not isinstance(persistence_dir, str):
             persistence_dir = str(persistence_dir)  # os.PathLike
@@ -280,8 +284,10 @@ class Client(NativeEvents, Settings):
     def _check_connect_args(self, host, port, keepalive, bind_address, bind_port, clean_start, properties):
         if not isinstance(host, str):
             raise TypeError("host: must be a str, not %s" % type(host).__name__)
-        if not host:
+        if not host or any(ch in _NOT_IN_HOST or ch < " " for ch in host):
             raise ValueError("Invalid host.")
+        if not isinstance(bind_address, str):
+            raise TypeError("bind_address: must be a str, not %s" % type(bind_address).__name__)
         if isinstance(port, bool) or not isinstance(port, int):
             raise TypeError("port: must be an int")
         if port <= 0 or port > 65535:
@@ -290,6 +296,8 @@ class Client(NativeEvents, Settings):
             raise TypeError("keepalive: must be an int")
         if keepalive < 0 or keepalive > 65535:
             raise ValueError("Keepalive must be >=0.")
+        if isinstance(bind_port, bool) or not isinstance(bind_port, int):
+            raise TypeError("bind_port: must be an int")
         if bind_port < 0:
             raise ValueError("Invalid bind port number.")
         if self._protocol == MQTTv5:
@@ -377,8 +385,10 @@ class Client(NativeEvents, Settings):
             return MQTT_ERR_NO_CONN
         was_connected = n.connected()
         token = n.disconnect(code, body)
-        if not self._loop_running():
-            token.wait(2.0)  # nothing else drives the loop: send it now, as paho does
+        # Sent now, as paho writes it at once: by this thread when no loop
+        # runs, else by the loop thread (a loop_stop() that follows must not
+        # stop it first). In a callback on the loop itself it returns at once.
+        token.wait(2.0)
         return MQTT_ERR_SUCCESS if was_connected else MQTT_ERR_NO_CONN
 
     def is_connected(self):
@@ -459,7 +469,7 @@ class Client(NativeEvents, Settings):
         """Runs the network for up to `timeout` seconds in this thread."""
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
             raise TypeError("timeout: must be a number of seconds")
-        if timeout < 0.0:
+        if not timeout >= 0.0:  # NaN too
             raise ValueError("Invalid timeout.")
         n = self._native_client
         if n is None or not self._connect_requested:

@@ -69,6 +69,16 @@ def _read_vbi(buf, pos):
     raise MQTTException("malformed variable byte integer")
 
 
+def _check_length(name, s):
+    """A string or binary property's value fits its two-byte length and is UTF-8."""
+    try:
+        n = len(s.encode("utf-8")) if isinstance(s, str) else len(s)
+    except UnicodeEncodeError:
+        raise ValueError("%s: not encodable as UTF-8: %r" % (name, s)) from None
+    if n > 65535:
+        raise ValueError("%s: %d bytes, more than MQTT's 65535" % (name, n))
+
+
 def _utf8(s):
     b = s.encode("utf-8") if isinstance(s, str) else bytes(s)
     return struct.pack("!H", len(b)) + b
@@ -125,13 +135,17 @@ class Properties:
         elif kind == _UTF8:
             if not isinstance(value, str):
                 raise TypeError("%s: must be a str, not %s" % (name, type(value).__name__))
+            _check_length(name, value)
         elif kind == _BIN:
             if not isinstance(value, (bytes, bytearray, str)):
                 raise TypeError("%s: must be bytes, not %s" % (name, type(value).__name__))
+            _check_length(name, value)
         elif kind == _PAIR:
             if (not isinstance(value, (tuple, list)) or len(value) != 2
                     or not all(isinstance(v, str) for v in value)):
                 raise TypeError("%s: must be a (str, str) pair" % name)
+            _check_length(name, value[0])
+            _check_length(name, value[1])
 
     def _present(self):
         """[(ident, name, value)] in identifier order."""

@@ -10,6 +10,10 @@ from . import client as paho
 def _setup(client, will, auth, tls, proxy_args):
     if proxy_args is not None:
         client.proxy_set(**proxy_args)
+    if auth is not None and not isinstance(auth, collections.abc.Mapping):
+        raise TypeError("auth: must be a dict {'username': ..., 'password': ...}, not %s" % type(auth).__name__)
+    if will is not None and not isinstance(will, collections.abc.Mapping):
+        raise TypeError("will: must be a dict of will_set()'s arguments, not %s" % type(will).__name__)
     if auth:
         username = auth.get("username")
         if not username:
