@@ -235,11 +235,13 @@ class Client {
   // no connect was requested; errc::resource_deadlock_would_occur from a callback.
   error_code loop_forever();
   // Runs the loop in the calling thread for `timeout` (no-op in a callback),
-  // for programs that interleave other work with the network.
+  // for programs that interleave other work with the network. Every
+  // timeout of this class may be anything from milliseconds::min() (do not
+  // wait) to max() (for ever).
   void loop(std::chrono::milliseconds timeout);
 
   // ---- timers (any thread) ----
-  // Calls `handler` on the loop every `interval` (at least 1 ms; fixed rate,
+  // Calls `handler` on the loop every `interval` (1 ms to a century; fixed rate,
   // no drift) until it returns false or remove_event(). Timers run whether
   // or not the client is connected, while a loop runs.
   event_id new_event(std::chrono::milliseconds interval, event_handler handler);

@@ -225,8 +225,10 @@ struct core : std::enable_shared_from_this<core> {
     }
   }
 
+  // now + t, saturated: a negative `t` is now, one past the clock's range its end.
   static clock::time_point deadline_after(std::chrono::milliseconds t) {
     const auto now = clock::now();
+    if (t <= std::chrono::milliseconds::zero()) return now;
     if (t >= std::chrono::duration_cast<std::chrono::milliseconds>(clock::time_point::max() - now))
       return clock::time_point::max();
     return now + t;

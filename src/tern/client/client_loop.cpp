@@ -1,5 +1,7 @@
 // tern::Client's core: the loop (its own thread, loop_forever(), loop()),
 // waiting for tokens, timers, log delivery and shutdown.
+#include <algorithm>
+
 #include "tern/client/client_core.hpp"
 
 namespace tern::client_detail {
@@ -61,13 +63,14 @@ error_code core::loop_forever() {
 void core::loop(std::chrono::milliseconds timeout) {
   if (in_loop() || shut_down_.load()) return;
   ++loops_;
-  io_.run_for(timeout);
+  io_.run_until(deadline_after(timeout));  // run_for would overflow the clock on milliseconds::max()
   --loops_;
 }
 
 Client::event_id core::new_event(std::chrono::milliseconds interval, Client::event_handler h) {
   auto e = std::make_shared<event_state>(strand_);
-  e->interval = std::max<clock::duration>(interval, 1ms);
+  // At least 1 ms; at most a century, which the clock still adds to now.
+  e->interval = std::clamp<std::chrono::milliseconds>(interval, 1ms, std::chrono::hours(24 * 36525));
   e->handler = std::move(h);
   {
     std::lock_guard lk(m_);

@@ -579,6 +579,25 @@ TEST_P(ClientTest, TimersRepeatUntilTheHandlerSaysStopOrAreRemoved) {
   c.loop_stop();
 }
 
+// Durations at the ends of milliseconds' range: no clock overflows (UBSan
+// aborted on loop(), new_event() and their Python callers before).
+TEST(Client, DurationsAtTheEndsOfTheRangeAreSafe) {
+  Client c;
+  std::atomic<int> calls{0};
+  const auto t0 = clock::now();
+  c.loop(std::chrono::milliseconds::min());  // returns at once
+  EXPECT_FALSE(c.receive(std::chrono::milliseconds::min()));
+  const auto never = c.new_event(std::chrono::milliseconds::max(), [&] {
+    ++calls;
+    return true;
+  });
+  c.loop(30ms);
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_TRUE(c.remove_event(never));
+  EXPECT_FALSE(c.publish("t", "x").wait(std::chrono::milliseconds::min()));  // queued: not connected
+  EXPECT_LT(clock::now() - t0, 5s);
+}
+
 // ---------------------------------------------------------------- failures, reconnect, shutdown
 
 TEST_P(ClientTest, ConnectFailureReachesOnConnectAndLoopForever) {
