@@ -337,12 +337,21 @@ class native_client {
     py::gil_scoped_release r;
     c_->loop_stop();
   }
+  // Runs the loop for `timeout` seconds; on the main thread in slices of
+  // 100 ms, so that Ctrl-C (any exception from a signal handler) ends it
+  // within one and is raised, as it ends paho's select().
   void loop(double timeout) {
-    {
-      py::gil_scoped_release r;
-      c_->loop(to_ms(timeout));
+    const bool main = on_main_thread();
+    const auto end = std::chrono::steady_clock::now() + to_ms(timeout);
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      {
+        py::gil_scoped_release r;
+        c_->loop(main ? std::min<std::chrono::milliseconds>(left, 100ms) : left);
+      }
+      if (main && PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (!main || std::chrono::steady_clock::now() >= end) return;
     }
-    if (on_main_thread() && PyErr_CheckSignals() != 0) throw py::error_already_set();
   }
 
   // Runs the loop until disconnect()/loop_stop()/the end of the session;

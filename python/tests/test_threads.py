@@ -1,5 +1,5 @@
 """Threads, the GIL and the end of the process: Ctrl-C interrupts
-loop_forever(), a program that never stops its loop exits, a client
+loop_forever() and loop(timeout), a program that never stops its loop exits, a client
 collected inside its own callback does not hang."""
 import gc
 import os
@@ -53,6 +53,23 @@ def test_ctrl_c_interrupts_loop_forever(ternd):
     """, ternd.port, sigint_after=0.5)
     assert rc == 0, err
     assert "interrupted" in out
+
+
+def test_ctrl_c_interrupts_a_long_loop_call(ternd):
+    # loop(timeout) waited out its whole timeout before Ctrl-C was seen.
+    rc, out, err = run_script("""
+        c = mqtt.Client()
+        c.connect("127.0.0.1", PORT, 30)
+        print("looping", flush=True)
+        t0 = time.monotonic()
+        try:
+            c.loop(60)
+        except KeyboardInterrupt:
+            print("interrupted after %.1f s" % (time.monotonic() - t0), flush=True)
+    """, ternd.port, sigint_after=0.5)
+    assert rc == 0, err
+    assert "interrupted after" in out, out
+    assert float(out.split("after ")[1].split()[0]) < 5, out
 
 
 def test_exit_with_loop_running(ternd):
