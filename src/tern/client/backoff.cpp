@@ -13,7 +13,7 @@ reconnect_backoff::reconnect_backoff(const reconnect_options& o)
 std::chrono::milliseconds reconnect_backoff::next() {
   // min * 2^attempts, without overflowing: stop doubling at max.
   auto d = min_;
-  for (unsigned i = 0; i < attempts_ && d < max_; ++i) d = std::min(d * 2, max_);
+  for (unsigned i = 0; i < attempts_ && d < max_; ++i) d = d > max_ / 2 ? max_ : std::min(d * 2, max_);
   ++attempts_;
   if (jitter_ <= 0.0) return d;
   std::uniform_real_distribution<double> cut(0.0, jitter_);

@@ -43,6 +43,15 @@ TEST(Backoff, ManyAttemptsDoNotOverflow) {
   EXPECT_EQ(d, 3'600'000ms);
 }
 
+TEST(Backoff, DelaysAtTheEndOfTheRangeDoNotOverflow) {
+  // "Never give up, wait for ever" written as milliseconds::max().
+  reconnect_backoff b({.min_delay = std::chrono::milliseconds::max() / 2 + 1ms,
+                       .max_delay = std::chrono::milliseconds::max(), .jitter = 0.0});
+  EXPECT_EQ(b.next(), std::chrono::milliseconds::max() / 2 + 1ms);
+  EXPECT_EQ(b.next(), std::chrono::milliseconds::max());
+  EXPECT_EQ(b.next(), std::chrono::milliseconds::max());
+}
+
 TEST(Backoff, NonsenseOptionsAreClamped) {
   reconnect_backoff b({.min_delay = 0ms, .max_delay = 0ms, .jitter = 7.0, .seed = 1});
   for (int i = 0; i < 10; ++i) EXPECT_GE(b.next(), 1ms);

@@ -48,6 +48,7 @@
 #include "tern/client/async_client.hpp"
 #include "tern/client/client.hpp"
 #include "tern/client/seq_ring.hpp"
+#include "tern/core/deadline.hpp"
 
 namespace tern::client_detail {
 
@@ -225,14 +226,8 @@ struct core : std::enable_shared_from_this<core> {
     }
   }
 
-  // now + t, saturated: a negative `t` is now, one past the clock's range its end.
-  static clock::time_point deadline_after(std::chrono::milliseconds t) {
-    const auto now = clock::now();
-    if (t <= std::chrono::milliseconds::zero()) return now;
-    if (t >= std::chrono::duration_cast<std::chrono::milliseconds>(clock::time_point::max() - now))
-      return clock::time_point::max();
-    return now + t;
-  }
+  // now + t, saturated (tern::deadline_after).
+  static clock::time_point deadline_after(std::chrono::milliseconds t) { return tern::deadline_after(clock::now(), t); }
 
   bool wait(const std::shared_ptr<token_state>& s, clock::time_point deadline);
 

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <chrono>
 
+#include "tern/core/deadline.hpp"
+
 namespace tern::client_detail {
 
 error_code aborted_error() noexcept { return error_code(ECANCELED, boost::system::system_category()); }
@@ -210,7 +212,7 @@ void client_session::open_link() {
   phase_ = phase::opening;
   open_deadline_.reset();
   retry_at_.reset();
-  if (opts_.session.connect_timeout.count() > 0) open_deadline_ = now_ + opts_.session.connect_timeout;
+  if (opts_.session.connect_timeout.count() > 0) open_deadline_ = deadline_after(now_, opts_.session.connect_timeout);
   if (auto e = ev_.open_transport()) return attempt_failed(e);
   transport_ = true;
 }
@@ -289,7 +291,7 @@ void client_session::turn(time_point now) {
   }
   flush();
   if (conn_->closing()) {
-    if (!close_deadline_) close_deadline_ = now_ + opts_.close_timeout;
+    if (!close_deadline_) close_deadline_ = deadline_after(now_, opts_.close_timeout);
     if (!writing_ && conn_->output().empty()) return connection_lost();
   }
 }
@@ -379,7 +381,7 @@ void client_session::schedule_retry() {
   phase_ = phase::waiting;
   const auto d = backoff_.next();
   log_.info("reconnecting to {} in {} ms (attempt {})", uri_.to_string(), d.count(), backoff_.attempts());
-  retry_at_ = now_ + d;
+  retry_at_ = deadline_after(now_, d);
 }
 
 // The client stops for good: close, and complete every pending operation

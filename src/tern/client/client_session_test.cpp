@@ -211,6 +211,21 @@ TEST_F(ClientSession, ConnectsAndArmsTheKeepAlive) {
   EXPECT_TRUE(ev.sent.empty());
 }
 
+TEST_F(ClientSession, TimeoutsOfMillisecondsMaxMeanNever) {
+  // "For ever" written as milliseconds::max(): deadlines at the clock's end,
+  // not an overflow (UBSan) or a deadline in the past.
+  opts.session.connect_timeout = std::chrono::milliseconds::max();
+  opts.close_timeout = std::chrono::milliseconds::max();
+  start();
+  EXPECT_EQ(s->next_deadline(), time_point::max());
+  open();
+  accept();
+  events();
+  s->disconnect(reason::success, {}, now);
+  ASSERT_TRUE(s->next_deadline());  // the DISCONNECT is being written: the close timeout runs
+  EXPECT_EQ(*s->next_deadline(), time_point::max());
+}
+
 TEST_F(ClientSession, FirstAttemptTimingOutStopsTheClient) {
   opts.session.connect_timeout = 5s;
   start();
