@@ -7,6 +7,7 @@
 #include <boost/asio/error.hpp>
 
 #include "tern/client/client.hpp"
+#include "tern/core/deadline.hpp"
 
 namespace tern {
 
@@ -52,7 +53,7 @@ error_code publish_one(std::string_view uri, std::string_view topic, std::string
 }
 
 error_code publish_many(std::string_view uri, std::vector<publish_packet> messages, const publish_options& options) {
-  const auto deadline = clock::now() + options.timeout;
+  const auto deadline = deadline_after(clock::now(), options.timeout);
   Client c(options.client);
   if (auto ec = outcome(c.connect_async(std::string(uri), options.connect), deadline)) return ec;
   std::vector<token> sent;
@@ -71,7 +72,7 @@ error_code publish_many(std::string_view uri, std::vector<publish_packet> messag
 
 receive_result receive(std::string_view uri, std::vector<std::string> filters, std::size_t n,
                        std::chrono::milliseconds timeout, const receive_options& options) {
-  const auto deadline = clock::now() + timeout;
+  const auto deadline = deadline_after(clock::now(), timeout);
   receive_result r;
   Client c(options.client);
   if ((r.error = connect_and_subscribe(c, uri, filters, options, deadline))) return r;
@@ -100,7 +101,7 @@ error_code for_each_message(std::string_view uri, std::vector<std::string> filte
       c.disconnect();
     }
   });
-  const auto ec = connect_and_subscribe(c, uri, filters, options, clock::now() + options.timeout);
+  const auto ec = connect_and_subscribe(c, uri, filters, options, deadline_after(clock::now(), options.timeout));
   if (stopped) {  // the callback said stop while the SUBACK was awaited
     (void)c.loop_forever();  // until the DISCONNECT is written
     return {};

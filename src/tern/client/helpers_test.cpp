@@ -86,6 +86,19 @@ TEST_F(HelpersTest, ReceiveTimesOutWithWhatArrived) {
   EXPECT_EQ(text(got.messages[0]), "only one");
 }
 
+TEST_F(HelpersTest, ATimeoutOfMillisecondsMaxWaitsForEver) {
+  // "No timeout" as milliseconds::max(): a deadline at the clock's end (the
+  // helpers' now + timeout overflowed: UBSan).
+  auto rx = std::async(std::launch::async,
+                       [&] { return receive(uri_, {"ever/#"}, 1, std::chrono::milliseconds::max()); });
+  ASSERT_TRUE(subscribed(1));
+  ASSERT_FALSE(publish_one(uri_, "ever/1", "late", {.qos = qos::at_least_once,
+                                                    .timeout = std::chrono::milliseconds::max()}));
+  auto got = rx.get();
+  EXPECT_FALSE(got.error) << got.error.message();
+  ASSERT_EQ(got.messages.size(), 1u);
+}
+
 TEST_F(HelpersTest, ForEachMessageRunsUntilTheCallbackSaysStop) {
   std::vector<std::string> seen;
   std::atomic<bool> stop_publishing{false};
