@@ -11,6 +11,7 @@ _native_client, _apply_mask() (which events cross from C++).
 """
 import logging
 import ssl as _ssl
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from ._codes import MQTT_BRIDGE, MQTTv5
 from .packettypes import PacketTypes
@@ -61,8 +62,41 @@ def _props_body(properties, packet_type, arg="properties"):
     return properties._body()
 
 
+_Callback = Optional[Callable[..., Any]]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
 class Settings:
     """paho's setters, views and callback properties (a mixin of Client)."""
+
+    if TYPE_CHECKING:
+        # What the loop at the end of this file makes, for type checkers and
+        # editors: the on_* properties and their decorators.
+        on_connect: _Callback
+        on_connect_fail: _Callback
+        on_disconnect: _Callback
+        on_message: _Callback
+        on_publish: _Callback
+        on_subscribe: _Callback
+        on_unsubscribe: _Callback
+        on_log: _Callback
+        on_socket_open: _Callback
+        on_socket_close: _Callback
+        on_socket_register_write: _Callback
+        on_socket_unregister_write: _Callback
+
+        def connect_callback(self) -> Callable[[_F], _F]: ...
+        def connect_fail_callback(self) -> Callable[[_F], _F]: ...
+        def disconnect_callback(self) -> Callable[[_F], _F]: ...
+        def message_callback(self) -> Callable[[_F], _F]: ...
+        def publish_callback(self) -> Callable[[_F], _F]: ...
+        def subscribe_callback(self) -> Callable[[_F], _F]: ...
+        def unsubscribe_callback(self) -> Callable[[_F], _F]: ...
+        def log_callback(self) -> Callable[[_F], _F]: ...
+        def socket_open_callback(self) -> Callable[[_F], _F]: ...
+        def socket_close_callback(self) -> Callable[[_F], _F]: ...
+        def socket_register_write_callback(self) -> Callable[[_F], _F]: ...
+        def socket_unregister_write_callback(self) -> Callable[[_F], _F]: ...
 
     def username_pw_set(self, username, password=None):
         if username is not None and not isinstance(username, str):
